@@ -1,0 +1,140 @@
+# Sweep: a Kubernetes operator for city-wide mass testing rounds.
+# `make help` lists the targets.
+
+# Tool versions: the one place they are pinned. The Kubernetes control plane
+# (k8s.io/kubernetes v1.37.2, etcd v3.7.0) is pinned in hack/tools/k8s/go.mod.
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_VERSION ?= v3.22.0
+KWOK_VERSION ?= v0.8.0
+
+IMG ?= ghcr.io/masstesting/sweep:dev
+
+LOCALBIN ?= $(CURDIR)/bin
+K8S_BIN ?= $(LOCALBIN)/k8s
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+HELM ?= $(LOCALBIN)/helm
+KUBECTL ?= $(K8S_BIN)/kubectl
+
+export KWOK_VERSION
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs and RBAC from the API types and controller markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." paths="./internal/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods for the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint.
+	$(GOLANGCI_LINT) run
+
+.PHONY: verify-generated
+verify-generated: controller-gen ## Fail if `make manifests generate` would change the tree.
+	hack/verify-generated.sh $(MAKE) --no-print-directory manifests generate
+
+.PHONY: test
+test: verify-generated fmt vet k8s-bin ## Run unit and envtest tests against a real kube-apiserver built from Go modules.
+	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./... -count=1
+
+##@ Build
+
+.PHONY: build
+build: ## Build the sweep binary.
+	go build -o $(LOCALBIN)/sweep ./cmd/sweep
+
+.PHONY: run
+run: ## Run the manager against the cluster in your kubeconfig.
+	go run ./cmd/sweep manager
+
+##@ Deployment
+
+.PHONY: install
+install: kustomize k8s-bin ## Install the CRDs into the cluster in your kubeconfig.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: kustomize k8s-bin ## Remove the CRDs (and every Sweep object) from the cluster.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: kustomize k8s-bin ## Deploy the operator with config/default.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize k8s-bin ## Remove the operator deployed by `make deploy`.
+	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: demo
+demo: ## Run a drill round on a local cluster and watch it live (not built yet: issue 7).
+	@echo "make demo is not built yet: it arrives with the end-to-end issue (#7). See README.md." >&2
+	@exit 1
+
+##@ Tools
+
+.PHONY: tools
+tools: controller-gen kustomize golangci-lint helm k8s-bin ## Install every pinned tool into bin/.
+
+.PHONY: k8s-bin
+k8s-bin: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and kwokctl into bin/k8s.
+	hack/build-k8s.sh
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN): $(LOCALBIN)/.controller-gen-$(CONTROLLER_TOOLS_VERSION)
+$(LOCALBIN)/.controller-gen-$(CONTROLLER_TOOLS_VERSION):
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE)
+$(KUSTOMIZE): $(LOCALBIN)/.kustomize-$(KUSTOMIZE_VERSION)
+$(LOCALBIN)/.kustomize-$(KUSTOMIZE_VERSION):
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT)
+$(GOLANGCI_LINT): $(LOCALBIN)/.golangci-lint-$(GOLANGCI_LINT_VERSION)
+$(LOCALBIN)/.golangci-lint-$(GOLANGCI_LINT_VERSION):
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: helm
+helm: $(HELM)
+$(HELM): $(LOCALBIN)/.helm-$(HELM_VERSION)
+$(LOCALBIN)/.helm-$(HELM_VERSION):
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+
+# go-install-tool installs package $(2) at version $(3) as binary $(1) and
+# leaves a marker named after the version, so that changing a pin above
+# reinstalls the tool and an unchanged pin never touches the network.
+define go-install-tool
+@set -e; mkdir -p $(LOCALBIN); echo ">> installing $(2)@$(3)"; \
+GOBIN=$(LOCALBIN) go install $(2)@$(3); \
+rm -f $(LOCALBIN)/.$(notdir $(1))-*; touch $@
+endef

@@ -1,0 +1,289 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// JobPhase is where a CollectionJob is in its life.
+// +kubebuilder:validation:Enum=Queued;Active;Waiting;Completed;Expired;Failed
+type JobPhase string
+
+const (
+	// JobQueued: waiting for a team (spec.suspend is set).
+	JobQueued JobPhase = "Queued"
+	// JobActive: a visit is under way.
+	JobActive JobPhase = "Active"
+	// JobWaiting: residents were missed; the next visit starts at
+	// status.nextVisitTime.
+	JobWaiting JobPhase = "Waiting"
+	// JobCompleted: everyone was sampled, or the visits ran out.
+	JobCompleted JobPhase = "Completed"
+	// JobExpired: the round's deadline came first; residents not sampled
+	// count as missed.
+	JobExpired JobPhase = "Expired"
+	// JobFailed: visits kept failing; see the Failed condition.
+	JobFailed JobPhase = "Failed"
+)
+
+// MaxMissedHouseholds caps the missed household ids kept per building, so a
+// status stays small; the count of missed residents is always exact.
+const MaxMissedHouseholds = 500
+
+// CollectionJobSpec is one building within one round. The operator writes it
+// when it expands the round, copying the building's counts so that later
+// edits of the roster do not change a running round.
+// +kubebuilder:validation:XValidation:rule="self.homeVisit <= self.expected",message="homeVisit must not exceed expected",fieldPath=".homeVisit"
+type CollectionJobSpec struct {
+	// round is the name of the TestingRound this job belongs to.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="round is immutable"
+	Round string `json:"round"`
+
+	// building is the name of the Building this job sweeps.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="building is immutable"
+	Building string `json:"building"`
+
+	// expected is the residents to sample: the building's residents minus
+	// exempt, when the round expanded.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000
+	Expected int32 `json:"expected"`
+
+	// exempt is the building's exempt residents when the round expanded.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000
+	Exempt int32 `json:"exempt,omitempty"`
+
+	// households is the building's registered households when the round
+	// expanded.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100000
+	Households int32 `json:"households,omitempty"`
+
+	// homeVisit is how many of the expected residents are sampled at home.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000
+	HomeVisit int32 `json:"homeVisit,omitempty"`
+
+	// controlLevel is the building's control level when the round expanded.
+	// +optional
+	// +kubebuilder:default=Precaution
+	ControlLevel ControlLevel `json:"controlLevel,omitempty"`
+
+	// poolSize is swabs per tube, from the round.
+	// +optional
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Enum=1;5;10;20
+	PoolSize int32 `json:"poolSize,omitempty"`
+
+	// visits is the re-knock policy, from the round.
+	// +optional
+	// +kubebuilder:default={}
+	Visits VisitPolicy `json:"visits,omitempty"`
+
+	// deadline is the round's deadline: an unfinished job expires then.
+	// +required
+	Deadline metav1.Time `json:"deadline"`
+
+	// collector is the round's collector source. The pod template stays on
+	// the round.
+	// +optional
+	// +kubebuilder:default={}
+	Collector CollectorSource `json:"collector,omitempty"`
+
+	// suspend holds the job in the queue. The round admits a job by clearing
+	// it when a team is free.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// VisitReport is what the collector reported about one visit.
+type VisitReport struct {
+	// visit is the number of the visit reported on, from 1.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	Visit int32 `json:"visit"`
+
+	// sampled is the residents sampled in this round so far, this visit
+	// included.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	Sampled int32 `json:"sampled"`
+
+	// missed is the expected residents not sampled so far.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	Missed int32 `json:"missed"`
+
+	// homeVisited is the sampled residents who were sampled at home.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	HomeVisited int32 `json:"homeVisited,omitempty"`
+
+	// tubes is the tubes filled so far.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Tubes int32 `json:"tubes,omitempty"`
+
+	// missedHouseholds are the unit-room ids (such as "2-1203") of
+	// households with residents not sampled, at most 500.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=500
+	// +kubebuilder:validation:items:MaxLength=32
+	// +kubebuilder:validation:items:Pattern=`^[0-9A-Za-z]+(-[0-9A-Za-z]+)*$`
+	MissedHouseholds []string `json:"missedHouseholds,omitempty"`
+
+	// final is true when the collector finished the visit; a report without
+	// it is progress only.
+	// +optional
+	Final bool `json:"final,omitempty"`
+
+	// time is when the collector made the report.
+	// +required
+	Time metav1.Time `json:"time"`
+}
+
+// CollectionJobStatus is the building's results in this round.
+type CollectionJobStatus struct {
+	// phase is Queued, Active, Waiting, Completed, Expired or Failed.
+	// +optional
+	Phase JobPhase `json:"phase,omitempty"`
+
+	// visits is the number of visits started.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Visits int32 `json:"visits,omitempty"`
+
+	// activeJob is the name of the Job running the current visit.
+	// +optional
+	ActiveJob string `json:"activeJob,omitempty"`
+
+	// sampled is the residents sampled.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Sampled int32 `json:"sampled,omitempty"`
+
+	// missed is the expected residents not sampled. While the job runs they
+	// may still be found on a re-knock; once it finished they are missed
+	// (漏检).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Missed int32 `json:"missed,omitempty"`
+
+	// homeVisited is the sampled residents sampled at home.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	HomeVisited int32 `json:"homeVisited,omitempty"`
+
+	// tubes is the tubes filled.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Tubes int32 `json:"tubes,omitempty"`
+
+	// missedHouseholds are the unit-room ids (such as "2-1203") of
+	// households with residents not sampled, at most 500.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=500
+	// +kubebuilder:validation:items:MaxLength=32
+	// +kubebuilder:validation:items:Pattern=`^[0-9A-Za-z]+(-[0-9A-Za-z]+)*$`
+	MissedHouseholds []string `json:"missedHouseholds,omitempty"`
+
+	// report is the collector's latest report. The collector writes it
+	// through the status subresource with its own field manager.
+	// +optional
+	Report *VisitReport `json:"report,omitempty"`
+
+	// startTime is when the first visit started.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// completionTime is when the job finished.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// nextVisitTime is when the next re-knock starts, while Waiting.
+	// +optional
+	NextVisitTime *metav1.Time `json:"nextVisitTime,omitempty"`
+
+	// conditions are the job's conditions, with reasons and messages for
+	// people.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+}
+
+// CollectionJob is one building within one round: the operator creates it,
+// named from the round and the building, runs visits (each a Job running the
+// collector), and re-knocks until everyone is sampled or the deadline passes.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=cj,categories=sweep
+// +kubebuilder:selectablefield:JSONPath=`.spec.round`
+// +kubebuilder:selectablefield:JSONPath=`.spec.building`
+// +kubebuilder:selectablefield:JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Round",type=string,JSONPath=`.spec.round`
+// +kubebuilder:printcolumn:name="Building",type=string,JSONPath=`.spec.building`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Visits",type=integer,JSONPath=`.status.visits`
+// +kubebuilder:printcolumn:name="Sampled",type=integer,JSONPath=`.status.sampled`
+// +kubebuilder:printcolumn:name="Missed",type=integer,JSONPath=`.status.missed`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type CollectionJob struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the building's share of the round, fixed at expansion.
+	// +required
+	Spec CollectionJobSpec `json:"spec"`
+
+	// status is the building's results in this round.
+	// +optional
+	Status CollectionJobStatus `json:"status,omitempty"`
+}
+
+// CollectionJobList is a list of CollectionJobs.
+//
+// +kubebuilder:object:root=true
+type CollectionJobList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []CollectionJob `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&CollectionJob{}, &CollectionJobList{})
+}

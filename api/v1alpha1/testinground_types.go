@@ -1,0 +1,280 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// RoundOrder is the order in which a round admits its buildings.
+// +kubebuilder:validation:Enum=SealedFirst;Name
+type RoundOrder string
+
+const (
+	// OrderSealedFirst admits Sealed buildings first, then Controlled, then
+	// Precaution; by name within a level.
+	OrderSealedFirst RoundOrder = "SealedFirst"
+	// OrderName admits buildings by name only.
+	OrderName RoundOrder = "Name"
+)
+
+// RoundPhase is where a round is in its life.
+// +kubebuilder:validation:Enum=Pending;Running;Suspended;Completed;DeadlineExceeded
+type RoundPhase string
+
+const (
+	// RoundPending: the round's start has not come yet; nothing is admitted.
+	RoundPending RoundPhase = "Pending"
+	// RoundRunning: buildings are being swept.
+	RoundRunning RoundPhase = "Running"
+	// RoundSuspended: spec.suspend is set; no new building is admitted.
+	RoundSuspended RoundPhase = "Suspended"
+	// RoundCompleted: every building finished before the deadline.
+	RoundCompleted RoundPhase = "Completed"
+	// RoundDeadlineExceeded: the deadline passed with buildings unfinished;
+	// their residents who were not sampled count as missed.
+	RoundDeadlineExceeded RoundPhase = "DeadlineExceeded"
+)
+
+// CollectorSpec is the collector a round runs for every visit: where it learns
+// who has been sampled and, optionally, the pod it runs in.
+type CollectorSpec struct {
+	CollectorSource `json:",inline"`
+
+	// template is the pod template of each visit's Job. When empty the
+	// operator runs its own image as `sweep collect` with a restricted
+	// security context. The operator sets the collector's environment
+	// (round, building, visit, expected counts) on every container.
+	// +optional
+	Template *corev1.PodTemplateSpec `json:"template,omitempty"`
+}
+
+// TestingRoundSpec is one round of mass testing (一轮全员核酸检测) over the
+// buildings its selector picks.
+// +kubebuilder:validation:XValidation:rule="!has(self.start) || timestamp(self.deadline) > timestamp(self.start)",message="deadline must be after start",fieldPath=".deadline"
+type TestingRoundSpec struct {
+	// buildingSelector picks the Buildings of this round by label. Empty or
+	// absent selects every Building in the round's namespace.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="matchExpressions operator must be one of In, NotIn, Exists, DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))",message="matchExpressions values must be non-empty for In and NotIn and empty for Exists and DoesNotExist"
+	BuildingSelector *metav1.LabelSelector `json:"buildingSelector,omitempty"`
+
+	// start is when the round begins admitting buildings. Empty means at once.
+	// +optional
+	Start *metav1.Time `json:"start,omitempty"`
+
+	// deadline is when the round ends. Buildings not finished by then stop
+	// and their residents not sampled count as missed. Must be after start.
+	// +required
+	Deadline metav1.Time `json:"deadline"`
+
+	// teams is how many buildings are swept at once: the number of collection
+	// teams. Each admitted, unfinished building holds one team.
+	// +optional
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	Teams int32 `json:"teams,omitempty"`
+
+	// order is the order in which buildings are admitted: SealedFirst
+	// (default: Sealed, then Controlled, then Precaution, by name within each)
+	// or Name.
+	// +optional
+	// +kubebuilder:default=SealedFirst
+	Order RoundOrder `json:"order,omitempty"`
+
+	// poolSize is how many swabs go into one tube (混管): 1 (single tubes), 5,
+	// 10 (default) or 20. Tubes are forecast as ceil(sampled / poolSize) per
+	// building.
+	// +optional
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Enum=1;5;10;20
+	PoolSize int32 `json:"poolSize,omitempty"`
+
+	// visits is the re-knock policy: how many visits a building gets and how
+	// far apart.
+	// +optional
+	// +kubebuilder:default={}
+	Visits VisitPolicy `json:"visits,omitempty"`
+
+	// collector is what runs each visit: its source of sampling records and
+	// an optional pod template.
+	// +optional
+	// +kubebuilder:default={}
+	Collector CollectorSpec `json:"collector,omitempty"`
+
+	// suspend stops the round from admitting more buildings. Buildings
+	// already being swept finish their current visit.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+
+	// ttlSecondsAfterFinished deletes the round, and with it its collection
+	// jobs, this many seconds after it finished. Unset keeps it.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+}
+
+// BuildingCounts counts a round's buildings by the phase of their
+// CollectionJob.
+type BuildingCounts struct {
+	// total is the number of buildings in the round.
+	Total int32 `json:"total"`
+	// queued buildings wait for a team.
+	Queued int32 `json:"queued"`
+	// active buildings are being swept now.
+	Active int32 `json:"active"`
+	// waiting buildings wait for their next re-knock.
+	Waiting int32 `json:"waiting"`
+	// completed buildings finished with every visit they needed.
+	Completed int32 `json:"completed"`
+	// expired buildings were still unfinished at the deadline.
+	Expired int32 `json:"expired"`
+	// failed buildings stopped because their visits kept failing.
+	Failed int32 `json:"failed"`
+}
+
+// ResidentCounts counts a round's residents. expected = sampled +
+// outstanding + missed always holds.
+type ResidentCounts struct {
+	// expected is the residents to be sampled: registered minus exempt.
+	Expected int64 `json:"expected"`
+	// sampled residents have been swabbed in this round.
+	Sampled int64 `json:"sampled"`
+	// outstanding residents are not sampled yet in buildings that have not
+	// finished.
+	Outstanding int64 `json:"outstanding"`
+	// missed residents were not sampled in buildings that finished (漏检):
+	// their health codes turn yellow until they test.
+	Missed int64 `json:"missed"`
+	// exempt residents are not expected (away, in hospital, in central
+	// quarantine); not part of expected.
+	Exempt int64 `json:"exempt"`
+	// homeVisited residents were sampled at home; part of sampled.
+	HomeVisited int64 `json:"homeVisited"`
+}
+
+// TubeCounts counts sample tubes.
+type TubeCounts struct {
+	// forecast is the tubes the round needs: ceil(expected / poolSize) per
+	// building, summed.
+	Forecast int64 `json:"forecast"`
+	// used is the tubes the collectors reported filled.
+	Used int64 `json:"used"`
+}
+
+// TestingRoundStatus is computed by the operator from the round's
+// CollectionJobs; it is never a running tally.
+type TestingRoundStatus struct {
+	// phase is where the round is: Pending, Running, Suspended, Completed or
+	// DeadlineExceeded.
+	// +optional
+	Phase RoundPhase `json:"phase,omitempty"`
+
+	// buildings counts the round's buildings by phase.
+	// +optional
+	Buildings BuildingCounts `json:"buildings,omitempty"`
+
+	// buildingProgress is "finished/total" buildings, for kubectl's table.
+	// +optional
+	BuildingProgress string `json:"buildingProgress,omitempty"`
+
+	// progressPercent is the share of expected residents no longer
+	// outstanding (sampled or finally missed), in percent.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	ProgressPercent int32 `json:"progressPercent,omitempty"`
+
+	// residents counts the round's residents by state.
+	// +optional
+	Residents ResidentCounts `json:"residents,omitempty"`
+
+	// tubes is the round's tube forecast and use.
+	// +optional
+	Tubes TubeCounts `json:"tubes,omitempty"`
+
+	// startTime is when the round started admitting buildings.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// completionTime is when the round finished.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// estimatedCompletionTime is when the round will finish at the pace so
+	// far. Empty until there is a pace to go by.
+	// +optional
+	EstimatedCompletionTime *metav1.Time `json:"estimatedCompletionTime,omitempty"`
+
+	// conditions are the round's conditions, with reasons and messages for
+	// people.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// observedGeneration is the spec generation this status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// TestingRound is one round of mass testing over a district's buildings. The
+// operator creates one CollectionJob per selected building, admits as many at
+// once as the round has teams, and rolls their results up into this status.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName={round,tr},categories=sweep
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Buildings",type=string,JSONPath=`.status.buildingProgress`,description="finished/total buildings"
+// +kubebuilder:printcolumn:name="Sampled",type=integer,JSONPath=`.status.residents.sampled`
+// +kubebuilder:printcolumn:name="Missed",type=integer,JSONPath=`.status.residents.missed`
+// +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progressPercent`,description="percent of expected residents sampled or finally missed"
+// +kubebuilder:printcolumn:name="Deadline",type=string,JSONPath=`.spec.deadline`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type TestingRound struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the round as ops wants it.
+	// +required
+	Spec TestingRoundSpec `json:"spec"`
+
+	// status is the round as its CollectionJobs report it.
+	// +optional
+	Status TestingRoundStatus `json:"status,omitempty"`
+}
+
+// TestingRoundList is a list of TestingRounds.
+//
+// +kubebuilder:object:root=true
+type TestingRoundList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []TestingRound `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&TestingRound{}, &TestingRoundList{})
+}
