@@ -39,8 +39,8 @@ const (
 // CollectorSource says where the collector learns who has been sampled, and
 // with which settings. Exactly the settings block named by source is used;
 // http and csv require theirs.
-// +kubebuilder:validation:XValidation:rule="self.source != 'http' || has(self.http)",message="http settings are required when source is http",fieldPath=".http"
-// +kubebuilder:validation:XValidation:rule="self.source != 'csv' || has(self.csv)",message="csv settings are required when source is csv",fieldPath=".csv"
+// +kubebuilder:validation:XValidation:rule="!has(self.source) || self.source != 'http' || has(self.http)",message="http settings are required when source is http",fieldPath=".http"
+// +kubebuilder:validation:XValidation:rule="!has(self.source) || self.source != 'csv' || has(self.csv)",message="csv settings are required when source is csv",fieldPath=".csv"
 type CollectorSource struct {
 	// source is where the collector learns who has been sampled: drill
 	// (default, simulated for exercises), http (a sample-registration

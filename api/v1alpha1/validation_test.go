@@ -255,6 +255,7 @@ func assertInvalid(t *testing.T, err error, field, message string) {
 	if !apierrors.IsInvalid(err) {
 		t.Fatalf("rejected as %v, want Invalid naming %s", apierrors.ReasonForError(err), field)
 	}
+	t.Logf("rejected: %v", err)
 	if !strings.Contains(err.Error(), field) {
 		t.Errorf("error does not name %s: %v", field, err)
 	}
