@@ -48,16 +48,16 @@ type BuildingSpec struct {
 	// +kubebuilder:validation:MaxLength=256
 	Address string `json:"address,omitempty"`
 
-	// street is the street office (街道) the building belongs to. The
-	// operator copies it to the label sweep.masstesting.io/street on the
-	// building's collection jobs.
+	// street is the street office (街道) the building belongs to, as people
+	// write it. To select buildings by street, label them
+	// sweep.masstesting.io/street; rounds copy that label to their jobs.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	Street string `json:"street,omitempty"`
 
-	// community is the residential community (社区) the building belongs to.
-	// The operator copies it to the label sweep.masstesting.io/community on the
-	// building's collection jobs.
+	// community is the residential community (社区) the building belongs to,
+	// as people write it. To select buildings by community, label them
+	// sweep.masstesting.io/community; rounds copy that label to their jobs.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	Community string `json:"community,omitempty"`

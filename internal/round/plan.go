@@ -1,0 +1,116 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package round holds the decisions the round controller makes about a
+// TestingRound, as pure functions of the round, its buildings, its jobs and
+// the time: which CollectionJobs should exist, which to admit next, and what
+// the round's status is. The reconciler in controllers/ only reads the world,
+// calls these, and writes.
+package round
+
+import (
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+)
+
+// NewJob is the CollectionJob of building b in round r, as the round creates
+// it: suspended (queued), owned by the round, with the building's counts
+// copied so that later edits of the roster do not change the round.
+func NewJob(r *sweepv1alpha1.TestingRound, b *sweepv1alpha1.Building) *sweepv1alpha1.CollectionJob {
+	labels := map[string]string{
+		sweepv1alpha1.LabelRound:    LabelValue(r.Name),
+		sweepv1alpha1.LabelBuilding: LabelValue(b.Name),
+	}
+	for _, k := range []string{sweepv1alpha1.LabelStreet, sweepv1alpha1.LabelCommunity} {
+		if v, ok := b.Labels[k]; ok {
+			labels[k] = v
+		}
+	}
+	expected := b.Spec.Residents - b.Spec.Exempt
+	homeVisit := min(b.Spec.HomeVisit, expected)
+	return &sweepv1alpha1.CollectionJob{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            JobName(r.Name, b.Name),
+			Namespace:       r.Namespace,
+			Labels:          labels,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(r, sweepv1alpha1.GroupVersion.WithKind("TestingRound"))},
+		},
+		Spec: sweepv1alpha1.CollectionJobSpec{
+			Round:        r.Name,
+			Building:     b.Name,
+			Expected:     expected,
+			Exempt:       b.Spec.Exempt,
+			Households:   b.Spec.Households,
+			HomeVisit:    homeVisit,
+			ControlLevel: b.Spec.ControlLevel,
+			PoolSize:     r.Spec.PoolSize,
+			Visits:       r.Spec.Visits,
+			Deadline:     r.Spec.Deadline,
+			Collector:    r.Spec.Collector.CollectorSource,
+			Suspend:      true,
+		},
+	}
+}
+
+// MissingJobs returns the jobs to create: one for each selected building that
+// has none yet in this round, in admission order so that the buildings swept
+// first exist first. A building that stops matching keeps its job: jobs are
+// never removed here.
+func MissingJobs(r *sweepv1alpha1.TestingRound, selected []sweepv1alpha1.Building, jobs []sweepv1alpha1.CollectionJob) []*sweepv1alpha1.CollectionJob {
+	have := make(map[string]bool, len(jobs))
+	for i := range jobs {
+		have[jobs[i].Spec.Building] = true
+	}
+	var missing []*sweepv1alpha1.CollectionJob
+	for i := range selected {
+		b := &selected[i]
+		if have[b.Name] || b.DeletionTimestamp != nil {
+			continue
+		}
+		missing = append(missing, NewJob(r, b))
+	}
+	sort.SliceStable(missing, func(i, j int) bool {
+		return admitsBefore(r.Spec.Order, &missing[i].Spec, &missing[j].Spec)
+	})
+	return missing
+}
+
+// levelRank orders control levels for SealedFirst: sealed buildings are
+// swept first because their residents cannot come down to a sampling point.
+func levelRank(l sweepv1alpha1.ControlLevel) int {
+	switch l {
+	case sweepv1alpha1.ControlLevelSealed:
+		return 0
+	case sweepv1alpha1.ControlLevelControlled:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// admitsBefore is the round's admission order: by control level for
+// SealedFirst, then by building name.
+func admitsBefore(order sweepv1alpha1.RoundOrder, a, b *sweepv1alpha1.CollectionJobSpec) bool {
+	if order != sweepv1alpha1.OrderName {
+		if ra, rb := levelRank(a.ControlLevel), levelRank(b.ControlLevel); ra != rb {
+			return ra < rb
+		}
+	}
+	return a.Building < b.Building
+}

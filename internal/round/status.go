@@ -1,0 +1,257 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package round
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+)
+
+// Condition types of a TestingRound.
+const (
+	// ConditionProgressing is True while buildings are being swept.
+	ConditionProgressing = "Progressing"
+	// ConditionComplete is True when every building finished before the
+	// deadline.
+	ConditionComplete = "Complete"
+	// ConditionDeadlineExceeded is True once the deadline passed with
+	// buildings unfinished.
+	ConditionDeadlineExceeded = "DeadlineExceeded"
+	// ConditionSuspended is True while spec.suspend holds the round.
+	ConditionSuspended = "Suspended"
+)
+
+// Condition reasons, written for people reading `kubectl describe`.
+const (
+	ReasonSweeping              = "Sweeping"
+	ReasonWaitingForStart       = "WaitingForStart"
+	ReasonNoBuildingsSelected   = "NoBuildingsSelected"
+	ReasonSuspended             = "SuspendedByUser"
+	ReasonNotSuspended          = "NotSuspended"
+	ReasonAllBuildingsFinished  = "AllBuildingsFinished"
+	ReasonBuildingsUnfinished   = "BuildingsUnfinished"
+	ReasonDeadlinePassed        = "DeadlinePassed"
+	ReasonDeadlineAlreadyPassed = "DeadlineAlreadyPassed"
+	ReasonBeforeDeadline        = "BeforeDeadline"
+)
+
+// Final reports whether a round phase never changes again.
+func Final(p sweepv1alpha1.RoundPhase) bool {
+	return p == sweepv1alpha1.RoundCompleted || p == sweepv1alpha1.RoundDeadlineExceeded
+}
+
+// Phase is where the round is now. Completed and DeadlineExceeded are final.
+// A round completes when every one of its buildings finished; it exceeds its
+// deadline when the deadline comes first.
+func Phase(r *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, now time.Time) sweepv1alpha1.RoundPhase {
+	if Final(r.Status.Phase) {
+		return r.Status.Phase
+	}
+	started := r.Spec.Start == nil || !now.Before(r.Spec.Start.Time)
+	if started && len(jobs) > 0 && allFinished(jobs) {
+		return sweepv1alpha1.RoundCompleted
+	}
+	switch {
+	case !now.Before(r.Spec.Deadline.Time):
+		return sweepv1alpha1.RoundDeadlineExceeded
+	case !started:
+		return sweepv1alpha1.RoundPending
+	case r.Spec.Suspend:
+		return sweepv1alpha1.RoundSuspended
+	}
+	return sweepv1alpha1.RoundRunning
+}
+
+// Expanding reports whether the round still takes in buildings: from its
+// creation until it ends. A Building that starts matching during that time
+// joins the round.
+func Expanding(r *sweepv1alpha1.TestingRound, now time.Time) bool {
+	return !Final(r.Status.Phase) && now.Before(r.Spec.Deadline.Time)
+}
+
+// DeadlinePassedAtCreation reports a round created with a deadline already
+// past: it sweeps nothing, rather than marking every resident missed.
+func DeadlinePassedAtCreation(r *sweepv1alpha1.TestingRound) bool {
+	return !r.CreationTimestamp.Before(&r.Spec.Deadline)
+}
+
+func allFinished(jobs []sweepv1alpha1.CollectionJob) bool {
+	for i := range jobs {
+		if !Finished(&jobs[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Status is the round's status computed from its jobs at time now: every
+// count is summed from the jobs, never kept as a tally. Conditions keep
+// their transition times from the previous status when unchanged.
+func Status(r *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, now time.Time) sweepv1alpha1.TestingRoundStatus {
+	old := &r.Status
+	st := sweepv1alpha1.TestingRoundStatus{
+		Phase:                   Phase(r, jobs, now),
+		StartTime:               old.StartTime,
+		CompletionTime:          old.CompletionTime,
+		ObservedGeneration:      r.Generation,
+		Conditions:              append([]metav1.Condition(nil), old.Conditions...),
+		EstimatedCompletionTime: nil,
+	}
+	b := &st.Buildings
+	res := &st.Residents
+	for i := range jobs {
+		j := &jobs[i]
+		b.Total++
+		switch EffectivePhase(j) {
+		case sweepv1alpha1.JobQueued:
+			b.Queued++
+		case sweepv1alpha1.JobActive:
+			b.Active++
+		case sweepv1alpha1.JobWaiting:
+			b.Waiting++
+		case sweepv1alpha1.JobCompleted:
+			b.Completed++
+		case sweepv1alpha1.JobExpired:
+			b.Expired++
+		case sweepv1alpha1.JobFailed:
+			b.Failed++
+		}
+		expected := int64(max(j.Spec.Expected, 0))
+		sampled := min(int64(max(j.Status.Sampled, 0)), expected)
+		res.Expected += expected
+		res.Sampled += sampled
+		res.Exempt += int64(max(j.Spec.Exempt, 0))
+		res.HomeVisited += min(int64(max(j.Status.HomeVisited, 0)), sampled)
+		if Finished(j) {
+			res.Missed += expected - sampled
+		} else {
+			res.Outstanding += expected - sampled
+		}
+		pool := int64(max(j.Spec.PoolSize, 1))
+		st.Tubes.Forecast += (expected + pool - 1) / pool
+		st.Tubes.Used += int64(max(j.Status.Tubes, 0))
+	}
+	finished := b.Completed + b.Expired + b.Failed
+	st.BuildingProgress = fmt.Sprintf("%d/%d", finished, b.Total)
+	resolved := res.Expected - res.Outstanding
+	switch {
+	case res.Expected > 0:
+		st.ProgressPercent = int32(resolved * 100 / res.Expected)
+	case b.Total > 0 && finished == b.Total:
+		st.ProgressPercent = 100
+	}
+
+	if st.StartTime == nil && st.Phase == sweepv1alpha1.RoundRunning {
+		st.StartTime = &metav1.Time{Time: now}
+	}
+	if st.CompletionTime == nil && Final(st.Phase) {
+		st.CompletionTime = &metav1.Time{Time: now}
+	}
+	if st.Phase == sweepv1alpha1.RoundRunning && st.StartTime != nil && resolved > 0 && res.Outstanding > 0 {
+		// At the pace so far: resolved residents over the time since start.
+		elapsed := now.Sub(st.StartTime.Time)
+		if elapsed > 0 {
+			rest := time.Duration(float64(elapsed) * float64(res.Outstanding) / float64(resolved))
+			st.EstimatedCompletionTime = &metav1.Time{Time: now.Add(rest).Truncate(time.Second)}
+		}
+	}
+	setConditions(r, &st, now)
+	return st
+}
+
+// EffectivePhase is a job's phase as the round counts it: a job the round
+// admitted that has not reported a phase yet is Active, and a job without a
+// phase that is still suspended is Queued.
+func EffectivePhase(j *sweepv1alpha1.CollectionJob) sweepv1alpha1.JobPhase {
+	switch {
+	case Finished(j) || j.Status.Phase == sweepv1alpha1.JobWaiting:
+		return j.Status.Phase
+	case j.Spec.Suspend:
+		return sweepv1alpha1.JobQueued
+	}
+	return sweepv1alpha1.JobActive
+}
+
+func setConditions(r *sweepv1alpha1.TestingRound, st *sweepv1alpha1.TestingRoundStatus, now time.Time) {
+	b := st.Buildings
+	unfinished := b.Total - b.Completed - b.Expired - b.Failed
+	set := func(t string, s metav1.ConditionStatus, reason, msg string) {
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type: t, Status: s, Reason: reason, Message: msg,
+			ObservedGeneration: r.Generation, LastTransitionTime: metav1.Time{Time: now},
+		})
+	}
+
+	switch st.Phase {
+	case sweepv1alpha1.RoundPending:
+		set(ConditionProgressing, metav1.ConditionFalse, ReasonWaitingForStart,
+			fmt.Sprintf("The round starts at %s; no building is swept before then.", r.Spec.Start.UTC().Format(time.RFC3339)))
+	case sweepv1alpha1.RoundRunning:
+		if b.Total == 0 {
+			set(ConditionProgressing, metav1.ConditionFalse, ReasonNoBuildingsSelected,
+				fmt.Sprintf("spec.buildingSelector selects no Building in namespace %s: label the buildings to sweep or fix the selector. Buildings that start matching before the deadline join the round.", r.Namespace))
+		} else {
+			set(ConditionProgressing, metav1.ConditionTrue, ReasonSweeping,
+				fmt.Sprintf("%d of %d buildings finished, %d being swept by %d teams; %d of %d residents sampled.",
+					b.Total-unfinished, b.Total, b.Active+b.Waiting, r.Spec.Teams, st.Residents.Sampled, st.Residents.Expected))
+		}
+	case sweepv1alpha1.RoundSuspended:
+		set(ConditionProgressing, metav1.ConditionFalse, ReasonSuspended,
+			"spec.suspend is set: no new building is admitted; visits under way finish.")
+	case sweepv1alpha1.RoundCompleted:
+		set(ConditionProgressing, metav1.ConditionFalse, ReasonAllBuildingsFinished, "Every building finished.")
+	case sweepv1alpha1.RoundDeadlineExceeded:
+		set(ConditionProgressing, metav1.ConditionFalse, ReasonDeadlinePassed, "The deadline passed; no building is admitted any more.")
+	}
+
+	if st.Phase == sweepv1alpha1.RoundSuspended {
+		set(ConditionSuspended, metav1.ConditionTrue, ReasonSuspended, "spec.suspend is set; clear it to resume where the round stopped.")
+	} else if meta.FindStatusCondition(st.Conditions, ConditionSuspended) != nil {
+		set(ConditionSuspended, metav1.ConditionFalse, ReasonNotSuspended, "The round is not suspended.")
+	}
+
+	switch st.Phase {
+	case sweepv1alpha1.RoundCompleted:
+		set(ConditionComplete, metav1.ConditionTrue, ReasonAllBuildingsFinished,
+			fmt.Sprintf("All %d buildings finished: %d of %d residents sampled, %d missed.",
+				b.Total, st.Residents.Sampled, st.Residents.Expected, st.Residents.Missed))
+	case sweepv1alpha1.RoundDeadlineExceeded:
+		set(ConditionComplete, metav1.ConditionFalse, ReasonDeadlinePassed, "The deadline passed before every building finished.")
+	default:
+		set(ConditionComplete, metav1.ConditionFalse, ReasonBuildingsUnfinished,
+			fmt.Sprintf("%d of %d buildings are not finished.", unfinished, b.Total))
+	}
+
+	switch {
+	case st.Phase == sweepv1alpha1.RoundDeadlineExceeded && DeadlinePassedAtCreation(r):
+		set(ConditionDeadlineExceeded, metav1.ConditionTrue, ReasonDeadlineAlreadyPassed,
+			fmt.Sprintf("spec.deadline %s had already passed when the round was created, so nothing was swept and no resident was marked missed. Create a new round with a deadline in the future.",
+				r.Spec.Deadline.UTC().Format(time.RFC3339)))
+	case st.Phase == sweepv1alpha1.RoundDeadlineExceeded:
+		set(ConditionDeadlineExceeded, metav1.ConditionTrue, ReasonDeadlinePassed,
+			fmt.Sprintf("The deadline %s passed with %d of %d buildings unfinished; residents not sampled there count as missed.",
+				r.Spec.Deadline.UTC().Format(time.RFC3339), unfinished, b.Total))
+	default:
+		set(ConditionDeadlineExceeded, metav1.ConditionFalse, ReasonBeforeDeadline,
+			fmt.Sprintf("The deadline is %s.", r.Spec.Deadline.UTC().Format(time.RFC3339)))
+	}
+}
