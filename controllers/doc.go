@@ -18,16 +18,7 @@ limitations under the License.
 // expands a TestingRound into CollectionJobs and admits them team by team, and
 // the collection controller, which runs each building's visits.
 //
-// The RBAC markers below are the permissions every Sweep controller shares;
-// each reconciler adds its own beside its code. `make manifests` turns them
-// into config/rbac/role.yaml, which the Helm chart and kustomize both use.
-//
-// Buildings are only read: the roster belongs to ops (`sweep import`).
-// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=buildings,verbs=get;list;watch
-// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=testingrounds;collectionjobs,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=testingrounds/status;collectionjobs/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=testingrounds/finalizers;collectionjobs/finalizers,verbs=update
-// Events tell people about transitions (events.k8s.io, as the manager's
-// recorder writes them).
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// Each reconciler declares the permissions it needs in RBAC markers beside
+// its code; `make manifests` turns them into config/rbac/role.yaml, which the
+// Helm chart and kustomize both use.
 package controllers

@@ -20,6 +20,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -31,6 +32,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/controllers"
 )
 
 // newScheme holds every type the manager reads or writes.
@@ -52,6 +54,14 @@ func runManager(args []string) error {
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader, so that only one of several replicas reconciles")
 	enableHTTP2 := fs.Bool("enable-http2", false, "serve HTTP/2 on the metrics endpoint (off: CVE-2023-44487, CVE-2023-39325)")
+	concurrency := fs.Int("max-concurrent-reconciles", 4, "rounds reconciled at once")
+	workers := fs.Int("expansion-workers", 16, "parallel API writes of one round's reconcile (creating and admitting jobs)")
+	statusInterval := fs.Duration("status-interval", time.Second, "least time between two status writes of one round that do not change its phase")
+	// Sweep creates thousands of objects when a round expands; client-go's
+	// default of 5 requests/s would take minutes. API Priority and Fairness
+	// on the API server, not this client, is what protects the cluster.
+	qps := fs.Float64("kube-api-qps", 500, "requests per second to the API server (negative: unlimited)")
+	burst := fs.Int("kube-api-burst", 1000, "burst of requests to the API server")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -76,6 +86,7 @@ func runManager(args []string) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
+	cfg.QPS, cfg.Burst = float32(*qps), *burst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 newScheme(),
 		Metrics:                metricsOpts,
@@ -85,6 +96,15 @@ func runManager(args []string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
+	}
+	roundController := &controllers.TestingRoundReconciler{
+		Client:         mgr.GetClient(),
+		Recorder:       mgr.GetEventRecorder("sweep-round-controller"),
+		Workers:        *workers,
+		StatusInterval: *statusInterval,
+	}
+	if err := roundController.SetupWithManager(mgr, *concurrency); err != nil {
+		return fmt.Errorf("setting up the round controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

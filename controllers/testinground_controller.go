@@ -1,0 +1,405 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/round"
+)
+
+// RoundFieldOwner is the field manager of everything the round controller
+// writes with server-side apply.
+const RoundFieldOwner = "sweep-round-controller"
+
+// jobOwnerKey indexes CollectionJobs by the name of the TestingRound that
+// controls them, so a round lists its jobs without scanning the namespace.
+const jobOwnerKey = ".metadata.controller"
+
+// TestingRoundReconciler expands a TestingRound into one CollectionJob per
+// selected building, admits them team by team, and rolls their status up
+// into the round. The decisions are in internal/round; this type reads the
+// world, calls them, and writes.
+type TestingRoundReconciler struct {
+	client.Client
+	// Clock is the round clock: start, deadline and TTL are read from it, so
+	// tests can move time instead of sleeping.
+	Clock clock.PassiveClock
+	// Recorder publishes the round's events.
+	Recorder events.EventRecorder
+	// Workers bounds the parallel writes of one reconcile (job creation at
+	// expansion, admission patches).
+	Workers int
+	// StatusInterval is the least wall-clock time between two status writes
+	// of one round that do not change its phase, so a round with thousands
+	// of busy buildings writes about once a second, not once per job event.
+	StatusInterval time.Duration
+
+	mu sync.Mutex
+	// pending holds, per round, the jobs this controller admitted that the
+	// cache has not shown unsuspended yet. They count as holding a team, so
+	// a lagging cache never lets the round exceed spec.teams.
+	pending map[types.NamespacedName]sets.Set[string]
+	// lastStatusWrite is the wall-clock time of each round's last status
+	// write, for StatusInterval.
+	lastStatusWrite map[types.NamespacedName]time.Time
+}
+
+// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=testingrounds,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=testingrounds/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=collectionjobs,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=buildings,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// Jobs carry a controller reference with blockOwnerDeletion, which needs
+// update on the owner's finalizers where OwnerReferencesPermissionEnforcement is on.
+// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=testingrounds/finalizers,verbs=update
+
+// Reconcile brings one round one step closer to its spec.
+func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	var tr sweepv1alpha1.TestingRound
+	if err := r.Get(ctx, req.NamespacedName, &tr); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if tr.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil
+	}
+	now := r.Clock.Now()
+	var wake wakeup
+
+	if done, after := r.expireByTTL(ctx, &tr, now); done {
+		return ctrl.Result{}, nil
+	} else if after > 0 {
+		wake.at(after)
+	}
+
+	var list sweepv1alpha1.CollectionJobList
+	if err := r.List(ctx, &list, client.InNamespace(tr.Namespace), client.MatchingFields{jobOwnerKey: tr.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+	jobs := list.Items
+
+	// Expand: one job per selected building. A round whose deadline had
+	// passed when it was created sweeps nothing.
+	if round.Expanding(&tr, now) && !round.DeadlinePassedAtCreation(&tr) {
+		created, err := r.expand(ctx, &tr, jobs)
+		jobs = append(jobs, created...)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	// Admit as many queued jobs as there are free teams.
+	if round.Phase(&tr, jobs, now) == sweepv1alpha1.RoundRunning {
+		if err := r.admit(ctx, &tr, jobs); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	// Roll the jobs up into the round's status.
+	st := round.Status(&tr, jobs, now)
+	if !equality.Semantic.DeepEqual(st, tr.Status) {
+		if wait := r.statusWriteWait(req.NamespacedName, st.Phase != tr.Status.Phase); wait > 0 {
+			wake.at(wait)
+		} else {
+			if err := r.writeStatus(ctx, &tr, st); err != nil {
+				return ctrl.Result{}, err
+			}
+			for _, e := range round.Events(&tr, &tr.Status, &st) {
+				r.Recorder.Eventf(&tr, nil, e.Type, e.Reason, "Reconcile", "%s", e.Message)
+			}
+			logger.V(1).Info("status written", "phase", st.Phase, "buildings", st.BuildingProgress)
+		}
+	}
+
+	// Wake up for the next change of phase that no watch reports.
+	switch st.Phase {
+	case sweepv1alpha1.RoundPending:
+		wake.at(tr.Spec.Start.Sub(now))
+	case sweepv1alpha1.RoundRunning, sweepv1alpha1.RoundSuspended:
+		wake.at(tr.Spec.Deadline.Sub(now))
+	}
+	return ctrl.Result{RequeueAfter: wake.d}, nil
+}
+
+// wakeup keeps the soonest positive delay asked for.
+type wakeup struct{ d time.Duration }
+
+func (w *wakeup) at(d time.Duration) {
+	if d <= 0 {
+		d = time.Second
+	}
+	if w.d == 0 || d < w.d {
+		w.d = d
+	}
+}
+
+// expireByTTL deletes a finished round whose ttlSecondsAfterFinished has
+// passed (its jobs go with it, through the garbage collector). Otherwise it
+// says how long until then.
+func (r *TestingRoundReconciler) expireByTTL(ctx context.Context, tr *sweepv1alpha1.TestingRound, now time.Time) (bool, time.Duration) {
+	ttl := tr.Spec.TTLSecondsAfterFinished
+	if ttl == nil || !round.Final(tr.Status.Phase) || tr.Status.CompletionTime == nil {
+		return false, 0
+	}
+	left := tr.Status.CompletionTime.Add(time.Duration(*ttl) * time.Second).Sub(now)
+	if left > 0 {
+		return false, left
+	}
+	err := r.Delete(ctx, tr, client.PropagationPolicy(metav1.DeletePropagationBackground),
+		client.Preconditions{UID: &tr.UID})
+	if err != nil && !apierrors.IsNotFound(err) {
+		log.FromContext(ctx).Error(err, "deleting a round after its TTL")
+		return false, time.Second
+	}
+	return true, 0
+}
+
+// expand creates the jobs of selected buildings that have none, with
+// bounded parallelism. A job that already exists (a restart, a lagging
+// cache) counts as created: names are deterministic.
+func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob) ([]sweepv1alpha1.CollectionJob, error) {
+	selector, err := metav1.LabelSelectorAsSelector(tr.Spec.BuildingSelector)
+	if err != nil {
+		// The schema catches most bad selectors; one it cannot is reported,
+		// and waits for the spec to change rather than retrying.
+		r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidSelector", "Reconcile", "spec.buildingSelector is invalid: %v", err)
+		return nil, nil
+	}
+	var buildings sweepv1alpha1.BuildingList
+	if err := r.List(ctx, &buildings, client.InNamespace(tr.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return nil, err
+	}
+	missing := round.MissingJobs(tr, buildings.Items, jobs)
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	created := make([]sweepv1alpha1.CollectionJob, len(missing))
+	ok := make([]bool, len(missing))
+	err = inParallel(ctx, r.Workers, len(missing), func(ctx context.Context, i int) error {
+		j := missing[i]
+		if err := r.Create(ctx, j); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating CollectionJob %s: %w", j.Name, err)
+		}
+		created[i], ok[i] = *j, true
+		return nil
+	})
+	out := created[:0]
+	for i := range created {
+		if ok[i] {
+			out = append(out, created[i])
+		}
+	}
+	if len(out) > 0 {
+		log.FromContext(ctx).Info("expanded round", "created", len(out), "buildings", len(buildings.Items))
+	}
+	return out, err
+}
+
+// admit clears spec.suspend on the jobs round.Admit picks, and marks them
+// admitted in jobs so the status computed next counts them.
+func (r *TestingRoundReconciler) admit(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob) error {
+	key := client.ObjectKeyFromObject(tr)
+	pending := r.pendingAdmissions(key, jobs)
+	picked := round.Admit(tr, jobs, pending)
+	if len(picked) == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	for _, j := range picked {
+		r.pending[key].Insert(j.Name)
+	}
+	r.mu.Unlock()
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspend":false}}`))
+	err := inParallel(ctx, r.Workers, len(picked), func(ctx context.Context, i int) error {
+		j := picked[i]
+		if err := r.Patch(ctx, j, patch, client.FieldOwner(RoundFieldOwner)); err != nil {
+			// Not admitted after all: it no longer holds a team.
+			r.mu.Lock()
+			r.pending[key].Delete(j.Name)
+			r.mu.Unlock()
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("admitting CollectionJob %s: %w", j.Name, err)
+		}
+		return nil
+	})
+	for _, j := range picked {
+		if r.isPending(key, j.Name) {
+			j.Spec.Suspend = false
+		}
+	}
+	return err
+}
+
+// pendingAdmissions drops from the pending set the jobs the cache now shows
+// admitted (or gone), and returns what is left.
+func (r *TestingRoundReconciler) pendingAdmissions(key types.NamespacedName, jobs []sweepv1alpha1.CollectionJob) sets.Set[string] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pending == nil {
+		r.pending = map[types.NamespacedName]sets.Set[string]{}
+	}
+	p := r.pending[key]
+	if p == nil {
+		p = sets.New[string]()
+		r.pending[key] = p
+	}
+	seen := sets.New[string]()
+	for i := range jobs {
+		if jobs[i].Spec.Suspend {
+			seen.Insert(jobs[i].Name)
+		}
+	}
+	for name := range p {
+		if !seen.Has(name) {
+			p.Delete(name)
+		}
+	}
+	return p.Clone()
+}
+
+func (r *TestingRoundReconciler) isPending(key types.NamespacedName, name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pending[key].Has(name)
+}
+
+// statusWriteWait says how long to hold a status write back so that a round
+// writes at most once per StatusInterval; a change of phase is never held.
+func (r *TestingRoundReconciler) statusWriteWait(key types.NamespacedName, phaseChanged bool) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastStatusWrite == nil {
+		r.lastStatusWrite = map[types.NamespacedName]time.Time{}
+	}
+	last, ok := r.lastStatusWrite[key]
+	if !phaseChanged && ok {
+		if wait := r.StatusInterval - time.Since(last); wait > 0 {
+			return wait
+		}
+	}
+	r.lastStatusWrite[key] = time.Now()
+	return 0
+}
+
+// writeStatus applies the round's status with server-side apply: the round
+// controller owns the fields it computes, and nothing else.
+func (r *TestingRoundReconciler) writeStatus(ctx context.Context, tr *sweepv1alpha1.TestingRound, st sweepv1alpha1.TestingRoundStatus) error {
+	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"status": status}}
+	u.SetGroupVersionKind(sweepv1alpha1.GroupVersion.WithKind("TestingRound"))
+	u.SetNamespace(tr.Namespace)
+	u.SetName(tr.Name)
+	err = r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(RoundFieldOwner), client.ForceOwnership)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func (r *TestingRoundReconciler) forget(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.pending, key)
+	delete(r.lastStatusWrite, key)
+}
+
+// roundsForBuilding maps a Building to the rounds of its namespace that
+// select it and still take in buildings, so a building that starts matching
+// mid-round joins it.
+func (r *TestingRoundReconciler) roundsForBuilding(ctx context.Context, obj client.Object) []reconcile.Request {
+	var rounds sweepv1alpha1.TestingRoundList
+	if err := r.List(ctx, &rounds, client.InNamespace(obj.GetNamespace())); err != nil {
+		log.FromContext(ctx).Error(err, "listing rounds for a building")
+		return nil
+	}
+	now := r.Clock.Now()
+	var out []reconcile.Request
+	for i := range rounds.Items {
+		tr := &rounds.Items[i]
+		sel, err := metav1.LabelSelectorAsSelector(tr.Spec.BuildingSelector)
+		if err != nil || !round.Expanding(tr, now) || !sel.Matches(labels.Set(obj.GetLabels())) {
+			continue
+		}
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(tr)})
+	}
+	return out
+}
+
+// SetupWithManager registers the controller and the owner index.
+func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	if r.Workers <= 0 {
+		r.Workers = 16
+	}
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &sweepv1alpha1.CollectionJob{}, jobOwnerKey,
+		func(obj client.Object) []string {
+			owner := metav1.GetControllerOf(obj)
+			if owner == nil || owner.APIVersion != sweepv1alpha1.GroupVersion.String() || owner.Kind != "TestingRound" {
+				return nil
+			}
+			return []string{owner.Name}
+		})
+	if err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&sweepv1alpha1.TestingRound{}).
+		Owns(&sweepv1alpha1.CollectionJob{}).
+		Watches(&sweepv1alpha1.Building{}, handler.EnqueueRequestsFromMapFunc(r.roundsForBuilding),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		Named("testinground").
+		Complete(r)
+}
+

@@ -1,0 +1,329 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package round
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+)
+
+var t0 = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+
+func testRound(teams int32, order sweepv1alpha1.RoundOrder) *sweepv1alpha1.TestingRound {
+	return &sweepv1alpha1.TestingRound{
+		ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns", UID: "uid", CreationTimestamp: metav1.Time{Time: t0.Add(-time.Hour)}},
+		Spec: sweepv1alpha1.TestingRoundSpec{
+			Start:    &metav1.Time{Time: t0},
+			Deadline: metav1.Time{Time: t0.Add(12 * time.Hour)},
+			Teams:    teams, Order: order, PoolSize: 10,
+		},
+	}
+}
+
+func job(building string, level sweepv1alpha1.ControlLevel, suspend bool, phase sweepv1alpha1.JobPhase, expected, sampled int32) sweepv1alpha1.CollectionJob {
+	return sweepv1alpha1.CollectionJob{
+		ObjectMeta: metav1.ObjectMeta{Name: "r-" + building},
+		Spec:       sweepv1alpha1.CollectionJobSpec{Building: building, ControlLevel: level, Suspend: suspend, Expected: expected, PoolSize: 10},
+		Status:     sweepv1alpha1.CollectionJobStatus{Phase: phase, Sampled: sampled},
+	}
+}
+
+func TestJobName(t *testing.T) {
+	long := strings.Repeat("b", 80)
+	cases := []struct {
+		round, building string
+		want            string
+	}{
+		{"baoguo-1126", "xinjiang-7", "baoguo-1126-xinjiang-7"},
+		{"r", strings.Repeat("x", 56), "r-" + strings.Repeat("x", 56)},
+	}
+	for _, c := range cases {
+		if got := JobName(c.round, c.building); got != c.want {
+			t.Errorf("JobName(%q, %q) = %q, want %q", c.round, c.building, got, c.want)
+		}
+	}
+	// Long names are shortened, stay valid, and never collide because of
+	// the cut: these share their first 80 characters.
+	seen := map[string]string{}
+	for i := range 5000 {
+		b := fmt.Sprintf("%s-%d", long, i)
+		n := JobName("round", b)
+		if len(n) > MaxJobNameLength {
+			t.Fatalf("%q is %d long", n, len(n))
+		}
+		if errs := validation.IsDNS1123Label(n + "-v10"); len(errs) > 0 {
+			t.Fatalf("visit job name of %q is invalid: %v", n, errs)
+		}
+		if other, dup := seen[n]; dup {
+			t.Fatalf("%q and %q both named %q", other, b, n)
+		}
+		seen[n] = b
+		if JobName("round", b) != n {
+			t.Fatal("JobName is not deterministic")
+		}
+	}
+	if v := LabelValue(strings.Repeat("a", 100)); len(v) > 63 || len(validation.IsValidLabelValue(v)) > 0 {
+		t.Errorf("LabelValue gave invalid %q", v)
+	}
+}
+
+func TestMissingJobs(t *testing.T) {
+	r := testRound(2, sweepv1alpha1.OrderSealedFirst)
+	b := func(name string, level sweepv1alpha1.ControlLevel, residents, exempt, home int32) sweepv1alpha1.Building {
+		return sweepv1alpha1.Building{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{sweepv1alpha1.LabelCommunity: "xinjiang", "other": "x"}},
+			Spec:       sweepv1alpha1.BuildingSpec{Residents: residents, Exempt: exempt, HomeVisit: home, ControlLevel: level, Households: 40},
+		}
+	}
+	buildings := []sweepv1alpha1.Building{
+		b("a", sweepv1alpha1.ControlLevelPrecaution, 100, 10, 3),
+		b("b", sweepv1alpha1.ControlLevelSealed, 50, 0, 0),
+		b("c", sweepv1alpha1.ControlLevelControlled, 70, 5, 2),
+		b("d", sweepv1alpha1.ControlLevelSealed, 20, 1, 0),
+	}
+	existing := []sweepv1alpha1.CollectionJob{job("c", sweepv1alpha1.ControlLevelControlled, true, "", 65, 0)}
+	got := MissingJobs(r, buildings, existing)
+	var names []string
+	for _, j := range got {
+		names = append(names, j.Spec.Building)
+	}
+	if strings.Join(names, ",") != "b,d,a" {
+		t.Fatalf("missing jobs = %v, want sealed first then by name: b,d,a", names)
+	}
+	a := got[2]
+	if a.Name != "r-a" || a.Spec.Expected != 90 || a.Spec.Exempt != 10 || a.Spec.HomeVisit != 3 || !a.Spec.Suspend ||
+		a.Spec.Round != "r" || a.Labels[sweepv1alpha1.LabelCommunity] != "xinjiang" || a.Labels["other"] != "" ||
+		a.Labels[sweepv1alpha1.LabelRound] != "r" || metav1.GetControllerOf(a).UID != "uid" {
+		t.Errorf("job a not built from its building and round: %+v", a)
+	}
+	if len(MissingJobs(r, buildings[:0], existing)) != 0 {
+		t.Error("a building that stopped matching must keep its job and get no new one")
+	}
+}
+
+func TestAdmit(t *testing.T) {
+	S, C, P := sweepv1alpha1.ControlLevelSealed, sweepv1alpha1.ControlLevelControlled, sweepv1alpha1.ControlLevelPrecaution
+	cases := []struct {
+		name    string
+		teams   int32
+		order   sweepv1alpha1.RoundOrder
+		jobs    []sweepv1alpha1.CollectionJob
+		pending []string
+		want    string
+	}{
+		{"sealed first, then controlled, then by name", 3, sweepv1alpha1.OrderSealedFirst,
+			[]sweepv1alpha1.CollectionJob{job("a", P, true, "", 1, 0), job("z", S, true, "", 1, 0), job("m", C, true, "", 1, 0), job("b", S, true, "", 1, 0)}, nil, "b,z,m"},
+		{"by name", 2, sweepv1alpha1.OrderName,
+			[]sweepv1alpha1.CollectionJob{job("z", S, true, "", 1, 0), job("a", P, true, "", 1, 0), job("m", C, true, "", 1, 0)}, nil, "a,m"},
+		{"busy teams are not free", 3, sweepv1alpha1.OrderName,
+			[]sweepv1alpha1.CollectionJob{job("a", P, false, sweepv1alpha1.JobActive, 1, 0), job("b", P, false, sweepv1alpha1.JobWaiting, 1, 0), job("c", P, true, "", 1, 0), job("d", P, true, "", 1, 0)}, nil, "c"},
+		{"finished jobs free their team", 2, sweepv1alpha1.OrderName,
+			[]sweepv1alpha1.CollectionJob{job("a", P, false, sweepv1alpha1.JobCompleted, 1, 1), job("b", P, false, sweepv1alpha1.JobExpired, 1, 0), job("c", P, false, sweepv1alpha1.JobFailed, 1, 0), job("d", P, true, "", 1, 0), job("e", P, true, "", 1, 0)}, nil, "d,e"},
+		{"admissions the cache does not show yet hold a team", 2, sweepv1alpha1.OrderName,
+			[]sweepv1alpha1.CollectionJob{job("a", P, true, "", 1, 0), job("b", P, true, "", 1, 0), job("c", P, true, "", 1, 0)}, []string{"r-a"}, "b"},
+		{"teams lowered below busy admit nothing", 1, sweepv1alpha1.OrderName,
+			[]sweepv1alpha1.CollectionJob{job("a", P, false, "", 1, 0), job("b", P, false, "", 1, 0), job("c", P, true, "", 1, 0)}, nil, ""},
+		{"a queued job that already finished is not admitted", 2, sweepv1alpha1.OrderName,
+			[]sweepv1alpha1.CollectionJob{job("a", P, true, sweepv1alpha1.JobExpired, 1, 0), job("b", P, true, "", 1, 0)}, nil, "b"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var names []string
+			for _, j := range Admit(testRound(c.teams, c.order), c.jobs, sets.New(c.pending...)) {
+				names = append(names, j.Spec.Building)
+			}
+			if got := strings.Join(names, ","); got != c.want {
+				t.Errorf("admitted %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestPhase(t *testing.T) {
+	done := job("a", "", false, sweepv1alpha1.JobCompleted, 10, 10)
+	busy := job("b", "", false, sweepv1alpha1.JobActive, 10, 3)
+	cases := []struct {
+		name    string
+		now     time.Time
+		suspend bool
+		old     sweepv1alpha1.RoundPhase
+		jobs    []sweepv1alpha1.CollectionJob
+		want    sweepv1alpha1.RoundPhase
+	}{
+		{"before start", t0.Add(-time.Minute), false, "", []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundPending},
+		{"running", t0, false, "", []sweepv1alpha1.CollectionJob{busy, done}, sweepv1alpha1.RoundRunning},
+		{"no buildings yet keeps running", t0, false, "", nil, sweepv1alpha1.RoundRunning},
+		{"suspended", t0.Add(time.Hour), true, "", []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundSuspended},
+		{"all finished", t0.Add(time.Hour), false, sweepv1alpha1.RoundRunning, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundCompleted},
+		{"all finished while suspended", t0.Add(time.Hour), true, sweepv1alpha1.RoundSuspended, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundCompleted},
+		{"deadline with buildings unfinished", t0.Add(12 * time.Hour), false, sweepv1alpha1.RoundRunning, []sweepv1alpha1.CollectionJob{busy, done}, sweepv1alpha1.RoundDeadlineExceeded},
+		{"deadline while suspended", t0.Add(13 * time.Hour), true, sweepv1alpha1.RoundSuspended, []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundDeadlineExceeded},
+		{"completed stays completed", t0.Add(13 * time.Hour), false, sweepv1alpha1.RoundCompleted, []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundCompleted},
+		{"deadline exceeded stays", t0.Add(13 * time.Hour), false, sweepv1alpha1.RoundDeadlineExceeded, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundDeadlineExceeded},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := testRound(2, sweepv1alpha1.OrderSealedFirst)
+			r.Spec.Suspend = c.suspend
+			r.Status.Phase = c.old
+			if got := Phase(r, c.jobs, c.now); got != c.want {
+				t.Errorf("phase = %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestStatusRollsUpJobs(t *testing.T) {
+	r := testRound(2, sweepv1alpha1.OrderSealedFirst)
+	r.Status.Phase = sweepv1alpha1.RoundRunning
+	r.Status.StartTime = &metav1.Time{Time: t0}
+	jobs := []sweepv1alpha1.CollectionJob{
+		job("a", "", false, sweepv1alpha1.JobCompleted, 100, 97), // 3 missed
+		job("b", "", false, sweepv1alpha1.JobActive, 50, 20),     // 30 outstanding
+		job("c", "", true, "", 21, 0),                            // queued, 21 outstanding
+		job("d", "", false, sweepv1alpha1.JobWaiting, 30, 25),    // 5 outstanding
+		job("e", "", false, sweepv1alpha1.JobExpired, 9, 4),      // 5 missed
+		job("f", "", false, "", 10, 0),                           // admitted, no phase yet: active
+	}
+	jobs[0].Spec.Exempt, jobs[0].Status.HomeVisited, jobs[0].Status.Tubes = 4, 2, 10
+	jobs[1].Status.Tubes = 2
+	now := t0.Add(2 * time.Hour)
+	st := Status(r, jobs, now)
+
+	wantB := sweepv1alpha1.BuildingCounts{Total: 6, Queued: 1, Active: 2, Waiting: 1, Completed: 1, Expired: 1}
+	if st.Buildings != wantB {
+		t.Errorf("buildings = %+v, want %+v", st.Buildings, wantB)
+	}
+	wantR := sweepv1alpha1.ResidentCounts{Expected: 220, Sampled: 146, Outstanding: 66, Missed: 8, Exempt: 4, HomeVisited: 2}
+	if st.Residents != wantR {
+		t.Errorf("residents = %+v, want %+v", st.Residents, wantR)
+	}
+	if res := st.Residents; res.Expected != res.Sampled+res.Outstanding+res.Missed {
+		t.Errorf("expected != sampled + outstanding + missed: %+v", res)
+	}
+	// ceil(100/10)+ceil(50/10)+ceil(21/10)+ceil(30/10)+ceil(9/10)+ceil(10/10)
+	if st.Tubes.Forecast != 10+5+3+3+1+1 || st.Tubes.Used != 12 {
+		t.Errorf("tubes = %+v", st.Tubes)
+	}
+	if st.BuildingProgress != "2/6" || st.ProgressPercent != 70 { // (220-66)*100/220
+		t.Errorf("progress = %s, %d%%", st.BuildingProgress, st.ProgressPercent)
+	}
+	// 154 resolved in 2h, 66 left: 66/154*2h = 51m25s after now.
+	elapsed := 2 * time.Hour
+	wantETA := now.Add(time.Duration(float64(elapsed) * 66 / 154)).Truncate(time.Second)
+	if st.EstimatedCompletionTime == nil || !st.EstimatedCompletionTime.Time.Equal(wantETA) {
+		t.Errorf("eta = %v, want %v", st.EstimatedCompletionTime, wantETA)
+	}
+	for _, c := range []struct{ typ, status, reason string }{
+		{ConditionProgressing, "True", ReasonSweeping},
+		{ConditionComplete, "False", ReasonBuildingsUnfinished},
+		{ConditionDeadlineExceeded, "False", ReasonBeforeDeadline},
+	} {
+		if !hasCondition(st, c.typ, c.status, c.reason) {
+			t.Errorf("no condition %s=%s (%s) in %+v", c.typ, c.status, c.reason, st.Conditions)
+		}
+	}
+
+	// A sampled count above expected (a bad report) never inflates the round.
+	bad := []sweepv1alpha1.CollectionJob{job("x", "", false, sweepv1alpha1.JobCompleted, 10, 15)}
+	if st := Status(r, bad, now); st.Residents.Sampled != 10 || st.Residents.Missed != 0 {
+		t.Errorf("sampled above expected counted: %+v", st.Residents)
+	}
+}
+
+func TestStatusConditionsAndEvents(t *testing.T) {
+	r := testRound(2, sweepv1alpha1.OrderSealedFirst)
+
+	// No building selected: a condition and a warning that say so.
+	st := Status(r, nil, t0)
+	if !hasCondition(st, ConditionProgressing, "False", ReasonNoBuildingsSelected) {
+		t.Errorf("no NoBuildingsSelected condition: %+v", st.Conditions)
+	}
+	if !hasEvent(Events(r, &r.Status, &st), ReasonNoBuildingsSelected) {
+		t.Error("no NoBuildingsSelected event")
+	}
+
+	// Start, then a tenth of the buildings done, then completion.
+	jobs := make([]sweepv1alpha1.CollectionJob, 10)
+	for i := range jobs {
+		jobs[i] = job(fmt.Sprint(i), "", false, sweepv1alpha1.JobActive, 10, 0)
+	}
+	started := Status(r, jobs, t0)
+	if ev := Events(r, &r.Status, &started); !hasEvent(ev, "Started") {
+		t.Errorf("no Started event: %+v", ev)
+	}
+	r.Status = started
+	jobs[0].Status.Phase = sweepv1alpha1.JobCompleted
+	tenth := Status(r, jobs, t0.Add(time.Minute))
+	if ev := Events(r, &r.Status, &tenth); !hasEvent(ev, "Progress") || hasEvent(ev, "Started") {
+		t.Errorf("want one Progress event at 10%%: %+v", ev)
+	}
+	if ev := Events(r, &tenth, &tenth); len(ev) != 0 {
+		t.Errorf("an unchanged status made events: %+v", ev)
+	}
+	r.Status = tenth
+	for i := range jobs {
+		jobs[i].Status.Phase = sweepv1alpha1.JobCompleted
+	}
+	done := Status(r, jobs, t0.Add(time.Hour))
+	if done.Phase != sweepv1alpha1.RoundCompleted || !hasCondition(done, ConditionComplete, "True", ReasonAllBuildingsFinished) || done.CompletionTime == nil {
+		t.Errorf("not completed: %+v", done)
+	}
+	if ev := Events(r, &r.Status, &done); !hasEvent(ev, "Completed") || hasEvent(ev, "Progress") {
+		t.Errorf("want Completed and no 100%% progress event: %+v", ev)
+	}
+
+	// A deadline already past at creation: nothing swept, a clear condition.
+	late := testRound(2, sweepv1alpha1.OrderSealedFirst)
+	late.CreationTimestamp = metav1.Time{Time: late.Spec.Deadline.Add(time.Minute)}
+	lst := Status(late, nil, late.CreationTimestamp.Time)
+	if lst.Phase != sweepv1alpha1.RoundDeadlineExceeded || !hasCondition(lst, ConditionDeadlineExceeded, "True", ReasonDeadlineAlreadyPassed) {
+		t.Errorf("late round: %+v", lst)
+	}
+	if !hasEvent(Events(late, &late.Status, &lst), ReasonDeadlineAlreadyPassed) {
+		t.Error("no DeadlineAlreadyPassed event")
+	}
+	if Expanding(late, late.CreationTimestamp.Time) {
+		t.Error("a round past its deadline still expands")
+	}
+}
+
+func hasCondition(st sweepv1alpha1.TestingRoundStatus, typ, status, reason string) bool {
+	for _, c := range st.Conditions {
+		if c.Type == typ && string(c.Status) == status && c.Reason == reason && c.Message != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func hasEvent(ev []Event, reason string) bool {
+	for _, e := range ev {
+		if e.Reason == reason {
+			return true
+		}
+	}
+	return false
+}
