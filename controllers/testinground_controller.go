@@ -221,7 +221,15 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 	ok := make([]bool, len(missing))
 	err = inParallel(ctx, r.Workers, len(missing), func(ctx context.Context, i int) error {
 		j := missing[i]
-		if err := r.Create(ctx, j); err != nil && !apierrors.IsAlreadyExists(err) {
+		err := r.Create(ctx, j)
+		switch {
+		case apierrors.IsInvalid(err):
+			// Retrying cannot help; say which building and why, and go on
+			// with the others.
+			r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidCollectionJob", "Reconcile",
+				"Cannot create the job of building %s: %v", j.Spec.Building, err)
+			return nil
+		case err != nil && !apierrors.IsAlreadyExists(err):
 			return fmt.Errorf("creating CollectionJob %s: %w", j.Name, err)
 		}
 		created[i], ok[i] = *j, true

@@ -48,7 +48,7 @@ const MaxMissedHouseholds = 500
 // CollectionJobSpec is one building within one round. The operator writes it
 // when it expands the round, copying the building's counts so that later
 // edits of the roster do not change a running round.
-// +kubebuilder:validation:XValidation:rule="self.homeVisit <= self.expected",message="homeVisit must not exceed expected",fieldPath=".homeVisit"
+// +kubebuilder:validation:XValidation:rule="!has(self.homeVisit) || self.homeVisit <= self.expected",message="homeVisit must not exceed expected",fieldPath=".homeVisit"
 type CollectionJobSpec struct {
 	// round is the name of the TestingRound this job belongs to.
 	// +required

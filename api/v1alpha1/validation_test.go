@@ -347,6 +347,7 @@ func TestSamplesAndEdgeCasesAreAcceptedWithDefaults(t *testing.T) {
 		with(t, validRound, "spec.collector", map[string]any{"source": "csv", "csv": map[string]any{"configMapName": "export"}}),
 		with(t, validRound, "spec.start", "2026-11-26T17:59:59Z"),
 		with(t, validJob, "spec.homeVisit", int64(100)),
+		with(t, validJob, "spec.homeVisit", int64(0)), // omitted: zero home visits
 	}
 	for i, m := range edge {
 		u := decode(t, m, ns)

@@ -1,0 +1,154 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/round"
+)
+
+// fieldTeams stands in for the collection controller and the collectors in
+// these tests (those arrive with the collection issue): it watches a
+// namespace's CollectionJobs and, from the same ordered event stream,
+//   - checks the team bound at every event: admitted and unfinished jobs
+//     never exceed teams;
+//   - records the order in which jobs were admitted;
+//   - finishes admitted jobs, but only once every team is busy (or nothing
+//     is left in the queue), so the bound is tested at its edge.
+type fieldTeams struct {
+	t      *testing.T
+	ns     string
+	teams  int
+	finish bool
+
+	mu       sync.Mutex
+	state    map[string]sweepv1alpha1.CollectionJob
+	admitted []string // building names, in admission order
+	peak     int
+	finished int
+}
+
+func startFieldTeams(t *testing.T, ns string, teams int, finish bool) *fieldTeams {
+	t.Helper()
+	f := &fieldTeams{t: t, ns: ns, teams: teams, finish: finish, state: map[string]sweepv1alpha1.CollectionJob{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := k8s.Watch(ctx, &sweepv1alpha1.CollectionJobList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			j, ok := ev.Object.(*sweepv1alpha1.CollectionJob)
+			if !ok {
+				continue
+			}
+			f.observe(ctx, ev.Type, j)
+		}
+	}()
+	t.Cleanup(func() { cancel(); w.Stop(); <-done })
+	return f
+}
+
+func (f *fieldTeams) observe(ctx context.Context, typ watch.EventType, j *sweepv1alpha1.CollectionJob) {
+	f.mu.Lock()
+	prev, seen := f.state[j.Name]
+	if typ == watch.Deleted {
+		delete(f.state, j.Name)
+	} else {
+		f.state[j.Name] = *j
+	}
+	if !j.Spec.Suspend && (!seen || prev.Spec.Suspend) {
+		f.admitted = append(f.admitted, j.Spec.Building)
+	}
+	busy, queued := 0, 0
+	var holding []string
+	for _, s := range f.state {
+		switch {
+		case round.HoldsTeam(&s):
+			busy++
+			holding = append(holding, s.Name)
+		case s.Spec.Suspend && !round.Finished(&s):
+			queued++
+		}
+	}
+	f.peak = max(f.peak, busy)
+	if busy > f.teams {
+		f.t.Errorf("team bound broken: %d jobs admitted and unfinished, teams = %d", busy, f.teams)
+	}
+	var toFinish string
+	if f.finish && len(holding) > 0 && (busy == f.teams || queued == 0) {
+		toFinish = holding[rand.IntN(len(holding))]
+	}
+	f.mu.Unlock()
+	if toFinish != "" {
+		f.complete(ctx, toFinish)
+	}
+}
+
+// complete reports a job finished as its collector and the collection
+// controller would: all but one in twenty residents sampled.
+func (f *fieldTeams) complete(ctx context.Context, name string) {
+	f.mu.Lock()
+	j := f.state[name]
+	f.mu.Unlock()
+	sampled := j.Spec.Expected - j.Spec.Expected/20
+	patch := fmt.Appendf(nil, `{"status":{"phase":"Completed","visits":1,"sampled":%d,"missed":%d,"homeVisited":%d,"tubes":%d}}`,
+		sampled, j.Spec.Expected-sampled, min(j.Spec.HomeVisit, sampled), (sampled+9)/10)
+	obj := &sweepv1alpha1.CollectionJob{}
+	obj.Namespace, obj.Name = f.ns, name
+	if err := k8s.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil && ctx.Err() == nil {
+		f.t.Errorf("finishing %s: %v", name, err)
+		return
+	}
+	f.mu.Lock()
+	f.finished++
+	f.mu.Unlock()
+}
+
+func (f *fieldTeams) snapshot() (admitted []string, peak int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.admitted...), f.peak
+}
+
+// finishActive finishes every job that holds a team now.
+func (f *fieldTeams) finishActive(ctx context.Context) int {
+	f.mu.Lock()
+	var names []string
+	for _, s := range f.state {
+		if round.HoldsTeam(&s) {
+			names = append(names, s.Name)
+		}
+	}
+	f.mu.Unlock()
+	for _, n := range names {
+		f.complete(ctx, n)
+	}
+	return len(names)
+}

@@ -1,0 +1,284 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"go.uber.org/zap/zapcore"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+)
+
+// The controller tests run the real reconciler in a real manager against a
+// real kube-apiserver and etcd (envtest, binaries from bin/k8s). envtest has
+// no kube-controller-manager, so there is no garbage collector here; the
+// end-to-end tests cover what needs one.
+var (
+	testEnv *envtest.Environment
+	cfg     *rest.Config
+	scheme  = runtime.NewScheme()
+	k8s     client.WithWatch
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run these tests with `make test`, which builds the control plane into bin/k8s")
+		os.Exit(1)
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = sweepv1alpha1.AddToScheme(scheme)
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	var err error
+	if cfg, err = testEnv.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "starting envtest:", err)
+		os.Exit(1)
+	}
+	// The test's own client is not throttled: it plays ops and the
+	// collectors, and measures the API server's ceiling.
+	cfg.QPS, cfg.Burst = -1, 0
+	if k8s, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = testEnv.Stop()
+	os.Exit(code)
+}
+
+// zapLevel keeps the manager quiet unless SWEEP_TEST_LOG=debug.
+func zapLevel() zapcore.Level {
+	if os.Getenv("SWEEP_TEST_LOG") == "debug" {
+		return zapcore.DebugLevel
+	}
+	return zapcore.ErrorLevel
+}
+
+// startManager runs the round controller in its own manager, watching only
+// namespace ns, until the returned stop function is called (or the test
+// ends). Each call is a fresh process as far as the controller can tell:
+// new cache, no memory of earlier managers.
+func startManager(t *testing.T, ns string, clk clock.PassiveClock, tune func(*TestingRoundReconciler)) (stop func()) {
+	t.Helper()
+	mcfg := rest.CopyConfig(cfg)
+	mcfg.QPS, mcfg.Burst = 500, 1000 // the manager's defaults
+	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		// Tests start several managers in one process, one after another.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &TestingRoundReconciler{
+		Client:         mgr.GetClient(),
+		Clock:          clk,
+		Recorder:       mgr.GetEventRecorder("sweep-round-controller"),
+		StatusInterval: 200 * time.Millisecond,
+	}
+	if tune != nil {
+		tune(rec)
+	}
+	if err := rec.SetupWithManager(mgr, 4); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "round-"}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// createBuildings creates n buildings named b-0000...; every seventh is
+// Sealed and every fifth (not sealed) Controlled.
+func createBuildings(t *testing.T, ns string, n int, lbl map[string]string) []sweepv1alpha1.Building {
+	t.Helper()
+	out := make([]sweepv1alpha1.Building, n)
+	for i := range out {
+		level := sweepv1alpha1.ControlLevelPrecaution
+		switch {
+		case i%7 == 3:
+			level = sweepv1alpha1.ControlLevelSealed
+		case i%5 == 1:
+			level = sweepv1alpha1.ControlLevelControlled
+		}
+		out[i] = sweepv1alpha1.Building{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("b-%04d", i), Namespace: ns, Labels: lbl},
+			Spec: sweepv1alpha1.BuildingSpec{
+				Residents: int32(100 + i%50), Exempt: int32(i % 4), HomeVisit: int32(i % 3),
+				Households: 40, ControlLevel: level,
+			},
+		}
+	}
+	err := inParallel(context.Background(), 16, n, func(ctx context.Context, i int) error {
+		return k8s.Create(ctx, &out[i])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func newRound(ns, name string, now time.Time, teams int32, sel map[string]string) *sweepv1alpha1.TestingRound {
+	tr := &sweepv1alpha1.TestingRound{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: sweepv1alpha1.TestingRoundSpec{
+			Deadline: metav1.Time{Time: now.Add(12 * time.Hour)},
+			Teams:    teams,
+		},
+	}
+	if sel != nil {
+		tr.Spec.BuildingSelector = &metav1.LabelSelector{MatchLabels: sel}
+	}
+	return tr
+}
+
+// await polls cond until it holds, failing the test after a generous
+// timeout. It waits for a condition; it never sleeps a fixed time.
+func await(t *testing.T, what string, cond func() (bool, error)) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 3*time.Minute, true,
+		func(context.Context) (bool, error) { return cond() })
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+func getRound(t *testing.T, ns, name string) *sweepv1alpha1.TestingRound {
+	t.Helper()
+	var tr sweepv1alpha1.TestingRound
+	if err := k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &tr); err != nil {
+		t.Fatal(err)
+	}
+	return &tr
+}
+
+func listJobs(t *testing.T, ns string) []sweepv1alpha1.CollectionJob {
+	t.Helper()
+	var l sweepv1alpha1.CollectionJobList
+	if err := k8s.List(context.Background(), &l, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	return l.Items
+}
+
+// poke touches the round so the controller reconciles it now; tests use it
+// after moving the fake clock, where a real manager would wake up by itself.
+func poke(t *testing.T, ns, name string) {
+	t.Helper()
+	p := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"metadata":{"annotations":{"test.sweep.masstesting.io/poke":"%d"}}}`, time.Now().UnixNano()))
+	if err := k8s.Patch(context.Background(), &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// roundEvents lists the events about a round.
+func roundEvents(t *testing.T, ns, name string) map[string]string {
+	t.Helper()
+	var l eventsv1.EventList
+	if err := k8s.List(context.Background(), &l, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range l.Items {
+		if e.Regarding.Kind == "TestingRound" && e.Regarding.Name == name {
+			out[e.Reason] = e.Note
+		}
+	}
+	return out
+}
+
+// watchRoundStatus checks every status of the round the API server ever
+// stores: expected = sampled + outstanding + missed, and counts the writes.
+func watchRoundStatus(t *testing.T, ns, name string) (writes func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := k8s.Watch(ctx, &sweepv1alpha1.TestingRoundList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			tr, ok := ev.Object.(*sweepv1alpha1.TestingRound)
+			if !ok || tr.Name != name || ev.Type == watch.Deleted {
+				continue
+			}
+			res := tr.Status.Residents
+			if res.Expected != res.Sampled+res.Outstanding+res.Missed {
+				t.Errorf("round status broke expected = sampled + outstanding + missed: %+v", res)
+			}
+			if tr.Status.Phase != "" {
+				mu.Lock()
+				n++
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); w.Stop(); <-done })
+	return func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
