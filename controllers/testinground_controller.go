@@ -410,4 +410,3 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		Named("testinground").
 		Complete(r)
 }
-

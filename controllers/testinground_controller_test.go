@@ -428,3 +428,60 @@ func TestFinishedRoundIsDeletedAfterItsTTL(t *testing.T) {
 		return apierrors.IsNotFound(err), nil
 	})
 }
+
+// TestExpansionOf5000Buildings reports how long a 5,000-building round takes
+// to expand next to a plain client creating the same number of objects with
+// 16 workers on the same API server. It asserts one job per building; the
+// timing is reported, not asserted (make bench holds the targets).
+func TestExpansionOf5000Buildings(t *testing.T) {
+	const n = 5000
+	ctx := context.Background()
+
+	// The ceiling: a plain, unthrottled client with 16 workers.
+	base := newNamespace(t)
+	start := time.Now()
+	err := inParallel(ctx, 16, n, func(ctx context.Context, i int) error {
+		return k8s.Create(ctx, &sweepv1alpha1.CollectionJob{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("baseline-%04d", i), Namespace: base},
+			Spec: sweepv1alpha1.CollectionJobSpec{Round: "baseline", Building: fmt.Sprintf("b-%04d", i), Expected: 100,
+				Deadline: metav1.Time{Time: start.Add(time.Hour)}, Suspend: true},
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ceiling := time.Since(start)
+
+	ns := newNamespace(t)
+	buildings := createBuildings(t, ns, n, street)
+	clk := clocktesting.NewFakeClock(time.Now())
+	startManager(t, ns, clk, nil)
+	var created atomic.Int64
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := k8s.Watch(wctx, &sweepv1alpha1.CollectionJobList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := make(chan struct{})
+	go func() {
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Added && created.Add(1) == n {
+				close(all)
+			}
+		}
+	}()
+	start = time.Now()
+	if err := k8s.Create(ctx, newRound(ns, "city", clk.Now(), 240, street)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-all:
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("only %d of %d jobs after 5 minutes", created.Load(), n)
+	}
+	expansion := time.Since(start)
+	oneJobPerBuilding(t, ns, getRound(t, ns, "city"), buildings)
+	t.Logf("5,000 objects: plain client with 16 workers %v (%.0f/s); Sweep's expansion %v (%.0f/s), %.2fx the plain client's time",
+		ceiling.Round(time.Millisecond), n/ceiling.Seconds(), expansion.Round(time.Millisecond), n/expansion.Seconds(), expansion.Seconds()/ceiling.Seconds())
+}
