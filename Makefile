@@ -60,7 +60,7 @@ verify-generated: controller-gen ## Fail if `make manifests generate` would chan
 	hack/verify-generated.sh $(MAKE) --no-print-directory manifests generate
 
 .PHONY: test
-test: verify-generated fmt vet k8s-bin ## Run unit and envtest tests against a real kube-apiserver built from Go modules.
+test: verify-generated fmt vet lint k8s-bin ## Run unit and envtest tests against a real kube-apiserver built from Go modules.
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./... -count=1
 
 ##@ Build

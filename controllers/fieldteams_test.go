@@ -138,7 +138,7 @@ func (f *fieldTeams) snapshot() (admitted []string, peak int) {
 }
 
 // finishActive finishes every job that holds a team now.
-func (f *fieldTeams) finishActive(ctx context.Context) int {
+func (f *fieldTeams) finishActive(ctx context.Context) {
 	f.mu.Lock()
 	var names []string
 	for _, s := range f.state {
@@ -150,5 +150,4 @@ func (f *fieldTeams) finishActive(ctx context.Context) int {
 	for _, n := range names {
 		f.complete(ctx, n)
 	}
-	return len(names)
 }

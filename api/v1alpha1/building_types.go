@@ -156,5 +156,5 @@ type BuildingList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Building{}, &BuildingList{})
+	knownTypes = append(knownTypes, &Building{}, &BuildingList{})
 }

@@ -25,19 +25,19 @@ import (
 type JobPhase string
 
 const (
-	// JobQueued: waiting for a team (spec.suspend is set).
+	// JobQueued means waiting for a team (spec.suspend is set).
 	JobQueued JobPhase = "Queued"
-	// JobActive: a visit is under way.
+	// JobActive means a visit is under way.
 	JobActive JobPhase = "Active"
-	// JobWaiting: residents were missed; the next visit starts at
+	// JobWaiting means residents were missed; the next visit starts at
 	// status.nextVisitTime.
 	JobWaiting JobPhase = "Waiting"
-	// JobCompleted: everyone was sampled, or the visits ran out.
+	// JobCompleted means everyone was sampled, or the visits ran out.
 	JobCompleted JobPhase = "Completed"
-	// JobExpired: the round's deadline came first; residents not sampled
+	// JobExpired means the round's deadline came first; residents not sampled
 	// count as missed.
 	JobExpired JobPhase = "Expired"
-	// JobFailed: visits kept failing; see the Failed condition.
+	// JobFailed means visits kept failing; see the Failed condition.
 	JobFailed JobPhase = "Failed"
 )
 
@@ -285,5 +285,5 @@ type CollectionJobList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&CollectionJob{}, &CollectionJobList{})
+	knownTypes = append(knownTypes, &CollectionJob{}, &CollectionJobList{})
 }

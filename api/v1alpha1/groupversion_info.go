@@ -25,16 +25,25 @@ limitations under the License.
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
-var (
-	// GroupVersion is the group and version of every Sweep resource.
-	GroupVersion = schema.GroupVersion{Group: "sweep.masstesting.io", Version: "v1alpha1"}
+// GroupVersion is the group and version of every Sweep resource.
+var GroupVersion = schema.GroupVersion{Group: "sweep.masstesting.io", Version: "v1alpha1"}
 
+// knownTypes are registered by each type's file. The package depends on
+// apimachinery only, so that anyone can import the API cheaply.
+var knownTypes []runtime.Object
+
+var (
 	// SchemeBuilder registers the Sweep types with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = runtime.NewSchemeBuilder(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(GroupVersion, knownTypes...)
+		metav1.AddToGroupVersion(s, GroupVersion)
+		return nil
+	})
 
 	// AddToScheme adds the Sweep types to a scheme.
 	AddToScheme = SchemeBuilder.AddToScheme

@@ -38,15 +38,15 @@ const (
 type RoundPhase string
 
 const (
-	// RoundPending: the round's start has not come yet; nothing is admitted.
+	// RoundPending means the round's start has not come yet; nothing is admitted.
 	RoundPending RoundPhase = "Pending"
-	// RoundRunning: buildings are being swept.
+	// RoundRunning means buildings are being swept.
 	RoundRunning RoundPhase = "Running"
-	// RoundSuspended: spec.suspend is set; no new building is admitted.
+	// RoundSuspended means spec.suspend is set; no new building is admitted.
 	RoundSuspended RoundPhase = "Suspended"
-	// RoundCompleted: every building finished before the deadline.
+	// RoundCompleted means every building finished before the deadline.
 	RoundCompleted RoundPhase = "Completed"
-	// RoundDeadlineExceeded: the deadline passed with buildings unfinished;
+	// RoundDeadlineExceeded means the deadline passed with buildings unfinished;
 	// their residents who were not sampled count as missed.
 	RoundDeadlineExceeded RoundPhase = "DeadlineExceeded"
 )
@@ -276,5 +276,5 @@ type TestingRoundList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&TestingRound{}, &TestingRoundList{})
+	knownTypes = append(knownTypes, &TestingRound{}, &TestingRoundList{})
 }
