@@ -297,10 +297,13 @@ func TestBuildingAddedMidRoundJoinsAndOneThatLeavesKeepsItsJob(t *testing.T) {
 	}
 }
 
-func TestManagerRestartedDuringExpansionLeavesOneJobPerBuilding(t *testing.T) {
+func TestManagerRestartedDuringExpansionLeavesOneJobPerBuildingAndKeepsTheTeamBound(t *testing.T) {
 	ns := newNamespace(t)
 	const n = 1000
 	buildings := createBuildings(t, ns, n, street)
+	// Teams work and finish jobs throughout, so the team bound is watched
+	// across the restart too.
+	field := startFieldTeams(t, ns, 5, true)
 	clk := clocktesting.NewFakeClock(time.Now())
 	// A slow first manager, stopped part way through expansion.
 	stop := startManager(t, ns, clk, func(r *TestingRoundReconciler) { r.Workers = 1 })
@@ -335,6 +338,12 @@ func TestManagerRestartedDuringExpansionLeavesOneJobPerBuilding(t *testing.T) {
 		return getRound(t, ns, "restart").Status.Buildings.Total == n, nil
 	})
 	oneJobPerBuilding(t, ns, getRound(t, ns, "restart"), buildings)
+	await(t, "round Completed", func() (bool, error) {
+		return getRound(t, ns, "restart").Status.Phase == sweepv1alpha1.RoundCompleted, nil
+	})
+	if admitted, peak := field.snapshot(); len(admitted) != n || peak > 5 {
+		t.Errorf("%d admissions (want %d), peak %d busy (teams 5)", len(admitted), n, peak)
+	}
 	if created.Load() != n {
 		t.Errorf("%d jobs were ever created for %d buildings", created.Load(), n)
 	}
