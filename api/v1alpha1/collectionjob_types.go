@@ -84,6 +84,18 @@ type CollectionJobSpec struct {
 	// +kubebuilder:validation:Maximum=100000
 	Households int32 `json:"households,omitempty"`
 
+	// units is the building's number of stairwells when the round expanded.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	Units int32 `json:"units,omitempty"`
+
+	// floors is the building's number of floors when the round expanded.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=300
+	Floors int32 `json:"floors,omitempty"`
+
 	// homeVisit is how many of the expected residents are sampled at home.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
@@ -181,6 +193,12 @@ type CollectionJobStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	Visits int32 `json:"visits,omitempty"`
 
+	// failedAttempts counts the failed attempts of the current visit. A
+	// visit is tried at most three times, with growing pauses between.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	FailedAttempts int32 `json:"failedAttempts,omitempty"`
+
 	// activeJob is the name of the Job running the current visit.
 	// +optional
 	ActiveJob string `json:"activeJob,omitempty"`
@@ -229,7 +247,8 @@ type CollectionJobStatus struct {
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 
-	// nextVisitTime is when the next re-knock starts, while Waiting.
+	// nextVisitTime is when the next re-knock starts, while Waiting, or
+	// when a failed visit is tried again.
 	// +optional
 	NextVisitTime *metav1.Time `json:"nextVisitTime,omitempty"`
 

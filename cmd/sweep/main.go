@@ -17,10 +17,11 @@ limitations under the License.
 // Command sweep is the Sweep operator and its tools in one binary:
 //
 //	sweep manager   run the controllers (the operator's Deployment runs this)
+//	sweep collect   run one visit (a visit Job's pod runs this)
 //	sweep version   print the version
 //
-// Later subcommands (collect, import, status, missed) join this list as they
-// are built.
+// Later subcommands (import, status, missed) join this list as they are
+// built.
 package main
 
 import (
@@ -46,6 +47,8 @@ func run(args []string) error {
 	switch args[0] {
 	case "manager":
 		return runManager(args[1:])
+	case "collect":
+		return runCollect(args[1:])
 	case "version":
 		fmt.Println(version)
 		return nil
@@ -63,6 +66,7 @@ func usage() {
 
 Subcommands:
   manager   run the Sweep controllers
+  collect   run one visit of a building (in a visit Job's pod)
   version   print the version
 
 Run "sweep <subcommand> -h" for the flags of one subcommand.

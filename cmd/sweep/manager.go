@@ -54,7 +54,7 @@ func runManager(args []string) error {
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader, so that only one of several replicas reconciles")
 	enableHTTP2 := fs.Bool("enable-http2", false, "serve HTTP/2 on the metrics endpoint (off: CVE-2023-44487, CVE-2023-39325)")
-	concurrency := fs.Int("max-concurrent-reconciles", 4, "rounds reconciled at once")
+	concurrency := fs.Int("max-concurrent-reconciles", 4, "rounds reconciled at once (collection jobs: four times as many)")
 	workers := fs.Int("expansion-workers", 16, "parallel API writes of one round's reconcile (creating and admitting jobs)")
 	statusInterval := fs.Duration("status-interval", time.Second, "least time between two status writes of one round that do not change its phase")
 	// Sweep creates thousands of objects when a round expands; client-go's
@@ -62,6 +62,10 @@ func runManager(args []string) error {
 	// on the API server, not this client, is what protects the cluster.
 	qps := fs.Float64("kube-api-qps", 500, "requests per second to the API server (negative: unlimited)")
 	burst := fs.Int("kube-api-burst", 1000, "burst of requests to the API server")
+	executor := fs.String("executor", "job", "how visits run: job (a batch/v1 Job per visit) or local (in this process, for demos and small installs)")
+	collectorImage := fs.String("collector-image", "ghcr.io/masstesting/sweep:"+version, "image of the default collector pod (runs `sweep collect`)")
+	drillTimeScale := fs.Float64("drill-time-scale", 1, "scale of the drill source's simulated visit time (1 = real time, 117 residents an hour per team; 0 = instant)")
+	localWorkers := fs.Int("local-workers", 64, "visits run at once by the local executor")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -105,6 +109,23 @@ func runManager(args []string) error {
 	}
 	if err := roundController.SetupWithManager(mgr, *concurrency); err != nil {
 		return fmt.Errorf("setting up the round controller: %w", err)
+	}
+	var exec controllers.Executor
+	switch *executor {
+	case "job":
+		exec = &controllers.JobExecutor{Client: mgr.GetClient(), Image: *collectorImage, DrillTimeScale: *drillTimeScale}
+	case "local":
+		exec = controllers.NewLocalExecutor(mgr.GetClient(), *localWorkers, *drillTimeScale)
+	default:
+		return fmt.Errorf("--executor=%q: want job or local", *executor)
+	}
+	collectionController := &controllers.CollectionJobReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("sweep-collection-controller"),
+		Executor: exec,
+	}
+	if err := collectionController.SetupWithManager(mgr, *concurrency*4); err != nil {
+		return fmt.Errorf("setting up the collection controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

@@ -23,9 +23,10 @@ import (
 )
 
 // MaxJobNameLength bounds a CollectionJob's name so that the name of each of
-// its visit Jobs, "<job>-v<N>" with N up to 10, stays within the 63
-// characters a Job name may have (it becomes a pod label value).
-const MaxJobNameLength = 58
+// its visit Jobs, "<job>-v<N>" or, for a retry, "<job>-v<N>-r<K>" with N up
+// to 10, stays within the 63 characters a Job name may have (it becomes a
+// pod label value).
+const MaxJobNameLength = 55
 
 // hashLength is the number of hex digits of the hash that replaces the tail
 // of a name too long to use whole: 48 bits, so that even 50,000 shortened

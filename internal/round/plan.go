@@ -57,6 +57,8 @@ func NewJob(r *sweepv1alpha1.TestingRound, b *sweepv1alpha1.Building) *sweepv1al
 			Expected:     expected,
 			Exempt:       b.Spec.Exempt,
 			Households:   b.Spec.Households,
+			Units:        b.Spec.Units,
+			Floors:       b.Spec.Floors,
 			HomeVisit:    homeVisit,
 			ControlLevel: b.Spec.ControlLevel,
 			PoolSize:     r.Spec.PoolSize,

@@ -57,7 +57,7 @@ func TestJobName(t *testing.T) {
 		want            string
 	}{
 		{"baoguo-1126", "xinjiang-7", "baoguo-1126-xinjiang-7"},
-		{"r", strings.Repeat("x", 56), "r-" + strings.Repeat("x", 56)},
+		{"r", strings.Repeat("x", 53), "r-" + strings.Repeat("x", 53)},
 	}
 	for _, c := range cases {
 		if got := JobName(c.round, c.building); got != c.want {
@@ -73,7 +73,7 @@ func TestJobName(t *testing.T) {
 		if len(n) > MaxJobNameLength {
 			t.Fatalf("%q is %d long", n, len(n))
 		}
-		if errs := validation.IsDNS1123Label(n + "-v10"); len(errs) > 0 {
+		if errs := validation.IsDNS1123Label(n + "-v10-r2"); len(errs) > 0 {
 			t.Fatalf("visit job name of %q is invalid: %v", n, errs)
 		}
 		if other, dup := seen[n]; dup {

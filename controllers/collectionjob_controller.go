@@ -1,0 +1,176 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/collection"
+)
+
+// CollectionFieldOwner is the field manager of the collection controller's
+// status writes. The collector writes status.report as "sweep-collector".
+const CollectionFieldOwner = "sweep-collection-controller"
+
+// CollectionJobReconciler runs a building's visits: it starts them through
+// its Executor, takes the collector's reports into the status, re-knocks,
+// retries failed visits, and expires the job at the deadline. Decisions are
+// in internal/collection.Decide.
+type CollectionJobReconciler struct {
+	client.Client
+	Clock    clock.PassiveClock
+	Recorder events.EventRecorder
+	Executor Executor
+}
+
+// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=collectionjobs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=collectionjobs/status,verbs=get;patch
+// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=collectionjobs/finalizers,verbs=update
+// +kubebuilder:rbac:groups=sweep.masstesting.io,resources=testingrounds,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile takes one CollectionJob one step further.
+func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var cj sweepv1alpha1.CollectionJob
+	if err := r.Get(ctx, req.NamespacedName, &cj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if cj.DeletionTimestamp != nil || collection.Finished(cj.Status.Phase) {
+		r.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+	now := r.Clock.Now()
+	var obs collection.Observed
+	if cj.Status.ActiveJob != "" {
+		var err error
+		if obs, err = r.Executor.Observe(ctx, &cj, cj.Status.ActiveJob); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	d := collection.Decide(&cj, obs, now)
+
+	if d.Stop != "" {
+		if err := r.Executor.Stop(ctx, &cj, d.Stop); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if d.Start != "" {
+		var tr sweepv1alpha1.TestingRound
+		if err := r.Get(ctx, client.ObjectKey{Namespace: cj.Namespace, Name: cj.Spec.Round}, &tr); err != nil && !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		var round *sweepv1alpha1.TestingRound
+		if tr.Name != "" {
+			round = &tr
+		}
+		if err := r.Executor.Start(ctx, &cj, round, d.Start, d.Visit); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	current := cj.Status.DeepCopy()
+	current.Report = nil
+	if !equality.Semantic.DeepEqual(*current, d.Status) {
+		if err := r.writeStatus(ctx, &cj, d.Status); err != nil {
+			if apierrors.IsConflict(err) {
+				// The collector or another write got there first: decide
+				// again from the newer object. Not an error.
+				return ctrl.Result{Requeue: true}, nil
+			}
+			return ctrl.Result{}, err
+		}
+		for _, e := range d.Events {
+			r.Recorder.Eventf(&cj, nil, e.Type, e.Reason, "Visit", "%s", e.Message)
+		}
+	}
+
+	res := ctrl.Result{RequeueAfter: d.RequeueAfter}
+	if !collection.Finished(d.Status.Phase) && d.Status.Phase != sweepv1alpha1.JobQueued {
+		// Wake up at the deadline, which no watch reports.
+		if left := cj.Spec.Deadline.Sub(now); left > 0 && (res.RequeueAfter == 0 || left < res.RequeueAfter) {
+			res.RequeueAfter = left
+		}
+	}
+	if collection.Finished(d.Status.Phase) {
+		r.forget(req.NamespacedName)
+	}
+	return res, nil
+}
+
+// writeStatus applies the operator's status fields with server-side apply,
+// conditional on the resourceVersion it decided from, so a report that
+// arrived in between is never overwritten by a decision that did not see it.
+func (r *CollectionJobReconciler) writeStatus(ctx context.Context, cj *sweepv1alpha1.CollectionJob, st sweepv1alpha1.CollectionJobStatus) error {
+	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"status": status}}
+	u.SetGroupVersionKind(sweepv1alpha1.GroupVersion.WithKind("CollectionJob"))
+	u.SetNamespace(cj.Namespace)
+	u.SetName(cj.Name)
+	u.SetResourceVersion(cj.ResourceVersion)
+	return r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(CollectionFieldOwner), client.ForceOwnership)
+}
+
+func (r *CollectionJobReconciler) forget(key client.ObjectKey) {
+	if l, ok := r.Executor.(*LocalExecutor); ok {
+		l.Forget(key)
+	}
+}
+
+// SetupWithManager registers the controller: it watches CollectionJobs,
+// their visit Jobs, and the local executor's finished visits.
+func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&sweepv1alpha1.CollectionJob{}).
+		Owns(&batchv1.Job{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		Named("collectionjob")
+	if l, ok := r.Executor.(*LocalExecutor); ok {
+		b = b.WatchesRawSource(source.Channel(l.Done, &handler.EnqueueRequestForObject{}))
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			<-ctx.Done()
+			l.Shutdown()
+			return nil
+		})); err != nil {
+			return err
+		}
+	}
+	return b.Complete(r)
+}

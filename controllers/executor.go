@@ -1,0 +1,38 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/collection"
+)
+
+// Executor runs visits. Two implement it: JobExecutor (a batch/v1 Job per
+// visit attempt, the default) and LocalExecutor (in the manager's process,
+// for demos, development and small installs). Both run the same collector
+// code, which reports through the CollectionJob's status.
+type Executor interface {
+	// Start starts visit attempt `name` (visit number `visit`) unless it is
+	// already running or done: calling it twice is harmless.
+	Start(ctx context.Context, cj *sweepv1alpha1.CollectionJob, tr *sweepv1alpha1.TestingRound, name string, visit int32) error
+	// Observe says what became of attempt `name`.
+	Observe(ctx context.Context, cj *sweepv1alpha1.CollectionJob, name string) (collection.Observed, error)
+	// Stop stops attempt `name`; stopping one that is gone is not an error.
+	Stop(ctx context.Context, cj *sweepv1alpha1.CollectionJob, name string) error
+}

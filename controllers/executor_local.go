@@ -1,0 +1,161 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/collection"
+	"github.com/masstesting/sweep/internal/collector"
+)
+
+// LocalExecutor runs visits inside the manager's process with the same
+// collector code and the same status contract as a visit Job, at most
+// Workers at once. It is for demos, development and small installs
+// (`sweep manager --executor=local`): visits under way are lost when the
+// manager stops, and are run again (reports are cumulative, so a rerun
+// counts nobody twice). The csv source needs the job executor, which mounts
+// the ConfigMap.
+type LocalExecutor struct {
+	Client         client.Client
+	DrillTimeScale float64
+	// Done receives each CollectionJob whose visit ended, so the collection
+	// controller reconciles it at once.
+	Done chan event.GenericEvent
+
+	sem  chan struct{}
+	base context.Context
+	stop context.CancelFunc
+
+	mu sync.Mutex
+	// runs holds the latest attempt of each CollectionJob.
+	runs map[types.NamespacedName]*localRun
+}
+
+type localRun struct {
+	name    string
+	state   collection.VisitState
+	cause   string
+	started time.Time
+	cancel  context.CancelFunc
+}
+
+// NewLocalExecutor makes an executor running at most workers visits at once.
+func NewLocalExecutor(c client.Client, workers int, timeScale float64) *LocalExecutor {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &LocalExecutor{
+		Client: c, DrillTimeScale: timeScale, Done: make(chan event.GenericEvent, 1024),
+		sem: make(chan struct{}, max(workers, 1)), base: ctx, stop: cancel,
+		runs: map[types.NamespacedName]*localRun{},
+	}
+}
+
+// Start runs the attempt in a goroutine unless it is already known.
+func (e *LocalExecutor) Start(_ context.Context, cj *sweepv1alpha1.CollectionJob, _ *sweepv1alpha1.TestingRound, name string, visit int32) error {
+	key := client.ObjectKeyFromObject(cj)
+	e.mu.Lock()
+	if r := e.runs[key]; r != nil && r.name == name {
+		e.mu.Unlock()
+		return nil
+	}
+	if r := e.runs[key]; r != nil && r.cancel != nil {
+		r.cancel()
+	}
+	ctx, cancel := context.WithCancel(e.base)
+	run := &localRun{name: name, state: collection.VisitRunning, started: time.Now(), cancel: cancel}
+	e.runs[key] = run
+	e.mu.Unlock()
+
+	a := collector.AssignmentFor(cj, visit, e.DrillTimeScale)
+	obj := &sweepv1alpha1.CollectionJob{}
+	obj.Namespace, obj.Name = cj.Namespace, cj.Name
+	go func() {
+		defer cancel()
+		select {
+		case e.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-e.sem }()
+		err := e.visit(ctx, a)
+		e.mu.Lock()
+		if e.runs[key] == run {
+			run.state, run.cause = collection.VisitSucceeded, ""
+			if err != nil {
+				run.state, run.cause = collection.VisitFailed, err.Error()
+			}
+		}
+		e.mu.Unlock()
+		if ctx.Err() == nil {
+			e.Done <- event.GenericEvent{Object: obj}
+		}
+	}()
+	return nil
+}
+
+func (e *LocalExecutor) visit(ctx context.Context, a collector.Assignment) error {
+	src, err := collector.SourceFor(a)
+	if err != nil {
+		return err
+	}
+	return collector.Run(ctx, a, src, collector.StatusReporter{Client: e.Client})
+}
+
+// Observe says what became of the attempt.
+func (e *LocalExecutor) Observe(_ context.Context, cj *sweepv1alpha1.CollectionJob, name string) (collection.Observed, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.runs[client.ObjectKeyFromObject(cj)]
+	if r == nil || r.name != name {
+		return collection.Observed{State: collection.VisitUnknown}, nil
+	}
+	return collection.Observed{State: r.state, Cause: r.cause, Started: r.started}, nil
+}
+
+// Stop cancels the attempt.
+func (e *LocalExecutor) Stop(_ context.Context, cj *sweepv1alpha1.CollectionJob, name string) error {
+	key := client.ObjectKeyFromObject(cj)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.runs[key]; r != nil && r.name == name {
+		if r.cancel != nil {
+			r.cancel()
+		}
+		delete(e.runs, key)
+	}
+	return nil
+}
+
+// Forget drops what is known about a CollectionJob that finished or is gone.
+func (e *LocalExecutor) Forget(key types.NamespacedName) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.runs[key]; r != nil && r.cancel != nil {
+		r.cancel()
+	}
+	delete(e.runs, key)
+}
+
+// Shutdown stops every visit under way.
+func (e *LocalExecutor) Shutdown() { e.stop() }

@@ -1,0 +1,299 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package collection holds the decisions the collection controller makes
+// about one CollectionJob, as a pure function of the job, what its executor
+// observes of the current visit, and the time: start a visit, accept a
+// report, re-knock, retry a failed visit, expire at the deadline. The
+// reconciler in controllers/ reads, calls Decide, and writes.
+package collection
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+)
+
+// MaxAttempts is how many times one visit is tried before the job fails.
+const MaxAttempts = 3
+
+// RetryBackoff is the pause after the first failed attempt of a visit; it
+// doubles after each further failure.
+const RetryBackoff = 10 * time.Second
+
+// Condition types and reasons of a CollectionJob.
+const (
+	ConditionFailed        = "Failed"
+	ConditionReportIgnored = "ReportIgnored"
+
+	ReasonVisitFailed   = "VisitFailed"
+	ReasonNoFinalReport = "NoFinalReport"
+	ReasonBadReport     = "ImpossibleReport"
+	ReasonWrongVisit    = "ReportForAnotherVisit"
+)
+
+// VisitState is what the executor sees of a visit attempt.
+type VisitState int
+
+const (
+	// VisitUnknown: the executor has no record of the attempt (not created
+	// yet, not in the cache yet, or lost in a restart).
+	VisitUnknown VisitState = iota
+	// VisitRunning: the attempt is under way.
+	VisitRunning
+	// VisitSucceeded: the attempt's collector exited successfully.
+	VisitSucceeded
+	// VisitFailed: the attempt's collector failed.
+	VisitFailed
+)
+
+// Observed is the executor's view of the current visit attempt.
+type Observed struct {
+	State VisitState
+	// Cause says why a failed attempt failed, for people.
+	Cause string
+	// Started is when the attempt began (zero when unknown).
+	Started time.Time
+}
+
+// Event is something a person should hear about a job.
+type Event struct {
+	Type, Reason, Message string
+}
+
+// Decision is what the reconciler must do.
+type Decision struct {
+	// Status is the job's new status (without the collector's report).
+	Status sweepv1alpha1.CollectionJobStatus
+	// Start names a visit attempt to start (idempotent: an executor that
+	// already runs it does nothing).
+	Start string
+	// Visit is the visit number Start runs.
+	Visit int32
+	// Stop names a visit attempt to stop.
+	Stop string
+	// RequeueAfter asks to be called again after this long (0: no timer).
+	RequeueAfter time.Duration
+	Events       []Event
+}
+
+// VisitName is the name of a visit attempt's Job: "<job>-v<N>", and
+// "<job>-v<N>-r<K>" for the K-th retry.
+func VisitName(job string, visit, failedAttempts int32) string {
+	if failedAttempts == 0 {
+		return fmt.Sprintf("%s-v%d", job, visit)
+	}
+	return fmt.Sprintf("%s-v%d-r%d", job, visit, failedAttempts)
+}
+
+// Finished reports whether a job is done for good.
+func Finished(p sweepv1alpha1.JobPhase) bool {
+	return p == sweepv1alpha1.JobCompleted || p == sweepv1alpha1.JobExpired || p == sweepv1alpha1.JobFailed
+}
+
+// Decide is the collection controller's one decision function.
+func Decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decision {
+	d := Decision{Status: *cj.Status.DeepCopy()}
+	st := &d.Status
+	st.Report = nil // the collector's field, never written by the operator
+	if Finished(st.Phase) {
+		return d
+	}
+	exp := cj.Spec.Expected
+
+	visitDone := acceptReport(cj, st, obs, now, &d)
+
+	// The deadline ends everything: keep what was reported, the rest is
+	// missed.
+	if !now.Before(cj.Spec.Deadline.Time) {
+		d.Stop = st.ActiveJob
+		st.ActiveJob, st.NextVisitTime = "", nil
+		st.Phase = sweepv1alpha1.JobExpired
+		st.Missed = exp - st.Sampled
+		st.CompletionTime = &metav1.Time{Time: now}
+		d.Events = append(d.Events, Event{corev1.EventTypeNormal, "Expired",
+			fmt.Sprintf("Deadline reached after %d visits: %d of %d residents sampled, %d missed.", st.Visits, st.Sampled, exp, st.Missed)})
+		return d
+	}
+
+	switch st.Phase {
+	case "", sweepv1alpha1.JobQueued:
+		if cj.Spec.Suspend {
+			st.Phase = sweepv1alpha1.JobQueued
+			st.Missed = exp - st.Sampled
+			return d
+		}
+		st.StartTime = &metav1.Time{Time: now}
+		startVisit(cj, st, &d, 1)
+
+	case sweepv1alpha1.JobWaiting:
+		if st.NextVisitTime != nil && now.Before(st.NextVisitTime.Time) {
+			d.RequeueAfter = st.NextVisitTime.Sub(now)
+			return d
+		}
+		startVisit(cj, st, &d, st.Visits+1)
+
+	case sweepv1alpha1.JobActive:
+		switch {
+		case visitDone:
+			endVisit(cj, st, &d, now)
+		case st.ActiveJob == "":
+			// Paused after a failed attempt.
+			if st.NextVisitTime != nil && now.Before(st.NextVisitTime.Time) {
+				d.RequeueAfter = st.NextVisitTime.Sub(now)
+				return d
+			}
+			st.NextVisitTime = nil
+			st.ActiveJob = VisitName(cj.Name, st.Visits, st.FailedAttempts)
+			d.Start, d.Visit = st.ActiveJob, st.Visits
+		case obs.State == VisitUnknown:
+			// Started but not seen yet, or lost in a restart: start it
+			// (again). Reports are cumulative, so a rerun counts nobody
+			// twice.
+			d.Start, d.Visit = st.ActiveJob, st.Visits
+		case obs.State == VisitSucceeded:
+			failAttempt(cj, st, &d, now, ReasonNoFinalReport,
+				fmt.Sprintf("visit %d: %s finished without a final report from the collector", st.Visits, st.ActiveJob))
+		case obs.State == VisitFailed:
+			failAttempt(cj, st, &d, now, ReasonVisitFailed,
+				fmt.Sprintf("visit %d: %s failed: %s", st.Visits, st.ActiveJob, obs.Cause))
+		}
+	}
+	return d
+}
+
+func startVisit(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobStatus, d *Decision, visit int32) {
+	st.Phase = sweepv1alpha1.JobActive
+	st.Visits = visit
+	st.FailedAttempts = 0
+	st.NextVisitTime = nil
+	st.ActiveJob = VisitName(cj.Name, visit, 0)
+	st.Missed = cj.Spec.Expected - st.Sampled
+	d.Start, d.Visit = st.ActiveJob, visit
+}
+
+// endVisit follows a visit's final report: re-knock later if residents are
+// missed and a visit is left that can start before the deadline, else done.
+func endVisit(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobStatus, d *Decision, now time.Time) {
+	st.ActiveJob = ""
+	interval := time.Hour
+	if cj.Spec.Visits.Interval != nil {
+		interval = cj.Spec.Visits.Interval.Duration
+	}
+	next := now.Add(interval)
+	if st.Missed > 0 && st.Visits < max(cj.Spec.Visits.Max, 1) && next.Before(cj.Spec.Deadline.Time) {
+		st.Phase = sweepv1alpha1.JobWaiting
+		st.NextVisitTime = &metav1.Time{Time: next}
+		d.RequeueAfter = interval
+		return
+	}
+	st.Phase = sweepv1alpha1.JobCompleted
+	st.NextVisitTime = nil
+	st.CompletionTime = &metav1.Time{Time: now}
+}
+
+// failAttempt records a failed attempt: retry after a growing pause, or
+// fail the job once MaxAttempts are used up.
+func failAttempt(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobStatus, d *Decision, now time.Time, reason, cause string) {
+	d.Stop = st.ActiveJob
+	st.ActiveJob = ""
+	st.FailedAttempts++
+	if st.FailedAttempts >= MaxAttempts {
+		st.Phase = sweepv1alpha1.JobFailed
+		st.Missed = cj.Spec.Expected - st.Sampled
+		st.NextVisitTime = nil
+		st.CompletionTime = &metav1.Time{Time: now}
+		msg := fmt.Sprintf("Gave up after %d attempts of visit %d; last: %s. Residents not sampled (%d) count as missed.", st.FailedAttempts, st.Visits, cause, st.Missed)
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionFailed, Status: metav1.ConditionTrue,
+			Reason: reason, Message: msg, ObservedGeneration: cj.Generation, LastTransitionTime: metav1.Time{Time: now}})
+		d.Events = append(d.Events, Event{corev1.EventTypeWarning, "Failed", msg})
+		return
+	}
+	backoff := RetryBackoff << (st.FailedAttempts - 1)
+	st.NextVisitTime = &metav1.Time{Time: now.Add(backoff)}
+	d.RequeueAfter = backoff
+	d.Events = append(d.Events, Event{corev1.EventTypeWarning, reason,
+		fmt.Sprintf("Attempt %d of %s; trying again in %s.", st.FailedAttempts, cause, backoff)})
+}
+
+// acceptReport takes the collector's report into the status when it is for
+// the current visit and possible; it says whether the report ends the visit.
+// A report that is impossible, or for another visit and written while this
+// one runs, is ignored with a Warning, once.
+func acceptReport(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobStatus, obs Observed, now time.Time, d *Decision) bool {
+	r := cj.Status.Report
+	if r == nil || st.Phase != sweepv1alpha1.JobActive {
+		return false
+	}
+	ignore := func(reason, msg string) bool {
+		if c := meta.FindStatusCondition(st.Conditions, ConditionReportIgnored); c == nil || c.Message != msg || c.Status != metav1.ConditionTrue {
+			d.Events = append(d.Events, Event{corev1.EventTypeWarning, reason, msg})
+		}
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReportIgnored, Status: metav1.ConditionTrue,
+			Reason: reason, Message: msg, ObservedGeneration: cj.Generation, LastTransitionTime: metav1.Time{Time: now}})
+		return false
+	}
+	if r.Visit != st.Visits {
+		// A report left from the previous visit is normal; one written
+		// after this visit started, or for a visit not begun, is not.
+		if r.Visit > st.Visits || (!obs.Started.IsZero() && r.Time.After(obs.Started)) {
+			return ignore(ReasonWrongVisit, fmt.Sprintf("Ignored a report for visit %d written at %s: the current visit is %d.",
+				r.Visit, r.Time.UTC().Format(time.RFC3339), st.Visits))
+		}
+		return false
+	}
+	if problem := impossible(cj, r, st); problem != "" {
+		return ignore(ReasonBadReport, fmt.Sprintf("Ignored the report for visit %d: %s. Results reported earlier are kept.", r.Visit, problem))
+	}
+	st.Sampled = r.Sampled
+	st.Missed = cj.Spec.Expected - r.Sampled
+	st.HomeVisited = r.HomeVisited
+	st.Tubes = r.Tubes
+	st.MissedHouseholds = append([]string(nil), r.MissedHouseholds...)
+	if c := meta.FindStatusCondition(st.Conditions, ConditionReportIgnored); c != nil && c.Status == metav1.ConditionTrue {
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReportIgnored, Status: metav1.ConditionFalse,
+			Reason: "ReportAccepted", Message: fmt.Sprintf("The report for visit %d was accepted.", r.Visit),
+			ObservedGeneration: cj.Generation, LastTransitionTime: metav1.Time{Time: now}})
+	}
+	return r.Final
+}
+
+// impossible says what is wrong with a report's numbers, or "".
+func impossible(cj *sweepv1alpha1.CollectionJob, r *sweepv1alpha1.VisitReport, st *sweepv1alpha1.CollectionJobStatus) string {
+	exp := cj.Spec.Expected
+	switch {
+	case r.Sampled < 0 || r.Missed < 0 || r.HomeVisited < 0 || r.Tubes < 0:
+		return "negative counts"
+	case r.Sampled > exp:
+		return fmt.Sprintf("%d sampled but only %d residents are expected", r.Sampled, exp)
+	case r.Sampled+r.Missed != exp:
+		return fmt.Sprintf("sampled %d + missed %d is not the %d expected", r.Sampled, r.Missed, exp)
+	case r.HomeVisited > r.Sampled:
+		return fmt.Sprintf("%d sampled at home but only %d sampled", r.HomeVisited, r.Sampled)
+	case int32(len(r.MissedHouseholds)) > r.Missed:
+		return fmt.Sprintf("%d missed households but only %d missed residents", len(r.MissedHouseholds), r.Missed)
+	case cj.Spec.Households > 0 && int32(len(r.MissedHouseholds)) > cj.Spec.Households:
+		return fmt.Sprintf("%d missed households but the building has %d", len(r.MissedHouseholds), cj.Spec.Households)
+	case r.Sampled < st.Sampled:
+		return fmt.Sprintf("%d sampled is fewer than the %d already reported; sampled counts are for the whole round", r.Sampled, st.Sampled)
+	}
+	return ""
+}

@@ -1,0 +1,190 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package collection
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+)
+
+var t0 = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+
+func newJob(mod func(*sweepv1alpha1.CollectionJob)) *sweepv1alpha1.CollectionJob {
+	cj := &sweepv1alpha1.CollectionJob{
+		ObjectMeta: metav1.ObjectMeta{Name: "r-b1", Namespace: "ns"},
+		Spec: sweepv1alpha1.CollectionJobSpec{
+			Round: "r", Building: "b1", Expected: 100, Households: 40, PoolSize: 10,
+			Visits:   sweepv1alpha1.VisitPolicy{Max: 3, Interval: &metav1.Duration{Duration: time.Hour}},
+			Deadline: metav1.Time{Time: t0.Add(10 * time.Hour)},
+		},
+	}
+	if mod != nil {
+		mod(cj)
+	}
+	return cj
+}
+
+func active(visit int32, report *sweepv1alpha1.VisitReport) func(*sweepv1alpha1.CollectionJob) {
+	return func(cj *sweepv1alpha1.CollectionJob) {
+		cj.Status.Phase = sweepv1alpha1.JobActive
+		cj.Status.Visits = visit
+		cj.Status.ActiveJob = VisitName(cj.Name, visit, 0)
+		cj.Status.Report = report
+	}
+}
+
+func report(visit, sampled int32, final bool, households ...string) *sweepv1alpha1.VisitReport {
+	return &sweepv1alpha1.VisitReport{Visit: visit, Sampled: sampled, Missed: 100 - sampled, Final: final,
+		MissedHouseholds: households, Time: metav1.Time{Time: t0.Add(time.Minute)}}
+}
+
+func TestDecide(t *testing.T) {
+	running := Observed{State: VisitRunning, Started: t0}
+	cases := []struct {
+		name      string
+		job       *sweepv1alpha1.CollectionJob
+		obs       Observed
+		now       time.Time
+		phase     sweepv1alpha1.JobPhase
+		visits    int32
+		sampled   int32
+		start     string
+		stop      string
+		event     string
+		condition string
+	}{
+		{"queued while suspended", newJob(func(cj *sweepv1alpha1.CollectionJob) { cj.Spec.Suspend = true }), Observed{}, t0,
+			sweepv1alpha1.JobQueued, 0, 0, "", "", "", ""},
+		{"admitted: visit 1 starts", newJob(nil), Observed{}, t0,
+			sweepv1alpha1.JobActive, 1, 0, "r-b1-v1", "", "", ""},
+		{"progress report is taken", newJob(active(1, report(1, 40, false))), running, t0.Add(time.Minute),
+			sweepv1alpha1.JobActive, 1, 40, "", "", "", ""},
+		{"everyone sampled: completed", newJob(active(1, report(1, 100, true))), running, t0.Add(time.Minute),
+			sweepv1alpha1.JobCompleted, 1, 100, "", "", "", ""},
+		{"some missed: wait for a re-knock", newJob(active(1, report(1, 90, true, "1-101"))), running, t0.Add(time.Minute),
+			sweepv1alpha1.JobWaiting, 1, 90, "", "", "", ""},
+		{"visits used up: completed with missed", newJob(active(3, report(3, 97, true, "1-101"))), running, t0.Add(time.Minute),
+			sweepv1alpha1.JobCompleted, 3, 97, "", "", "", ""},
+		{"next visit would start after the deadline: completed", newJob(active(1, report(1, 90, true))), running, t0.Add(9*time.Hour + time.Minute),
+			sweepv1alpha1.JobCompleted, 1, 90, "", "", "", ""},
+		{"waiting, not yet time", newJob(func(cj *sweepv1alpha1.CollectionJob) {
+			cj.Status = sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobWaiting, Visits: 1, Sampled: 90, NextVisitTime: &metav1.Time{Time: t0.Add(time.Hour)}}
+		}), Observed{}, t0.Add(30 * time.Minute), sweepv1alpha1.JobWaiting, 1, 90, "", "", "", ""},
+		{"waiting, time for visit 2", newJob(func(cj *sweepv1alpha1.CollectionJob) {
+			cj.Status = sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobWaiting, Visits: 1, Sampled: 90, NextVisitTime: &metav1.Time{Time: t0.Add(time.Hour)},
+				Report: report(1, 90, true)}
+		}), Observed{}, t0.Add(time.Hour), sweepv1alpha1.JobActive, 2, 90, "r-b1-v2", "", "", ""},
+		{"the last visit's report during the next visit is not a warning", newJob(active(2, report(1, 90, true))), Observed{State: VisitRunning, Started: t0.Add(time.Hour)}, t0.Add(time.Hour),
+			sweepv1alpha1.JobActive, 2, 0, "", "", "", ""},
+		{"a report for another visit written now is ignored with a warning", newJob(active(2, report(1, 95, false))), Observed{State: VisitRunning, Started: t0}, t0.Add(time.Hour),
+			sweepv1alpha1.JobActive, 2, 0, "", "", ReasonWrongVisit, ConditionReportIgnored},
+		{"sampled above expected is ignored", newJob(active(1, &sweepv1alpha1.VisitReport{Visit: 1, Sampled: 150, Final: true, Time: metav1.Time{Time: t0}})), running, t0,
+			sweepv1alpha1.JobActive, 1, 0, "", "", ReasonBadReport, ConditionReportIgnored},
+		{"more missed households than missed residents is ignored", newJob(active(1, report(1, 99, true, "1-101", "1-102"))), running, t0,
+			sweepv1alpha1.JobActive, 1, 0, "", "", ReasonBadReport, ConditionReportIgnored},
+		{"fewer sampled than already reported is ignored", newJob(func(cj *sweepv1alpha1.CollectionJob) {
+			active(2, report(2, 50, true))(cj)
+			cj.Status.Sampled = 90
+		}), running, t0, sweepv1alpha1.JobActive, 2, 90, "", "", ReasonBadReport, ConditionReportIgnored},
+		{"attempt lost: started again", newJob(active(1, nil)), Observed{State: VisitUnknown}, t0,
+			sweepv1alpha1.JobActive, 1, 0, "r-b1-v1", "", "", ""},
+		{"attempt failed: retry later", newJob(active(1, nil)), Observed{State: VisitFailed, Cause: "BackoffLimitExceeded: pod crashed"}, t0,
+			sweepv1alpha1.JobActive, 1, 0, "", "r-b1-v1", ReasonVisitFailed, ""},
+		{"succeeded without a report: a failed attempt", newJob(active(1, nil)), Observed{State: VisitSucceeded}, t0,
+			sweepv1alpha1.JobActive, 1, 0, "", "r-b1-v1", ReasonNoFinalReport, ""},
+		{"third failure: failed", newJob(func(cj *sweepv1alpha1.CollectionJob) {
+			active(1, nil)(cj)
+			cj.Status.FailedAttempts = 2
+			cj.Status.ActiveJob = VisitName(cj.Name, 1, 2)
+		}), Observed{State: VisitFailed, Cause: "pod crashed"}, t0, sweepv1alpha1.JobFailed, 1, 0, "", "r-b1-v1-r2", "Failed", ConditionFailed},
+		{"retry after the pause", newJob(func(cj *sweepv1alpha1.CollectionJob) {
+			active(1, nil)(cj)
+			cj.Status.FailedAttempts, cj.Status.ActiveJob = 1, ""
+			cj.Status.NextVisitTime = &metav1.Time{Time: t0.Add(RetryBackoff)}
+		}), Observed{}, t0.Add(RetryBackoff), sweepv1alpha1.JobActive, 1, 0, "r-b1-v1-r1", "", "", ""},
+		{"deadline mid-visit: expired, visit stopped, results kept", newJob(func(cj *sweepv1alpha1.CollectionJob) {
+			active(2, report(2, 93, false))(cj)
+			cj.Status.Sampled = 90
+		}), running, t0.Add(10 * time.Hour), sweepv1alpha1.JobExpired, 2, 93, "", "r-b1-v2", "Expired", ""},
+		{"deadline while queued", newJob(func(cj *sweepv1alpha1.CollectionJob) { cj.Spec.Suspend = true }), Observed{}, t0.Add(11 * time.Hour),
+			sweepv1alpha1.JobExpired, 0, 0, "", "", "Expired", ""},
+		{"finished jobs never change", newJob(func(cj *sweepv1alpha1.CollectionJob) {
+			cj.Status = sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobCompleted, Visits: 1, Sampled: 100}
+		}), Observed{}, t0.Add(11 * time.Hour), sweepv1alpha1.JobCompleted, 1, 100, "", "", "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := Decide(c.job, c.obs, c.now)
+			st := d.Status
+			if st.Phase != c.phase || st.Visits != c.visits || st.Sampled != c.sampled || d.Start != c.start || d.Stop != c.stop {
+				t.Errorf("got phase %s visits %d sampled %d start %q stop %q; want %s %d %d %q %q",
+					st.Phase, st.Visits, st.Sampled, d.Start, d.Stop, c.phase, c.visits, c.sampled, c.start, c.stop)
+			}
+			if st.Report != nil {
+				t.Error("the operator's status must not carry the collector's report")
+			}
+			if Finished(st.Phase) || st.Phase == sweepv1alpha1.JobQueued {
+				if st.Sampled+st.Missed != c.job.Spec.Expected {
+					t.Errorf("sampled %d + missed %d != expected %d", st.Sampled, st.Missed, c.job.Spec.Expected)
+				}
+			}
+			if c.event != "" {
+				found := false
+				for _, e := range d.Events {
+					found = found || e.Reason == c.event
+				}
+				if !found {
+					t.Errorf("no %s event in %+v", c.event, d.Events)
+				}
+			}
+			if c.condition != "" {
+				if cond := meta.FindStatusCondition(st.Conditions, c.condition); cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, "visit") {
+					t.Errorf("condition %s: %+v", c.condition, cond)
+				}
+			}
+		})
+	}
+}
+
+func TestAnIgnoredReportWarnsOnce(t *testing.T) {
+	cj := newJob(active(1, &sweepv1alpha1.VisitReport{Visit: 1, Sampled: 150, Time: metav1.Time{Time: t0}}))
+	d := Decide(cj, Observed{State: VisitRunning, Started: t0}, t0)
+	if len(d.Events) != 1 {
+		t.Fatalf("want one warning, got %+v", d.Events)
+	}
+	cj.Status.Conditions = d.Status.Conditions
+	if again := Decide(cj, Observed{State: VisitRunning, Started: t0}, t0.Add(time.Second)); len(again.Events) != 0 {
+		t.Errorf("the same ignored report warned again: %+v", again.Events)
+	}
+}
+
+func TestRetryBackoffGrows(t *testing.T) {
+	cj := newJob(active(1, nil))
+	d1 := Decide(cj, Observed{State: VisitFailed}, t0)
+	cj.Status = d1.Status
+	cj.Status.ActiveJob = VisitName(cj.Name, 1, 1)
+	d2 := Decide(cj, Observed{State: VisitFailed}, t0)
+	if d1.RequeueAfter != RetryBackoff || d2.RequeueAfter != 2*RetryBackoff {
+		t.Errorf("backoff %v then %v, want %v then %v", d1.RequeueAfter, d2.RequeueAfter, RetryBackoff, 2*RetryBackoff)
+	}
+}

@@ -1,0 +1,257 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package collector
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// CSVSource reads a CSV export of the sample-registration system, mounted
+// from a ConfigMap key as the file a.CSVFile. The export is cumulative for
+// the round: it is replaced, not appended to, between visits.
+//
+// Format (see also docs/collector-api.md):
+//
+//	building,household,residents,sampled,home_visited
+//	xinjiang-7,1-0101,3,3,3
+//	xinjiang-7,2-1203,4,2,1
+//
+// Line 1 is exactly that header, columns in that order. Every other line is
+// one household:
+//
+//   - building: the Building's name, as in Sweep;
+//   - household: unit-room id such as 2-1203: letters and digits in groups
+//     joined by single dashes, at most 32 characters, once per building;
+//   - residents: residents registered in the household, 0 or more;
+//   - sampled: residents sampled so far this round, 0 to residents;
+//   - home_visited: of those, the ones sampled at home, 0 to sampled.
+//
+// Spaces around values are ignored, as are blank lines and a leading UTF-8
+// byte order mark (spreadsheet exports add one). Values may be quoted.
+//
+// A visit reads only its own building's rows: rows of other buildings are
+// skipped unchecked, so one bad row stops only the building it belongs to.
+// Lines the CSV reader cannot split (a stray quote) are reported by every
+// building, because nobody can tell whose they are.
+type CSVSource struct{}
+
+// csvHeader is the header the export must start with.
+var csvHeader = []string{"building", "household", "residents", "sampled", "home_visited"}
+
+const (
+	// csvMaxErrors bounds how many bad lines one error lists: enough to fix
+	// an export in one go, short enough for a status message.
+	csvMaxErrors = 20
+	// householdMaxLen and householdPattern match what a CollectionJob
+	// status accepts for missedHouseholds.
+	householdMaxLen = 32
+)
+
+var householdPattern = regexp.MustCompile(`^[0-9A-Za-z]+(-[0-9A-Za-z]+)*$`)
+
+// isHouseholdID says whether s is a unit-room id the status accepts.
+func isHouseholdID(s string) bool {
+	return len(s) <= householdMaxLen && householdPattern.MatchString(s)
+}
+
+// Visit reads the export and adds up a.Building's households. progress is
+// not called: reading a file has nothing interim to say.
+func (CSVSource) Visit(ctx context.Context, a Assignment, _ func(Outcome)) (Outcome, error) {
+	if err := ctx.Err(); err != nil {
+		return Outcome{}, err
+	}
+	name := filepath.Base(a.CSVFile)
+	// A ConfigMap holds at most 1 MiB, so reading it whole is fine.
+	data, err := os.ReadFile(a.CSVFile)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return readCSV(data, name, a)
+}
+
+// readCSV does the work of Visit on the export's bytes; name is the file
+// name used in error messages.
+func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
+	r.FieldsPerRecord = -1 // a short or long row is reported with its line below
+
+	var (
+		out      Outcome
+		sampled  int64
+		home     int64
+		found    bool
+		seen     = map[string]int{} // household -> line it first appeared on
+		bad      []string
+		moreBad  int
+		isHeader = true
+	)
+	report := func(line int, msg string) {
+		if len(bad) == csvMaxErrors {
+			moreBad++
+			return
+		}
+		bad = append(bad, fmt.Sprintf("%s line %d%s", name, line, msg))
+	}
+
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		var perr *csv.ParseError
+		if errors.As(err, &perr) {
+			// The reader resumes on the next line, so later lines still get
+			// checked.
+			report(perr.Line, fmt.Sprintf(": cannot read CSV: %v", perr.Err))
+			isHeader = false
+			continue
+		} else if err != nil {
+			return Outcome{}, fmt.Errorf("reading %s: %w", name, err)
+		}
+		line, _ := r.FieldPos(0)
+		for i := range rec {
+			rec[i] = strings.TrimSpace(rec[i])
+		}
+
+		if isHeader {
+			isHeader = false
+			if msg := checkHeader(rec); msg != "" {
+				// Without the right header the columns cannot be trusted.
+				report(line, msg)
+				return Outcome{}, errors.New(strings.Join(bad, "; "))
+			}
+			continue
+		}
+
+		if rec[0] != a.Building {
+			continue
+		}
+		found = true
+		if len(rec) != len(csvHeader) {
+			col := "column " + strconv.Itoa(len(csvHeader)+1) + ": unexpected"
+			if len(rec) < len(csvHeader) {
+				col = "column " + csvHeader[len(rec)] + ": missing"
+			}
+			report(line, fmt.Sprintf(", %s (the row has %d columns, want %d: %s)",
+				col, len(rec), len(csvHeader), strings.Join(csvHeader, ",")))
+			continue
+		}
+
+		household := rec[1]
+		if !isHouseholdID(household) {
+			report(line, fmt.Sprintf(`, column household: %q is not a unit-room id like "2-1203" (letters and digits joined by single dashes, at most %d characters)`,
+				household, householdMaxLen))
+			continue
+		}
+		if first, dup := seen[household]; dup {
+			report(line, fmt.Sprintf(", column household: %q already appeared on line %d", household, first))
+			continue
+		}
+		seen[household] = line
+
+		// Each count is bounded by the one before it, so the first column
+		// that is wrong is the one named.
+		residents, msg := csvCount(rec[2], "residents", math.MaxInt32, "")
+		var s, h int64
+		if msg == "" {
+			s, msg = csvCount(rec[3], "sampled", residents, "residents")
+		}
+		if msg == "" {
+			h, msg = csvCount(rec[4], "home_visited", s, "sampled")
+		}
+		if msg != "" {
+			report(line, msg)
+			continue
+		}
+		sampled += s
+		home += h
+		if s < residents {
+			out.MissedHouseholds = append(out.MissedHouseholds, household)
+		}
+	}
+
+	if isHeader {
+		report(1, fmt.Sprintf(": the file is empty, want the header %q", strings.Join(csvHeader, ",")))
+	}
+	if len(bad) > 0 {
+		if moreBad > 0 {
+			bad = append(bad, fmt.Sprintf("and %d more bad lines", moreBad))
+		}
+		return Outcome{}, errors.New(strings.Join(bad, "; "))
+	}
+	if !found {
+		// Probably a misspelt name or an export that leaves the building
+		// out; reporting zero sampled would look like nobody came.
+		return Outcome{}, fmt.Errorf("%s has no rows for building %s", name, a.Building)
+	}
+
+	// The registry may know more residents than Sweep expects (people moved
+	// in); the status never counts more than expected, and home visits never
+	// more than the sampled residents it counts.
+	out.Sampled = int32(min(sampled, int64(max(a.Expected, 0))))
+	out.HomeVisited = int32(min(home, int64(out.Sampled)))
+	return out, nil
+}
+
+// csvCount parses one count column; limit is the largest value allowed and
+// limitName the column it comes from ("" when it is just a sanity bound).
+// It returns the value or a message for report.
+func csvCount(v, col string, limit int64, limitName string) (int64, string) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case err != nil && errors.Is(err, strconv.ErrRange):
+		return 0, fmt.Sprintf(", column %s: %q is too large", col, v)
+	case err != nil:
+		return 0, fmt.Sprintf(", column %s: %q is not a number", col, v)
+	case n < 0:
+		return 0, fmt.Sprintf(", column %s: %d is negative", col, n)
+	case n > limit && limitName != "":
+		return 0, fmt.Sprintf(", column %s: %d is more than %s (%d)", col, n, limitName, limit)
+	case n > limit:
+		return 0, fmt.Sprintf(", column %s: %d is too large", col, n)
+	}
+	return n, ""
+}
+
+// checkHeader returns a message for report if rec is not exactly
+// csvHeader, or "".
+func checkHeader(rec []string) string {
+	want := strings.Join(csvHeader, ",")
+	for i, col := range csvHeader {
+		if i >= len(rec) {
+			return fmt.Sprintf(", column %d: header is missing %q (the header must be %q)", i+1, col, want)
+		}
+		if rec[i] != col {
+			return fmt.Sprintf(", column %d: header is %q, want %q (the header must be %q)", i+1, rec[i], col, want)
+		}
+	}
+	if len(rec) > len(csvHeader) {
+		return fmt.Sprintf(", column %d: header has an extra column %q (the header must be %q)", len(csvHeader)+1, rec[len(csvHeader)], want)
+	}
+	return ""
+}

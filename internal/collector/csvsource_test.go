@@ -1,0 +1,184 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package collector
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// writeCSV writes text as samples.csv in a fresh directory and returns its
+// path, the way a ConfigMap key is mounted.
+func writeCSV(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "samples.csv")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func csvAssignment(path, building string, expected int32) Assignment {
+	return Assignment{Namespace: "ns-1", Round: "r-1", Building: building, Visit: 1, Expected: expected, Source: "csv", CSVFile: path}
+}
+
+const goodCSV = "\ufeffbuilding, household ,residents,sampled,home_visited\n" +
+	"b-1,1-0101,3,3,3\n" + // line 2
+	"b-2,1-0101,2,0,0\n" + // same household id, other building: fine
+	"b-1,2-1203,4,2,1\n" +
+	"\n" + // blank lines are skipped
+	"  b-1 , 1-0102 , 2 , 0 , 0 \n" +
+	"b-1,3-0401,0,0,0\n" + // nobody registered: not missed
+	"b-2,\"1-0102\",5,5,2\n" +
+	"b-1,1-0103,1,1,0\n" +
+	"b-1,B-0907,2,1,1\n"
+
+func TestCSVSourceGoodFile(t *testing.T) {
+	path := writeCSV(t, goodCSV)
+	for _, tc := range []struct {
+		building string
+		expected int32
+		want     Outcome
+	}{
+		{"b-1", 100, Outcome{Sampled: 7, HomeVisited: 5, MissedHouseholds: []string{"2-1203", "1-0102", "B-0907"}}},
+		{"b-2", 100, Outcome{Sampled: 5, HomeVisited: 2, MissedHouseholds: []string{"1-0101"}}},
+		// The registry knows more residents than Sweep expects: sampled is
+		// capped at expected and home visits at sampled.
+		{"b-1", 4, Outcome{Sampled: 4, HomeVisited: 4, MissedHouseholds: []string{"2-1203", "1-0102", "B-0907"}}},
+	} {
+		t.Run(fmt.Sprintf("%s expected %d", tc.building, tc.expected), func(t *testing.T) {
+			out, err := CSVSource{}.Visit(context.Background(), csvAssignment(path, tc.building, tc.expected), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(out, tc.want) {
+				t.Errorf("outcome %+v, want %+v", out, tc.want)
+			}
+		})
+	}
+}
+
+func TestCSVSourceBrokenFiles(t *testing.T) {
+	const header = "building,household,residents,sampled,home_visited\n"
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"empty file", "", []string{"samples.csv line 1: the file is empty"}},
+		{"bad header", "building,household,resident,sampled,home_visited\nb-1,1-0101,3,3,3\n",
+			[]string{`samples.csv line 1, column 3: header is "resident", want "residents"`}},
+		{"header in another order", "household,building,residents,sampled,home_visited\n",
+			[]string{`samples.csv line 1, column 1: header is "household", want "building"`}},
+		{"header too short", "building,household,residents,sampled\n",
+			[]string{`samples.csv line 1, column 5: header is missing "home_visited"`}},
+		{"header too long", header[:len(header)-1] + ",note\n",
+			[]string{`samples.csv line 1, column 6: header has an extra column "note"`}},
+		{"too few columns", header + "b-1,1-0101,3,3,3\nb-1,1-0102,3,3\n",
+			[]string{"samples.csv line 3, column home_visited: missing (the row has 4 columns, want 5"}},
+		{"too many columns", header + "b-1,1-0101,3,3,3,9\n",
+			[]string{"samples.csv line 2, column 6: unexpected (the row has 6 columns, want 5"}},
+		{"residents not a number", header + "b-1,1-0101,three,3,3\n",
+			[]string{`samples.csv line 2, column residents: "three" is not a number`}},
+		{"sampled not a number", header + "b-1,1-0101,3,x,3\n",
+			[]string{`samples.csv line 2, column sampled: "x" is not a number`}},
+		{"sampled empty", header + "b-1,1-0101,3,,0\n",
+			[]string{`samples.csv line 2, column sampled: "" is not a number`}},
+		{"negative home_visited", header + "b-1,1-0101,3,3,-1\n",
+			[]string{"samples.csv line 2, column home_visited: -1 is negative"}},
+		{"sampled more than residents", header + "b-1,1-0101,3,4,0\n",
+			[]string{"samples.csv line 2, column sampled: 4 is more than residents (3)"}},
+		{"home_visited more than sampled", header + "b-1,1-0101,3,2,3\n",
+			[]string{"samples.csv line 2, column home_visited: 3 is more than sampled (2)"}},
+		{"residents too large", header + "b-1,1-0101,99999999999999999999,0,0\n",
+			[]string{`samples.csv line 2, column residents: "99999999999999999999" is too large`}},
+		{"bad household id", header + "b-1,2单元1203,3,3,3\n",
+			[]string{`samples.csv line 2, column household: "2单元1203" is not a unit-room id`}},
+		{"household id with double dash", header + "b-1,2--1203,3,3,3\n",
+			[]string{`samples.csv line 2, column household: "2--1203" is not a unit-room id`}},
+		{"household id too long", header + "b-1," + strings.Repeat("1", 33) + ",3,3,3\n",
+			[]string{"samples.csv line 2, column household:", "at most 32 characters"}},
+		{"duplicate household", header + "b-1,1-0101,3,3,3\nb-2,1-0102,1,1,1\nb-1,1-0102,1,1,1\nb-1,1-0101,3,3,3\n",
+			[]string{`samples.csv line 5, column household: "1-0101" already appeared on line 2`}},
+		{"stray quote", header + "b-1,1-0101,3,3,3\nb-1,1-01\"02,3,3,3\n",
+			[]string{"samples.csv line 3: cannot read CSV"}},
+		{"building not in file", header + "b-2,1-0101,3,3,3\n",
+			[]string{"samples.csv has no rows for building b-1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeCSV(t, tc.text)
+			_, err := CSVSource{}.Visit(context.Background(), csvAssignment(path, "b-1", 100), nil)
+			wantErr(t, err, tc.want...)
+		})
+	}
+}
+
+func TestCSVSourceMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "samples.csv")
+	_, err := CSVSource{}.Visit(context.Background(), csvAssignment(path, "b-1", 100), nil)
+	wantErr(t, err, "reading samples.csv", "no such file")
+}
+
+func TestCSVSourceReportsBadLinesTogether(t *testing.T) {
+	text := "building,household,residents,sampled,home_visited\n" +
+		"b-1,1-0101,3,3,3\n" +
+		"b-1,1-0102,3,x,3\n" + // line 3
+		"b-1,1-0103,3,3\n" + // line 4
+		"b-1,1-0104,3,3,3\n" +
+		"b-1,1 0105,3,3,3\n" // line 6
+	_, err := CSVSource{}.Visit(context.Background(), csvAssignment(writeCSV(t, text), "b-1", 100), nil)
+	wantErr(t, err,
+		"samples.csv line 3, column sampled:",
+		"samples.csv line 4, column home_visited: missing",
+		"samples.csv line 6, column household:")
+	if got := strings.Count(err.Error(), "samples.csv line"); got != 3 {
+		t.Errorf("error names %d lines, want 3: %v", got, err)
+	}
+}
+
+func TestCSVSourceListsAtMost20BadLines(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("building,household,residents,sampled,home_visited\n")
+	for i := range 25 {
+		fmt.Fprintf(&b, "b-1,1-%04d,3,x,3\n", i)
+	}
+	_, err := CSVSource{}.Visit(context.Background(), csvAssignment(writeCSV(t, b.String()), "b-1", 100), nil)
+	wantErr(t, err, "samples.csv line 2, column sampled", "samples.csv line 21, column sampled", "and 5 more bad lines")
+	if got := strings.Count(err.Error(), "samples.csv line"); got != 20 {
+		t.Errorf("error names %d lines, want 20", got)
+	}
+}
+
+func TestCSVSourceIgnoresOtherBuildingsBadRows(t *testing.T) {
+	text := "building,household,residents,sampled,home_visited\n" +
+		"b-1,1-0101,3,2,1\n" +
+		"b-2,1-0101,3,x\n" +
+		"b-2,bad id,3,9,9\n"
+	out, err := CSVSource{}.Visit(context.Background(), csvAssignment(writeCSV(t, text), "b-1", 100), nil)
+	if err != nil {
+		t.Fatalf("b-2's rows stopped b-1: %v", err)
+	}
+	if want := (Outcome{Sampled: 2, HomeVisited: 1, MissedHouseholds: []string{"1-0101"}}); !reflect.DeepEqual(out, want) {
+		t.Errorf("outcome %+v, want %+v", out, want)
+	}
+	_, err = CSVSource{}.Visit(context.Background(), csvAssignment(writeCSV(t, text), "b-2", 100), nil)
+	wantErr(t, err, "line 3, column home_visited: missing", "line 4, column household")
+}

@@ -1,0 +1,157 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package collector
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"time"
+)
+
+// SamplesPerTeamHour is how many residents one collection team swabs in an
+// hour (a Harbin nurse: 700+ between 08:00 and 14:00).
+const SamplesPerTeamHour = 117
+
+// DrillSource simulates a sweep for exercises. Its outcome depends only on
+// the assignment (seed, round, building, visit and counts), so the same
+// round gives the same numbers on any machine and with either executor:
+//   - visit 1 misses absentPercent of the residents who are not home-visit
+//     cases (±20% per building), and each revisit still misses
+//     stillAbsentPercent of those missed before;
+//   - home-visit residents (bedridden, disabled, late pregnancy) are always
+//     found, and sampled at home;
+//   - missed households are the first ones of a fixed shuffle of the
+//     building's households, so each revisit's list is part of the last;
+//   - a visit takes expected/117 team-hours (the missed only, on a revisit),
+//     half as long again in a sealed building, times DrillTimeScale.
+type DrillSource struct {
+	// Sleep waits for the simulated duration; tests may replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Visit simulates visit a.Visit.
+func (s DrillSource) Visit(ctx context.Context, a Assignment, progress func(Outcome)) (Outcome, error) {
+	missed := drillMissed(a, a.Visit)
+	out := a.outcome(a.Expected-missed, drillMissedHouseholds(a, missed))
+	dur := drillDuration(a)
+	if dur > 0 {
+		sleep := s.Sleep
+		if sleep == nil {
+			sleep = sleepCtx
+		}
+		if err := sleep(ctx, dur/2); err != nil {
+			return Outcome{}, err
+		}
+		if progress != nil {
+			// Halfway: half of this visit's finds are in.
+			before := a.Expected
+			if a.Visit > 1 {
+				before = drillMissed(a, a.Visit-1)
+			}
+			half := missed + (before-missed)/2
+			progress(a.outcome(a.Expected-half, drillMissedHouseholds(a, half)))
+		}
+		if err := sleep(ctx, dur-dur/2); err != nil {
+			return Outcome{}, err
+		}
+	}
+	return out, nil
+}
+
+func (a Assignment) outcome(sampled int32, households []string) Outcome {
+	sampled = max(0, min(sampled, a.Expected))
+	return Outcome{Sampled: sampled, HomeVisited: min(a.HomeVisit, sampled), MissedHouseholds: households}
+}
+
+// drillRand is the building's own random stream, from the seed and names.
+func drillRand(a Assignment, salt string) *rand.Rand {
+	h := fnv.New64a()
+	// The namespace is left out so a drill gives the same numbers wherever
+	// it runs.
+	fmt.Fprintf(h, "%s/%s/%s", a.Round, a.Building, salt)
+	return rand.New(rand.NewPCG(uint64(a.DrillSeed), h.Sum64()))
+}
+
+// drillMissed is how many expected residents are still not sampled after
+// visit v.
+func drillMissed(a Assignment, v int32) int32 {
+	findable := a.Expected - min(a.HomeVisit, a.Expected)
+	if findable <= 0 {
+		return 0
+	}
+	jitter := 0.8 + 0.4*drillRand(a, "absent").Float64()
+	missed := int32(float64(findable) * float64(a.DrillAbsentPercent) / 100 * jitter)
+	for i := int32(1); i < v; i++ {
+		missed = missed * a.DrillStillAbsentPercent / 100
+	}
+	return min(missed, findable)
+}
+
+// drillMissedHouseholds picks the households of the missed residents: about
+// two missed residents a household, never more households than missed
+// residents or than the building has.
+func drillMissedHouseholds(a Assignment, missed int32) []string {
+	if missed == 0 {
+		return nil
+	}
+	ids := HouseholdIDs(a.Households, a.Units, a.Floors)
+	drillRand(a, "households").Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	n := min(int((missed+1)/2), len(ids))
+	return ids[:n]
+}
+
+// HouseholdIDs names a building's households "<unit>-<floor><room>", such
+// as 2-1203: unit 2, floor 12, room 3, filling each unit's floors evenly.
+func HouseholdIDs(households, units, floors int32) []string {
+	units, floors = max(units, 1), max(floors, 1)
+	perFloor := max((households+units*floors-1)/(units*floors), 1)
+	ids := make([]string, 0, households)
+	for i := range households {
+		unit := i%units + 1
+		rest := i / units
+		ids = append(ids, fmt.Sprintf("%d-%d%02d", unit, rest/perFloor+1, rest%perFloor+1))
+	}
+	return ids
+}
+
+func drillDuration(a Assignment) time.Duration {
+	if a.DrillTimeScale <= 0 {
+		return 0
+	}
+	people := a.Expected
+	if a.Visit > 1 {
+		people = drillMissed(a, a.Visit-1)
+	}
+	hours := float64(people) / SamplesPerTeamHour
+	if a.Sealed {
+		hours *= 1.5
+	}
+	return time.Duration(hours * a.DrillTimeScale * float64(time.Hour))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,362 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package collector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// HTTPSource asks a city's sample-registration system who has been sampled
+// in a building, through the API in docs/collector-api.md:
+//
+//	GET {url}/v1/rounds/{round}/buildings/{building}/samples?namespace=..&visit=..
+//
+// The answer is cumulative for the round, so a visit only has to look it up.
+type HTTPSource struct {
+	// Client makes the requests; nil means http.DefaultClient. Timeouts come
+	// from the assignment, per request, not from the client.
+	Client *http.Client
+	// Retries is how many times a failed request is tried again (network
+	// error, timeout, 408, 429 or 5xx); 0 means one attempt only.
+	Retries int
+	// Backoff is the wait before the first retry; it doubles on each retry
+	// up to httpMaxBackoff. 0 means the default, 500ms.
+	Backoff time.Duration
+}
+
+const (
+	httpDefaultRetries = 4
+	httpDefaultBackoff = 500 * time.Millisecond
+	// httpMaxBackoff caps both the doubling backoff and a server's
+	// Retry-After, so a confused server cannot park a visit for hours.
+	httpMaxBackoff     = 10 * time.Second
+	httpDefaultTimeout = 30 * time.Second
+	// httpMaxBody bounds what is read from the registry: an answer for one
+	// building is small, and a runaway body must not exhaust the pod.
+	httpMaxBody = 1 << 20
+	// httpSnippet is how much of an error body goes into an error message.
+	httpSnippet = 200
+)
+
+// NewHTTPSource returns an HTTPSource with the defaults: 4 retries, 500ms
+// first backoff doubling up to 10s.
+func NewHTTPSource() *HTTPSource {
+	return &HTTPSource{Client: http.DefaultClient, Retries: httpDefaultRetries, Backoff: httpDefaultBackoff}
+}
+
+// retryableError is a failure worth trying again; after is the server's
+// Retry-After, if it sent one.
+type retryableError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryableError) Error() string { return e.err.Error() }
+func (e *retryableError) Unwrap() error { return e.err }
+
+// Visit looks up the building's outcome for the round so far. progress is
+// not called: one lookup has nothing interim to say.
+func (s *HTTPSource) Visit(ctx context.Context, a Assignment, _ func(Outcome)) (Outcome, error) {
+	target, err := samplesURL(a)
+	if err != nil {
+		return Outcome{}, err
+	}
+	attempts := max(s.Retries, 0) + 1
+	for attempt := 1; ; attempt++ {
+		out, err := s.get(ctx, a, target)
+		if err == nil {
+			return out, nil
+		}
+		var retry *retryableError
+		if !errors.As(err, &retry) {
+			return Outcome{}, err
+		}
+		if attempt == attempts {
+			return Outcome{}, fmt.Errorf("sample registry unavailable after %d attempts: %w", attempts, err)
+		}
+		wait := s.backoff(attempt)
+		if retry.after > 0 {
+			wait = min(retry.after, httpMaxBackoff)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return Outcome{}, fmt.Errorf("sample registry lookup for building %s visit %d stopped after %d attempts (last: %v): %w",
+				a.Building, a.Visit, attempt, err, ctx.Err())
+		case <-timer.C:
+		}
+	}
+}
+
+// backoff is the wait after the given failed attempt (1-based).
+func (s *HTTPSource) backoff(attempt int) time.Duration {
+	base := s.Backoff
+	if base <= 0 {
+		base = httpDefaultBackoff
+	}
+	d := base
+	for i := 1; i < attempt && d < httpMaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, httpMaxBackoff)
+}
+
+// samplesURL builds the request URL. The base may carry a path prefix and
+// may or may not end with a slash; the names are path-escaped.
+func samplesURL(a Assignment) (string, error) {
+	u, err := url.Parse(a.HTTPURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("sample registry URL %q is not an http:// or https:// base URL without query", a.HTTPURL)
+	}
+	q := url.Values{}
+	q.Set("namespace", a.Namespace)
+	q.Set("visit", strconv.Itoa(int(a.Visit)))
+	return strings.TrimRight(a.HTTPURL, "/") +
+		"/v1/rounds/" + url.PathEscape(a.Round) +
+		"/buildings/" + url.PathEscape(a.Building) +
+		"/samples?" + q.Encode(), nil
+}
+
+// get makes one attempt. Failures worth retrying come back as
+// *retryableError; everything else is final.
+func (s *HTTPSource) get(ctx context.Context, a Assignment, target string) (Outcome, error) {
+	timeout := a.HTTPTimeout
+	if timeout <= 0 {
+		timeout = httpDefaultTimeout
+	}
+	// The timeout covers reading the body too, so it lives in the context
+	// rather than ending with Do.
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, target, nil)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("sample registry request for building %s: %w", a.Building, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if a.HTTPToken != "" {
+		req.Header.Set("Authorization", "Bearer "+a.HTTPToken)
+	}
+	client := s.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+
+	resp, err := client.Do(req)
+	var body []byte
+	if err == nil {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, httpMaxBody+1))
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			// The caller gave up; trying again would be pointless.
+			return Outcome{}, fmt.Errorf("sample registry lookup for building %s visit %d: %w", a.Building, a.Visit, ctx.Err())
+		case actx.Err() != nil:
+			return Outcome{}, &retryableError{err: fmt.Errorf(
+				"sample registry did not answer for building %s visit %d within the %s timeout", a.Building, a.Visit, timeout)}
+		}
+		// url.Error repeats the method and URL; the cause is what matters.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return Outcome{}, &retryableError{err: fmt.Errorf(
+			"could not reach the sample registry for building %s visit %d: %v", a.Building, a.Visit, err)}
+	}
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		err := fmt.Errorf("sample registry answered %s for building %s visit %d: %s",
+			resp.Status, a.Building, a.Visit, snippet(body, a.HTTPToken))
+		code := resp.StatusCode
+		if code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500 {
+			return Outcome{}, &retryableError{err: err, after: retryAfter(resp.Header.Get("Retry-After"))}
+		}
+		return Outcome{}, err
+	}
+	if len(body) > httpMaxBody {
+		return Outcome{}, fmt.Errorf("sample registry sent a malformed body for building %s visit %d: larger than 1 MiB",
+			a.Building, a.Visit)
+	}
+	return parseSamples(body, a)
+}
+
+// retryAfter reads a Retry-After header in seconds, capped by
+// httpMaxBackoff. The HTTP-date form is not used by registries we know of
+// and falls back to the normal backoff (0 here).
+func retryAfter(v string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	if n >= int(httpMaxBackoff/time.Second) {
+		return httpMaxBackoff
+	}
+	return time.Duration(n) * time.Second
+}
+
+// snippet is the start of an error body for a message: one line, and with
+// the token masked in case a server echoes the request back.
+func snippet(body []byte, token string) string {
+	if len(body) > httpSnippet {
+		body = body[:httpSnippet]
+	}
+	s := strings.ToValidUTF8(string(body), "")
+	if token != "" {
+		s = strings.ReplaceAll(s, token, "[redacted]")
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return "(empty body)"
+	}
+	return s
+}
+
+// parseSamples checks a 200 answer field by field, so that an error names
+// the field at fault, and checks that it is about the building asked for
+// and adds up. Unknown fields are ignored so the registry can add some.
+func parseSamples(body []byte, a Assignment) (Outcome, error) {
+	malformed := func(format string, args ...any) error {
+		return fmt.Errorf("sample registry sent a malformed body for building %s visit %d: %s",
+			a.Building, a.Visit, fmt.Sprintf(format, args...))
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return Outcome{}, malformed("not a JSON object: %s", snippet(body, a.HTTPToken))
+	}
+
+	count := func(name string, required bool) (int32, error) {
+		raw, ok := fields[name]
+		if !ok || isNull(raw) {
+			if required {
+				return 0, malformed("field %q is missing", name)
+			}
+			return 0, nil
+		}
+		if kind := jsonKind(raw); kind != "a number" {
+			return 0, malformed("field %q: is %s, want a whole number", name, kind)
+		}
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
+		switch {
+		case err != nil:
+			return 0, malformed("field %q: %s is not a whole number", name, raw)
+		case n < 0:
+			return 0, malformed("field %q: %d is negative", name, n)
+		case n > math.MaxInt32:
+			return 0, malformed("field %q: %d is too large", name, n)
+		}
+		return int32(n), nil
+	}
+	text := func(name string) (string, error) {
+		raw, ok := fields[name]
+		if !ok || isNull(raw) {
+			return "", nil
+		}
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return "", malformed("field %q: is %s, want a string", name, jsonKind(raw))
+		}
+		return v, nil
+	}
+
+	var out Outcome
+	var err error
+	if out.Sampled, err = count("sampled", true); err != nil {
+		return Outcome{}, err
+	}
+	if out.HomeVisited, err = count("homeVisited", true); err != nil {
+		return Outcome{}, err
+	}
+	if _, err = count("visit", false); err != nil {
+		return Outcome{}, err
+	}
+	// An answer about another building or round would be recorded against
+	// the wrong one; a misrouted proxy or a cache can do that.
+	for _, f := range []struct{ name, want string }{{"round", a.Round}, {"building", a.Building}} {
+		got, err := text(f.name)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if got != "" && got != f.want {
+			return Outcome{}, malformed("field %q: answer is for %s %q, not %q", f.name, f.name, got, f.want)
+		}
+	}
+	if raw, ok := fields["missedHouseholds"]; ok && !isNull(raw) {
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return Outcome{}, malformed("field \"missedHouseholds\": is %s, want a list of strings", jsonKind(raw))
+		}
+		for i, item := range items {
+			var id string
+			if err := json.Unmarshal(item, &id); err != nil {
+				return Outcome{}, malformed("field \"missedHouseholds\": item %d is %s, want a string", i+1, jsonKind(item))
+			}
+			// The CollectionJob status only takes ids of this shape; a bad one
+			// would get the whole report rejected later, far from the cause.
+			if !isHouseholdID(id) {
+				return Outcome{}, malformed("field \"missedHouseholds\": item %d %q is not a unit-room id like \"2-1203\"", i+1, id)
+			}
+			out.MissedHouseholds = append(out.MissedHouseholds, id)
+		}
+	}
+
+	if out.Sampled > a.Expected {
+		return Outcome{}, fmt.Errorf("sample registry answer for building %s visit %d does not add up: sampled %d is more than the %d residents expected",
+			a.Building, a.Visit, out.Sampled, a.Expected)
+	}
+	if out.HomeVisited > out.Sampled {
+		return Outcome{}, fmt.Errorf("sample registry answer for building %s visit %d does not add up: homeVisited %d is more than sampled %d",
+			a.Building, a.Visit, out.HomeVisited, out.Sampled)
+	}
+	return out, nil
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// jsonKind names the JSON type of a value, for error messages.
+func jsonKind(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "empty"
+	}
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}

@@ -1,0 +1,334 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const goodBody = `{"round":"r-1","building":"b-1","visit":2,"sampled":100,"homeVisited":7,"missedHouseholds":["2-1203","3-0401"]}`
+
+// registry starts a test server whose handler is h, and counts requests;
+// h learns which request (1-based) it is answering.
+func registry(t *testing.T, h func(w http.ResponseWriter, r *http.Request, attempt int32)) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h(w, r, n.Add(1))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func httpAssignment(url string) Assignment {
+	return Assignment{
+		Namespace: "ns-1", Round: "r-1", Building: "b-1", Visit: 2, Expected: 120,
+		Source: "http", HTTPURL: url, HTTPTimeout: time.Second,
+	}
+}
+
+// fastSource retries quickly so the tests do not wait on backoff.
+func fastSource(srv *httptest.Server, retries int) *HTTPSource {
+	return &HTTPSource{Client: srv.Client(), Retries: retries, Backoff: time.Millisecond}
+}
+
+func wantErr(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("want an error containing %q, got none", parts)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("error %q does not contain %q", err, p)
+		}
+	}
+}
+
+func TestHTTPSourceSuccess(t *testing.T) {
+	for _, tc := range []struct {
+		name, token, prefix, suffix string
+	}{
+		{name: "no token", prefix: ""},
+		{name: "token", token: "s3cret", prefix: ""},
+		{name: "base URL ends with slash", suffix: "/"},
+		{name: "base URL with path prefix", prefix: "/registry", suffix: "/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, n := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) {
+				if r.Method != http.MethodGet {
+					t.Errorf("method %s, want GET", r.Method)
+				}
+				if want := tc.prefix + "/v1/rounds/r-1/buildings/b-1/samples"; r.URL.Path != want {
+					t.Errorf("path %q, want %q", r.URL.Path, want)
+				}
+				if q := r.URL.Query(); q.Get("namespace") != "ns-1" || q.Get("visit") != "2" || len(q) != 2 {
+					t.Errorf("query %q, want namespace=ns-1&visit=2", r.URL.RawQuery)
+				}
+				if got := r.Header.Get("Accept"); got != "application/json" {
+					t.Errorf("Accept %q, want application/json", got)
+				}
+				auth, has := r.Header["Authorization"]
+				switch {
+				case tc.token == "" && has:
+					t.Errorf("Authorization %q sent without a token", auth)
+				case tc.token != "" && r.Header.Get("Authorization") != "Bearer "+tc.token:
+					t.Errorf("Authorization %q, want Bearer %s", r.Header.Get("Authorization"), tc.token)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = fmt.Fprint(w, goodBody)
+			})
+			a := httpAssignment(srv.URL + tc.prefix + tc.suffix)
+			a.HTTPToken = tc.token
+			out, err := fastSource(srv, 4).Visit(context.Background(), a, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Outcome{Sampled: 100, HomeVisited: 7, MissedHouseholds: []string{"2-1203", "3-0401"}}
+			if !reflect.DeepEqual(out, want) {
+				t.Errorf("outcome %+v, want %+v", out, want)
+			}
+			if n.Load() != 1 {
+				t.Errorf("%d requests, want 1", n.Load())
+			}
+		})
+	}
+}
+
+func TestHTTPSourceOptionalFieldsMayBeLeftOut(t *testing.T) {
+	srv, _ := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) {
+		_, _ = fmt.Fprint(w, `{"sampled":0,"homeVisited":0,"comment":"unknown fields are ignored"}`)
+	})
+	out, err := fastSource(srv, 0).Visit(context.Background(), httpAssignment(srv.URL), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out, Outcome{}) {
+		t.Errorf("outcome %+v, want zero", out)
+	}
+}
+
+func TestHTTPSourceSlowServerTimesOutAndRetries(t *testing.T) {
+	release := make(chan struct{})
+	srv, n := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) {
+		// Never answers in time: waits until the client gives up.
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	t.Cleanup(func() { close(release) }) // runs before srv.Close
+	a := httpAssignment(srv.URL)
+	a.HTTPTimeout = 50 * time.Millisecond
+	_, err := fastSource(srv, 2).Visit(context.Background(), a, nil)
+	wantErr(t, err, "after 3 attempts", "within the 50ms timeout", "building b-1 visit 2")
+	if n.Load() != 3 {
+		t.Errorf("%d requests, want 3", n.Load())
+	}
+}
+
+func TestHTTPSourceRetries5xxThenSucceeds(t *testing.T) {
+	srv, n := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) {
+		switch attempt {
+		case 1:
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		case 2:
+			http.Error(w, "oops", http.StatusInternalServerError)
+		default:
+			_, _ = fmt.Fprint(w, goodBody)
+		}
+	})
+	out, err := fastSource(srv, 4).Visit(context.Background(), httpAssignment(srv.URL), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Sampled != 100 {
+		t.Errorf("sampled %d, want 100", out.Sampled)
+	}
+	if n.Load() != 3 {
+		t.Errorf("%d requests, want 3", n.Load())
+	}
+}
+
+func TestHTTPSourcePersistent5xxGivesUpAfterRetries(t *testing.T) {
+	srv, n := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) {
+		http.Error(w, "upstream down", http.StatusBadGateway)
+	})
+	_, err := fastSource(srv, 3).Visit(context.Background(), httpAssignment(srv.URL), nil)
+	wantErr(t, err, "after 4 attempts", "502 Bad Gateway", "building b-1 visit 2", "upstream down")
+	if n.Load() != 4 {
+		t.Errorf("%d requests, want Retries+1 = 4", n.Load())
+	}
+}
+
+func TestHTTPSourceUnreachableIsRetried(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing listens there any more
+	_, err := (&HTTPSource{Retries: 1, Backoff: time.Millisecond}).Visit(context.Background(), httpAssignment(url), nil)
+	wantErr(t, err, "after 2 attempts", "could not reach the sample registry")
+}
+
+func TestHTTPSource4xxIsNotRetried(t *testing.T) {
+	for _, code := range []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			srv, n := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) {
+				// A careless server echoing the credentials must not leak
+				// them into the error.
+				http.Error(w, "no such building; you sent "+r.Header.Get("Authorization")+"\n"+strings.Repeat("x", 500), code)
+			})
+			a := httpAssignment(srv.URL)
+			a.HTTPToken = "s3cret"
+			_, err := fastSource(srv, 4).Visit(context.Background(), a, nil)
+			wantErr(t, err, fmt.Sprintf("sample registry answered %d %s for building b-1 visit 2: no such building", code, http.StatusText(code)))
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q contains the token", err)
+			}
+			if strings.Contains(err.Error(), strings.Repeat("x", 200)) {
+				t.Errorf("error %q quotes more than 200 bytes of the body", err)
+			}
+			if n.Load() != 1 {
+				t.Errorf("%d requests, want 1", n.Load())
+			}
+		})
+	}
+}
+
+func TestHTTPSourceMalformedBodiesAreRejected(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"not JSON", `<html>gateway</html>`, []string{"malformed body", "not a JSON object", "<html>"}},
+		{"JSON list", `[1,2]`, []string{"malformed body", "not a JSON object"}},
+		{"missing sampled", `{"homeVisited":1}`, []string{"malformed body", `field "sampled" is missing`}},
+		{"null sampled", `{"sampled":null,"homeVisited":1}`, []string{`field "sampled" is missing`}},
+		{"missing homeVisited", `{"sampled":1}`, []string{`field "homeVisited" is missing`}},
+		{"sampled is a string", `{"sampled":"12","homeVisited":1}`, []string{`field "sampled": is a string, want a whole number`}},
+		{"sampled is a fraction", `{"sampled":1.5,"homeVisited":1}`, []string{`field "sampled": 1.5 is not a whole number`}},
+		{"negative sampled", `{"sampled":-3,"homeVisited":0}`, []string{`field "sampled": -3 is negative`}},
+		{"negative homeVisited", `{"sampled":3,"homeVisited":-1}`, []string{`field "homeVisited": -1 is negative`}},
+		{"huge sampled", `{"sampled":99999999999,"homeVisited":0}`, []string{`field "sampled": 99999999999 is too large`}},
+		{"visit is a boolean", `{"sampled":3,"homeVisited":0,"visit":true}`, []string{`field "visit": is a boolean`}},
+		{"sampled more than expected", `{"sampled":121,"homeVisited":0}`, []string{"does not add up", "sampled 121 is more than the 120 residents expected"}},
+		{"homeVisited more than sampled", `{"sampled":10,"homeVisited":11}`, []string{"does not add up", "homeVisited 11 is more than sampled 10"}},
+		{"wrong building", `{"building":"b-9","sampled":1,"homeVisited":0}`, []string{`field "building": answer is for building "b-9", not "b-1"`}},
+		{"wrong round", `{"round":"r-0","sampled":1,"homeVisited":0}`, []string{`field "round": answer is for round "r-0", not "r-1"`}},
+		{"building is a number", `{"building":7,"sampled":1,"homeVisited":0}`, []string{`field "building": is a number, want a string`}},
+		{"missedHouseholds not a list", `{"sampled":1,"homeVisited":0,"missedHouseholds":"2-1203"}`, []string{`field "missedHouseholds": is a string, want a list of strings`}},
+		{"missedHouseholds item not a string", `{"sampled":1,"homeVisited":0,"missedHouseholds":["2-1203",7]}`, []string{`field "missedHouseholds": item 2 is a number`}},
+		{"missedHouseholds bad id", `{"sampled":1,"homeVisited":0,"missedHouseholds":["2 单元 1203"]}`, []string{`item 1 "2 单元 1203" is not a unit-room id`}},
+		{"body over 1 MiB", `{"sampled":1,"homeVisited":0,"pad":"` + strings.Repeat("x", 1<<20) + `"}`, []string{"larger than 1 MiB"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, n := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) {
+				_, _ = fmt.Fprint(w, tc.body)
+			})
+			_, err := fastSource(srv, 4).Visit(context.Background(), httpAssignment(srv.URL), nil)
+			wantErr(t, err, append(tc.want, "building b-1 visit 2")...)
+			if n.Load() != 1 {
+				t.Errorf("%d requests, want 1: a bad answer is not retried", n.Load())
+			}
+		})
+	}
+}
+
+func TestHTTPSource429HonoursRetryAfter(t *testing.T) {
+	srv, n := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) {
+		if attempt == 1 {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		_, _ = fmt.Fprint(w, goodBody)
+	})
+	start := time.Now()
+	// Backoff alone would retry after 1ms; Retry-After asks for a second.
+	out, err := fastSource(srv, 4).Visit(context.Background(), httpAssignment(srv.URL), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Sampled != 100 {
+		t.Errorf("sampled %d, want 100", out.Sampled)
+	}
+	if n.Load() != 2 {
+		t.Errorf("%d requests, want 2", n.Load())
+	}
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Errorf("retried after %s, want about the 1s of Retry-After", waited)
+	}
+}
+
+func TestHTTPRetryAfterIsCapped(t *testing.T) {
+	for v, want := range map[string]time.Duration{
+		"3":    3 * time.Second,
+		"3600": httpMaxBackoff,
+		"":     0,
+		"-1":   0,
+		"Wed, 21 Oct 2015 07:28:00 GMT": 0, // date form: the normal backoff applies
+	} {
+		if got := retryAfter(v); got != want {
+			t.Errorf("retryAfter(%q) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+func TestHTTPBackoffDoublesUpToTheCap(t *testing.T) {
+	s := NewHTTPSource()
+	if s.Retries != 4 || s.Backoff != 500*time.Millisecond {
+		t.Errorf("defaults %d retries, %s backoff; want 4 and 500ms", s.Retries, s.Backoff)
+	}
+	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
+	for i, w := range want {
+		if got := s.backoff(i + 1); got != w {
+			t.Errorf("backoff after attempt %d = %s, want %s", i+1, got, w)
+		}
+	}
+}
+
+func TestHTTPSourceStopsWhenContextIsCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, n := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) {
+		cancel() // the visit is called off while the registry is down
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	})
+	// An hour of backoff: only cancellation can end this quickly.
+	s := &HTTPSource{Client: srv.Client(), Retries: 4, Backoff: time.Hour}
+	_, err := s.Visit(ctx, httpAssignment(srv.URL), nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	if n.Load() != 1 {
+		t.Errorf("%d requests, want 1", n.Load())
+	}
+}
+
+func TestHTTPSourceRejectsBadBaseURL(t *testing.T) {
+	for _, u := range []string{"ftp://registry", "registry.example", "https://registry/?x=1"} {
+		_, err := NewHTTPSource().Visit(context.Background(), httpAssignment(u), nil)
+		wantErr(t, err, "is not an http:// or https:// base URL")
+	}
+}

@@ -1,0 +1,122 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package collector
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+)
+
+// FieldOwner is the collector's field manager. It owns status.report and
+// nothing else, so the collector's reports and the operator's status fields
+// never overwrite each other.
+const FieldOwner = "sweep-collector"
+
+// Reporter writes a visit's report.
+type Reporter interface {
+	Report(ctx context.Context, a Assignment, o Outcome, final bool) error
+}
+
+// StatusReporter writes reports to the CollectionJob's status subresource
+// with server-side apply.
+type StatusReporter struct {
+	Client client.Client
+	Now    func() time.Time
+}
+
+// Report applies status.report for visit a.Visit. A final report is retried
+// on transient errors: it is the visit's result, and the operator counts a
+// visit without one as failed.
+func (r StatusReporter) Report(ctx context.Context, a Assignment, o Outcome, final bool) error {
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	households := o.MissedHouseholds
+	if len(households) > sweepv1alpha1.MaxMissedHouseholds {
+		households = households[:sweepv1alpha1.MaxMissedHouseholds]
+	}
+	list := make([]any, len(households))
+	for i, h := range households {
+		list[i] = h
+	}
+	pool := int64(max(a.PoolSize, 1))
+	report := map[string]any{
+		"visit":       int64(a.Visit),
+		"sampled":     int64(o.Sampled),
+		"missed":      int64(max(a.Expected-o.Sampled, 0)),
+		"homeVisited": int64(o.HomeVisited),
+		"tubes":       (int64(o.Sampled) + pool - 1) / pool,
+		"final":       final,
+		"time":        now().UTC().Format(time.RFC3339),
+	}
+	if len(list) > 0 {
+		report["missedHouseholds"] = list
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"report": report}}}
+	u.SetGroupVersionKind(sweepv1alpha1.GroupVersion.WithKind("CollectionJob"))
+	u.SetNamespace(a.Namespace)
+	u.SetName(a.CollectionJob)
+	apply := func() error {
+		return r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership)
+	}
+	if !final {
+		return apply()
+	}
+	transient := func(err error) bool {
+		return apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
+			apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err)
+	}
+	if err := retry.OnError(retry.DefaultBackoff, transient, apply); err != nil {
+		return fmt.Errorf("reporting visit %d of %s/%s: %w", a.Visit, a.Namespace, a.CollectionJob, err)
+	}
+	return nil
+}
+
+// Run performs one visit: asks the source, sends progress reports while it
+// runs (best effort), and a final report at the end. It returns an error
+// when the visit or its final report failed; a visit Job's pod then exits
+// non-zero, and the operator counts the visit as failed.
+func Run(ctx context.Context, a Assignment, src Source, rep Reporter) error {
+	progress := func(o Outcome) { _ = rep.Report(ctx, a, o, false) }
+	o, err := src.Visit(ctx, a, progress)
+	if err != nil {
+		return fmt.Errorf("visit %d of building %s: %w", a.Visit, a.Building, err)
+	}
+	return rep.Report(ctx, a, o, true)
+}
+
+// SourceFor returns the source an assignment names.
+func SourceFor(a Assignment) (Source, error) {
+	switch a.Source {
+	case "", "drill":
+		return DrillSource{}, nil
+	case "http":
+		return NewHTTPSource(), nil
+	case "csv":
+		return CSVSource{}, nil
+	}
+	return nil, fmt.Errorf("unknown source %q", a.Source)
+}

@@ -1,0 +1,47 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package collector is the code that runs one visit of one building: it
+// learns its assignment from the environment, asks its source who has been
+// sampled, and reports through the CollectionJob's status subresource with
+// server-side apply under its own field manager. The same code runs in a
+// visit Job's pod (`sweep collect`) and in the manager's local executor.
+package collector
+
+import (
+	"context"
+)
+
+// Outcome is what a source knows about a building after a visit: counts for
+// the whole round so far, this visit included.
+type Outcome struct {
+	// Sampled is the expected residents sampled so far in this round.
+	Sampled int32
+	// HomeVisited is the sampled residents who were sampled at home.
+	HomeVisited int32
+	// MissedHouseholds are the unit-room ids ("2-1203") of households with
+	// residents not sampled yet. May be longer than the status can keep;
+	// the reporter caps it.
+	MissedHouseholds []string
+}
+
+// Source says who has been sampled in a building.
+type Source interface {
+	// Visit runs (or, for a real system, looks up) visit a.Visit of the
+	// building and returns the round's outcome so far. progress, when not
+	// nil, may be called with interim outcomes during a long visit.
+	Visit(ctx context.Context, a Assignment, progress func(Outcome)) (Outcome, error)
+}
