@@ -102,6 +102,13 @@ func zapLevel() zapcore.Level {
 // new cache, no memory of earlier managers.
 func startManager(t *testing.T, ns string, clk clock.PassiveClock, tune func(*TestingRoundReconciler)) (stop func()) {
 	t.Helper()
+	return startManagerWith(t, ns, clk, tune, nil)
+}
+
+// startManagerWith also runs the collection controller with the executor
+// newExecutor makes (none when nil).
+func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func(*TestingRoundReconciler), newExecutor func(ctrl.Manager) Executor) (stop func()) {
+	t.Helper()
 	mcfg := rest.CopyConfig(cfg)
 	mcfg.QPS, mcfg.Burst = 500, 1000 // the manager's defaults
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
@@ -126,6 +133,17 @@ func startManager(t *testing.T, ns string, clk clock.PassiveClock, tune func(*Te
 	}
 	if err := rec.SetupWithManager(mgr, 4); err != nil {
 		t.Fatal(err)
+	}
+	if newExecutor != nil {
+		cr := &CollectionJobReconciler{
+			Client:   mgr.GetClient(),
+			Clock:    clk,
+			Recorder: mgr.GetEventRecorder("sweep-collection-controller"),
+			Executor: newExecutor(mgr),
+		}
+		if err := cr.SetupWithManager(mgr, 8); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -30,9 +30,9 @@ const (
 	// some residents are not home and fewer of them on every revisit.
 	SourceDrill SourceType = "drill"
 	// SourceHTTP asks a city's sample-registration system through the JSON
-	// API documented in docs/collector-http-api.md.
+	// API documented in docs/collector-api.md.
 	SourceHTTP SourceType = "http"
-	// SourceCSV reads a CSV export of sampled residents from a ConfigMap.
+	// SourceCSV reads a CSV export of sampled households from a ConfigMap.
 	SourceCSV SourceType = "csv"
 )
 
@@ -78,7 +78,7 @@ type DrillSource struct {
 	// +kubebuilder:default=15
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
-	AbsentPercent int32 `json:"absentPercent,omitempty"`
+	AbsentPercent *int32 `json:"absentPercent,omitempty"`
 
 	// stillAbsentPercent is the share of the residents missed on one visit
 	// who are still not found on the next, in percent. Lower means re-knocks
@@ -87,7 +87,7 @@ type DrillSource struct {
 	// +kubebuilder:default=40
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
-	StillAbsentPercent int32 `json:"stillAbsentPercent,omitempty"`
+	StillAbsentPercent *int32 `json:"stillAbsentPercent,omitempty"`
 }
 
 // HTTPSource is a city's sample-registration system.
@@ -110,7 +110,7 @@ type HTTPSource struct {
 	TokenSecretRef *corev1.SecretKeySelector `json:"tokenSecretRef,omitempty"`
 }
 
-// CSVSource is an exported list of sampled residents, one row per sample, in
+// CSVSource is an exported list of sampled households, one row per household, in
 // a ConfigMap of the round's namespace.
 type CSVSource struct {
 	// configMapName is the ConfigMap holding the export.

@@ -217,9 +217,16 @@ func AssignmentFor(cj *sweepv1alpha1.CollectionJob, visit int32, timeScale float
 	}
 	switch a.Source {
 	case string(sweepv1alpha1.SourceDrill):
+		// The schema's defaults, for objects stored before it had them.
 		a.DrillAbsentPercent, a.DrillStillAbsentPercent = 15, 40
 		if d := s.Collector.Drill; d != nil {
-			a.DrillSeed, a.DrillAbsentPercent, a.DrillStillAbsentPercent = d.Seed, d.AbsentPercent, d.StillAbsentPercent
+			a.DrillSeed = d.Seed
+			if d.AbsentPercent != nil {
+				a.DrillAbsentPercent = *d.AbsentPercent
+			}
+			if d.StillAbsentPercent != nil {
+				a.DrillStillAbsentPercent = *d.StillAbsentPercent
+			}
 		}
 		a.DrillTimeScale = timeScale
 	case string(sweepv1alpha1.SourceHTTP):

@@ -205,7 +205,7 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 		return Outcome{}, errors.New(strings.Join(bad, "; "))
 	}
 	if !found {
-		// Probably a misspelt name or an export that leaves the building
+		// Probably a misspelled name or an export that leaves the building
 		// out; reporting zero sampled would look like nobody came.
 		return Outcome{}, fmt.Errorf("%s has no rows for building %s", name, a.Building)
 	}

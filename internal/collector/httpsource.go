@@ -131,8 +131,12 @@ func (s *HTTPSource) backoff(attempt int) time.Duration {
 // may or may not end with a slash; the names are path-escaped.
 func samplesURL(a Assignment) (string, error) {
 	u, err := url.Parse(a.HTTPURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("sample registry URL %q is not an http:// or https:// base URL without query", a.HTTPURL)
+	if err != nil {
+		// url.Parse's error quotes the URL, which may hold a password.
+		return "", errors.New("sample registry URL cannot be parsed")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("sample registry URL %q is not an http:// or https:// base URL without query", u.Redacted())
 	}
 	q := url.Values{}
 	q.Set("namespace", a.Namespace)
@@ -225,13 +229,12 @@ func retryAfter(v string) time.Duration {
 // snippet is the start of an error body for a message: one line, and with
 // the token masked in case a server echoes the request back.
 func snippet(body []byte, token string) string {
-	if len(body) > httpSnippet {
-		body = body[:httpSnippet]
-	}
-	s := strings.ToValidUTF8(string(body), "")
+	// Mask first, so that a token across the cut is masked too.
+	s := string(body[:min(len(body), httpSnippet+len(token))])
 	if token != "" {
 		s = strings.ReplaceAll(s, token, "[redacted]")
 	}
+	s = strings.ToValidUTF8(s[:min(len(s), httpSnippet)], "")
 	s = strings.Join(strings.Fields(s), " ")
 	if s == "" {
 		return "(empty body)"
@@ -256,7 +259,7 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 		raw, ok := fields[name]
 		if !ok || isNull(raw) {
 			if required {
-				return 0, malformed("field %q is missing", name)
+				return 0, malformed("field %q: is missing", name)
 			}
 			return 0, nil
 		}

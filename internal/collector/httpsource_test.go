@@ -60,6 +60,7 @@ func wantErr(t *testing.T, err error, parts ...string) {
 	if err == nil {
 		t.Fatalf("want an error containing %q, got none", parts)
 	}
+	t.Logf("error: %v", err)
 	for _, p := range parts {
 		if !strings.Contains(err.Error(), p) {
 			t.Errorf("error %q does not contain %q", err, p)
@@ -216,6 +217,21 @@ func TestHTTPSource4xxIsNotRetried(t *testing.T) {
 	}
 }
 
+func TestHTTPSourceErrorNeverShowsTheToken(t *testing.T) {
+	// The echoed token straddles the 200-byte cut of the quoted body.
+	srv, _ := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) {
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = fmt.Fprint(w, strings.Repeat("x", 197)+r.Header.Get("Authorization")[len("Bearer "):])
+	})
+	a := httpAssignment(srv.URL)
+	a.HTTPToken = "s3cret-token"
+	_, err := fastSource(srv, 0).Visit(context.Background(), a, nil)
+	wantErr(t, err, "403 Forbidden")
+	if strings.Contains(err.Error(), "s3c") {
+		t.Errorf("error %q shows part of the token", err)
+	}
+}
+
 func TestHTTPSourceMalformedBodiesAreRejected(t *testing.T) {
 	for _, tc := range []struct {
 		name, body string
@@ -223,9 +239,9 @@ func TestHTTPSourceMalformedBodiesAreRejected(t *testing.T) {
 	}{
 		{"not JSON", `<html>gateway</html>`, []string{"malformed body", "not a JSON object", "<html>"}},
 		{"JSON list", `[1,2]`, []string{"malformed body", "not a JSON object"}},
-		{"missing sampled", `{"homeVisited":1}`, []string{"malformed body", `field "sampled" is missing`}},
-		{"null sampled", `{"sampled":null,"homeVisited":1}`, []string{`field "sampled" is missing`}},
-		{"missing homeVisited", `{"sampled":1}`, []string{`field "homeVisited" is missing`}},
+		{"missing sampled", `{"homeVisited":1}`, []string{"malformed body", `field "sampled": is missing`}},
+		{"null sampled", `{"sampled":null,"homeVisited":1}`, []string{`field "sampled": is missing`}},
+		{"missing homeVisited", `{"sampled":1}`, []string{`field "homeVisited": is missing`}},
 		{"sampled is a string", `{"sampled":"12","homeVisited":1}`, []string{`field "sampled": is a string, want a whole number`}},
 		{"sampled is a fraction", `{"sampled":1.5,"homeVisited":1}`, []string{`field "sampled": 1.5 is not a whole number`}},
 		{"negative sampled", `{"sampled":-3,"homeVisited":0}`, []string{`field "sampled": -3 is negative`}},
@@ -283,10 +299,10 @@ func TestHTTPSource429HonoursRetryAfter(t *testing.T) {
 
 func TestHTTPRetryAfterIsCapped(t *testing.T) {
 	for v, want := range map[string]time.Duration{
-		"3":    3 * time.Second,
-		"3600": httpMaxBackoff,
-		"":     0,
-		"-1":   0,
+		"3":                             3 * time.Second,
+		"3600":                          httpMaxBackoff,
+		"":                              0,
+		"-1":                            0,
 		"Wed, 21 Oct 2015 07:28:00 GMT": 0, // date form: the normal backoff applies
 	} {
 		if got := retryAfter(v); got != want {
@@ -327,8 +343,16 @@ func TestHTTPSourceStopsWhenContextIsCancelled(t *testing.T) {
 }
 
 func TestHTTPSourceRejectsBadBaseURL(t *testing.T) {
-	for _, u := range []string{"ftp://registry", "registry.example", "https://registry/?x=1"} {
+	for _, u := range []string{"ftp://registry", "registry.example", "https://registry/?x=1", "ftp://user:pa55@registry"} {
 		_, err := NewHTTPSource().Visit(context.Background(), httpAssignment(u), nil)
 		wantErr(t, err, "is not an http:// or https:// base URL")
+		if strings.Contains(err.Error(), "pa55") {
+			t.Errorf("error %q shows the URL's password", err)
+		}
+	}
+	_, err := NewHTTPSource().Visit(context.Background(), httpAssignment("http://user:pa55@reg istry:x/"), nil)
+	wantErr(t, err, "sample registry URL cannot be parsed")
+	if strings.Contains(err.Error(), "pa55") {
+		t.Errorf("error %q shows the URL's password", err)
 	}
 }

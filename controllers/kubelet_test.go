@@ -1,0 +1,136 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/masstesting/sweep/internal/collector"
+)
+
+// kubeletAction is what the stand-in kubelet does with a visit Job.
+type kubeletAction int
+
+const (
+	// runCollector runs the collector code with the pod's environment and
+	// marks the Job Complete if it succeeded, Failed if not.
+	runCollector kubeletAction = iota
+	// crash marks the Job Failed without running the collector.
+	crash
+	// succeedSilently marks the Job Complete without running the collector.
+	succeedSilently
+	// hold leaves the Job running.
+	hold
+)
+
+// fakeKubelet stands in for the kubelet and the Job controller, which
+// envtest does not have: it watches visit Jobs, runs the project's collector
+// code with each Job's pod environment (as the pod would), and then sets
+// the Job's status as the Job controller would. decide picks what happens
+// to each Job.
+type fakeKubelet struct {
+	t      *testing.T
+	decide func(job *batchv1.Job) kubeletAction
+
+	mu   sync.Mutex
+	seen []string // Job names in creation order
+}
+
+func startFakeKubelet(t *testing.T, ns string, decide func(*batchv1.Job) kubeletAction) *fakeKubelet {
+	t.Helper()
+	k := &fakeKubelet{t: t, decide: decide}
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := k8s.Watch(ctx, &batchv1.JobList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		handled := map[string]bool{}
+		for ev := range w.ResultChan() {
+			job, ok := ev.Object.(*batchv1.Job)
+			if !ok || handled[job.Name] || job.DeletionTimestamp != nil {
+				continue
+			}
+			handled[job.Name] = true
+			k.mu.Lock()
+			k.seen = append(k.seen, job.Name)
+			k.mu.Unlock()
+			k.handle(ctx, job)
+		}
+	}()
+	t.Cleanup(func() { cancel(); w.Stop(); <-done })
+	return k
+}
+
+func (k *fakeKubelet) handle(ctx context.Context, job *batchv1.Job) {
+	action := k.decide(job)
+	if action == hold {
+		return
+	}
+	ok := action == succeedSilently
+	if action == runCollector {
+		env := map[string]string{}
+		for _, e := range job.Spec.Template.Spec.Containers[0].Env {
+			env[e.Name] = e.Value
+		}
+		a, err := collector.FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		if err != nil {
+			k.t.Errorf("visit Job %s has a bad collector environment: %v", job.Name, err)
+			return
+		}
+		src, err := collector.SourceFor(a)
+		if err == nil {
+			err = collector.Run(ctx, a, src, collector.StatusReporter{Client: k8s})
+		}
+		ok = err == nil
+	}
+	now := metav1.Now()
+	job.Status.StartTime = &now
+	if ok {
+		job.Status.Succeeded = 1
+		job.Status.CompletionTime = &now
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now},
+			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now},
+		}
+	} else {
+		job.Status.Failed = 1
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now, LastProbeTime: now},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now, LastProbeTime: now},
+		}
+	}
+	if err := k8s.Status().Update(ctx, job); err != nil && ctx.Err() == nil {
+		k.t.Errorf("setting status of visit Job %s: %v", job.Name, err)
+	}
+}
+
+func (k *fakeKubelet) jobs() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]string(nil), k.seen...)
+}
+

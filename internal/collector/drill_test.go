@@ -1,0 +1,119 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package collector
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func drillAssignment(visit int32) Assignment {
+	return Assignment{Namespace: "pingfang", Round: "baoguo-1126", Building: "xinjiang-7", CollectionJob: "baoguo-1126-xinjiang-7",
+		Visit: visit, Expected: 300, HomeVisit: 14, Households: 120, Units: 3, Floors: 7, PoolSize: 10, Source: "drill",
+		DrillSeed: 20221126, DrillAbsentPercent: 20, DrillStillAbsentPercent: 40}
+}
+
+func TestDrillIsDeterministicAndFindsMoreEachVisit(t *testing.T) {
+	ctx := context.Background()
+	var prev Outcome
+	for v := int32(1); v <= 4; v++ {
+		a := drillAssignment(v)
+		o1, err := DrillSource{}.Visit(ctx, a, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o2, _ := DrillSource{}.Visit(ctx, a, nil)
+		other := a
+		other.Namespace = "elsewhere"
+		o3, _ := DrillSource{}.Visit(ctx, other, nil)
+		if o1.Sampled != o2.Sampled || !slices.Equal(o1.MissedHouseholds, o2.MissedHouseholds) || o1.Sampled != o3.Sampled {
+			t.Fatalf("visit %d is not deterministic: %+v vs %+v vs %+v", v, o1, o2, o3)
+		}
+		if o1.HomeVisited != 14 {
+			t.Errorf("visit %d: %d sampled at home, want all 14 home-visit residents", v, o1.HomeVisited)
+		}
+		missed := a.Expected - o1.Sampled
+		if int32(len(o1.MissedHouseholds)) > missed || len(o1.MissedHouseholds) > int(a.Households) {
+			t.Errorf("visit %d: %d missed households for %d missed residents", v, len(o1.MissedHouseholds), missed)
+		}
+		for _, h := range o1.MissedHouseholds {
+			if !strings.Contains(h, "-") {
+				t.Errorf("household id %q is not unit-room", h)
+			}
+		}
+		if v > 1 {
+			if o1.Sampled < prev.Sampled {
+				t.Errorf("visit %d sampled %d, fewer than %d before", v, o1.Sampled, prev.Sampled)
+			}
+			for _, h := range o1.MissedHouseholds {
+				if !slices.Contains(prev.MissedHouseholds, h) {
+					t.Errorf("visit %d misses household %s that visit %d had found", v, h, v-1)
+				}
+			}
+		}
+		prev = o1
+	}
+	if first, _ := (DrillSource{}).Visit(ctx, drillAssignment(1), nil); first.Sampled == first.HomeVisited || first.Sampled == 300 {
+		t.Errorf("a 20%% absence drill found everyone or no one: %+v", first)
+	}
+}
+
+func TestDrillTakesLongerInSealedBuildingsAndReportsProgress(t *testing.T) {
+	var slept time.Duration
+	src := DrillSource{Sleep: func(_ context.Context, d time.Duration) error { slept += d; return nil }}
+	a := drillAssignment(1)
+	a.DrillTimeScale = 1
+	var progress []Outcome
+	final, err := src.Visit(context.Background(), a, func(o Outcome) { progress = append(progress, o) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := slept
+	if want := time.Duration(float64(a.Expected) / SamplesPerTeamHour * float64(time.Hour)); open != want {
+		t.Errorf("a visit of %d residents took %v, want %v at %d an hour", a.Expected, open, want, SamplesPerTeamHour)
+	}
+	if len(progress) != 1 || progress[0].Sampled >= final.Sampled {
+		t.Errorf("progress %+v before final %+v", progress, final)
+	}
+	slept = 0
+	a.Sealed = true
+	if _, err := src.Visit(context.Background(), a, nil); err != nil {
+		t.Fatal(err)
+	}
+	if slept != open*3/2 {
+		t.Errorf("sealed visit took %v, want 1.5 x %v", slept, open)
+	}
+}
+
+func TestAssignmentRoundTripsThroughTheEnvironment(t *testing.T) {
+	a := drillAssignment(2)
+	a.DrillTimeScale = 0.01
+	env := a.Env()
+	got, err := FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil || got != a {
+		t.Fatalf("FromEnv(Env()) = %+v, %v; want %+v", got, err, a)
+	}
+	delete(env, EnvBuilding)
+	env[EnvVisit] = "two"
+	_, err = FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil || !strings.Contains(err.Error(), EnvBuilding) || !strings.Contains(err.Error(), EnvVisit) {
+		t.Errorf("bad environment error does not name both variables: %v", err)
+	}
+}
