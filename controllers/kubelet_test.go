@@ -133,4 +133,3 @@ func (k *fakeKubelet) jobs() []string {
 	defer k.mu.Unlock()
 	return append([]string(nil), k.seen...)
 }
-

@@ -54,14 +54,14 @@ const (
 type VisitState int
 
 const (
-	// VisitUnknown: the executor has no record of the attempt (not created
+	// VisitUnknown means the executor has no record of the attempt (not created
 	// yet, not in the cache yet, or lost in a restart).
 	VisitUnknown VisitState = iota
-	// VisitRunning: the attempt is under way.
+	// VisitRunning means the attempt is under way.
 	VisitRunning
-	// VisitSucceeded: the attempt's collector exited successfully.
+	// VisitSucceeded means the attempt's collector exited successfully.
 	VisitSucceeded
-	// VisitFailed: the attempt's collector failed.
+	// VisitFailed means the attempt's collector failed.
 	VisitFailed
 )
 
