@@ -93,9 +93,8 @@ undeploy: kustomize k8s-bin ## Remove the operator deployed by `make deploy`.
 	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
 
 .PHONY: demo
-demo: ## Run a drill round on a local cluster and watch it live (not built yet: issue 7).
-	@echo "make demo is not built yet: it arrives with the end-to-end issue (#7). See README.md." >&2
-	@exit 1
+demo: k8s-bin build ## Run a drill round over a 64-building district on a local cluster and watch it live.
+	hack/demo.sh
 
 ##@ Tools
 

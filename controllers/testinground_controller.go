@@ -202,7 +202,7 @@ func (r *TestingRoundReconciler) expireByTTL(ctx context.Context, tr *sweepv1alp
 // bounded parallelism. A job that already exists (a restart, a lagging
 // cache) counts as created: names are deterministic.
 func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob) ([]sweepv1alpha1.CollectionJob, error) {
-	selector, err := metav1.LabelSelectorAsSelector(tr.Spec.BuildingSelector)
+	selector, err := round.Selector(tr)
 	if err != nil {
 		// The schema catches most bad selectors; one it cannot is reported,
 		// and waits for the spec to change rather than retrying.
@@ -373,7 +373,7 @@ func (r *TestingRoundReconciler) roundsForBuilding(ctx context.Context, obj clie
 	var out []reconcile.Request
 	for i := range rounds.Items {
 		tr := &rounds.Items[i]
-		sel, err := metav1.LabelSelectorAsSelector(tr.Spec.BuildingSelector)
+		sel, err := round.Selector(tr)
 		if err != nil || !round.Expanding(tr, now) || !sel.Matches(labels.Set(obj.GetLabels())) {
 			continue
 		}

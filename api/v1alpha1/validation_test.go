@@ -276,6 +276,8 @@ func TestSamplesAndEdgeCasesAreAcceptedWithDefaults(t *testing.T) {
 		t.Fatalf("no samples found under config/samples (%v)", err)
 	}
 	for _, f := range files {
+		// Each file in a namespace of its own: samples may share names.
+		ns := newNamespace(t)
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

@@ -18,10 +18,10 @@ limitations under the License.
 //
 //	sweep manager   run the controllers (the operator's Deployment runs this)
 //	sweep collect   run one visit (a visit Job's pod runs this)
+//	sweep status    show a round, live with --watch
 //	sweep version   print the version
 //
-// Later subcommands (import, status, missed) join this list as they are
-// built.
+// Later subcommands (import, missed) join this list as they are built.
 package main
 
 import (
@@ -49,6 +49,8 @@ func run(args []string) error {
 		return runManager(args[1:])
 	case "collect":
 		return runCollect(args[1:])
+	case "status":
+		return runStatus(args[1:])
 	case "version":
 		fmt.Println(version)
 		return nil
@@ -67,6 +69,7 @@ func usage() {
 Subcommands:
   manager   run the Sweep controllers
   collect   run one visit of a building (in a visit Job's pod)
+  status    show a round: progress, buildings by phase, lagging buildings (--watch)
   version   print the version
 
 Run "sweep <subcommand> -h" for the flags of one subcommand.

@@ -25,6 +25,7 @@ import (
 	"sort"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
@@ -115,4 +116,14 @@ func admitsBefore(order sweepv1alpha1.RoundOrder, a, b *sweepv1alpha1.Collection
 		}
 	}
 	return a.Building < b.Building
+}
+
+// Selector is the round's building selector. An empty or absent selector
+// selects every Building in the round's namespace (metav1's own conversion
+// would select nothing for an absent one).
+func Selector(r *sweepv1alpha1.TestingRound) (labels.Selector, error) {
+	if r.Spec.BuildingSelector == nil {
+		return labels.Everything(), nil
+	}
+	return metav1.LabelSelectorAsSelector(r.Spec.BuildingSelector)
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -326,4 +327,20 @@ func hasEvent(ev []Event, reason string) bool {
 		}
 	}
 	return false
+}
+
+func TestSelector(t *testing.T) {
+	r := testRound(1, sweepv1alpha1.OrderName)
+	some := labels.Set{sweepv1alpha1.LabelStreet: "baoguo"}
+	if sel, err := Selector(r); err != nil || !sel.Matches(some) || !sel.Matches(labels.Set{}) {
+		t.Errorf("an absent selector must select every building: %v, %v", sel, err)
+	}
+	r.Spec.BuildingSelector = &metav1.LabelSelector{}
+	if sel, err := Selector(r); err != nil || !sel.Matches(some) {
+		t.Errorf("an empty selector must select every building: %v, %v", sel, err)
+	}
+	r.Spec.BuildingSelector = &metav1.LabelSelector{MatchLabels: map[string]string{sweepv1alpha1.LabelStreet: "other"}}
+	if sel, _ := Selector(r); sel.Matches(some) {
+		t.Error("a selector for another street matched")
+	}
 }
