@@ -6,8 +6,8 @@
 #      hack/tools/k8s/go.mod)
 #   kwok, kwokctl (sigs.k8s.io/kwok, pinned by KWOK_VERSION)
 # A stamp records what was built; a second run with the same pins finds the
-# binaries and returns in well under a second. Cold, it takes about 5 minutes
-# on 2 cores.
+# binaries and returns in well under a second. Cold, it took 10-25 minutes on
+# a shared 2-core machine, module downloads included.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +26,7 @@ fi
 
 mkdir -p "$out"
 rm -f "$out/.stamp"
-echo ">> building the control plane into $out (cold: about 5 minutes on 2 cores)" >&2
+echo ">> building the control plane into $out (cold: 10-25 minutes on 2 cores)" >&2
 cd "$tools"
 go build -o "$out/etcd" go.etcd.io/etcd/server/v3
 go build -o "$out/" \
