@@ -75,6 +75,7 @@ func TestKubectlExplainShowsTheDocComments(t *testing.T) {
 			if err != nil {
 				t.Fatalf("kubectl explain %s never succeeded: %s", field, out)
 			}
+			t.Logf("kubectl explain %s:\n%s", field, out)
 			for _, w := range want {
 				if !strings.Contains(out, w) {
 					t.Errorf("kubectl explain %s does not show %q:\n%s", field, w, out)
