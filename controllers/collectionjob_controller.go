@@ -36,6 +36,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
+	"github.com/masstesting/sweep/internal/metrics"
 )
 
 // CollectionFieldOwner is the field manager of the collection controller's
@@ -115,6 +116,7 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		for _, e := range d.Events {
 			r.Recorder.Eventf(&cj, nil, e.Type, e.Reason, "Visit", "%s", e.Message)
 		}
+		recordMetrics(&cj, d, obs, now)
 	}
 
 	res := ctrl.Result{RequeueAfter: d.RequeueAfter}
@@ -174,4 +176,18 @@ func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency
 		}
 	}
 	return b.Complete(r)
+}
+
+// recordMetrics counts what a written decision did: a visit that ended and
+// how long it took, a building that finished and how long it took.
+func recordMetrics(cj *sweepv1alpha1.CollectionJob, d collection.Decision, obs collection.Observed, now time.Time) {
+	if d.VisitResult != "" {
+		metrics.Visits.WithLabelValues(cj.Namespace, d.VisitResult).Inc()
+		if d.VisitResult != collection.ResultFailed && !obs.Started.IsZero() {
+			metrics.VisitDuration.WithLabelValues(cj.Namespace).Observe(now.Sub(obs.Started).Seconds())
+		}
+	}
+	if collection.Finished(d.Status.Phase) && !collection.Finished(cj.Status.Phase) && d.Status.StartTime != nil {
+		metrics.BuildingDuration.WithLabelValues(cj.Namespace, string(d.Status.Phase)).Observe(now.Sub(d.Status.StartTime.Time).Seconds())
+	}
 }

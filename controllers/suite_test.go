@@ -113,7 +113,7 @@ func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func
 	mcfg.QPS, mcfg.Burst = 500, 1000 // the manager's defaults
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                metricsserver.Options{BindAddress: testMetricsAddr},
 		HealthProbeBindAddress: "0",
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
 		// Tests start several managers in one process, one after another.
@@ -158,6 +158,10 @@ func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func
 	t.Cleanup(stop)
 	return stop
 }
+
+// testMetricsAddr is where managers started by tests serve metrics: nowhere
+// ("0"), unless a metrics test sets it.
+var testMetricsAddr = "0"
 
 func newNamespace(t *testing.T) string {
 	t.Helper()

@@ -33,6 +33,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/controllers"
+	"github.com/masstesting/sweep/internal/metrics"
 )
 
 // newScheme holds every type the manager reads or writes.
@@ -65,6 +66,7 @@ func runManager(args []string) error {
 	executor := fs.String("executor", "job", "how visits run: job (a batch/v1 Job per visit) or local (in this process, for demos and small installs)")
 	collectorImage := fs.String("collector-image", "ghcr.io/masstesting/sweep:"+version, "image of the default collector pod (runs `sweep collect`)")
 	drillTimeScale := fs.Float64("drill-time-scale", 1, "scale of the drill source's simulated visit time (1 = real time, 117 residents an hour per team; 0 = instant)")
+	perBuilding := fs.Bool("metrics-per-building", false, "also export sweep_building_residents for every building of every round (a city has tens of thousands)")
 	localWorkers := fs.Int("local-workers", 64, "visits run at once by the local executor")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(fs)
@@ -126,6 +128,9 @@ func runManager(args []string) error {
 	}
 	if err := collectionController.SetupWithManager(mgr, *concurrency*4); err != nil {
 		return fmt.Errorf("setting up the collection controller: %w", err)
+	}
+	if err := metrics.Register(&metrics.RoundCollector{Reader: mgr.GetClient(), PerBuilding: *perBuilding}); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

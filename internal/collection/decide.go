@@ -32,6 +32,17 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
+// How a visit attempt ended (Decision.VisitResult, and the result label of
+// sweep_visits_total).
+const (
+	// ResultComplete means the visit ended with everyone sampled.
+	ResultComplete = "complete"
+	// ResultMissed means the visit ended with residents still missed.
+	ResultMissed = "missed"
+	// ResultFailed means the attempt failed (crash, or no final report).
+	ResultFailed = "failed"
+)
+
 // MaxAttempts is how many times one visit is tried before the job fails.
 const MaxAttempts = 3
 
@@ -92,6 +103,10 @@ type Decision struct {
 	Stop string
 	// RequeueAfter asks to be called again after this long (0: no timer).
 	RequeueAfter time.Duration
+	// VisitResult says how a visit attempt ended in this decision, for the
+	// metrics: ResultComplete, ResultMissed or ResultFailed; empty when none
+	// ended.
+	VisitResult string
 	Events       []Event
 }
 
@@ -194,6 +209,10 @@ func startVisit(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJob
 // missed and a visit is left that can start before the deadline, else done.
 func endVisit(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobStatus, d *Decision, now time.Time) {
 	st.ActiveJob = ""
+	d.VisitResult = ResultComplete
+	if st.Missed > 0 {
+		d.VisitResult = ResultMissed
+	}
 	interval := time.Hour
 	if cj.Spec.Visits.Interval != nil {
 		interval = cj.Spec.Visits.Interval.Duration
@@ -214,6 +233,7 @@ func endVisit(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobSt
 // fail the job once MaxAttempts are used up.
 func failAttempt(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobStatus, d *Decision, now time.Time, reason, cause string) {
 	d.Stop = st.ActiveJob
+	d.VisitResult = ResultFailed
 	st.ActiveJob = ""
 	st.FailedAttempts++
 	if st.FailedAttempts >= MaxAttempts {

@@ -1,0 +1,162 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/metrics"
+)
+
+// scrape reads the manager's metrics endpoint the way Prometheus does.
+func scrape(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for name, f := range families {
+		if !strings.HasPrefix(name, "sweep_") {
+			continue
+		}
+		for _, m := range f.Metric {
+			var labels []string
+			for _, l := range m.Label {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			sort.Strings(labels)
+			key := name + "{" + strings.Join(labels, ",") + "}"
+			switch {
+			case m.Gauge != nil:
+				out[key] = m.Gauge.GetValue()
+			case m.Counter != nil:
+				out[key] = m.Counter.GetValue()
+			case m.Histogram != nil:
+				out[key+"count"] = float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return out
+}
+
+func TestMetricsEqualTheRoundStatus(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	testMetricsAddr = addr
+	defer func() { testMetricsAddr = "0" }()
+
+	ns := newNamespace(t)
+	const n = 20
+	createBuildings(t, ns, n, street)
+	clk := clocktesting.NewFakeClock(time.Now())
+	startManagerWith(t, ns, clk, nil, func(mgr ctrl.Manager) Executor {
+		if err := metrics.Register(&metrics.RoundCollector{Reader: mgr.GetClient(), PerBuilding: true}); err != nil {
+			t.Fatal(err)
+		}
+		return NewLocalExecutor(mgr.GetClient(), 8, 0)
+	})
+	tr := newRound(ns, "metered", clk.Now(), 5, street)
+	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
+	tr.Spec.Collector.Drill = &sweepv1alpha1.DrillSource{Seed: 3, AbsentPercent: ptr.To[int32](10)}
+	if err := k8s.Create(context.Background(), tr); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "round Completed", func() (bool, error) {
+		return getRound(t, ns, "metered").Status.Phase == sweepv1alpha1.RoundCompleted, nil
+	})
+	st := getRound(t, ns, "metered").Status
+	key := func(name string, labels ...string) string {
+		all := append([]string{"namespace=" + ns, "round=metered"}, labels...)
+		sort.Strings(all)
+		return name + "{" + strings.Join(all, ",") + "}"
+	}
+	var got map[string]float64
+	// The cache the collector reads may trail the API by a moment.
+	await(t, "metrics of the completed round", func() (bool, error) {
+		got = scrape(t, addr)
+		return got[key("sweep_round_phase", "phase=Completed")] == 1, nil
+	})
+	want := map[string]float64{
+		key("sweep_round_residents", "state=expected"):     float64(st.Residents.Expected),
+		key("sweep_round_residents", "state=sampled"):      float64(st.Residents.Sampled),
+		key("sweep_round_residents", "state=missed"):       float64(st.Residents.Missed),
+		key("sweep_round_residents", "state=outstanding"):  0,
+		key("sweep_round_residents", "state=home_visited"): float64(st.Residents.HomeVisited),
+		key("sweep_round_buildings", "phase=Completed"):    n,
+		key("sweep_round_buildings", "phase=Queued"):       0,
+		key("sweep_round_tubes", "kind=forecast"):          float64(st.Tubes.Forecast),
+		key("sweep_round_tubes", "kind=used"):              float64(st.Tubes.Used),
+		key("sweep_round_phase", "phase=Running"):          0,
+		key("sweep_round_deadline_timestamp_seconds"):      float64(tr.Spec.Deadline.Unix()),
+		key("sweep_round_start_timestamp_seconds"):         float64(st.StartTime.Unix()),
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v from the round status", k, g, ok, v)
+		}
+	}
+	visits := got[fmt.Sprintf("sweep_visits_total{namespace=%s,result=complete}", ns)] + got[fmt.Sprintf("sweep_visits_total{namespace=%s,result=missed}", ns)]
+	if visits != n {
+		t.Errorf("sweep_visits_total counts %v visits, want %d", visits, n)
+	}
+	if got[fmt.Sprintf("sweep_building_duration_seconds{namespace=%s,phase=Completed}count", ns)] != n {
+		t.Errorf("building durations observed: %v", got)
+	}
+	perBuilding := 0
+	for k := range got {
+		if strings.HasPrefix(k, "sweep_building_residents{") && strings.Contains(k, "namespace="+ns+",") && strings.Contains(k, "state=sampled") {
+			perBuilding++
+		}
+	}
+	if perBuilding != n {
+		t.Errorf("%d per-building series, want %d", perBuilding, n)
+	}
+
+	// A deleted round's series disappear.
+	if err := k8s.Delete(context.Background(), getRound(t, ns, "metered")); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "the deleted round's series gone", func() (bool, error) {
+		_, present := scrape(t, addr)[key("sweep_round_phase", "phase=Completed")]
+		return !present, nil
+	})
+}

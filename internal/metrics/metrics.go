@@ -1,0 +1,170 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package metrics holds every Prometheus metric Sweep exports, in one place.
+//
+// Round gauges are not kept in memory: on each scrape, RoundCollector reads
+// the rounds (and, behind --metrics-per-building, their jobs) from the
+// manager's cache and reports their status. So a restarted manager serves
+// the same numbers at once, and the series of a deleted round disappear with
+// it. Visit counters and duration histograms are events, counted when the
+// collection controller records them. Names are prefixed sweep_, in base
+// units; labels are bounded (namespace, round, phase or state, result).
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/round"
+)
+
+// durationBuckets fit sweeps of minutes to hours: 1m to about 17h.
+var durationBuckets = prometheus.ExponentialBuckets(60, 2, 11)
+
+var (
+	// Visits counts visits that ended, by result.
+	Visits = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sweep_visits_total",
+		// result is one of internal/collection's Result* values.
+		Help: "Visits of buildings that ended, by result: complete (everyone sampled), missed (residents still missed), failed (the attempt failed).",
+	}, []string{"namespace", "result"})
+
+	// VisitDuration observes how long a visit took, start to final report.
+	VisitDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "sweep_visit_duration_seconds",
+		Help:    "Time from the start of a visit to its final report.",
+		Buckets: durationBuckets,
+	}, []string{"namespace"})
+
+	// BuildingDuration observes how long a building took, first visit to
+	// finish.
+	BuildingDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "sweep_building_duration_seconds",
+		Help:    "Time from a building's first visit to its end (completed, expired or failed).",
+		Buckets: durationBuckets,
+	}, []string{"namespace", "phase"})
+)
+
+var (
+	roundBuildings = prometheus.NewDesc("sweep_round_buildings", "Buildings of a round by the phase of their CollectionJob.", []string{"namespace", "round", "phase"}, nil)
+	roundResidents = prometheus.NewDesc("sweep_round_residents", "Residents of a round by state: expected, sampled, outstanding, missed, exempt, home_visited.", []string{"namespace", "round", "state"}, nil)
+	roundTubes     = prometheus.NewDesc("sweep_round_tubes", "Sample tubes of a round: forecast and used.", []string{"namespace", "round", "kind"}, nil)
+	roundPhase     = prometheus.NewDesc("sweep_round_phase", "1 for the round's current phase, 0 for the others.", []string{"namespace", "round", "phase"}, nil)
+	roundStart     = prometheus.NewDesc("sweep_round_start_timestamp_seconds", "When the round started admitting buildings.", []string{"namespace", "round"}, nil)
+	roundDeadline  = prometheus.NewDesc("sweep_round_deadline_timestamp_seconds", "The round's deadline.", []string{"namespace", "round"}, nil)
+	roundETA       = prometheus.NewDesc("sweep_round_estimated_completion_timestamp_seconds", "When the round will finish at the pace so far.", []string{"namespace", "round"}, nil)
+	buildingRes    = prometheus.NewDesc("sweep_building_residents", "Residents of one building in one round by state (only with --metrics-per-building).", []string{"namespace", "round", "building", "state"}, nil)
+)
+
+var roundPhases = []sweepv1alpha1.RoundPhase{sweepv1alpha1.RoundPending, sweepv1alpha1.RoundRunning, sweepv1alpha1.RoundSuspended,
+	sweepv1alpha1.RoundCompleted, sweepv1alpha1.RoundDeadlineExceeded}
+
+// RoundCollector reports every round's status on each scrape.
+type RoundCollector struct {
+	Reader      client.Reader
+	PerBuilding bool
+}
+
+// Describe sends the round metrics' descriptions.
+func (c *RoundCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{roundBuildings, roundResidents, roundTubes, roundPhase, roundStart, roundDeadline, roundETA, buildingRes} {
+		ch <- d
+	}
+}
+
+// Collect reads the rounds from the cache and sends their gauges.
+func (c *RoundCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var rounds sweepv1alpha1.TestingRoundList
+	if err := c.Reader.List(ctx, &rounds); err != nil {
+		ch <- prometheus.NewInvalidMetric(roundBuildings, err)
+		return
+	}
+	g := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for i := range rounds.Items {
+		tr := &rounds.Items[i]
+		ns, name, st := tr.Namespace, tr.Name, &tr.Status
+		b := st.Buildings
+		for phase, n := range map[sweepv1alpha1.JobPhase]int32{
+			sweepv1alpha1.JobQueued: b.Queued, sweepv1alpha1.JobActive: b.Active, sweepv1alpha1.JobWaiting: b.Waiting,
+			sweepv1alpha1.JobCompleted: b.Completed, sweepv1alpha1.JobExpired: b.Expired, sweepv1alpha1.JobFailed: b.Failed,
+		} {
+			g(roundBuildings, float64(n), ns, name, string(phase))
+		}
+		r := st.Residents
+		for state, n := range map[string]int64{"expected": r.Expected, "sampled": r.Sampled, "outstanding": r.Outstanding,
+			"missed": r.Missed, "exempt": r.Exempt, "home_visited": r.HomeVisited} {
+			g(roundResidents, float64(n), ns, name, state)
+		}
+		g(roundTubes, float64(st.Tubes.Forecast), ns, name, "forecast")
+		g(roundTubes, float64(st.Tubes.Used), ns, name, "used")
+		for _, p := range roundPhases {
+			v := 0.0
+			if st.Phase == p {
+				v = 1
+			}
+			g(roundPhase, v, ns, name, string(p))
+		}
+		if st.StartTime != nil {
+			g(roundStart, float64(st.StartTime.Unix()), ns, name)
+		}
+		g(roundDeadline, float64(tr.Spec.Deadline.Unix()), ns, name)
+		if st.EstimatedCompletionTime != nil {
+			g(roundETA, float64(st.EstimatedCompletionTime.Unix()), ns, name)
+		}
+	}
+	if !c.PerBuilding {
+		return
+	}
+	var jobs sweepv1alpha1.CollectionJobList
+	if err := c.Reader.List(ctx, &jobs); err != nil {
+		ch <- prometheus.NewInvalidMetric(buildingRes, err)
+		return
+	}
+	for i := range jobs.Items {
+		j := &jobs.Items[i]
+		notSampled, state := j.Spec.Expected-j.Status.Sampled, "outstanding"
+		if round.Finished(j) {
+			state = "missed"
+		}
+		g(buildingRes, float64(j.Spec.Expected), j.Namespace, j.Spec.Round, j.Spec.Building, "expected")
+		g(buildingRes, float64(j.Status.Sampled), j.Namespace, j.Spec.Round, j.Spec.Building, "sampled")
+		g(buildingRes, float64(j.Status.HomeVisited), j.Namespace, j.Spec.Round, j.Spec.Building, "home_visited")
+		g(buildingRes, float64(notSampled), j.Namespace, j.Spec.Round, j.Spec.Building, state)
+	}
+}
+
+// Register adds Sweep's metrics to controller-runtime's registry, which the
+// manager serves on its metrics endpoint.
+func Register(rounds *RoundCollector) error {
+	for _, c := range []prometheus.Collector{Visits, VisitDuration, BuildingDuration, rounds} {
+		if err := ctrlmetrics.Registry.Register(c); err != nil {
+			if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
+				return err
+			}
+		}
+	}
+	return nil
+}
