@@ -107,7 +107,7 @@ type Decision struct {
 	// metrics: ResultComplete, ResultMissed or ResultFailed; empty when none
 	// ended.
 	VisitResult string
-	Events       []Event
+	Events      []Event
 }
 
 // VisitName is the name of a visit attempt's Job: "<job>-v<N>", and
