@@ -21,7 +21,6 @@ import (
 	"fmt"
 
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/masstesting/sweep/internal/collector"
 )
@@ -43,11 +42,7 @@ func runCollect(args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return fmt.Errorf("loading the in-cluster config: %w", err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: newScheme()})
+	c, err := newClient()
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,9 @@ package main
 import (
 	"fmt"
 	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -61,6 +64,16 @@ func run(args []string) error {
 		usage()
 		return fmt.Errorf("unknown subcommand %q", args[0])
 	}
+}
+
+// newClient is a client for the cluster of the kubeconfig (KUBECONFIG, or
+// the pod's service account in a cluster).
+func newClient() (client.Client, error) {
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	return client.New(cfg, client.Options{Scheme: newScheme()})
 }
 
 func usage() {

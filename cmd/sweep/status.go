@@ -52,11 +52,7 @@ func runStatus(args []string) error {
 		return fmt.Errorf("status needs exactly one round name")
 	}
 	name := fs.Arg(0)
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return fmt.Errorf("loading kubeconfig: %w", err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: newScheme()})
+	c, err := newClient()
 	if err != nil {
 		return err
 	}
