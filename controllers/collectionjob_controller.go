@@ -23,8 +23,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -136,16 +134,7 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 // conditional on the resourceVersion it decided from, so a report that
 // arrived in between is never overwritten by a decision that did not see it.
 func (r *CollectionJobReconciler) writeStatus(ctx context.Context, cj *sweepv1alpha1.CollectionJob, st sweepv1alpha1.CollectionJobStatus) error {
-	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
-	if err != nil {
-		return err
-	}
-	u := &unstructured.Unstructured{Object: map[string]any{"status": status}}
-	u.SetGroupVersionKind(sweepv1alpha1.GroupVersion.WithKind("CollectionJob"))
-	u.SetNamespace(cj.Namespace)
-	u.SetName(cj.Name)
-	u.SetResourceVersion(cj.ResourceVersion)
-	return r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(CollectionFieldOwner), client.ForceOwnership)
+	return applyStatus(ctx, r.Client, "CollectionJob", cj, &st, CollectionFieldOwner, cj.ResourceVersion)
 }
 
 func (r *CollectionJobReconciler) forget(key client.ObjectKey) {

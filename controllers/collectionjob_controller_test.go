@@ -95,10 +95,7 @@ func awaitPhase(t *testing.T, ns, name string, phase sweepv1alpha1.JobPhase, vis
 // moved the fake clock.
 func pokeJob(t *testing.T, ns, name string) {
 	t.Helper()
-	p := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"metadata":{"annotations":{"test.sweep.masstesting.io/poke":"%d"}}}`, time.Now().UnixNano()))
-	if err := k8s.Patch(context.Background(), &sweepv1alpha1.CollectionJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, p); err != nil {
-		t.Fatal(err)
-	}
+	touch(t, &sweepv1alpha1.CollectionJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})
 }
 
 // drillOutcome is what the drill source says of visit v of building "b".

@@ -249,8 +249,14 @@ func listJobs(t *testing.T, ns string) []sweepv1alpha1.CollectionJob {
 // after moving the fake clock, where a real manager would wake up by itself.
 func poke(t *testing.T, ns, name string) {
 	t.Helper()
+	touch(t, &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})
+}
+
+// touch changes an annotation of obj, which every watch reports.
+func touch(t *testing.T, obj client.Object) {
+	t.Helper()
 	p := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"metadata":{"annotations":{"test.sweep.masstesting.io/poke":"%d"}}}`, time.Now().UnixNano()))
-	if err := k8s.Patch(context.Background(), &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, p); err != nil {
+	if err := k8s.Patch(context.Background(), obj, p); err != nil {
 		t.Fatal(err)
 	}
 }

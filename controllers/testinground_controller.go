@@ -27,9 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
@@ -338,15 +336,7 @@ func (r *TestingRoundReconciler) statusWriteWait(key types.NamespacedName, phase
 // writeStatus applies the round's status with server-side apply: the round
 // controller owns the fields it computes, and nothing else.
 func (r *TestingRoundReconciler) writeStatus(ctx context.Context, tr *sweepv1alpha1.TestingRound, st sweepv1alpha1.TestingRoundStatus) error {
-	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
-	if err != nil {
-		return err
-	}
-	u := &unstructured.Unstructured{Object: map[string]any{"status": status}}
-	u.SetGroupVersionKind(sweepv1alpha1.GroupVersion.WithKind("TestingRound"))
-	u.SetNamespace(tr.Namespace)
-	u.SetName(tr.Name)
-	err = r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(RoundFieldOwner), client.ForceOwnership)
+	err := applyStatus(ctx, r.Client, "TestingRound", tr, &st, RoundFieldOwner, "")
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

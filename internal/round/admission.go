@@ -22,16 +22,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/collection"
 )
 
 // Finished reports whether a job is done for good: Completed, Expired or
 // Failed. A finished job no longer holds a team.
 func Finished(j *sweepv1alpha1.CollectionJob) bool {
-	switch j.Status.Phase {
-	case sweepv1alpha1.JobCompleted, sweepv1alpha1.JobExpired, sweepv1alpha1.JobFailed:
-		return true
-	}
-	return false
+	return collection.Finished(j.Status.Phase)
 }
 
 // HoldsTeam reports whether a job was admitted and has not finished.
