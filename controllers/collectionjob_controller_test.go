@@ -340,10 +340,11 @@ func TestImpossibleAndStaleReportsAreIgnored(t *testing.T) {
 	if cj.Status.Sampled != 30 || cj.Status.Phase != sweepv1alpha1.JobActive {
 		t.Errorf("an ignored report changed the results: %+v", cj.Status)
 	}
-	ev := jobEvents(t, ns, name)
-	if ev[collection.ReasonBadReport] == "" || ev[collection.ReasonWrongVisit] == "" {
-		t.Errorf("no Warning events for the ignored reports: %v", ev)
-	}
+	// Events are written asynchronously by the broadcaster, so await them.
+	await(t, "Warning events for both ignored reports", func() (bool, error) {
+		ev := jobEvents(t, ns, name)
+		return ev[collection.ReasonBadReport] != "" && ev[collection.ReasonWrongVisit] != "", nil
+	})
 
 	close(release)
 	cj = awaitPhase(t, ns, name, sweepv1alpha1.JobCompleted, 1)

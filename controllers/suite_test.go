@@ -310,3 +310,19 @@ func watchRoundStatus(t *testing.T, ns, name string) (writes func() int) {
 	t.Cleanup(func() { cancel(); w.Stop(); <-done })
 	return func() int { mu.Lock(); defer mu.Unlock(); return n }
 }
+
+// awaitRoundEvents waits until the round has an event for every reason.
+// Events are written asynchronously by the broadcaster, so a test that
+// checked them once right after a status change would be flaky.
+func awaitRoundEvents(t *testing.T, ns, name string, reasons ...string) {
+	t.Helper()
+	await(t, fmt.Sprintf("events %v on round %s", reasons, name), func() (bool, error) {
+		ev := roundEvents(t, ns, name)
+		for _, r := range reasons {
+			if ev[r] == "" {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}

@@ -132,12 +132,7 @@ func TestRoundExpandsAdmitsByTeamsSealedFirstAndCompletes(t *testing.T) {
 	if c := meta.FindStatusCondition(st.Conditions, round.ConditionComplete); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("Complete condition: %+v", c)
 	}
-	ev := roundEvents(t, ns, "today")
-	for _, reason := range []string{"Started", "Progress", "Completed"} {
-		if ev[reason] == "" {
-			t.Errorf("no %s event; events: %v", reason, ev)
-		}
-	}
+	awaitRoundEvents(t, ns, "today", "Started", "Progress", "Completed")
 	t.Logf("%d buildings, %d teams: peak %d busy, %d round status writes for %d job completions", n, teams, peak, writes(), n)
 }
 
@@ -231,12 +226,7 @@ func TestRoundWindowSuspendAndDeadline(t *testing.T) {
 	if c := meta.FindStatusCondition(st.Conditions, round.ConditionDeadlineExceeded); c == nil || c.Status != metav1.ConditionTrue || c.Reason != round.ReasonDeadlinePassed {
 		t.Errorf("DeadlineExceeded condition: %+v", c)
 	}
-	ev := roundEvents(t, ns, "window")
-	for _, reason := range []string{"Started", "Suspended", "Resumed", "DeadlineExceeded"} {
-		if ev[reason] == "" {
-			t.Errorf("no %s event; events: %v", reason, ev)
-		}
-	}
+	awaitRoundEvents(t, ns, "window", "Started", "Suspended", "Resumed", "DeadlineExceeded")
 }
 
 func TestBuildingAddedMidRoundJoinsAndOneThatLeavesKeepsItsJob(t *testing.T) {
