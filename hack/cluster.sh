@@ -49,7 +49,11 @@ up)
     --wait 120s >"$dir/kwokctl.log" 2>&1 || { cat "$dir/kwokctl.log" >&2; exit 1; }
   kwokctl get kubeconfig --name "$name" >"$dir/kubeconfig"
   kwokctl scale node --name "$name" --replicas "$nodes" >>"$dir/kwokctl.log" 2>&1
-  KUBECONFIG=$dir/kubeconfig kubectl wait --for condition=Ready node --all --timeout 60s >/dev/null
+  if ! KUBECONFIG=$dir/kubeconfig kubectl wait --for condition=Ready node --all --timeout 60s >/dev/null; then
+    echo "fake nodes did not become Ready; the kwok controller's log ends:" >&2
+    tail -n 30 "$KWOK_WORKDIR/clusters/$name/logs/kwok-controller.log" >&2 || true
+    exit 1
+  fi
   ;;
 down)
   kwokctl delete cluster --name "$name" >/dev/null 2>&1 || true
