@@ -39,6 +39,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,6 +51,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/test/e2e/kubelet"
@@ -68,6 +70,8 @@ func TestMain(m *testing.M) {
 	wd, _ := os.Getwd()
 	root = filepath.Join(wd, "..", "..")
 	k8sBin = filepath.Join(root, "bin", "k8s")
+	// The tests' own API client logs nothing worth reading.
+	ctrllog.SetLogger(logr.Discard())
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = sweepv1alpha1.AddToScheme(scheme)
 	dir, err := os.MkdirTemp("", "sweep-e2e-bin")
