@@ -113,6 +113,12 @@ type CollectionJobSpec struct {
 	// +kubebuilder:validation:Enum=1;5;10;20
 	PoolSize int32 `json:"poolSize,omitempty"`
 
+	// supplies is the building's supply forecast, fixed when the round
+	// expanded: tubes for the expected residents at poolSize and swabs for
+	// each, both with the round's spare share, and the bags for the tubes.
+	// +optional
+	Supplies *SupplyCounts `json:"supplies,omitempty"`
+
 	// visits is the re-knock policy, from the round.
 	// +optional
 	// +kubebuilder:default={}

@@ -31,4 +31,10 @@ const (
 	// LabelBuilding is set on CollectionJobs to their building's name
 	// (shortened like LabelRound).
 	LabelBuilding = "sweep.masstesting.io/building"
+	// LabelSchedule is set on the rounds a TestingSchedule creates, with the
+	// schedule's name (shortened like a job's name when too long).
+	LabelSchedule = "sweep.masstesting.io/schedule"
+	// AnnotationScheduledTime is set on the rounds a TestingSchedule creates:
+	// the scheduled time the round was created for, RFC 3339.
+	AnnotationScheduledTime = "sweep.masstesting.io/scheduled-time"
 )

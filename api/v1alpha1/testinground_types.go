@@ -113,6 +113,13 @@ type TestingRoundSpec struct {
 	// +kubebuilder:default={}
 	Visits VisitPolicy `json:"visits,omitempty"`
 
+	// supplies is how the round forecasts tubes, swabs and tube bags: the
+	// spare share and the tubes per bag. Each building's forecast is fixed
+	// in its CollectionJob when the round expands.
+	// +optional
+	// +kubebuilder:default={}
+	Supplies SuppliesPolicy `json:"supplies,omitempty"`
+
 	// collector is what runs each visit: its source of sampling records and
 	// an optional pod template.
 	// +optional
@@ -209,6 +216,20 @@ type TestingRoundStatus struct {
 	// tubes is the round's tube forecast and use.
 	// +optional
 	Tubes TubeCounts `json:"tubes,omitempty"`
+
+	// supplies is the round's tubes, swabs and tube bags: forecast (spare
+	// share included) against used, summed from its CollectionJobs.
+	// +optional
+	Supplies Supplies `json:"supplies,omitempty"`
+
+	// communities is the round's progress and supplies per community, by
+	// name, at most 200; a commander reads it to move supplies before a
+	// community runs out.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=200
+	Communities []CommunityStatus `json:"communities,omitempty"`
 
 	// startTime is when the round started admitting buildings.
 	// +optional

@@ -26,6 +26,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
@@ -63,6 +64,7 @@ func NewJob(r *sweepv1alpha1.TestingRound, b *sweepv1alpha1.Building) *sweepv1al
 			HomeVisit:    homeVisit,
 			ControlLevel: b.Spec.ControlLevel,
 			PoolSize:     r.Spec.PoolSize,
+			Supplies:     ptr.To(Forecast(expected, r.Spec.PoolSize, r.Spec.Supplies)),
 			Visits:       r.Spec.Visits,
 			Deadline:     r.Spec.Deadline,
 			Collector:    r.Spec.Collector.CollectorSource,

@@ -150,6 +150,7 @@ func Status(r *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, n
 		st.Tubes.Forecast += (expected + pool - 1) / pool
 		st.Tubes.Used += int64(max(j.Status.Tubes, 0))
 	}
+	st.Supplies, st.Communities = suppliesAndCommunities(r, jobs)
 	finished := b.Completed + b.Expired + b.Failed
 	st.BuildingProgress = fmt.Sprintf("%d/%d", finished, b.Total)
 	resolved := res.Expected - res.Outstanding
