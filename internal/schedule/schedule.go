@@ -54,6 +54,11 @@ func Parse(spec, timeZone string) (cron.Schedule, *time.Location, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("spec.schedule %q: %w", spec, err)
 	}
+	// A schedule such as "0 0 30 2 *" (30 February) parses but never fires;
+	// say so rather than waiting for ever.
+	if sched.Next(time.Now().In(loc)).IsZero() {
+		return nil, nil, fmt.Errorf("spec.schedule %q never fires", spec)
+	}
 	return sched, loc, nil
 }
 
@@ -166,7 +171,8 @@ func Decide(in Input) Decision {
 	}
 	var latest time.Time
 	n := 0
-	for t := in.Cron.Next(earliest.In(in.Location)); !t.After(now); t = in.Cron.Next(t) {
+	// cron returns the zero time for a schedule that never fires.
+	for t := in.Cron.Next(earliest.In(in.Location)); !t.IsZero() && !t.After(now); t = in.Cron.Next(t) {
 		if n++; n > maxMissed {
 			// Jump: the times in between are all missed anyway.
 			d.TooManyMissed = true
@@ -207,7 +213,7 @@ func Decide(in Input) Decision {
 func lastBefore(c cron.Schedule, now time.Time) time.Time {
 	for back := 24 * time.Hour; back <= 400*24*time.Hour; back *= 2 {
 		var last time.Time
-		for t := c.Next(now.Add(-back)); !t.After(now); t = c.Next(t) {
+		for t := c.Next(now.Add(-back)); !t.IsZero() && !t.After(now); t = c.Next(t) {
 			last = t
 		}
 		if !last.IsZero() {

@@ -195,6 +195,8 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"0 6 * * *", "Asia/Shanghia", "spec.timeZone \"Asia/Shanghia\""},
 		{"0 25 * * *", "UTC", "spec.schedule \"0 25 * * *\""},
 		{"0 0 6 * * *", "UTC", "spec.schedule"},
+		{"0 0 30 2 *", "UTC", "never fires"},
+		{"0 , * * *", "UTC", "spec.schedule"},
 	} {
 		if _, _, err := Parse(tc.cron, tc.tz); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%q, %q) = %v, want an error naming %s", tc.cron, tc.tz, err, tc.want)
