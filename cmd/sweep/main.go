@@ -27,6 +27,9 @@ package main
 import (
 	"fmt"
 	"os"
+	// The operator's image is distroless, without /usr/share/zoneinfo:
+	// TestingSchedules read their timeZone from the database built in.
+	_ "time/tzdata"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"

@@ -129,6 +129,13 @@ func runManager(args []string) error {
 	if err := roundController.SetupWithManager(mgr, *concurrency); err != nil {
 		return fmt.Errorf("setting up the round controller: %w", err)
 	}
+	scheduleController := &controllers.TestingScheduleReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("sweep-schedule-controller"),
+	}
+	if err := scheduleController.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the schedule controller: %w", err)
+	}
 	var exec controllers.Executor
 	switch *executor {
 	case "job":
