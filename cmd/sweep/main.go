@@ -18,15 +18,24 @@ limitations under the License.
 //
 //	sweep manager   run the controllers (the operator's Deployment runs this)
 //	sweep collect   run one visit (a visit Job's pod runs this)
-//	sweep status    show a round, live with --watch
+//	sweep import    create or update Buildings from the district's ledger (CSV)
+//	sweep status    show a round as a tree, live with --watch
+//	sweep missed    list the missed households of a round (csv, json)
 //	sweep version   print the version
 //
-// Later subcommands (import, missed) join this list as they are built.
+// Installed as kubectl-sweep on the PATH it is a kubectl plugin:
+// `kubectl sweep status ROUND -n DISTRICT`.
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
 	// The operator's image is distroless, without /usr/share/zoneinfo:
 	// TestingSchedules read their timeZone from the database built in.
 	_ "time/tzdata"
@@ -39,15 +48,36 @@ import (
 var version = "v0.1.0-dev"
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "sweep:", err)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app := &cli{out: os.Stdout, errOut: os.Stderr, prog: progName(os.Args[0]), tty: isTerminal(os.Stdout)}
+	if err := app.run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", app.prog, err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// progName is how the binary names itself in messages: "kubectl sweep"
+// when kubectl runs it as the plugin kubectl-sweep.
+func progName(argv0 string) string {
+	base := strings.TrimSuffix(filepath.Base(argv0), ".exe")
+	if base == "kubectl-sweep" {
+		return "kubectl sweep"
+	}
+	return "sweep"
+}
+
+// cli is one invocation: where its output goes, so tests capture it.
+type cli struct {
+	out, errOut io.Writer
+	prog        string
+	// tty says whether out is a terminal (colour, redrawing with --watch).
+	tty bool
+}
+
+func (c *cli) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		usage()
+		c.usage()
 		return fmt.Errorf("a subcommand is required")
 	}
 	switch args[0] {
@@ -56,21 +86,26 @@ func run(args []string) error {
 	case "collect":
 		return runCollect(args[1:])
 	case "status":
-		return runStatus(args[1:])
+		return c.runStatus(ctx, args[1:])
+	case "import":
+		return c.runImport(ctx, args[1:])
+	case "missed":
+		return c.runMissed(ctx, args[1:])
 	case "version":
-		fmt.Println(version)
+		fmt.Fprintln(c.out, version)
 		return nil
 	case "help", "-h", "--help":
-		usage()
+		c.usage()
 		return nil
 	default:
-		usage()
+		c.usage()
 		return fmt.Errorf("unknown subcommand %q", args[0])
 	}
 }
 
 // newClient is a client for the cluster of the kubeconfig (KUBECONFIG, or
-// the pod's service account in a cluster).
+// the pod's service account in a cluster), for the manager's side of the
+// binary; the ops commands use kubectl's flags (kubeFlags).
 func newClient() (client.Client, error) {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -79,15 +114,18 @@ func newClient() (client.Client, error) {
 	return client.New(cfg, client.Options{Scheme: newScheme()})
 }
 
-func usage() {
-	fmt.Fprint(os.Stderr, `Usage: sweep <subcommand> [flags]
+func (c *cli) usage() {
+	fmt.Fprintf(c.errOut, `Usage: %[1]s <subcommand> [flags]
 
 Subcommands:
   manager   run the Sweep controllers
   collect   run one visit of a building (in a visit Job's pod)
-  status    show a round: progress, buildings by phase, lagging buildings (--watch)
+  import    create or update Buildings from the district's ledger (CSV); --dry-run shows the changes
+  status    show a round as a tree: communities, buildings, progress, ETA (--watch)
+  missed    list a round's missed households per building (-o csv|json)
   version   print the version
 
-Run "sweep <subcommand> -h" for the flags of one subcommand.
-`)
+Run "%[1]s <subcommand> -h" for the flags of one subcommand. import, status
+and missed take kubectl's flags: -n/--namespace, --context, --kubeconfig.
+`, c.prog)
 }

@@ -18,6 +18,10 @@ package statusview
 
 import (
 	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,54 +29,132 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/round"
 )
 
-func TestRenderAndSummary(t *testing.T) {
-	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	tr := &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Name: "today", Namespace: "pingfang"}}
-	tr.Spec.Deadline = metav1.Time{Time: now.Add(8 * time.Hour)}
-	tr.Status = sweepv1alpha1.TestingRoundStatus{
-		Phase: sweepv1alpha1.RoundRunning, ProgressPercent: 50,
-		Residents: sweepv1alpha1.ResidentCounts{Expected: 300, Sampled: 140, Missed: 10, Outstanding: 150},
-		Tubes:     sweepv1alpha1.TubeCounts{Forecast: 30, Used: 14},
-	}
-	job := func(b string, suspend bool, phase sweepv1alpha1.JobPhase, sampled, missed int32, hh ...string) sweepv1alpha1.CollectionJob {
-		return sweepv1alpha1.CollectionJob{
-			Spec:   sweepv1alpha1.CollectionJobSpec{Building: b, Expected: 100, Suspend: suspend},
-			Status: sweepv1alpha1.CollectionJobStatus{Phase: phase, Sampled: sampled, Missed: missed, Visits: 1, MissedHouseholds: hh},
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/ with the current output")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
-	jobs := []sweepv1alpha1.CollectionJob{
-		job("xinjiang-7", false, sweepv1alpha1.JobCompleted, 90, 10, "2-1203", "1-101"),
-		job("xinjiang-8", false, sweepv1alpha1.JobActive, 50, 50),
-		job("xinjiang-9", true, "", 0, 100),
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run `go test ./internal/statusview -update` to create it)", err)
 	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (rerun with -update if the change is intended):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+var now = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+
+// testRound is a round in Pingfang district at 09:00 with buildings in two
+// communities and one without a community label, in every phase, and its
+// status computed by internal/round as the operator computes it.
+func testRound(extra int) (*sweepv1alpha1.TestingRound, []sweepv1alpha1.CollectionJob) {
+	tr := &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Name: "today", Namespace: "pingfang"}}
+	tr.Spec.Start = &metav1.Time{Time: now.Add(-3 * time.Hour)}
+	tr.Spec.Deadline = metav1.Time{Time: now.Add(9 * time.Hour)}
+	tr.Spec.PoolSize = 10
+	tr.Spec.Teams = 4
+	tr.Spec.Supplies = sweepv1alpha1.SuppliesPolicy{SparePercent: 10, TubesPerBag: 50}
+	tr.Status.StartTime = tr.Spec.Start
+	var jobs []sweepv1alpha1.CollectionJob
+	add := func(b, community string, residents int32, phase sweepv1alpha1.JobPhase, sampled, visits int32, hh ...string) {
+		bl := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: b, Labels: map[string]string{}}}
+		if community != "" {
+			bl.Labels[sweepv1alpha1.LabelCommunity] = community
+		}
+		bl.Spec.Residents = residents
+		j := round.NewJob(tr, bl)
+		j.Spec.Suspend = phase == sweepv1alpha1.JobQueued
+		if phase != sweepv1alpha1.JobQueued {
+			j.Status = sweepv1alpha1.CollectionJobStatus{Phase: phase, Sampled: sampled, Visits: visits,
+				Tubes: (sampled + 9) / 10, Missed: residents - sampled, MissedHouseholds: hh}
+		}
+		if phase == sweepv1alpha1.JobWaiting {
+			j.Status.NextVisitTime = &metav1.Time{Time: now.Add(25 * time.Minute)}
+		}
+		jobs = append(jobs, *j)
+	}
+	add("xinjiang-1", "xinjiang", 106, sweepv1alpha1.JobCompleted, 106, 1)
+	add("xinjiang-2", "xinjiang", 120, sweepv1alpha1.JobCompleted, 117, 3, "2-1203", "1-101")
+	add("xinjiang-3", "xinjiang", 56, sweepv1alpha1.JobWaiting, 40, 1)
+	add("xinjiang-4", "xinjiang", 63, sweepv1alpha1.JobActive, 12, 1)
+	add("kangqiao-1", "kangqiao-huacheng", 610, sweepv1alpha1.JobExpired, 590, 3, "3-2201")
+	add("kangqiao-2", "kangqiao-huacheng", 640, sweepv1alpha1.JobQueued, 0, 0)
+	add("annex", "", 12, sweepv1alpha1.JobFailed, 0, 3)
+	for i := range extra {
+		add(fmt.Sprintf("ruiming-%02d", i+1), "ruiming", 400, []sweepv1alpha1.JobPhase{sweepv1alpha1.JobCompleted, sweepv1alpha1.JobQueued, sweepv1alpha1.JobActive}[i%3], 300, 1)
+	}
+	tr.Status = round.Status(tr, jobs, now)
+	return tr, jobs
+}
+
+func TestTreeGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra int
+		opt   Options
+	}{
+		{"tree_plain.golden", 0, Options{}},
+		{"tree_color.golden", 0, Options{Color: true}},
+		// 14 buildings in one community: the ten that matter most are
+		// listed, the rest summed up; --all lists all of them.
+		{"tree_capped.golden", 14, Options{}},
+		{"tree_all.golden", 14, Options{All: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, jobs := testRound(tc.extra)
+			tc.opt.Now, tc.opt.Location = now, time.UTC
+			var b bytes.Buffer
+			Tree(&b, tr, jobs, tc.opt)
+			out := b.String()
+			if !tc.opt.Color && strings.Contains(out, "\033") {
+				t.Errorf("plain output has colour codes")
+			}
+			if tc.opt.Color && !strings.Contains(out, ansiRed+"1") {
+				t.Errorf("colour output does not show missed residents in red")
+			}
+			golden(t, tc.name, b.Bytes())
+		})
+	}
+}
+
+func TestTreeNumbersComeFromTheJobs(t *testing.T) {
+	tr, jobs := testRound(0)
 	var b bytes.Buffer
-	Render(&b, tr, jobs, now)
+	Tree(&b, tr, jobs, Options{Now: now, Location: time.UTC})
 	out := b.String()
 	for _, want := range []string{
-		"Round pingfang/today  Running",
-		"[" + strings.Repeat("#", 20) + strings.Repeat(".", 20) + "]  50%",
-		"140 of 300 residents sampled, 10 missed, 150 outstanding",
-		"Tubes 14 used of 30 forecast",
+		"Round pingfang/today  Running  deadline 2026-11-26 18:00 (in 9h)",
+		// 865 of 1,607 sampled; missed: 3 (xinjiang-2) + 20 (kangqiao-1) + 12 (annex).
+		"865 of 1607 sampled, 35 missed",
+		"Buildings 4/7 finished: 1 queued, 1 active, 1 waiting, 2 completed, 1 expired, 1 failed",
+		"├─ xinjiang-2",
+		"└─ xinjiang-4",
+		"in 25m",
 	} {
 		if !strings.Contains(out, want) {
-			t.Errorf("live view lacks %q:\n%s", want, out)
+			t.Errorf("tree lacks %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(out, "xinjiang-8") || strings.Contains(out, "xinjiang-9  ") {
-		t.Errorf("lagging list should show the active building and not the queued one:\n%s", out)
-	}
+}
 
-	tr.Status.Phase = sweepv1alpha1.RoundCompleted
-	tr.Status.StartTime = &metav1.Time{Time: now.Add(-2 * time.Hour)}
-	tr.Status.CompletionTime = &metav1.Time{Time: now}
-	b.Reset()
-	Summary(&b, tr, jobs[:1])
-	out = b.String()
-	for _, want := range []string{"Completed in 2h0m0s", "(46.7%)", "xinjiang-7", "2-1203 1-101"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("summary lacks %q:\n%s", want, out)
-		}
-	}
+func TestSummary(t *testing.T) {
+	tr, jobs := testRound(0)
+	tr.Status.Phase = sweepv1alpha1.RoundDeadlineExceeded
+	tr.Status.CompletionTime = &metav1.Time{Time: now.Add(time.Hour)}
+	var b bytes.Buffer
+	Summary(&b, tr, jobs)
+	golden(t, "summary.golden", b.Bytes())
 }
