@@ -19,7 +19,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -59,8 +58,8 @@ func (k *kubeFlags) client() (client.Client, string, error) {
 
 // parseFlags parses args, printing usage for -h; errHelp says the user
 // asked for help, which is not a failure.
-func parseFlags(fs *pflag.FlagSet, args []string) error {
-	fs.SetOutput(os.Stderr)
+func (c *cli) parseFlags(fs *pflag.FlagSet, args []string) error {
+	fs.SetOutput(c.errOut)
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) {
 		return errHelp

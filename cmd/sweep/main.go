@@ -29,6 +29,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -76,6 +77,14 @@ type cli struct {
 }
 
 func (c *cli) run(ctx context.Context, args []string) error {
+	err := c.dispatch(ctx, args)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func (c *cli) dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		c.usage()
 		return fmt.Errorf("a subcommand is required")

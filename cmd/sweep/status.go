@@ -19,12 +19,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"time"
 
-	ctrl "sigs.k8s.io/controller-runtime"
+	"github.com/spf13/pflag"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
@@ -32,67 +31,79 @@ import (
 	"github.com/masstesting/sweep/internal/statusview"
 )
 
-// runStatus shows a round: once, or refreshed until it ends (--watch), then
-// its summary with the missed households of each building.
-func runStatus(args []string) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	ns := fs.String("n", "default", "namespace of the round")
-	watch := fs.Bool("watch", false, "refresh until the round ends, then print its summary")
+// runStatus shows a round as a tree: once, or refreshed until it ends
+// (--watch), then its summary with the missed households of each building.
+func (c *cli) runStatus(ctx context.Context, args []string) error {
+	fs := pflag.NewFlagSet("status", pflag.ContinueOnError)
+	kf := addKubeFlags(fs)
+	watch := fs.BoolP("watch", "w", false, "refresh until the round ends, then print its summary")
 	interval := fs.Duration("interval", 2*time.Second, "refresh interval with --watch")
 	timeout := fs.Duration("timeout", 0, "with --watch, give up after this long (0: never)")
+	all := fs.Bool("all", false, "list every building (default: at most 10 per community, those under way and with missed residents first)")
+	color := fs.String("color", "auto", "colour: auto (on a terminal, unless NO_COLOR is set), always or never")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "Usage: sweep status [-n namespace] [--watch] ROUND")
+		fmt.Fprintf(c.errOut, "Usage: %s status ROUND [-n namespace] [--watch] [--all]\n", c.prog)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := c.parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return fmt.Errorf("status needs exactly one round name")
 	}
+	var useColor bool
+	switch *color {
+	case "auto":
+		useColor = c.tty && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+	case "always":
+		useColor = true
+	case "never":
+	default:
+		return fmt.Errorf("--color=%q: want auto, always or never", *color)
+	}
 	name := fs.Arg(0)
-	c, err := newClient()
+	cl, ns, err := kf.client()
 	if err != nil {
 		return err
 	}
-	ctx := ctrl.SetupSignalHandler()
 	if *timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	tty := isTerminal(os.Stdout)
 	for {
 		var tr sweepv1alpha1.TestingRound
-		if err := c.Get(ctx, client.ObjectKey{Namespace: *ns, Name: name}, &tr); err != nil {
-			return fmt.Errorf("reading round %s/%s: %w", *ns, name, err)
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &tr); err != nil {
+			return fmt.Errorf("reading round %s/%s: %w", ns, name, err)
 		}
 		var jobs sweepv1alpha1.CollectionJobList
-		if err := c.List(ctx, &jobs, client.InNamespace(*ns), client.MatchingLabels{sweepv1alpha1.LabelRound: round.LabelValue(name)}); err != nil {
+		if err := cl.List(ctx, &jobs, client.InNamespace(ns), client.MatchingLabels{sweepv1alpha1.LabelRound: round.LabelValue(name)}); err != nil {
 			return fmt.Errorf("listing the round's jobs: %w", err)
 		}
 		var buf bytes.Buffer
-		statusview.Render(&buf, &tr, jobs.Items, time.Now())
-		if tty && *watch {
-			fmt.Print("\033[H\033[2J")
+		statusview.Tree(&buf, &tr, jobs.Items, statusview.Options{Now: time.Now(), Color: useColor, All: *all})
+		if c.tty && *watch {
+			// Redraw in place on a terminal.
+			fmt.Fprint(c.out, "\033[H\033[2J")
 		} else if *watch {
-			fmt.Println("----", time.Now().Format("15:04:05"))
+			fmt.Fprintln(c.out, "----", time.Now().Format("15:04:05"))
 		}
-		fmt.Print(buf.String())
-		if round.Final(tr.Status.Phase) || !*watch {
-			if round.Final(tr.Status.Phase) {
-				fmt.Println()
-				statusview.Summary(os.Stdout, &tr, jobs.Items)
+		fmt.Fprint(c.out, buf.String())
+		final := round.Final(tr.Status.Phase)
+		if final || !*watch {
+			if final {
+				fmt.Fprintln(c.out)
+				statusview.Summary(c.out, &tr, jobs.Items)
 			}
 			if tr.Status.Phase == sweepv1alpha1.RoundDeadlineExceeded {
-				return fmt.Errorf("round %s/%s exceeded its deadline", *ns, name)
+				return fmt.Errorf("round %s/%s exceeded its deadline", ns, name)
 			}
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("round %s/%s still %s: %w", *ns, name, tr.Status.Phase, ctx.Err())
+			return fmt.Errorf("round %s/%s still %s: %w", ns, name, tr.Status.Phase, ctx.Err())
 		case <-time.After(*interval):
 		}
 	}

@@ -1,0 +1,227 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/round"
+)
+
+// MissedList is what `sweep missed -o json` prints: the list a health-code
+// office follows up.
+type MissedList struct {
+	Namespace string `json:"namespace"`
+	Round     string `json:"round"`
+	// Phase is the round's phase; before Completed or DeadlineExceeded the
+	// list holds residents not sampled yet, not finally missed.
+	Phase     sweepv1alpha1.RoundPhase `json:"phase"`
+	Buildings []MissedBuilding         `json:"buildings"`
+}
+
+// MissedBuilding is one building with residents not sampled.
+type MissedBuilding struct {
+	Building  string `json:"building"`
+	Community string `json:"community,omitempty"`
+	Address   string `json:"address,omitempty"`
+	Phase     string `json:"phase"`
+	Visits    int32  `json:"visits"`
+	// LastVisitTime is the time of the collector's last report, RFC 3339.
+	LastVisitTime   string `json:"lastVisitTime,omitempty"`
+	MissedResidents int32  `json:"missedResidents"`
+	// MissedHouseholds are unit-room ids, at most 500 per building.
+	MissedHouseholds []string `json:"missedHouseholds"`
+	// HouseholdsTruncated is true when the collector's list hit its cap:
+	// the residents count is exact, the list is not complete.
+	HouseholdsTruncated bool `json:"householdsTruncated,omitempty"`
+}
+
+// runMissed lists a round's missed households per building. It only reads
+// (get and list on rounds, collection jobs and buildings).
+func (c *cli) runMissed(ctx context.Context, args []string) error {
+	fs := pflag.NewFlagSet("missed", pflag.ContinueOnError)
+	kf := addKubeFlags(fs)
+	roundName := fs.String("round", "", "the round (required)")
+	output := fs.StringP("output", "o", "table", "output format: table, csv (one line per household) or json")
+	community := fs.String("community", "", "only this community (its label value, e.g. xinjiang)")
+	building := fs.String("building", "", "only this building")
+	fs.Usage = func() {
+		fmt.Fprintf(c.errOut, "Usage: %s missed --round ROUND [-n namespace] [-o table|csv|json] [--community C] [--building B]\n", c.prog)
+		fs.PrintDefaults()
+	}
+	if err := c.parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *roundName == "" && fs.NArg() == 1 {
+		*roundName = fs.Arg(0)
+	} else if *roundName == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("missed needs --round ROUND")
+	}
+	switch *output {
+	case "table", "csv", "json":
+	default:
+		return fmt.Errorf("-o %q: want table, csv or json", *output)
+	}
+	cl, ns, err := kf.client()
+	if err != nil {
+		return err
+	}
+	var tr sweepv1alpha1.TestingRound
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: *roundName}, &tr); err != nil {
+		return fmt.Errorf("reading round %s/%s: %w", ns, *roundName, err)
+	}
+	var jobs sweepv1alpha1.CollectionJobList
+	if err := cl.List(ctx, &jobs, client.InNamespace(ns), client.MatchingLabels{sweepv1alpha1.LabelRound: round.LabelValue(tr.Name)}); err != nil {
+		return fmt.Errorf("listing the round's jobs: %w", err)
+	}
+	var buildings sweepv1alpha1.BuildingList
+	if err := cl.List(ctx, &buildings, client.InNamespace(ns)); err != nil {
+		return fmt.Errorf("listing buildings: %w", err)
+	}
+	address := map[string]string{}
+	for _, b := range buildings.Items {
+		address[b.Name] = b.Spec.Address
+	}
+	list := missedList(&tr, jobs.Items, address, *community, *building)
+	if !round.Final(tr.Status.Phase) {
+		fmt.Fprintf(c.errOut, "note: round %s/%s is %s: these residents are not sampled yet, not finally missed\n", ns, tr.Name, orDash(string(tr.Status.Phase)))
+	}
+	switch *output {
+	case "json":
+		enc := json.NewEncoder(c.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(list)
+	case "csv":
+		return writeMissedCSV(c.out, list)
+	}
+	return writeMissedTable(c.out, list)
+}
+
+func missedList(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, address map[string]string, community, building string) MissedList {
+	out := MissedList{Namespace: tr.Namespace, Round: tr.Name, Phase: tr.Status.Phase, Buildings: []MissedBuilding{}}
+	final := round.Final(tr.Status.Phase)
+	for i := range jobs {
+		j := &jobs[i]
+		if j.Spec.Round != tr.Name || (building != "" && j.Spec.Building != building) || (community != "" && round.Community(j) != community) {
+			continue
+		}
+		if !final && j.Status.Visits == 0 {
+			// A running round's buildings not visited yet: nobody there is
+			// missed so far, only not reached.
+			continue
+		}
+		// Not sampled: the job's own count once it reported, else everyone
+		// expected (a building never visited before the deadline).
+		missed := max(j.Spec.Expected-j.Status.Sampled, 0)
+		if missed == 0 {
+			continue
+		}
+		mb := MissedBuilding{
+			Building: j.Spec.Building, Community: round.Community(j), Address: address[j.Spec.Building],
+			Phase: string(round.EffectivePhase(j)), Visits: j.Status.Visits, MissedResidents: missed,
+			MissedHouseholds:    append([]string{}, j.Status.MissedHouseholds...),
+			HouseholdsTruncated: len(j.Status.MissedHouseholds) >= sweepv1alpha1.MaxMissedHouseholds,
+		}
+		if mb.Community == round.NoCommunity {
+			mb.Community = ""
+		}
+		if t := lastVisit(j); t != nil {
+			mb.LastVisitTime = t.UTC().Format(time.RFC3339)
+		}
+		out.Buildings = append(out.Buildings, mb)
+	}
+	sort.Slice(out.Buildings, func(a, b int) bool {
+		if out.Buildings[a].Community != out.Buildings[b].Community {
+			return out.Buildings[a].Community < out.Buildings[b].Community
+		}
+		return out.Buildings[a].Building < out.Buildings[b].Building
+	})
+	return out
+}
+
+// lastVisit is the time of the collector's last report on the building,
+// or, without one, when its first visit started.
+func lastVisit(j *sweepv1alpha1.CollectionJob) *time.Time {
+	switch {
+	case j.Status.Report != nil:
+		return &j.Status.Report.Time.Time
+	case j.Status.StartTime != nil:
+		return &j.Status.StartTime.Time
+	}
+	return nil
+}
+
+func writeMissedCSV(w io.Writer, l MissedList) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"namespace", "round", "community", "building", "address", "phase", "visits", "last_visit", "missed_residents", "household"})
+	for _, b := range l.Buildings {
+		hh := b.MissedHouseholds
+		if len(hh) == 0 {
+			hh = []string{""} // the building's count, without household ids
+		}
+		for _, h := range hh {
+			_ = cw.Write([]string{l.Namespace, l.Round, b.Community, b.Building, b.Address, b.Phase,
+				strconv.Itoa(int(b.Visits)), b.LastVisitTime, strconv.Itoa(int(b.MissedResidents)), h})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func writeMissedTable(w io.Writer, l MissedList) error {
+	if len(l.Buildings) == 0 {
+		_, err := fmt.Fprintf(w, "Nobody missed in round %s/%s.\n", l.Namespace, l.Round)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMMUNITY\tBUILDING\tPHASE\tVISITS\tLAST VISIT\tMISSED\tHOUSEHOLDS")
+	total := int64(0)
+	for _, b := range l.Buildings {
+		hh := strings.Join(b.MissedHouseholds, " ")
+		if b.HouseholdsTruncated {
+			hh += " (list capped)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\n", orDash(b.Community), b.Building, b.Phase, b.Visits, orDash(b.LastVisitTime), b.MissedResidents, hh)
+		total += int64(b.MissedResidents)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d residents in %d buildings not sampled in round %s/%s (%s).\n", total, len(l.Buildings), l.Namespace, l.Round, orDash(string(l.Phase)))
+	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
