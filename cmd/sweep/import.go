@@ -26,6 +26,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -131,6 +132,10 @@ func (c *cli) runImport(ctx context.Context, args []string) error {
 	var ok []ledger.Change
 	nbad := 0
 	for i, ch := range changes {
+		if apierrors.IsForbidden(rejected[i]) || apierrors.IsUnauthorized(rejected[i]) {
+			// Not the row's fault: say so once, not once per row.
+			return fmt.Errorf("not allowed to apply Buildings in %s (import needs get, list, create and patch on buildings): %w", ns, rejected[i])
+		}
 		if rejected[i] != nil {
 			nbad++
 			fmt.Fprintf(c.errOut, "%s: line %d (building %s): rejected by the API server: %v\n", path, ch.Row.Line, ch.Row.Name, rejected[i])

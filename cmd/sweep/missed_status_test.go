@@ -1,0 +1,224 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/round"
+)
+
+// finishedRound imports the small ledger into ns, creates a round over it
+// as the operator would expand it, plays the collectors' reports, and
+// rolls the round up as the round controller would: every building
+// finished (two expired at the deadline), so the round is Completed.
+func finishedRound(t *testing.T, ns string) *sweepv1alpha1.TestingRound {
+	t.Helper()
+	ctx := context.Background()
+	createNamespace(t, ns)
+	if _, _, err := sweep(t, adminConf, "import", "-n", ns, filepath.Join("testdata", "ledger_small.csv")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+	tr := &sweepv1alpha1.TestingRound{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "baoguo-2026-11-26"},
+		Spec: sweepv1alpha1.TestingRoundSpec{
+			// In the past: nothing runs here, the test plays every part.
+			Start: &metav1.Time{Time: start}, Deadline: metav1.Time{Time: start.Add(12 * time.Hour)},
+		},
+	}
+	if err := k8s.Create(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		phase   sweepv1alpha1.JobPhase
+		sampled int32
+		visits  int32
+		hh      []string
+	}
+	outcomes := map[string]outcome{
+		"xinjiang-1": {sweepv1alpha1.JobCompleted, 106, 1, nil},
+		"xinjiang-2": {sweepv1alpha1.JobCompleted, 115, 3, []string{"1-101", "2-1203"}},
+		"xinjiang-3": {sweepv1alpha1.JobExpired, 50, 2, []string{"1-502"}},
+		"xinjiang-4": {sweepv1alpha1.JobExpired, 0, 0, nil},
+	}
+	var jobs []sweepv1alpha1.CollectionJob
+	for name, b := range buildings(t, ns) {
+		j := round.NewJob(tr, &b)
+		if err := k8s.Create(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		o := outcomes[name]
+		j.Status = sweepv1alpha1.CollectionJobStatus{
+			Phase: o.phase, Visits: o.visits, Sampled: o.sampled, Missed: j.Spec.Expected - o.sampled,
+			Tubes: (o.sampled + 9) / 10, MissedHouseholds: o.hh,
+			CompletionTime: &metav1.Time{Time: start.Add(12 * time.Hour)},
+		}
+		if o.visits > 0 {
+			j.Status.StartTime = &metav1.Time{Time: start.Add(time.Hour)}
+			j.Status.Report = &sweepv1alpha1.VisitReport{Visit: o.visits, Sampled: o.sampled, Missed: j.Spec.Expected - o.sampled,
+				MissedHouseholds: o.hh, Final: true, Time: metav1.Time{Time: start.Add(time.Duration(o.visits) * 2 * time.Hour)}}
+		}
+		if err := k8s.Status().Update(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, *j)
+	}
+	tr.Status = round.Status(tr, jobs, start.Add(12*time.Hour))
+	if err := k8s.Status().Update(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Status.Phase != sweepv1alpha1.RoundCompleted {
+		t.Fatalf("round phase %s", tr.Status.Phase)
+	}
+	return tr
+}
+
+func TestMissedOutputs(t *testing.T) {
+	const ns = "missed"
+	finishedRound(t, ns)
+	for _, tc := range []struct {
+		golden string
+		args   []string
+	}{
+		{"missed_table.golden", nil},
+		{"missed_csv.golden", []string{"-o", "csv"}},
+		{"missed_json.golden", []string{"-o", "json"}},
+		{"missed_building.golden", []string{"-o", "csv", "--building", "xinjiang-2"}},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			out, stderr, err := sweep(t, adminConf, append([]string{"missed", "--round", "baoguo-2026-11-26", "-n", ns}, tc.args...)...)
+			if err != nil || stderr != "" {
+				t.Fatalf("%v %s", err, stderr)
+			}
+			golden(t, tc.golden, out)
+		})
+	}
+	// The JSON is the list a health-code office loads: its numbers are the
+	// round's (3 + 5 + 63 missed residents).
+	out, _, _ := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "-o", "json")
+	var l MissedList
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatal(err)
+	}
+	total := int32(0)
+	for _, b := range l.Buildings {
+		total += b.MissedResidents
+	}
+	if len(l.Buildings) != 3 || total != 71 || l.Phase != sweepv1alpha1.RoundCompleted {
+		t.Errorf("json list: %d buildings, %d missed, phase %s", len(l.Buildings), total, l.Phase)
+	}
+	if out, _, _ := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "--community", "nowhere"); !strings.Contains(out, "Nobody missed") {
+		t.Errorf("--community filter: %s", out)
+	}
+	if _, _, err := sweep(t, adminConf, "missed", "-n", ns); err == nil || !strings.Contains(err.Error(), "--round") {
+		t.Errorf("missing --round: %v", err)
+	}
+	if _, _, err := sweep(t, adminConf, "missed", "--round", "nope", "-n", ns); !apierrors.IsNotFound(err) && (err == nil || !strings.Contains(err.Error(), "not found")) {
+		t.Errorf("unknown round: %v", err)
+	}
+	if _, _, err := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "-o", "xml"); err == nil || !strings.Contains(err.Error(), `-o "xml"`) {
+		t.Errorf("bad -o: %v", err)
+	}
+}
+
+// A health-code office gets read access and nothing more: `sweep missed`
+// works with it, and writing does not.
+func TestMissedNeedsOnlyReadAccess(t *testing.T) {
+	const ns = "readonly"
+	finishedRound(t, ns)
+	ctx := context.Background()
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "missed-reader"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{sweepv1alpha1.GroupVersion.Group},
+			Resources: []string{"testingrounds", "collectionjobs", "buildings"}, Verbs: []string{"get", "list"}}},
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "health-office"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "health-office"}},
+	}
+	if err := k8s.Create(ctx, role); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(ctx, binding); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	kc, err := writeKubeconfig(dir, envtest.User{Name: "health-office"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := sweep(t, kc, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "-o", "csv")
+	if err != nil {
+		t.Fatalf("missed with read access: %v", err)
+	}
+	want, _ := os.ReadFile(filepath.Join("testdata", "missed_csv.golden"))
+	if out != strings.ReplaceAll(string(want), "missed,baoguo", "readonly,baoguo") {
+		t.Errorf("read-only output differs:\n%s", out)
+	}
+	if _, _, err := sweep(t, kc, "import", "-n", ns, filepath.Join("testdata", "ledger_changed.csv")); err == nil || !strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("the read-only user could import: %v (is RBAC enforced?)", err)
+	}
+}
+
+func TestStatusTreeAndSummary(t *testing.T) {
+	const ns = "status"
+	finishedRound(t, ns)
+	out, _, err := sweep(t, adminConf, "status", "baoguo-2026-11-26", "-n", ns)
+	if err != nil {
+		t.Errorf("status: %v", err)
+	}
+	for _, want := range []string{
+		"Round status/baoguo-2026-11-26  Completed",
+		"271 of 342 sampled, 71 missed, 0 outstanding",
+		"Supplies used/forecast: tubes 28/42, swabs 271/378, tube bags 3/4",
+		"xinjiang              4/4 done",
+		"├─ xinjiang-1         Completed",
+		"└─ xinjiang-4         Expired    [##########] 100%  0/63",
+		// The summary follows a final round.
+		"Missed households by building (3 buildings):",
+		"xinjiang-2  3       3       1-101 2-1203",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\033") {
+		t.Errorf("colour codes when not on a terminal:\n%s", out)
+	}
+	// --watch on a round that is over prints it once, with the summary.
+	out, _, _ = sweep(t, adminConf, "status", "-n", ns, "--watch", "--interval", "50ms", "--timeout", "1m", "--color", "always", "baoguo-2026-11-26")
+	if !strings.Contains(out, "----") || !strings.Contains(out, "\033[32mCompleted") || !strings.Contains(out, "Missed households by building") {
+		t.Errorf("--watch of a finished round:\n%s", out)
+	}
+	if _, _, err := sweep(t, adminConf, "status", "-n", ns, "nope"); err == nil || !strings.Contains(err.Error(), "status/nope") {
+		t.Errorf("unknown round: %v", err)
+	}
+}
