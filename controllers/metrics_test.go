@@ -116,18 +116,24 @@ func TestMetricsEqualTheRoundStatus(t *testing.T) {
 		return got[key("sweep_round_phase", "phase=Completed")] == 1, nil
 	})
 	want := map[string]float64{
-		key("sweep_round_residents", "state=expected"):     float64(st.Residents.Expected),
-		key("sweep_round_residents", "state=sampled"):      float64(st.Residents.Sampled),
-		key("sweep_round_residents", "state=missed"):       float64(st.Residents.Missed),
-		key("sweep_round_residents", "state=outstanding"):  0,
-		key("sweep_round_residents", "state=home_visited"): float64(st.Residents.HomeVisited),
-		key("sweep_round_buildings", "phase=Completed"):    n,
-		key("sweep_round_buildings", "phase=Queued"):       0,
-		key("sweep_round_tubes", "kind=forecast"):          float64(st.Tubes.Forecast),
-		key("sweep_round_tubes", "kind=used"):              float64(st.Tubes.Used),
-		key("sweep_round_phase", "phase=Running"):          0,
-		key("sweep_round_deadline_timestamp_seconds"):      float64(tr.Spec.Deadline.Unix()),
-		key("sweep_round_start_timestamp_seconds"):         float64(st.StartTime.Unix()),
+		key("sweep_round_residents", "state=expected"):                 float64(st.Residents.Expected),
+		key("sweep_round_residents", "state=sampled"):                  float64(st.Residents.Sampled),
+		key("sweep_round_residents", "state=missed"):                   float64(st.Residents.Missed),
+		key("sweep_round_residents", "state=outstanding"):              0,
+		key("sweep_round_residents", "state=home_visited"):             float64(st.Residents.HomeVisited),
+		key("sweep_round_buildings", "phase=Completed"):                n,
+		key("sweep_round_buildings", "phase=Queued"):                   0,
+		key("sweep_round_tubes", "kind=forecast"):                      float64(st.Tubes.Forecast),
+		key("sweep_round_tubes", "kind=used"):                          float64(st.Tubes.Used),
+		key("sweep_round_phase", "phase=Running"):                      0,
+		key("sweep_round_supplies", "item=tubes", "kind=forecast"):     float64(st.Supplies.Forecast.Tubes),
+		key("sweep_round_supplies", "item=swabs", "kind=used"):         float64(st.Supplies.Used.Swabs),
+		key("sweep_round_supplies", "item=tube_bags", "kind=forecast"): float64(st.Supplies.Forecast.TubeBags),
+		// The test's buildings have no community label: they count under "-".
+		key("sweep_community_supplies", "community=-", "item=tubes", "kind=used"): float64(st.Supplies.Used.Tubes),
+		key("sweep_community_residents", "community=-", "state=missed"):           float64(st.Residents.Missed),
+		key("sweep_round_deadline_timestamp_seconds"):                             float64(tr.Spec.Deadline.Unix()),
+		key("sweep_round_start_timestamp_seconds"):                                float64(st.StartTime.Unix()),
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {

@@ -72,6 +72,9 @@ var (
 	roundStart     = prometheus.NewDesc("sweep_round_start_timestamp_seconds", "When the round started admitting buildings.", []string{"namespace", "round"}, nil)
 	roundDeadline  = prometheus.NewDesc("sweep_round_deadline_timestamp_seconds", "The round's deadline.", []string{"namespace", "round"}, nil)
 	roundETA       = prometheus.NewDesc("sweep_round_estimated_completion_timestamp_seconds", "When the round will finish at the pace so far.", []string{"namespace", "round"}, nil)
+	roundSupplies  = prometheus.NewDesc("sweep_round_supplies", "Supplies of a round by item (tubes, swabs, tube_bags) and kind: forecast (with the round's spare share) and used.", []string{"namespace", "round", "item", "kind"}, nil)
+	commSupplies   = prometheus.NewDesc("sweep_community_supplies", "Supplies of a round in one community by item (tubes, swabs, tube_bags) and kind (forecast, used); at most 200 communities a round.", []string{"namespace", "round", "community", "item", "kind"}, nil)
+	commResidents  = prometheus.NewDesc("sweep_community_residents", "Residents of a round in one community by state: expected, sampled, missed; at most 200 communities a round.", []string{"namespace", "round", "community", "state"}, nil)
 	buildingRes    = prometheus.NewDesc("sweep_building_residents", "Residents of one building in one round by state (only with --metrics-per-building).", []string{"namespace", "round", "building", "state"}, nil)
 )
 
@@ -86,7 +89,7 @@ type RoundCollector struct {
 
 // Describe sends the round metrics' descriptions.
 func (c *RoundCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{roundBuildings, roundResidents, roundTubes, roundPhase, roundStart, roundDeadline, roundETA, buildingRes} {
+	for _, d := range []*prometheus.Desc{roundBuildings, roundResidents, roundTubes, roundSupplies, commSupplies, commResidents, roundPhase, roundStart, roundDeadline, roundETA, buildingRes} {
 		ch <- d
 	}
 }
@@ -120,6 +123,15 @@ func (c *RoundCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		g(roundTubes, float64(st.Tubes.Forecast), ns, name, "forecast")
 		g(roundTubes, float64(st.Tubes.Used), ns, name, "used")
+		supplies(func(v float64, item, kind string) { g(roundSupplies, v, ns, name, item, kind) }, st.Supplies)
+		// Communities come from the status, which caps them: the series
+		// stay bounded however a district labels its buildings.
+		for _, c := range st.Communities {
+			supplies(func(v float64, item, kind string) { g(commSupplies, v, ns, name, c.Name, item, kind) }, c.Supplies)
+			g(commResidents, float64(c.Expected), ns, name, c.Name, "expected")
+			g(commResidents, float64(c.Sampled), ns, name, c.Name, "sampled")
+			g(commResidents, float64(c.Missed), ns, name, c.Name, "missed")
+		}
 		for _, p := range roundPhases {
 			v := 0.0
 			if st.Phase == p {
@@ -153,6 +165,15 @@ func (c *RoundCollector) Collect(ch chan<- prometheus.Metric) {
 		g(buildingRes, float64(j.Status.Sampled), j.Namespace, j.Spec.Round, j.Spec.Building, "sampled")
 		g(buildingRes, float64(j.Status.HomeVisited), j.Namespace, j.Spec.Round, j.Spec.Building, "home_visited")
 		g(buildingRes, float64(notSampled), j.Namespace, j.Spec.Round, j.Spec.Building, state)
+	}
+}
+
+// supplies sends forecast and used of each supply item.
+func supplies(g func(v float64, item, kind string), s sweepv1alpha1.Supplies) {
+	for kind, c := range map[string]sweepv1alpha1.SupplyCounts{"forecast": s.Forecast, "used": s.Used} {
+		g(float64(c.Tubes), "tubes", kind)
+		g(float64(c.Swabs), "swabs", kind)
+		g(float64(c.TubeBags), "tube_bags", kind)
 	}
 }
 
