@@ -37,9 +37,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	// The operator's image is distroless, without /usr/share/zoneinfo:
-	// TestingSchedules read their timeZone from the database built in.
-	_ "time/tzdata"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,13 +46,20 @@ import (
 var version = "v0.1.0-dev"
 
 func main() {
+	os.Exit(mainCode())
+}
+
+// mainCode runs the command and returns the exit code, so that deferred
+// clean-up runs before the process exits.
+func mainCode() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := &cli{out: os.Stdout, errOut: os.Stderr, prog: progName(os.Args[0]), tty: isTerminal(os.Stdout)}
 	if err := app.run(ctx, os.Args[1:]); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.prog, err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // progName is how the binary names itself in messages: "kubectl sweep"

@@ -38,7 +38,7 @@ import (
 // as the operator would expand it, plays the collectors' reports, and
 // rolls the round up as the round controller would: every building
 // finished (two expired at the deadline), so the round is Completed.
-func finishedRound(t *testing.T, ns string) *sweepv1alpha1.TestingRound {
+func finishedRound(t *testing.T, ns string) {
 	t.Helper()
 	ctx := context.Background()
 	createNamespace(t, ns)
@@ -97,7 +97,6 @@ func finishedRound(t *testing.T, ns string) *sweepv1alpha1.TestingRound {
 	if tr.Status.Phase != sweepv1alpha1.RoundCompleted {
 		t.Fatalf("round phase %s", tr.Status.Phase)
 	}
-	return tr
 }
 
 func TestMissedOutputs(t *testing.T) {

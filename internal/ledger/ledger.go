@@ -194,8 +194,8 @@ func parseRow(line int, rec []string, col map[string]int) (Row, []RowError) {
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, RowError{Line: line, Building: row.Name, Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
-	switch {
-	case row.Name == "":
+	switch row.Name {
+	case "":
 		fail("building", "is empty")
 	default:
 		for _, msg := range validation.IsDNS1123Subdomain(row.Name) {

@@ -161,7 +161,8 @@ func startCluster(t *testing.T, decide func(*corev1.Pod) kubelet.Action) *cluste
 	return cl
 }
 
-func (cl *cluster) kubectl(t *testing.T, args ...string) string {
+// kubectl returns the output for tests that read it; today none does.
+func (cl *cluster) kubectl(t *testing.T, args ...string) string { //nolint:unparam // see above
 	t.Helper()
 	return run(t, filepath.Join(k8sBin, "kubectl"), append([]string{"--kubeconfig", cl.kubeconfig}, args...)...)
 }
