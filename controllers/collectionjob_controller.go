@@ -28,8 +28,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -79,6 +79,9 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		if obs, err = r.Executor.Observe(ctx, &cj, cj.Status.ActiveJob); err != nil {
 			return ctrl.Result{}, err
 		}
+	}
+	if obs.Report != nil {
+		cj.Status.Report = obs.Report
 	}
 	d := collection.Decide(&cj, obs, now)
 

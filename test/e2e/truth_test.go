@@ -89,7 +89,7 @@ func checkAgainstTruth(t *testing.T, jobs []sweepv1alpha1.CollectionJob, want ma
 		sampled += int64(w.sampled)
 		missed += int64(w.expected - w.sampled)
 	}
-	if int64(st.Residents.Sampled) != sampled || int64(st.Residents.Missed) != missed {
+	if st.Residents.Sampled != sampled || st.Residents.Missed != missed {
 		t.Errorf("round status: sampled %d missed %d; ground truth: sampled %d missed %d",
 			st.Residents.Sampled, st.Residents.Missed, sampled, missed)
 	}
