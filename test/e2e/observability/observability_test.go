@@ -150,8 +150,15 @@ rule_files:
 - %q
 scrape_configs:
 - job_name: %s
+  # As the ServiceMonitor of config/prometheus scrapes: the target carries
+  # the operator's own namespace, which must not replace the district in
+  # the round metrics' namespace label.
+  honor_labels: true
   static_configs:
   - targets: [%q]
+    labels:
+      namespace: sweep-system
+      pod: sweep-controller-manager-7d9f8-abcde
 `, rules, job, metricsAddr), 0o600); err != nil {
 		t.Fatal(err)
 	}
