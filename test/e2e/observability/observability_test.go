@@ -240,14 +240,16 @@ scrape_configs:
 			after.Phase, after.ProgressPercent, after.Residents.Missed, progress, missed)
 	}
 
-	// While the round runs, part-way.
+	// While the round runs.
 	var last string
 	await(t, "Prometheus to report the running round's progress and missed as its status does", 3*time.Minute, func() (bool, error) {
 		r := round()
 		if r.Status.Phase == sweepv1alpha1.RoundCompleted {
 			return false, fmt.Errorf("the round completed before Prometheus and its status were seen to agree part-way; last: %s", last)
 		}
-		if r.Status.ProgressPercent == 0 || r.Status.ProgressPercent == 100 {
+		// Part-way, and after the first buildings finished with residents
+		// missed, so that both figures are under way.
+		if r.Status.Residents.Missed == 0 || r.Status.ProgressPercent == 100 {
 			return false, nil
 		}
 		ok, seen := matches(sweepv1alpha1.RoundRunning)
