@@ -254,7 +254,21 @@ scrape_configs:
 		}
 		ok, seen := matches(sweepv1alpha1.RoundRunning)
 		last = seen
-		return ok, nil
+		if !ok {
+			return false, nil
+		}
+		// Buildings are under way, so the gauge behind SweepBuildingStalled
+		// is there: no older than the round, and not in the future, since
+		// this drill has no re-knocks to be due later.
+		oldest, err := scalar(ctx, prom, `sweep_round_oldest_building_progress_timestamp_seconds{namespace="$namespace", round="$round"}`)
+		if err != nil {
+			last += "; " + err.Error()
+			return false, nil
+		}
+		if st := round().Status; st.StartTime == nil || oldest < float64(st.StartTime.Unix()) || oldest > float64(time.Now().Unix()) {
+			return false, fmt.Errorf("oldest building progress %v is not between the round's start %v and now", oldest, st.StartTime)
+		}
+		return true, nil
 	})
 	t.Logf("part-way: %s", last)
 
