@@ -78,11 +78,20 @@ alerts-test: promtool ## Check the alert rules and run their unit tests with pro
 	$(PROMTOOL) check rules config/prometheus/rules/sweep.rules.yaml
 	$(PROMTOOL) test rules config/prometheus/rules/sweep.rules_test.yaml
 
-# SWEEP_REQUIRE_PROMETHEUS makes test/e2e/observability fail, not skip, if
-# bin/prometheus is missing: `make test` builds it first.
 .PHONY: test
-test: verify-generated fmt vet lint k8s-bin alerts-test prometheus ## Run unit and envtest tests against a real kube-apiserver built from Go modules, the alert rules' unit tests, and the dashboards against a real Prometheus.
-	SWEEP_REQUIRE_PROMETHEUS=1 KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./... -count=1
+test: verify-generated fmt vet lint k8s-bin alerts-test ## Run every test: unit, the alert rules' unit tests, envtest (a real kube-apiserver) and end to end (kwok clusters; a real Prometheus).
+	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test $$(go list ./... | grep -v /test/e2e) -count=1
+	$(MAKE) --no-print-directory test-e2e
+
+# The end-to-end tests each start their own local cluster (hack/cluster.sh)
+# and mostly wait on timers (revisit intervals, leases), so they run four
+# at a time even on two cores. test/e2e/observability scrapes the operator
+# with bin/prometheus; SWEEP_REQUIRE_PROMETHEUS makes it fail, not skip, if
+# that is missing.
+.PHONY: test-e2e
+test-e2e: k8s-bin prometheus ## Run the end-to-end tests on local kwok clusters and against a real Prometheus (about 5 minutes).
+	SWEEP_REQUIRE_PROMETHEUS=1 KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./test/e2e/... -count=1 -parallel 4 -timeout 30m -v 2>&1 | \
+	  grep -v -e '^=== \(RUN\|PAUSE\|CONT\)'
 
 ##@ Build
 

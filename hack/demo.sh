@@ -19,8 +19,6 @@ k8s=$bin/k8s
 name=sweep-demo
 work=$(mktemp -d "${TMPDIR:-/tmp}/sweep-demo.XXXXXX")
 metrics_addr=${SWEEP_DEMO_METRICS:-127.0.0.1:18080}
-export KWOK_WORKDIR=$work/kwok
-export KWOK_KUBECTL_BINARY=$k8s/kubectl
 kubeconfig=$work/kubeconfig
 manager_pid=
 
@@ -28,28 +26,30 @@ cleanup() {
   set +e
   if [ -n "$manager_pid" ]; then kill "$manager_pid" 2>/dev/null; wait "$manager_pid" 2>/dev/null; fi
   if [ "${SWEEP_DEMO_KEEP:-}" = 1 ]; then
-    echo ">> keeping the cluster: KUBECONFIG=$kubeconfig; delete it with KWOK_WORKDIR=$KWOK_WORKDIR $k8s/kwokctl delete cluster --name $name"
+    echo ">> keeping the cluster: KUBECONFIG=$kubeconfig; delete it with hack/cluster.sh down $name $work"
     return
   fi
-  "$k8s/kwokctl" delete cluster --name "$name" >/dev/null 2>&1
+  "$root/hack/cluster.sh" down "$name" "$work"
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo ">> starting a local cluster (kwokctl, binaries from bin/k8s)"
-"$k8s/kwokctl" create cluster --name "$name" --runtime binary \
-  --etcd-binary "$k8s/etcd" --kube-apiserver-binary "$k8s/kube-apiserver" \
-  --kube-controller-manager-binary "$k8s/kube-controller-manager" \
-  --kube-scheduler-binary "$k8s/kube-scheduler" --kwok-controller-binary "$k8s/kwok" \
-  --wait 120s >"$work/kwokctl.log" 2>&1 || { cat "$work/kwokctl.log"; exit 1; }
-"$k8s/kwokctl" get kubeconfig --name "$name" >"$kubeconfig"
+echo ">> starting a local cluster (kwokctl, binaries from bin/k8s): hack/cluster.sh"
+"$root/hack/cluster.sh" up "$name" "$work"
 export KUBECONFIG=$kubeconfig
 kubectl() { "$k8s/kubectl" "$@"; }
 
 echo ">> installing the CRDs"
 kubectl apply --server-side -f "$root/config/crd/bases" >/dev/null
-kubectl wait --for condition=established --timeout=60s crd/buildings.sweep.masstesting.io crd/testingrounds.sweep.masstesting.io crd/collectionjobs.sweep.masstesting.io >/dev/null
+# A CRD has no conditions for a moment after it is created, and kubectl wait
+# fails at once on that; so ask again until it answers.
+for i in $(seq 60); do
+  kubectl wait --for condition=established --timeout=60s crd/buildings.sweep.masstesting.io \
+    crd/testingrounds.sweep.masstesting.io crd/collectionjobs.sweep.masstesting.io >/dev/null 2>&1 && break
+  [ "$i" = 60 ] && { echo "the CRDs were not established within a minute" >&2; exit 1; }
+  sleep 1
+done
 
 echo ">> starting the operator (local executor, drill time x0.001); log: $work/manager.log"
 "$bin/sweep" manager --executor=local --drill-time-scale=0.001 \
