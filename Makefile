@@ -87,10 +87,11 @@ test: verify-generated fmt vet lint k8s-bin alerts-test ## Run every test: unit,
 # and mostly wait on timers (revisit intervals, leases), so they run four
 # at a time even on two cores. test/e2e/observability scrapes the operator
 # with bin/prometheus; SWEEP_REQUIRE_PROMETHEUS makes it fail, not skip, if
-# that is missing.
+# that is missing. -p 1 runs the packages one after the other, so that its
+# Prometheus and drill do not eat into the failover test's timing bounds.
 .PHONY: test-e2e
 test-e2e: k8s-bin prometheus ## Run the end-to-end tests on local kwok clusters and against a real Prometheus (about 5 minutes).
-	SWEEP_REQUIRE_PROMETHEUS=1 KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./test/e2e/... -count=1 -parallel 4 -timeout 30m -v 2>&1 | \
+	SWEEP_REQUIRE_PROMETHEUS=1 KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./test/e2e/... -p 1 -count=1 -parallel 4 -timeout 30m -v 2>&1 | \
 	  grep -v -e '^=== \(RUN\|PAUSE\|CONT\)'
 
 ##@ Build
