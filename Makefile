@@ -8,6 +8,10 @@ KUSTOMIZE_VERSION ?= v5.8.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 HELM_VERSION ?= v3.22.0
 KWOK_VERSION ?= v0.8.0
+# Prometheus and promtool (github.com/prometheus/prometheus): promtool checks
+# and unit-tests the alert rules, prometheus scrapes a real operator in
+# test/e2e/observability.
+PROMETHEUS_VERSION ?= v0.316.0
 
 IMG ?= ghcr.io/masstesting/sweep:dev
 
@@ -18,6 +22,8 @@ KUSTOMIZE ?= $(LOCALBIN)/kustomize
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 HELM ?= $(LOCALBIN)/helm
 KUBECTL ?= $(K8S_BIN)/kubectl
+PROMTOOL ?= $(LOCALBIN)/promtool
+PROMETHEUS ?= $(LOCALBIN)/prometheus
 
 export KWOK_VERSION
 
@@ -59,17 +65,33 @@ lint: golangci-lint ## Run golangci-lint.
 verify-generated: controller-gen ## Fail if `make manifests generate` would change the tree.
 	hack/verify-generated.sh $(MAKE) --no-print-directory manifests generate
 
+.PHONY: dashboards
+dashboards: ## Regenerate the Grafana dashboards in config/grafana/ from internal/dashboards.
+	go run ./hack/dashboards -out config/grafana
+
+.PHONY: alerts
+alerts: ## Regenerate the PrometheusRule in config/prometheus/ from config/prometheus/rules/sweep.rules.yaml.
+	go run ./hack/alerts
+
+.PHONY: alerts-test
+alerts-test: promtool ## Check the alert rules and run their unit tests with promtool.
+	$(PROMTOOL) check rules config/prometheus/rules/sweep.rules.yaml
+	$(PROMTOOL) test rules config/prometheus/rules/sweep.rules_test.yaml
+
 .PHONY: test
-test: verify-generated fmt vet lint k8s-bin ## Run every test: unit, envtest (a real kube-apiserver) and end to end (a kwok cluster).
+test: verify-generated fmt vet lint k8s-bin alerts-test ## Run every test: unit, the alert rules' unit tests, envtest (a real kube-apiserver) and end to end (kwok clusters; a real Prometheus).
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test $$(go list ./... | grep -v /test/e2e) -count=1
 	$(MAKE) --no-print-directory test-e2e
 
 # The end-to-end tests each start their own local cluster (hack/cluster.sh)
 # and mostly wait on timers (revisit intervals, leases), so they run four
-# at a time even on two cores.
+# at a time even on two cores. test/e2e/observability scrapes the operator
+# with bin/prometheus; SWEEP_REQUIRE_PROMETHEUS makes it fail, not skip, if
+# that is missing. -p 1 runs the packages one after the other, so that its
+# Prometheus and drill do not eat into the failover test's timing bounds.
 .PHONY: test-e2e
-test-e2e: k8s-bin ## Run the end-to-end tests on local kwok clusters (about 4 minutes).
-	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./test/e2e/... -count=1 -parallel 4 -timeout 30m -v 2>&1 | \
+test-e2e: k8s-bin prometheus ## Run the end-to-end tests on local kwok clusters and against a real Prometheus (about 5 minutes).
+	SWEEP_REQUIRE_PROMETHEUS=1 KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./test/e2e/... -p 1 -count=1 -parallel 4 -timeout 30m -v 2>&1 | \
 	  grep -v -e '^=== \(RUN\|PAUSE\|CONT\)'
 
 ##@ Build
@@ -108,7 +130,7 @@ demo: k8s-bin build ## Run a drill round over a 64-building district on a local 
 ##@ Tools
 
 .PHONY: tools
-tools: controller-gen kustomize golangci-lint helm k8s-bin ## Install every pinned tool into bin/.
+tools: controller-gen kustomize golangci-lint helm k8s-bin promtool prometheus ## Install every pinned tool into bin/.
 
 .PHONY: k8s-bin
 k8s-bin: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and kwokctl into bin/k8s.
@@ -138,11 +160,30 @@ $(HELM): $(LOCALBIN)/.helm-$(HELM_VERSION)
 $(LOCALBIN)/.helm-$(HELM_VERSION):
 	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 
-# go-install-tool installs package $(2) at version $(3) as binary $(1) and
-# leaves a marker named after the version, so that changing a pin above
-# reinstalls the tool and an unchanged pin never touches the network.
+# Prometheus's go.mod has no replace directives, so `go install` builds it
+# at the pinned version. remove_all_sd leaves out the service discovery
+# plugins (AWS, Azure, GCE, Kubernetes, ...): the tests scrape a static
+# target and only check rules, and the build is minutes shorter without them.
+PROMETHEUS_BUILD_FLAGS ?= -tags remove_all_sd
+
+.PHONY: promtool
+promtool: $(PROMTOOL)
+$(PROMTOOL): $(LOCALBIN)/.promtool-$(PROMETHEUS_VERSION)
+$(LOCALBIN)/.promtool-$(PROMETHEUS_VERSION):
+	$(call go-install-tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMETHEUS_VERSION),$(PROMETHEUS_BUILD_FLAGS))
+
+.PHONY: prometheus
+prometheus: $(PROMETHEUS)
+$(PROMETHEUS): $(LOCALBIN)/.prometheus-$(PROMETHEUS_VERSION)
+$(LOCALBIN)/.prometheus-$(PROMETHEUS_VERSION):
+	$(call go-install-tool,$(PROMETHEUS),github.com/prometheus/prometheus/cmd/prometheus,$(PROMETHEUS_VERSION),$(PROMETHEUS_BUILD_FLAGS))
+
+# go-install-tool installs package $(2) at version $(3) as binary $(1), with
+# go install flags $(4) if given, and leaves a marker named after the
+# version, so that changing a pin above reinstalls the tool and an unchanged
+# pin never touches the network.
 define go-install-tool
 @set -e; mkdir -p $(LOCALBIN); echo ">> installing $(2)@$(3)"; \
-GOBIN=$(LOCALBIN) go install $(2)@$(3); \
+GOBIN=$(LOCALBIN) go install $(4) $(2)@$(3); \
 rm -f $(LOCALBIN)/.$(notdir $(1))-*; touch $@
 endef
