@@ -94,6 +94,14 @@ test-e2e: k8s-bin prometheus ## Run the end-to-end tests on local kwok clusters 
 	SWEEP_REQUIRE_PROMETHEUS=1 KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./test/e2e/... -p 1 -count=1 -parallel 4 -timeout 30m -v 2>&1 | \
 	  grep -v -e '^=== \(RUN\|PAUSE\|CONT\)'
 
+# Not part of `make test`: it takes up to half an hour and its figures are
+# only meaningful on a quiet machine. See docs/performance.md.
+.PHONY: bench
+bench: k8s-bin build ## Measure Sweep at 1,000, 10,000 and 50,000 buildings against the API server's ceiling; writes docs/performance.{md,png}.
+	go run ./test/bench -n $(BENCH_N) -out docs/performance.md -png docs/performance.png
+
+BENCH_N ?= 1000,10000,50000
+
 ##@ Build
 
 .PHONY: build

@@ -221,7 +221,8 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 		return nil, nil
 	}
 	var buildings sweepv1alpha1.BuildingList
-	if err := r.List(ctx, &buildings, client.InNamespace(tr.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+	// Read-only, like the jobs: no deep copy of every Building per reconcile.
+	if err := r.List(ctx, &buildings, client.InNamespace(tr.Namespace), client.MatchingLabelsSelector{Selector: selector}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	missing := round.MissingJobs(tr, buildings.Items, jobs)

@@ -104,6 +104,12 @@ func write(rs []result, mdPath, pngPath, args string) (int, error) {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.what, t.got, mark)
 	}
 	fmt.Fprintf(&b, "\n![objects per second against N](%s)\n", "performance.png")
+	// What the figures mean and why a target is missed is written by
+	// people, in test/bench/NOTES.md, and carried into every new report.
+	if notes, err := os.ReadFile("test/bench/NOTES.md"); err == nil {
+		b.WriteString("\n")
+		b.Write(notes)
+	}
 	if err := os.WriteFile(mdPath, []byte(b.String()), 0o644); err != nil {
 		return missed, err
 	}
