@@ -54,6 +54,9 @@ func runManager(args []string) error {
 	secureMetrics := fs.Bool("metrics-secure", true, "serve metrics over HTTPS with authentication and authorization")
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader, so that only one of several replicas reconciles")
+	// In a pod the lease goes into the pod's own namespace; a manager run
+	// outside the cluster (make run, the install test) has to be told.
+	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election lease (default: the pod's own namespace)")
 	enableHTTP2 := fs.Bool("enable-http2", false, "serve HTTP/2 on the metrics endpoint (off: CVE-2023-44487, CVE-2023-39325)")
 	concurrency := fs.Int("max-concurrent-reconciles", 4, "rounds reconciled at once (collection jobs: four times as many)")
 	workers := fs.Int("expansion-workers", 16, "parallel API writes of one round's reconcile (creating and admitting jobs)")
@@ -94,11 +97,12 @@ func runManager(args []string) error {
 	}
 	cfg.QPS, cfg.Burst = float32(*qps), *burst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 newScheme(),
-		Metrics:                metricsOpts,
-		HealthProbeBindAddress: *probeAddr,
-		LeaderElection:         *leaderElect,
-		LeaderElectionID:       "sweep.masstesting.io",
+		Scheme:                  newScheme(),
+		Metrics:                 metricsOpts,
+		HealthProbeBindAddress:  *probeAddr,
+		LeaderElection:          *leaderElect,
+		LeaderElectionID:        "sweep.masstesting.io",
+		LeaderElectionNamespace: *leaderNamespace,
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
