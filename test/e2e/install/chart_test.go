@@ -222,7 +222,7 @@ func checkClusterScopedReasons(t *testing.T, manifest string) {
 		}
 		name := regexp.MustCompile(`(?m)^  name: (\S+)`).FindStringSubmatch(doc)
 		if !regexp.MustCompile(`(?m)^# Cluster-wide[:,] \S`).MatchString(doc) {
-			t.Errorf("%s %v has no \"# Cluster-wide: <reason>\" comment", kind[1], name)
+			t.Errorf("%s %s has no \"# Cluster-wide: <reason>\" comment", kind[1], name[len(name)-1])
 		}
 	}
 }
