@@ -92,9 +92,13 @@ func TestInstall(t *testing.T) {
 		for _, ns := range []string{"district-a", "district-b", "monitoring"} {
 			kubectl("create", "namespace", ns)
 		}
+		manifests := map[string]string{"config/default": kustomizeBuild(t)}
 		for set, args := range valueSets(t) {
-			manifest := filepath.Join(dir, set+".yaml")
-			if err := os.WriteFile(manifest, []byte(render(t, args...)), 0o600); err != nil {
+			manifests["chart "+set] = render(t, args...)
+		}
+		for set, content := range manifests {
+			manifest := filepath.Join(dir, strings.ReplaceAll(set, "/", "-")+".yaml")
+			if err := os.WriteFile(manifest, []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			// Server-side dry run: the API server decodes, defaults, validates
