@@ -19,9 +19,13 @@ package install
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,6 +163,43 @@ func TestInstall(t *testing.T) {
 		}
 	})
 
+	t.Run("metrics", func(t *testing.T) {
+		// The metrics endpoint checks each scrape with the API server under
+		// the chart's metrics-auth grant: a token bound to the chart's
+		// metrics-reader gets the metrics, any other is refused. No leader
+		// election: the metrics server runs on every replica, and this
+		// manager must not hold the Lease the next subtest's manager needs.
+		kubectl("create", "namespace", "scrape")
+		kubectl("create", "serviceaccount", "prometheus", "-n", "scrape")
+		kubectl("create", "serviceaccount", "stranger", "-n", "scrape")
+		kubectl("create", "clusterrolebinding", "scrape-sweep-metrics", "--clusterrole="+release+"-metrics-reader", "--serviceaccount=scrape:prometheus")
+		reader := strings.TrimSpace(kubectl("create", "token", "prometheus", "-n", "scrape"))
+		stranger := strings.TrimSpace(kubectl("create", "token", "stranger", "-n", "scrape"))
+
+		addr := freeAddr(t)
+		log, stop := startManager(t, sweepBin, saConfig, "--metrics-bind-address="+addr, "--leader-elect=false")
+		url := "https://" + addr + "/metrics"
+		var code int
+		var body string
+		waitFor(t, time.Minute, "the metrics endpoint to answer", func() bool {
+			code, body = scrape(url, reader)
+			return code != 0
+		})
+		if code != http.StatusOK || !strings.Contains(body, "controller_runtime_reconcile_total") {
+			t.Errorf("scrape with a metrics-reader token: %d %.200s", code, body)
+		}
+		if code, _ := scrape(url, stranger); code != http.StatusForbidden {
+			t.Errorf("scrape with a token not bound to metrics-reader: %d, want 403", code)
+		}
+		if code, _ := scrape(url, ""); code != http.StatusUnauthorized {
+			t.Errorf("scrape without a token: %d, want 401", code)
+		}
+		stop()
+		if d := denial.FindString(log.String()); d != "" {
+			t.Errorf("the manager was denied (%q):\n%s", d, denialLines(log.String()))
+		}
+	})
+
 	t.Run("missing-rule", func(t *testing.T) {
 		// Take patch on collectionjobs/status away: the collection
 		// controller and the local executor report through it.
@@ -273,14 +314,16 @@ func (s *syncBuffer) String() string {
 
 // startManager runs `sweep manager` as a process with only the
 // ServiceAccount's kubeconfig, leader election on in the release namespace
-// (so the chart's leader-election Role is exercised too). stop ends it and
-// waits; it is also registered as a cleanup.
-func startManager(t *testing.T, bin, kubeconfig string) (*syncBuffer, func()) {
+// (so the chart's leader-election Role is exercised too), and extraArgs.
+// stop ends it and waits; it is also registered as a cleanup.
+func startManager(t *testing.T, bin, kubeconfig string, extraArgs ...string) (*syncBuffer, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "manager", "--executor=local", "--drill-time-scale=0.001",
+	args := []string{"manager", "--executor=local", "--drill-time-scale=0.001",
 		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0",
-		"--leader-elect", "--leader-election-namespace="+namespace, "--zap-log-level=debug")
+		"--leader-elect", "--leader-election-namespace=" + namespace, "--zap-log-level=debug"}
+	// Later flags win, so extraArgs override the defaults above.
+	cmd := exec.CommandContext(ctx, bin, append(args, extraArgs...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 15 * time.Second
@@ -379,4 +422,35 @@ func denialLines(log string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// freeAddr is a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// scrape GETs url with a bearer token; code 0 means no answer yet.
+func scrape(url, token string) (code int, body string) {
+	// The manager's certificate is self-signed at start-up.
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // self-signed test endpoint
+	req, err := http.NewRequest(http.MethodGet, url, http.NoBody)
+	if err != nil {
+		return 0, err.Error()
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
