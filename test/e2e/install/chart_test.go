@@ -290,6 +290,9 @@ func TestChartSchema(t *testing.T) {
 		{"metrics.port=80", "/metrics/port"},
 		{"resources.limits.cpu=lots", "/resources/limits/cpu"},
 		{"replica=2", "replica"},
+		// Rules across values, checked by the templates.
+		{"metrics.enabled=false,metrics.serviceMonitor.enabled=true", "needs metrics.enabled"},
+		{"serviceAccount.create=false", "serviceAccount.name is required"},
 	} {
 		_, err := run(t, nil, helmBin, "template", "sweep", chartDir, "--set", c.set)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
