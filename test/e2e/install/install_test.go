@@ -163,6 +163,31 @@ func TestInstall(t *testing.T) {
 		}
 	})
 
+	t.Run("job-executor", func(t *testing.T) {
+		// The job executor's own writes: the collector's ServiceAccount, Role
+		// and RoleBinding in the round's namespace (the API server lets the
+		// manager create that Role only because it holds every permission
+		// the Role grants), and a visit Job per building. kwok runs no
+		// containers, so the visits never report; what counts is that every
+		// object is created without a denial.
+		log, stop := startManager(t, sweepBin, saConfig, "--executor=job", "--leader-elect=false")
+		ns := "rbac-jobs"
+		applyRound(t, kubectl, ns)
+		waitFor(t, time.Minute, "the collector's RBAC and four visit Jobs in "+ns, func() bool {
+			// kubectl takes either kinds or kind/name pairs, so two calls.
+			out, err := run(t, []string{"KUBECONFIG=" + admin}, kubectlBin, "get", "jobs", "-n", ns, "-o", "name")
+			if err != nil || strings.Count(out, "job.batch/") != 4 {
+				return false
+			}
+			_, err = run(t, []string{"KUBECONFIG=" + admin}, kubectlBin, "get", "serviceaccount/sweep-collector", "role/sweep-collector", "rolebinding/sweep-collector", "-n", ns)
+			return err == nil
+		})
+		stop()
+		if d := denial.FindString(log.String()); d != "" {
+			t.Errorf("the manager was denied (%q):\n%s", d, denialLines(log.String()))
+		}
+	})
+
 	t.Run("metrics", func(t *testing.T) {
 		// The metrics endpoint checks each scrape with the API server under
 		// the chart's metrics-auth grant: a token bound to the chart's
