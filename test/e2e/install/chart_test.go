@@ -17,6 +17,7 @@ limitations under the License.
 package install
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -322,5 +323,41 @@ func TestVersion(t *testing.T) {
 	m := regexp.MustCompile(`(?m)^var version = "([^"]+)"`).FindSubmatch(src)
 	if m == nil || string(m[1]) != version {
 		t.Errorf("cmd/sweep/main.go: version default %q, VERSION is %s", m, version)
+	}
+}
+
+// TestChartMonitoring checks the optional monitoring objects rendered with
+// the production values: dashboards are JSON Grafana can load, labelled for
+// its sidecar and with the extra labels, and the PrometheusRule has rules.
+func TestChartMonitoring(t *testing.T) {
+	objs := decode(t, render(t, "-f", filepath.Join(chartDir, "ci", "production-values.yaml")))
+	dashboards, rules := 0, 0
+	for _, u := range objs {
+		switch u.GetKind() {
+		case "ConfigMap":
+			if u.GetLabels()["grafana_dashboard"] != "1" || u.GetLabels()["release"] != "kube-prometheus-stack" {
+				t.Errorf("ConfigMap %s: labels %v lack the sidecar's or the extra ones", u.GetName(), u.GetLabels())
+			}
+			data, _, _ := unstructured.NestedStringMap(u.Object, "data")
+			for key, text := range data {
+				var d struct {
+					Title  string
+					Panels []any
+				}
+				if err := json.Unmarshal([]byte(text), &d); err != nil || d.Title == "" || len(d.Panels) == 0 {
+					t.Errorf("ConfigMap %s key %s: not a dashboard with a title and panels: %v", u.GetName(), key, err)
+				}
+				dashboards++
+			}
+		case "PrometheusRule":
+			groups, _, _ := unstructured.NestedSlice(u.Object, "spec", "groups")
+			for _, g := range groups {
+				r, _, _ := unstructured.NestedSlice(g.(map[string]any), "rules")
+				rules += len(r)
+			}
+		}
+	}
+	if dashboards == 0 || rules == 0 {
+		t.Errorf("rendered %d dashboards and %d rules, want some of each", dashboards, rules)
 	}
 }
