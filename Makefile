@@ -118,7 +118,7 @@ build: ## Build the sweep binary.
 # a build without one.
 DOCKER ?= docker
 .PHONY: docker-build
-docker-build: ## Build the image $(IMG) from the Dockerfile.
+docker-build: ## Build the image IMG from the Dockerfile (needs a Docker engine).
 	$(DOCKER) build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
 # ko builds the Go binary itself and layers it onto the base image in
@@ -126,7 +126,7 @@ docker-build: ## Build the image $(IMG) from the Dockerfile.
 # Dockerfile. It only pulls the base image's manifest and layers. Not part of
 # `make test`.
 .PHONY: image-tarball
-image-tarball: ko ## Build the image without Docker, as an OCI tarball bin/sweep-image.tar (ko).
+image-tarball: ko ## Build the image without Docker into bin/sweep-image.tar (ko; `docker load` format).
 	VERSION=$(VERSION) KO_DOCKER_REPO=$(IMAGE_REPO) \
 	  $(KO) build --push=false --bare --tags=$(VERSION) --tarball=$(LOCALBIN)/sweep-image.tar ./cmd/sweep
 
