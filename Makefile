@@ -93,8 +93,17 @@ verify-generated: controller-gen ## Fail if `make manifests generate` would chan
 	hack/verify-generated.sh $(MAKE) --no-print-directory manifests generate
 
 .PHONY: test
-test: verify-generated fmt vet lint helm-lint k8s-bin kustomize ## Run unit and envtest tests against a real kube-apiserver built from Go modules.
-	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./... -count=1
+test: verify-generated fmt vet lint helm-lint k8s-bin kustomize ## Run every test: unit, envtest (a real kube-apiserver) and end to end (a kwok cluster).
+	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test $$(go list ./... | grep -v /test/e2e) -count=1
+	$(MAKE) --no-print-directory test-e2e
+
+# The end-to-end tests each start their own local cluster (hack/cluster.sh)
+# and mostly wait on timers (revisit intervals, leases), so they run four
+# at a time even on two cores. test/e2e/install also needs helm and kustomize.
+.PHONY: test-e2e
+test-e2e: k8s-bin helm kustomize ## Run the end-to-end tests on local kwok clusters (about 4 minutes).
+	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./test/e2e/... -count=1 -parallel 4 -timeout 30m -v 2>&1 | \
+	  grep -v -e '^=== \(RUN\|PAUSE\|CONT\)'
 
 # Lints and renders the chart with its defaults and with every values file in
 # charts/sweep/ci (--strict: warnings fail too); the schema and the objects

@@ -28,6 +28,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -98,6 +99,7 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		if err := r.Executor.Start(ctx, &cj, round, d.Start, d.Visit); err != nil {
 			return ctrl.Result{}, err
 		}
+		log.FromContext(ctx).Info("visit started", "visit", d.Visit, "visitJob", d.Start)
 	}
 
 	current := cj.Status.DeepCopy()
@@ -110,6 +112,10 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 				return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
 			}
 			return ctrl.Result{}, err
+		}
+		if d.Status.Phase != cj.Status.Phase {
+			log.FromContext(ctx).Info("phase changed", "from", cj.Status.Phase, "to", d.Status.Phase,
+				"sampled", d.Status.Sampled, "missed", d.Status.Missed)
 		}
 		for _, e := range d.Events {
 			r.Recorder.Eventf(&cj, nil, e.Type, e.Reason, "Visit", "%s", e.Message)
@@ -153,6 +159,7 @@ func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency
 		For(&sweepv1alpha1.CollectionJob{}).
 		Owns(&batchv1.Job{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithLogConstructor(collectionJobLogger(mgr)).
 		Named("collectionjob")
 	if l, ok := r.Executor.(*LocalExecutor); ok {
 		b = b.WatchesRawSource(source.Channel(l.Done, &handler.EnqueueRequestForObject{}))

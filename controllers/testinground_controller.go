@@ -149,6 +149,9 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			for _, e := range round.Events(&tr, &tr.Status, &st) {
 				r.Recorder.Eventf(&tr, nil, e.Type, e.Reason, "Reconcile", "%s", e.Message)
 			}
+			if st.Phase != tr.Status.Phase {
+				logger.Info("phase changed", "from", tr.Status.Phase, "to", st.Phase, "buildings", st.BuildingProgress)
+			}
 			logger.V(1).Info("status written", "phase", st.Phase, "buildings", st.BuildingProgress)
 		}
 	}
@@ -397,6 +400,7 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		Watches(&sweepv1alpha1.Building{}, handler.EnqueueRequestsFromMapFunc(r.roundsForBuilding),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithLogConstructor(roundLogger(mgr)).
 		Named("testinground").
 		Complete(r)
 }

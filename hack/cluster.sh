@@ -42,14 +42,23 @@ up)
   done
   cat "$root/hack/kwok/pod-finish-when-marked.yaml" >>"$stages"
 
+  # kwokctl picks free ports when it creates a cluster; two creations at
+  # once (parallel tests) could pick the same ones. One at a time, then.
+  exec 9>"${TMPDIR:-/tmp}/sweep-kwokctl-create.lock"
+  flock 9
   kwokctl create cluster --name "$name" --runtime binary --config "$stages" \
     --etcd-binary "$k8s/etcd" --kube-apiserver-binary "$k8s/kube-apiserver" \
     --kube-controller-manager-binary "$k8s/kube-controller-manager" \
     --kube-scheduler-binary "$k8s/kube-scheduler" --kwok-controller-binary "$k8s/kwok" \
     --wait 120s >"$dir/kwokctl.log" 2>&1 || { cat "$dir/kwokctl.log" >&2; exit 1; }
   kwokctl get kubeconfig --name "$name" >"$dir/kubeconfig"
-  kwokctl scale node --name "$name" --replicas "$nodes" >>"$dir/kwokctl.log" 2>&1
-  KUBECONFIG=$dir/kubeconfig kubectl wait --for condition=Ready node --all --timeout 60s >/dev/null
+  flock -u 9
+  kwokctl scale node --name "$name" --replicas "$nodes" >>"$dir/kwokctl.log" 2>&1 || { cat "$dir/kwokctl.log" >&2; exit 1; }
+  if ! KUBECONFIG=$dir/kubeconfig kubectl wait --for condition=Ready node --all --timeout 60s >/dev/null; then
+    echo "fake nodes did not become Ready; the kwok controller's log ends:" >&2
+    tail -n 30 "$KWOK_WORKDIR/clusters/$name/logs/kwok-controller.log" >&2 || true
+    exit 1
+  fi
   ;;
 down)
   kwokctl delete cluster --name "$name" >/dev/null 2>&1 || true

@@ -42,7 +42,14 @@ kubectl() { "$k8s/kubectl" "$@"; }
 
 echo ">> installing the CRDs"
 kubectl apply --server-side -f "$root/config/crd/bases" >/dev/null
-kubectl wait --for condition=established --timeout=60s crd/buildings.sweep.masstesting.io crd/testingrounds.sweep.masstesting.io crd/collectionjobs.sweep.masstesting.io >/dev/null
+# A CRD has no conditions for a moment after it is created, and kubectl wait
+# fails at once on that; so ask again until it answers.
+for i in $(seq 60); do
+  kubectl wait --for condition=established --timeout=60s crd/buildings.sweep.masstesting.io \
+    crd/testingrounds.sweep.masstesting.io crd/collectionjobs.sweep.masstesting.io >/dev/null 2>&1 && break
+  [ "$i" = 60 ] && { echo "the CRDs were not established within a minute" >&2; exit 1; }
+  sleep 1
+done
 
 echo ">> starting the operator (local executor, drill time x0.001); log: $work/manager.log"
 "$bin/sweep" manager --executor=local --drill-time-scale=0.001 \

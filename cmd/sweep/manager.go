@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -54,9 +55,10 @@ func runManager(args []string) error {
 	secureMetrics := fs.Bool("metrics-secure", true, "serve metrics over HTTPS with authentication and authorization")
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader, so that only one of several replicas reconciles")
-	// In a pod the lease goes into the pod's own namespace; a manager run
-	// outside the cluster (make run, the install test) has to be told.
-	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election lease (default: the pod's own namespace)")
+	leaseNamespace := fs.String("leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own; required outside a cluster)")
+	leaseDuration := fs.Duration("leader-elect-lease-duration", 15*time.Second, "how long a standby waits after the leader's last renewal before it takes over")
+	renewDeadline := fs.Duration("leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it gives up leading (and exits)")
+	retryPeriod := fs.Duration("leader-elect-retry-period", 2*time.Second, "how often candidates try to acquire or renew the Lease")
 	enableHTTP2 := fs.Bool("enable-http2", false, "serve HTTP/2 on the metrics endpoint (off: CVE-2023-44487, CVE-2023-39325)")
 	concurrency := fs.Int("max-concurrent-reconciles", 4, "rounds reconciled at once (collection jobs: four times as many)")
 	workers := fs.Int("expansion-workers", 16, "parallel API writes of one round's reconcile (creating and admitting jobs)")
@@ -76,7 +78,11 @@ func runManager(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	logger := zap.New(zap.UseFlagOptions(&zapOpts))
+	ctrl.SetLogger(logger)
+	// client-go (leader election among others) logs through klog; send it
+	// through the same structured logger so every line is JSON.
+	klog.SetLogger(logger)
 
 	var tlsOpts []func(*tls.Config)
 	if !*enableHTTP2 {
@@ -97,12 +103,19 @@ func runManager(args []string) error {
 	}
 	cfg.QPS, cfg.Burst = float32(*qps), *burst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  newScheme(),
-		Metrics:                 metricsOpts,
-		HealthProbeBindAddress:  *probeAddr,
-		LeaderElection:          *leaderElect,
-		LeaderElectionID:        "sweep.masstesting.io",
-		LeaderElectionNamespace: *leaderNamespace,
+		Scheme:                 newScheme(),
+		Metrics:                metricsOpts,
+		HealthProbeBindAddress: *probeAddr,
+		LeaderElection:         *leaderElect,
+		LeaderElectionID:       "sweep.masstesting.io",
+		// A leader that stops cleanly hands over at once instead of making
+		// the standby wait out the lease; it exits right after, so there
+		// is never a moment with two leaders.
+		LeaderElectionReleaseOnCancel: true,
+		LeaderElectionNamespace:       *leaseNamespace,
+		LeaseDuration:                 leaseDuration,
+		RenewDeadline:                 renewDeadline,
+		RetryPeriod:                   retryPeriod,
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)

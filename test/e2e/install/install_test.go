@@ -257,8 +257,8 @@ func TestInstall(t *testing.T) {
 		defer stop()
 		ns := "rbac-denied"
 		applyRound(t, kubectl, ns)
-		// The previous manager did not release its lease, so this one first
-		// waits for it to expire (15 s), then reconciles and is refused.
+		// The previous leader released its Lease when it stopped, so this
+		// manager leads at once, reconciles and is refused.
 		waitFor(t, 2*time.Minute, "a denial in the manager's log", func() bool {
 			return denial.MatchString(log.String())
 		})

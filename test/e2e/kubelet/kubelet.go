@@ -1,0 +1,231 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package kubelet is test code, used only by the end-to-end tests. It plays
+// the kubelet for Sweep's visit pods on the local kwok cluster
+// (hack/cluster.sh): kwok schedules visit pods onto fake nodes and marks
+// them Running, but no container runs. For each running visit pod this
+// harness runs the real `sweep collect` binary with the pod's environment
+// (so the collector reports through the API server exactly as in a pod),
+// then writes the exit code into the pod's annotation
+// e2e.sweep.masstesting.io/exit-code; a kwok Stage
+// (hack/kwok/pod-finish-when-marked.yaml) then finishes the pod, and the
+// real Job controller finishes the Job.
+package kubelet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// ExitCodeAnnotation is read by the kwok stages that finish a pod.
+const ExitCodeAnnotation = "e2e.sweep.masstesting.io/exit-code"
+
+// visitLabel marks visit pods (controllers.LabelVisit; not imported, so
+// that the harness depends only on what is visible on the pod).
+const visitLabel = "sweep.masstesting.io/visit"
+
+// Action is what the harness does with one running visit pod.
+type Action int
+
+const (
+	// Run runs the collector and finishes the pod with its exit code.
+	Run Action = iota
+	// Crash fails the pod without running the collector.
+	Crash
+	// Hold leaves the pod running: a visit that takes longer than the test.
+	Hold
+)
+
+// Kubelet runs the collector for visit pods.
+type Kubelet struct {
+	Client     kubernetes.Interface
+	Binary     string // the sweep binary
+	Kubeconfig string // the collector's credentials
+	// Decide picks the action for a pod; nil runs every pod.
+	Decide func(*corev1.Pod) Action
+	// Workers is how many collectors run at once (default 8).
+	Workers int
+
+	mu     sync.Mutex
+	runs   map[string]int       // pod name -> times the collector ran for it
+	exited map[string]time.Time // Job name -> when its collector exited
+	errs   []error
+}
+
+// Start watches visit pods until ctx ends.
+func (k *Kubelet) Start(ctx context.Context) {
+	k.runs = map[string]int{}
+	k.exited = map[string]time.Time{}
+	factory := informers.NewSharedInformerFactoryWithOptions(k.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = visitLabel }))
+	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName]())
+	pods := factory.Core().V1().Pods()
+	enqueue := func(obj any) {
+		if p, ok := obj.(*corev1.Pod); ok && ready(p) {
+			queue.Add(types.NamespacedName{Namespace: p.Namespace, Name: p.Name})
+		}
+	}
+	_, _ = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, obj any) { enqueue(obj) },
+	})
+	factory.Start(ctx.Done())
+	go func() { <-ctx.Done(); queue.ShutDown() }()
+	workers := k.Workers
+	if workers <= 0 {
+		workers = 8
+	}
+	for range workers {
+		go func() {
+			for {
+				key, quit := queue.Get()
+				if quit {
+					return
+				}
+				if err := k.handle(ctx, pods.Lister().Pods(key.Namespace), key); err != nil && ctx.Err() == nil {
+					queue.AddRateLimited(key)
+				} else {
+					queue.Forget(key)
+				}
+				queue.Done(key)
+			}
+		}()
+	}
+}
+
+// ready is a visit pod the kubelet would be running: scheduled, Running,
+// and not yet given an exit code.
+func ready(p *corev1.Pod) bool {
+	_, marked := p.Annotations[ExitCodeAnnotation]
+	return p.Status.Phase == corev1.PodRunning && !marked && p.DeletionTimestamp == nil
+}
+
+func (k *Kubelet) handle(ctx context.Context, lister corelisters.PodNamespaceLister, key types.NamespacedName) error {
+	p, err := lister.Get(key.Name)
+	if err != nil || !ready(p) {
+		return nil // gone or already finished
+	}
+	k.mu.Lock()
+	already := k.runs[key.String()] > 0
+	k.mu.Unlock()
+	action := Run
+	if k.Decide != nil {
+		action = k.Decide(p)
+	}
+	code := "0"
+	switch {
+	case action == Hold:
+		return nil
+	case action == Crash:
+		code = "1"
+	case already:
+		// The collector ran; only the annotation write failed. A kubelet
+		// does not start a finished container again.
+	default:
+		k.mu.Lock()
+		k.runs[key.String()]++
+		k.mu.Unlock()
+		err := k.collect(ctx, p)
+		k.mu.Lock()
+		k.exited[p.Labels["job-name"]] = time.Now()
+		k.mu.Unlock()
+		if err != nil {
+			code = "1"
+			k.record(fmt.Errorf("collector for pod %s: %w", key, err))
+		}
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{ExitCodeAnnotation: code}}})
+	_, err = k.Client.CoreV1().Pods(key.Namespace).Patch(ctx, key.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
+}
+
+// collect runs `sweep collect` with the environment of the pod's first
+// container, as the container runtime would.
+func (k *Kubelet) collect(ctx context.Context, p *corev1.Pod) error {
+	if len(p.Spec.Containers) == 0 {
+		return errors.New("pod has no container")
+	}
+	env := []string{"KUBECONFIG=" + k.Kubeconfig, "PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
+	for _, e := range p.Spec.Containers[0].Env {
+		if e.ValueFrom == nil {
+			env = append(env, e.Name+"="+e.Value)
+		}
+	}
+	cmd := exec.CommandContext(ctx, k.Binary, "collect")
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out.Bytes()))
+	}
+	return nil
+}
+
+func (k *Kubelet) record(err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.errs = append(k.errs, err)
+}
+
+// Runs returns how many times the collector ran for each pod.
+func (k *Kubelet) Runs() map[string]int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make(map[string]int, len(k.runs))
+	for p, n := range k.runs {
+		out[p] = n
+	}
+	return out
+}
+
+// Exited is when the collector of a visit Job's pod exited: after its
+// final report was stored, before the pod and the Job finish.
+func (k *Kubelet) Exited(job string) (time.Time, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	at, ok := k.exited[job]
+	return at, ok
+}
+
+// Errors returns the collectors' failures so far, sorted.
+func (k *Kubelet) Errors() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]string, 0, len(k.errs))
+	for _, e := range k.errs {
+		out = append(out, e.Error())
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,275 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/test/e2e/kubelet"
+)
+
+const (
+	// drillTimeScale makes a drill visit of 117 residents take 1.8 s.
+	drillTimeScale = "0.0005"
+	// A visit Job's pod carries its visit number in this label.
+	visitLabel = "sweep.masstesting.io/visit"
+)
+
+// drillRound is a drill round over every building of ns, starting now.
+func drillRound(ns, name string, teams, visits int32, interval, deadline time.Duration, seed int64) *sweepv1alpha1.TestingRound {
+	now := metav1.Now()
+	return &sweepv1alpha1.TestingRound{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: sweepv1alpha1.TestingRoundSpec{
+			Start:    &now,
+			Deadline: metav1.NewTime(now.Add(deadline)),
+			Teams:    teams,
+			Visits:   sweepv1alpha1.VisitPolicy{Max: visits, Interval: &metav1.Duration{Duration: interval}},
+			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{
+				Source: sweepv1alpha1.SourceDrill,
+				Drill:  &sweepv1alpha1.DrillSource{Seed: seed, AbsentPercent: ptr.To[int32](20), StillAbsentPercent: ptr.To[int32](40)},
+			}},
+		},
+	}
+}
+
+// applyDistrict puts the demo district's 64 buildings into ns.
+func (cl *cluster) applyDistrict(t *testing.T, ns string) []sweepv1alpha1.Building {
+	t.Helper()
+	cl.kubectl(t, "apply", "--server-side", "-n", ns, "-f", filepath.Join(root, "config", "samples", "sweep_demo_district.yaml"))
+	b := cl.buildings(t, ns)
+	if len(b) != 64 {
+		t.Fatalf("%d buildings in the demo district, want 64", len(b))
+	}
+	return b
+}
+
+// checkOneOfEach checks exactly one CollectionJob per building and exactly
+// one visit Job per visit the job made, named -v1, -v2, … with no retry.
+func (cl *cluster) checkOneOfEach(t *testing.T, ns string, buildings []sweepv1alpha1.Building, jobs []sweepv1alpha1.CollectionJob) {
+	t.Helper()
+	perBuilding := map[string]int{}
+	for _, cj := range jobs {
+		perBuilding[cj.Spec.Building]++
+	}
+	for _, b := range buildings {
+		if perBuilding[b.Name] != 1 {
+			t.Errorf("building %s has %d CollectionJobs, want exactly 1", b.Name, perBuilding[b.Name])
+		}
+	}
+	visitJobs := map[string][]string{}
+	for _, j := range cl.visitJobs(t, ns) {
+		owner := metav1.GetControllerOf(&j)
+		if owner == nil {
+			t.Errorf("visit Job %s has no owner", j.Name)
+			continue
+		}
+		visitJobs[owner.Name] = append(visitJobs[owner.Name], j.Name)
+	}
+	for _, cj := range jobs {
+		var want []string
+		for v := int32(1); v <= cj.Status.Visits; v++ {
+			want = append(want, fmt.Sprintf("%s-v%d", cj.Name, v))
+		}
+		got := visitJobs[cj.Name]
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("job %s made %d visits with visit Jobs %v, want %v", cj.Name, cj.Status.Visits, got, want)
+		}
+	}
+}
+
+// TestRoundLifecycle runs the sample district's drill round on one manager
+// and checks it against the drill's ground truth, then a round whose
+// deadline cuts its last visit short, then the structured logs of both.
+func TestRoundLifecycle(t *testing.T) {
+	t.Parallel()
+	held := "deadline" // visit 2 of this namespace's round outlasts the deadline
+	cl := startCluster(t, func(p *corev1.Pod) kubelet.Action {
+		if p.Namespace == held && p.Labels[visitLabel] == "2" {
+			return kubelet.Hold
+		}
+		return kubelet.Run
+	})
+	mgr := cl.startManager(t, "lifecycle", "--drill-time-scale="+drillTimeScale)
+
+	// The rounds run side by side; the group returns when both are done.
+	t.Run("rounds", func(t *testing.T) {
+		t.Run("district round equals the ground truth and revisits at its interval", func(t *testing.T) {
+			t.Parallel()
+			ns := cl.namespace(t, "district")
+			buildings := cl.applyDistrict(t, ns)
+			interval := time.Minute
+			tr := drillRound(ns, "today", 64, 2, interval, 2*time.Hour, 20221126)
+			if err := cl.c.Create(context.Background(), tr); err != nil {
+				t.Fatal(err)
+			}
+			done := cl.awaitRoundPhase(t, ns, "today", sweepv1alpha1.RoundCompleted, 5*time.Minute)
+			jobs := cl.jobs(t, ns)
+			cl.checkOneOfEach(t, ns, buildings, jobs)
+			truth := groundTruth(t, buildings, tr, 2)
+			checkAgainstTruth(t, jobs, truth, done.Status)
+			revisited, latest := 0, time.Duration(0)
+			for _, cj := range jobs {
+				if w := truth[cj.Spec.Building]; cj.Status.Visits != w.visits {
+					t.Errorf("building %s had %d visits, ground truth %d", cj.Spec.Building, cj.Status.Visits, w.visits)
+				}
+				if cj.Status.Visits < 2 {
+					continue
+				}
+				revisited++
+				// The revisit waits the interval after visit 1's final report,
+				// which the collector stored just before it exited.
+				var v2 batchv1.Job
+				cl.get(t, ns, cj.Name+"-v2", &v2)
+				exited, ok := cl.kubelet.Exited(cj.Name + "-v1")
+				if !ok {
+					t.Errorf("the collector of %s-v1 never ran", cj.Name)
+					continue
+				}
+				// creationTimestamp is cut to whole seconds (up to 1 s early)
+				// and the collector exits a moment after its report: allow
+				// 2 s. A revisit more than 20 s past its time is late.
+				gap := v2.CreationTimestamp.Sub(exited)
+				if gap > interval+20*time.Second {
+					t.Errorf("building %s was revisited %s after visit 1 ended: late for its %s interval", cj.Spec.Building, gap, interval)
+				}
+				if gap < interval-2*time.Second {
+					t.Errorf("building %s was revisited %s after visit 1 ended, before its %s interval", cj.Spec.Building, gap, interval)
+				}
+				latest = max(latest, gap)
+			}
+			if revisited == 0 {
+				t.Fatal("no building was revisited: the test proves nothing about revisits")
+			}
+			t.Logf("64 buildings: %d sampled, %d missed, %d revisited at most %s after visit 1 (interval %s)",
+				done.Status.Residents.Sampled, done.Status.Residents.Missed, revisited, latest, interval)
+
+			// Deleting the finished round removes its jobs and their visit
+			// Jobs (and pods) through the garbage collector.
+			if err := cl.c.Delete(context.Background(), done); err != nil {
+				t.Fatal(err)
+			}
+			await(t, 2*time.Minute, "the garbage collector to remove the round's jobs, visit Jobs and pods", func(ctx context.Context) (bool, error) {
+				n, err := cl.count(ctx, ns)
+				return n == 0, err
+			})
+		})
+
+		t.Run("the deadline stops a revisit and keeps what was found", func(t *testing.T) {
+			t.Parallel()
+			ns := cl.namespace(t, held)
+			buildings := cl.applyDistrict(t, ns)
+			// Visit 1 ends within seconds; the revisit starts a minute later,
+			// is held by the kubelet harness, and the deadline stops it.
+			tr := drillRound(ns, "short", 64, 3, time.Minute, 100*time.Second, 7)
+			tr.Spec.BuildingSelector = &metav1.LabelSelector{MatchLabels: map[string]string{sweepv1alpha1.LabelCommunity: "xinjiang"}}
+			if err := cl.c.Create(context.Background(), tr); err != nil {
+				t.Fatal(err)
+			}
+			var swept []sweepv1alpha1.Building
+			for _, b := range buildings {
+				if b.Labels[sweepv1alpha1.LabelCommunity] == "xinjiang" {
+					swept = append(swept, b)
+				}
+			}
+			cl.awaitRoundPhase(t, ns, "short", sweepv1alpha1.RoundDeadlineExceeded, 4*time.Minute)
+			// The round turns DeadlineExceeded at the deadline; its buildings
+			// expire a moment later, and the status follows them.
+			var done *sweepv1alpha1.TestingRound
+			await(t, time.Minute, "every building of the round to be finished", func(ctx context.Context) (bool, error) {
+				done = cl.round(t, ns, "short")
+				b := done.Status.Buildings
+				return b.Total == int32(len(swept)) && b.Completed+b.Expired+b.Failed == b.Total && done.Status.Residents.Outstanding == 0, nil
+			})
+			jobs := cl.jobs(t, ns)
+			if len(jobs) != len(swept) {
+				t.Fatalf("%d jobs for %d buildings", len(jobs), len(swept))
+			}
+			truth := groundTruth(t, swept, tr, 1) // only visit 1 finished
+			for _, cj := range jobs {
+				w := truth[cj.Spec.Building]
+				if w.sampled == w.expected {
+					continue // found everyone at once: no revisit to cut short
+				}
+				if cj.Status.Phase != sweepv1alpha1.JobExpired || cj.Status.Visits != 2 {
+					t.Errorf("building %s: phase %s after %d visits, want Expired during visit 2", cj.Spec.Building, cj.Status.Phase, cj.Status.Visits)
+				}
+			}
+			checkAgainstTruth(t, jobs, truth, done.Status)
+			for _, j := range cl.visitJobs(t, ns) {
+				if strings.HasSuffix(j.Name, "-v3") {
+					t.Errorf("visit Job %s started after the deadline", j.Name)
+				}
+			}
+		})
+	})
+
+	// Every line is JSON, and every line about a round or one of its
+	// buildings names them.
+	var aboutJobs, aboutRounds int
+	for _, l := range mgr.logLines(t) {
+		if _, ok := l["CollectionJob"]; ok {
+			aboutJobs++
+			if l["round"] == nil || l["building"] == nil {
+				t.Errorf("a log line about a CollectionJob lacks its round or building: %v", l)
+			}
+		}
+		if _, ok := l["TestingRound"]; ok {
+			aboutRounds++
+			if l["round"] == nil {
+				t.Errorf("a log line about a round lacks the round: %v", l)
+			}
+		}
+	}
+	if aboutJobs == 0 || aboutRounds == 0 {
+		t.Errorf("%d log lines about jobs and %d about rounds: expected both", aboutJobs, aboutRounds)
+	}
+}
+
+// count is how many CollectionJobs, visit Jobs and pods are left in ns.
+func (cl *cluster) count(ctx context.Context, ns string) (int, error) {
+	var cjs sweepv1alpha1.CollectionJobList
+	var pods corev1.PodList
+	var jobs batchv1.JobList
+	for _, l := range []client.ObjectList{&cjs, &jobs, &pods} {
+		if err := cl.c.List(ctx, l, client.InNamespace(ns)); err != nil {
+			return 0, err
+		}
+	}
+	return len(cjs.Items) + len(jobs.Items) + len(pods.Items), nil
+}
+
+func (cl *cluster) get(t *testing.T, ns, name string, obj client.Object) {
+	t.Helper()
+	if err := cl.c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+		t.Fatal(err)
+	}
+}
