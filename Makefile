@@ -99,10 +99,13 @@ test: verify-generated fmt vet lint helm-lint k8s-bin kustomize ## Run every tes
 
 # The end-to-end tests each start their own local cluster (hack/cluster.sh)
 # and mostly wait on timers (revisit intervals, leases), so they run four
-# at a time even on two cores. test/e2e/install also needs helm and kustomize.
+# at a time even on two cores. Packages run one after the other (-p 1):
+# test/e2e's leader failover test times a takeover against the lease, and a
+# second package's cluster starting beside it on two cores can push it past
+# its allowance. test/e2e/install also needs helm and kustomize.
 .PHONY: test-e2e
-test-e2e: k8s-bin helm kustomize ## Run the end-to-end tests on local kwok clusters (about 4 minutes).
-	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./test/e2e/... -count=1 -parallel 4 -timeout 30m -v 2>&1 | \
+test-e2e: k8s-bin helm kustomize ## Run the end-to-end tests on local kwok clusters (about 6 minutes).
+	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./test/e2e/... -p 1 -count=1 -parallel 4 -timeout 30m -v 2>&1 | \
 	  grep -v -e '^=== \(RUN\|PAUSE\|CONT\)'
 
 # Lints and renders the chart with its defaults and with every values file in
