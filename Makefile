@@ -8,8 +8,26 @@ KUSTOMIZE_VERSION ?= v5.8.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 HELM_VERSION ?= v3.22.0
 KWOK_VERSION ?= v0.8.0
+# Prometheus and promtool (github.com/prometheus/prometheus): promtool checks
+# and unit-tests the alert rules, prometheus scrapes a real operator in
+# test/e2e/observability.
+PROMETHEUS_VERSION ?= v0.316.0
+KO_VERSION ?= v0.19.1
+# The Prometheus Operator's CRDs (ServiceMonitor, PrometheusRule), read from
+# this module's zip by test/e2e/install to validate the chart's optional
+# objects against a real API server.
+PROMETHEUS_OPERATOR_VERSION ?= v0.85.0
 
-IMG ?= ghcr.io/masstesting/sweep:dev
+# The project's version: the VERSION file is its one source. `make build`
+# stamps it into the binary, `make chart-files` into charts/sweep/Chart.yaml,
+# and test/e2e/install checks that cmd/sweep's default and the chart agree.
+VERSION := $(shell cat $(CURDIR)/VERSION)
+# Helm chart versions are SemVer without the leading v.
+CHART_VERSION := $(patsubst v%,%,$(VERSION))
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+IMAGE_REPO ?= ghcr.io/masstesting/sweep
+IMG ?= $(IMAGE_REPO):$(VERSION)
 
 LOCALBIN ?= $(CURDIR)/bin
 K8S_BIN ?= $(LOCALBIN)/k8s
@@ -18,8 +36,12 @@ KUSTOMIZE ?= $(LOCALBIN)/kustomize
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 HELM ?= $(LOCALBIN)/helm
 KUBECTL ?= $(K8S_BIN)/kubectl
+PROMTOOL ?= $(LOCALBIN)/promtool
+PROMETHEUS ?= $(LOCALBIN)/prometheus
+KO ?= $(LOCALBIN)/ko
+CHART := charts/sweep
 
-export KWOK_VERSION
+export KWOK_VERSION PROMETHEUS_OPERATOR_VERSION
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -38,6 +60,23 @@ help: ## Show this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC from the API types and controller markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." paths="./internal/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	@$(MAKE) --no-print-directory chart-files
+
+# The chart reads what it shares with config/ from charts/sweep/files (Helm
+# can only read files inside the chart); this copies them, so that the chart
+# never drifts from the generated CRDs and RBAC. verify-generated runs it, so
+# `make test` fails on a stale copy. The rules and dashboards come from
+# config/prometheus/rules and config/grafana once those exist; until then the
+# chart keeps its stand-ins (charts/sweep/files/README.md).
+.PHONY: chart-files
+chart-files: ## Copy CRDs, the manager ClusterRole, alert rules, dashboards and the version into charts/sweep.
+	rm -f $(CHART)/files/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART)/files/crds/
+	cp config/rbac/role.yaml $(CHART)/files/rbac/manager-role.yaml
+	if [ -f config/prometheus/rules/sweep.rules.yaml ]; then cp config/prometheus/rules/sweep.rules.yaml $(CHART)/files/prometheus/sweep.rules.yaml; fi
+	if compgen -G 'config/grafana/*.json' >/dev/null; then rm -f $(CHART)/files/grafana/*.json; cp config/grafana/*.json $(CHART)/files/grafana/; fi
+	sed -i -e 's/^version: .*/version: $(CHART_VERSION)/' -e 's/^appVersion: .*/appVersion: $(VERSION)/' $(CHART)/Chart.yaml
+	sed -i 's/^  newTag: .*/  newTag: $(VERSION)/' config/manager/kustomization.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods for the API types.
@@ -59,24 +98,78 @@ lint: golangci-lint ## Run golangci-lint.
 verify-generated: controller-gen ## Fail if `make manifests generate` would change the tree.
 	hack/verify-generated.sh $(MAKE) --no-print-directory manifests generate
 
+.PHONY: dashboards
+dashboards: ## Regenerate the Grafana dashboards in config/grafana/ from internal/dashboards.
+	go run ./hack/dashboards -out config/grafana
+
+.PHONY: alerts
+alerts: ## Regenerate the PrometheusRule in config/prometheus/ from config/prometheus/rules/sweep.rules.yaml.
+	go run ./hack/alerts
+
+.PHONY: alerts-test
+alerts-test: promtool ## Check the alert rules and run their unit tests with promtool.
+	$(PROMTOOL) check rules config/prometheus/rules/sweep.rules.yaml
+	$(PROMTOOL) test rules config/prometheus/rules/sweep.rules_test.yaml
+
 .PHONY: test
-test: verify-generated fmt vet lint k8s-bin ## Run every test: unit, envtest (a real kube-apiserver) and end to end (a kwok cluster).
+test: verify-generated fmt vet lint helm-lint k8s-bin kustomize alerts-test ## Run every test: unit, the alert rules' unit tests, the chart's lint, envtest (a real kube-apiserver) and end to end (kwok clusters; a real Prometheus).
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test $$(go list ./... | grep -v /test/e2e) -count=1
 	$(MAKE) --no-print-directory test-e2e
 
 # The end-to-end tests each start their own local cluster (hack/cluster.sh)
 # and mostly wait on timers (revisit intervals, leases), so they run four
-# at a time even on two cores.
+# at a time even on two cores. Packages run one after the other (-p 1):
+# test/e2e's leader failover test times a takeover against the lease, and a
+# second package's cluster or Prometheus starting beside it on two cores can
+# push it past its allowance. test/e2e/observability scrapes the operator
+# with bin/prometheus (SWEEP_REQUIRE_PROMETHEUS makes it fail, not skip, if
+# that is missing); test/e2e/install needs helm and kustomize.
 .PHONY: test-e2e
-test-e2e: k8s-bin ## Run the end-to-end tests on local kwok clusters (about 4 minutes).
-	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./test/e2e/... -count=1 -parallel 4 -timeout 30m -v 2>&1 | \
+test-e2e: k8s-bin prometheus helm kustomize ## Run the end-to-end tests on local kwok clusters and against a real Prometheus (about 8 minutes).
+	SWEEP_REQUIRE_PROMETHEUS=1 KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./test/e2e/... -p 1 -count=1 -parallel 4 -timeout 30m -v 2>&1 | \
 	  grep -v -e '^=== \(RUN\|PAUSE\|CONT\)'
+
+# Not part of `make test`: it takes up to half an hour and its figures are
+# only meaningful on a quiet machine. See docs/performance.md.
+.PHONY: bench
+bench: k8s-bin build ## Measure Sweep at 1,000, 10,000 and 50,000 buildings against the API server's ceiling; writes docs/performance.{md,png}.
+	go run ./test/bench -n $(BENCH_N) -out docs/performance.md -png docs/performance.png
+
+BENCH_N ?= 1000,10000,50000
+
+# Lints and renders the chart with its defaults and with every values file in
+# charts/sweep/ci (--strict: warnings fail too); the schema and the objects
+# themselves are checked by test/e2e/install against a real API server.
+.PHONY: helm-lint
+helm-lint: helm ## Lint and render the Helm chart with default and non-default values.
+	$(HELM) lint --strict $(CHART)
+	$(HELM) template sweep $(CHART) --namespace sweep-system >/dev/null
+	for f in $(CHART)/ci/*.yaml; do \
+	  $(HELM) lint --strict $(CHART) -f $$f; \
+	  $(HELM) template sweep $(CHART) --namespace sweep-system -f $$f >/dev/null; \
+	done
 
 ##@ Build
 
 .PHONY: build
 build: ## Build the sweep binary.
-	go build -o $(LOCALBIN)/sweep ./cmd/sweep
+	go build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/sweep ./cmd/sweep
+
+# Needs a Docker engine (or podman via DOCKER=podman); see image-tarball for
+# a build without one.
+DOCKER ?= docker
+.PHONY: docker-build
+docker-build: ## Build the image IMG from the Dockerfile (needs a Docker engine).
+	$(DOCKER) build --build-arg VERSION=$(VERSION) -t $(IMG) .
+
+# ko builds the Go binary itself and layers it onto the base image in
+# .ko.yaml (the Dockerfile's base, same digest): no Docker engine, no
+# Dockerfile. It only pulls the base image's manifest and layers. Not part of
+# `make test`.
+.PHONY: image-tarball
+image-tarball: ko ## Build the image without Docker into bin/sweep-image.tar (ko; `docker load` format).
+	VERSION=$(VERSION) KO_DOCKER_REPO=$(IMAGE_REPO) \
+	  $(KO) build --push=false --bare --tags=$(VERSION) --tarball=$(LOCALBIN)/sweep-image.tar ./cmd/sweep
 
 .PHONY: run
 run: ## Run the manager against the cluster in your kubeconfig.
@@ -92,10 +185,15 @@ install: kustomize k8s-bin ## Install the CRDs into the cluster in your kubeconf
 uninstall: kustomize k8s-bin ## Remove the CRDs (and every Sweep object) from the cluster.
 	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
 
+# The image is set on the command line rather than by `kustomize edit`, so
+# that deploying never edits tracked files.
 .PHONY: deploy
-deploy: kustomize k8s-bin ## Deploy the operator with config/default.
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
+deploy: kustomize k8s-bin ## Deploy the operator with config/default (IMG=... to choose the image).
+	$(KUSTOMIZE) build config/default | sed 's|image: $(IMAGE_REPO):$(VERSION)$$|image: $(IMG)|' | $(KUBECTL) apply --server-side -f -
+
+.PHONY: helm-install
+helm-install: helm ## Install or upgrade the Helm chart into the cluster in your kubeconfig (namespace sweep-system).
+	$(HELM) upgrade --install sweep $(CHART) --namespace sweep-system --create-namespace
 
 .PHONY: undeploy
 undeploy: kustomize k8s-bin ## Remove the operator deployed by `make deploy`.
@@ -108,7 +206,7 @@ demo: k8s-bin build ## Run a drill round over a 64-building district on a local 
 ##@ Tools
 
 .PHONY: tools
-tools: controller-gen kustomize golangci-lint helm k8s-bin ## Install every pinned tool into bin/.
+tools: controller-gen kustomize golangci-lint helm k8s-bin promtool prometheus ## Install every pinned tool into bin/.
 
 .PHONY: k8s-bin
 k8s-bin: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and kwokctl into bin/k8s.
@@ -138,11 +236,36 @@ $(HELM): $(LOCALBIN)/.helm-$(HELM_VERSION)
 $(LOCALBIN)/.helm-$(HELM_VERSION):
 	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 
-# go-install-tool installs package $(2) at version $(3) as binary $(1) and
-# leaves a marker named after the version, so that changing a pin above
-# reinstalls the tool and an unchanged pin never touches the network.
+# Prometheus's go.mod has no replace directives, so `go install` builds it
+# at the pinned version. remove_all_sd leaves out the service discovery
+# plugins (AWS, Azure, GCE, Kubernetes, ...): the tests scrape a static
+# target and only check rules, and the build is minutes shorter without them.
+PROMETHEUS_BUILD_FLAGS ?= -tags remove_all_sd
+
+.PHONY: promtool
+promtool: $(PROMTOOL)
+$(PROMTOOL): $(LOCALBIN)/.promtool-$(PROMETHEUS_VERSION)
+$(LOCALBIN)/.promtool-$(PROMETHEUS_VERSION):
+	$(call go-install-tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMETHEUS_VERSION),$(PROMETHEUS_BUILD_FLAGS))
+
+.PHONY: prometheus
+prometheus: $(PROMETHEUS)
+$(PROMETHEUS): $(LOCALBIN)/.prometheus-$(PROMETHEUS_VERSION)
+$(LOCALBIN)/.prometheus-$(PROMETHEUS_VERSION):
+	$(call go-install-tool,$(PROMETHEUS),github.com/prometheus/prometheus/cmd/prometheus,$(PROMETHEUS_VERSION),$(PROMETHEUS_BUILD_FLAGS))
+
+.PHONY: ko
+ko: $(KO)
+$(KO): $(LOCALBIN)/.ko-$(KO_VERSION)
+$(LOCALBIN)/.ko-$(KO_VERSION):
+	$(call go-install-tool,$(KO),github.com/google/ko,$(KO_VERSION))
+
+# go-install-tool installs package $(2) at version $(3) as binary $(1), with
+# go install flags $(4) if given, and leaves a marker named after the
+# version, so that changing a pin above reinstalls the tool and an unchanged
+# pin never touches the network.
 define go-install-tool
 @set -e; mkdir -p $(LOCALBIN); echo ">> installing $(2)@$(3)"; \
-GOBIN=$(LOCALBIN) go install $(2)@$(3); \
+GOBIN=$(LOCALBIN) go install $(4) $(2)@$(3); \
 rm -f $(LOCALBIN)/.$(notdir $(1))-*; touch $@
 endef

@@ -80,6 +80,9 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			return ctrl.Result{}, err
 		}
 	}
+	if obs.Report != nil {
+		cj.Status.Report = obs.Report
+	}
 	d := collection.Decide(&cj, obs, now)
 
 	if d.Stop != "" {

@@ -59,6 +59,10 @@ type localRun struct {
 	cause   string
 	started time.Time
 	cancel  context.CancelFunc
+	// final is the visit's final report, kept here rather than written to
+	// the API: the collection controller takes it from Observe and writes
+	// it with the status that ends the visit, one API write less per visit.
+	final *sweepv1alpha1.VisitReport
 }
 
 // NewLocalExecutor makes an executor running at most workers visits at once.
@@ -98,7 +102,7 @@ func (e *LocalExecutor) Start(_ context.Context, cj *sweepv1alpha1.CollectionJob
 			return
 		}
 		defer func() { <-e.sem }()
-		err := e.visit(ctx, a)
+		err := e.visit(ctx, a, run)
 		e.mu.Lock()
 		if e.runs[key] == run {
 			run.state, run.cause = collection.VisitSucceeded, ""
@@ -114,12 +118,31 @@ func (e *LocalExecutor) Start(_ context.Context, cj *sweepv1alpha1.CollectionJob
 	return nil
 }
 
-func (e *LocalExecutor) visit(ctx context.Context, a collector.Assignment) error {
+func (e *LocalExecutor) visit(ctx context.Context, a collector.Assignment, run *localRun) error {
 	src, err := collector.SourceFor(a)
 	if err != nil {
 		return err
 	}
-	return collector.Run(ctx, a, src, collector.StatusReporter{Client: e.Client})
+	return collector.Run(ctx, a, src, localReporter{api: collector.StatusReporter{Client: e.Client}, e: e, run: run})
+}
+
+// localReporter sends progress reports to the API, as a collector pod does,
+// and keeps the final one with the run.
+type localReporter struct {
+	api collector.StatusReporter
+	e   *LocalExecutor
+	run *localRun
+}
+
+func (r localReporter) Report(ctx context.Context, a collector.Assignment, o collector.Outcome, final bool) error {
+	if !final {
+		return r.api.Report(ctx, a, o, false)
+	}
+	rep := collector.ReportFor(a, o, true, time.Now())
+	r.e.mu.Lock()
+	r.run.final = rep
+	r.e.mu.Unlock()
+	return nil
 }
 
 // Observe says what became of the attempt.
@@ -130,7 +153,11 @@ func (e *LocalExecutor) Observe(_ context.Context, cj *sweepv1alpha1.CollectionJ
 	if r == nil || r.name != name {
 		return collection.Observed{State: collection.VisitUnknown}, nil
 	}
-	return collection.Observed{State: r.state, Cause: r.cause, Started: r.started}, nil
+	obs := collection.Observed{State: r.state, Cause: r.cause, Started: r.started}
+	if r.state == collection.VisitSucceeded && r.final != nil {
+		obs.Report = r.final.DeepCopy()
+	}
+	return obs, nil
 }
 
 // Stop cancels the attempt.

@@ -134,6 +134,8 @@ func TestMetricsEqualTheRoundStatus(t *testing.T) {
 		key("sweep_community_residents", "community=-", "state=missed"):           float64(st.Residents.Missed),
 		key("sweep_round_deadline_timestamp_seconds"):                             float64(tr.Spec.Deadline.Unix()),
 		key("sweep_round_start_timestamp_seconds"):                                float64(st.StartTime.Unix()),
+		key("sweep_round_completion_timestamp_seconds"):                           float64(st.CompletionTime.Unix()),
+		key("sweep_round_visit_interval_seconds"):                                 3600, // the API's default
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {
@@ -149,9 +151,15 @@ func TestMetricsEqualTheRoundStatus(t *testing.T) {
 	}
 	perBuilding := 0
 	for k := range got {
-		if strings.HasPrefix(k, "sweep_building_residents{") && strings.Contains(k, "namespace="+ns+",") && strings.Contains(k, "state=sampled") {
+		// community is the Building's label; these buildings have none.
+		if strings.HasPrefix(k, "sweep_building_residents{") && strings.Contains(k, "namespace="+ns+",") && strings.Contains(k, "state=sampled") &&
+			strings.Contains(k, ",community=,") {
 			perBuilding++
 		}
+	}
+	// Nothing is under way in a completed round.
+	if _, ok := got[key("sweep_round_oldest_building_progress_timestamp_seconds")]; ok {
+		t.Errorf("a completed round reports the progress of buildings under way: %v", got)
 	}
 	if perBuilding != n {
 		t.Errorf("%d per-building series, want %d", perBuilding, n)

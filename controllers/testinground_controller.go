@@ -31,11 +31,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -71,6 +73,10 @@ type TestingRoundReconciler struct {
 	// of one round that do not change its phase, so a round with thousands
 	// of busy buildings writes about once a second, not once per job event.
 	StatusInterval time.Duration
+	// JobEventDelay folds the job changes of one round that arrive within
+	// it into one reconcile (default 200ms). It delays admitting the next
+	// building by at most that much.
+	JobEventDelay time.Duration
 
 	mu sync.Mutex
 	// pending holds, per round, the jobs this controller admitted that the
@@ -115,7 +121,11 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 
 	var list sweepv1alpha1.CollectionJobList
-	if err := r.List(ctx, &list, client.InNamespace(tr.Namespace), client.MatchingFields{jobOwnerKey: tr.Name}); err != nil {
+	// The jobs are read, never changed in place (admit changes only the
+	// copied spec.suspend of a list item), so the cache's objects are not
+	// deep-copied: at 50,000 jobs a copy per reconcile is most of the
+	// manager's CPU and garbage.
+	if err := r.List(ctx, &list, client.InNamespace(tr.Namespace), client.MatchingFields{jobOwnerKey: tr.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	jobs := list.Items
@@ -123,7 +133,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	// Expand: one job per selected building. A round whose deadline had
 	// passed when it was created sweeps nothing.
 	if round.Expanding(&tr, now) && !round.DeadlinePassedAtCreation(&tr) {
-		created, err := r.expand(ctx, &tr, jobs)
+		created, err := r.expand(ctx, &tr, jobs, now)
 		jobs = append(jobs, created...)
 		if err != nil {
 			return ctrl.Result{}, err
@@ -202,7 +212,7 @@ func (r *TestingRoundReconciler) expireByTTL(ctx context.Context, tr *sweepv1alp
 // expand creates the jobs of selected buildings that have none, with
 // bounded parallelism. A job that already exists (a restart, a lagging
 // cache) counts as created: names are deterministic.
-func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob) ([]sweepv1alpha1.CollectionJob, error) {
+func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, now time.Time) ([]sweepv1alpha1.CollectionJob, error) {
 	selector, err := round.Selector(tr)
 	if err != nil {
 		// The schema catches most bad selectors; one it cannot is reported,
@@ -211,13 +221,15 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 		return nil, nil
 	}
 	var buildings sweepv1alpha1.BuildingList
-	if err := r.List(ctx, &buildings, client.InNamespace(tr.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+	// Read-only, like the jobs: no deep copy of every Building per reconcile.
+	if err := r.List(ctx, &buildings, client.InNamespace(tr.Namespace), client.MatchingLabelsSelector{Selector: selector}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	missing := round.MissingJobs(tr, buildings.Items, jobs)
 	if len(missing) == 0 {
 		return nil, nil
 	}
+	r.admitAtCreation(tr, jobs, missing, now)
 	created := make([]sweepv1alpha1.CollectionJob, len(missing))
 	ok := make([]bool, len(missing))
 	err = inParallel(ctx, r.Workers, len(missing), func(ctx context.Context, i int) error {
@@ -246,6 +258,35 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 		log.FromContext(ctx).Info("expanded round", "created", len(out), "buildings", len(buildings.Items))
 	}
 	return out, err
+}
+
+// admitAtCreation creates admitted (spec.suspend false) the new jobs that
+// round.Admit would pick right after their creation: a job created with a
+// free team needs no admission patch, one API write less per building. The
+// decision is round.Admit's own, over the existing jobs and the new ones
+// together, so the order and the team bound are the same as for jobs that
+// wait in the queue. With a lagging cache the same new jobs come first
+// again (the order is fixed and names are deterministic), and creating them
+// again is AlreadyExists: no job is admitted beyond the free teams.
+func (r *TestingRoundReconciler) admitAtCreation(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, missing []*sweepv1alpha1.CollectionJob, now time.Time) {
+	if round.Phase(tr, jobs, now) != sweepv1alpha1.RoundRunning {
+		return
+	}
+	all := make([]sweepv1alpha1.CollectionJob, 0, len(jobs)+len(missing))
+	all = append(all, jobs...)
+	for _, j := range missing {
+		all = append(all, *j)
+	}
+	pending := r.pendingAdmissions(client.ObjectKeyFromObject(tr), jobs)
+	picked := sets.New[string]()
+	for _, j := range round.Admit(tr, all, pending) {
+		picked.Insert(j.Name)
+	}
+	for _, j := range missing {
+		if picked.Has(j.Name) {
+			j.Spec.Suspend = false
+		}
+	}
 }
 
 // admit clears spec.suspend on the jobs round.Admit picks, and marks them
@@ -383,6 +424,9 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
+	if r.JobEventDelay <= 0 {
+		r.JobEventDelay = 200 * time.Millisecond
+	}
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &sweepv1alpha1.CollectionJob{}, jobOwnerKey,
 		func(obj client.Object) []string {
 			owner := metav1.GetControllerOf(obj)
@@ -396,11 +440,38 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&sweepv1alpha1.TestingRound{}).
-		Owns(&sweepv1alpha1.CollectionJob{}).
+		// Not Owns: a round with thousands of jobs would be reconciled (and
+		// its jobs listed) once per job change. Job changes are folded into
+		// one reconcile per JobEventDelay instead.
+		Watches(&sweepv1alpha1.CollectionJob{}, enqueueRoundOf(r.JobEventDelay)).
 		Watches(&sweepv1alpha1.Building{}, handler.EnqueueRequestsFromMapFunc(r.roundsForBuilding),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(roundLogger(mgr)).
 		Named("testinground").
 		Complete(r)
+}
+
+// enqueueRoundOf enqueues the round that controls a CollectionJob, delay
+// after the job changed. Changes that arrive within delay of each other are
+// one reconcile: the workqueue keeps one entry per round.
+func enqueueRoundOf(delay time.Duration) handler.EventHandler {
+	add := func(obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		owner := metav1.GetControllerOf(obj)
+		if owner == nil || owner.APIVersion != sweepv1alpha1.GroupVersion.String() || owner.Kind != "TestingRound" {
+			return
+		}
+		q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: owner.Name}}, delay)
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(e.Object, q)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(e.ObjectNew, q)
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(e.Object, q)
+		},
+	}
 }

@@ -27,6 +27,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -61,7 +62,7 @@ func runManager(args []string) error {
 	retryPeriod := fs.Duration("leader-elect-retry-period", 2*time.Second, "how often candidates try to acquire or renew the Lease")
 	enableHTTP2 := fs.Bool("enable-http2", false, "serve HTTP/2 on the metrics endpoint (off: CVE-2023-44487, CVE-2023-39325)")
 	concurrency := fs.Int("max-concurrent-reconciles", 4, "rounds reconciled at once (collection jobs: four times as many)")
-	workers := fs.Int("expansion-workers", 16, "parallel API writes of one round's reconcile (creating and admitting jobs)")
+	workers := fs.Int("expansion-workers", 64, "parallel API writes of one round's reconcile (creating and admitting jobs)")
 	statusInterval := fs.Duration("status-interval", time.Second, "least time between two status writes of one round that do not change its phase")
 	// Sweep creates thousands of objects when a round expands; client-go's
 	// default of 5 requests/s would take minutes. API Priority and Fairness
@@ -103,7 +104,10 @@ func runManager(args []string) error {
 	}
 	cfg.QPS, cfg.Burst = float32(*qps), *burst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 newScheme(),
+		Scheme: newScheme(),
+		// A city round caches tens of thousands of Buildings and jobs:
+		// keep only what the controllers read.
+		Cache:                  cache.Options{DefaultTransform: controllers.TrimForCache},
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: *probeAddr,
 		LeaderElection:         *leaderElect,

@@ -83,6 +83,11 @@ type Observed struct {
 	Cause string
 	// Started is when the attempt began (zero when unknown).
 	Started time.Time
+	// Report is a final report the executor holds itself instead of
+	// writing it to the API (the local executor runs the collector in the
+	// manager's process): it is taken as if it were status.report, and its
+	// numbers reach the status in the same write that ends the visit.
+	Report *sweepv1alpha1.VisitReport
 }
 
 // Event is something a person should hear about a job.

@@ -22,7 +22,9 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -46,6 +48,27 @@ type StatusReporter struct {
 	Now    func() time.Time
 }
 
+// ReportFor is the report of visit a.Visit with outcome o: the one place
+// that turns an outcome into a report (missed residents, tubes by pool
+// size, at most MaxMissedHouseholds households).
+func ReportFor(a Assignment, o Outcome, final bool, now time.Time) *sweepv1alpha1.VisitReport {
+	households := o.MissedHouseholds
+	if len(households) > sweepv1alpha1.MaxMissedHouseholds {
+		households = households[:sweepv1alpha1.MaxMissedHouseholds]
+	}
+	pool := max(a.PoolSize, 1)
+	return &sweepv1alpha1.VisitReport{
+		Visit:            a.Visit,
+		Sampled:          o.Sampled,
+		Missed:           max(a.Expected-o.Sampled, 0),
+		HomeVisited:      o.HomeVisited,
+		Tubes:            (o.Sampled + pool - 1) / pool,
+		MissedHouseholds: append([]string(nil), households...),
+		Final:            final,
+		Time:             metav1.NewTime(now.UTC().Truncate(time.Second)),
+	}
+}
+
 // Report applies status.report for visit a.Visit. A final report is retried
 // on transient errors: it is the visit's result, and the operator counts a
 // visit without one as failed.
@@ -54,28 +77,11 @@ func (r StatusReporter) Report(ctx context.Context, a Assignment, o Outcome, fin
 	if r.Now != nil {
 		now = r.Now
 	}
-	households := o.MissedHouseholds
-	if len(households) > sweepv1alpha1.MaxMissedHouseholds {
-		households = households[:sweepv1alpha1.MaxMissedHouseholds]
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ReportFor(a, o, final, now()))
+	if err != nil {
+		return err
 	}
-	list := make([]any, len(households))
-	for i, h := range households {
-		list[i] = h
-	}
-	pool := int64(max(a.PoolSize, 1))
-	report := map[string]any{
-		"visit":       int64(a.Visit),
-		"sampled":     int64(o.Sampled),
-		"missed":      int64(max(a.Expected-o.Sampled, 0)),
-		"homeVisited": int64(o.HomeVisited),
-		"tubes":       (int64(o.Sampled) + pool - 1) / pool,
-		"final":       final,
-		"time":        now().UTC().Format(time.RFC3339),
-	}
-	if len(list) > 0 {
-		report["missedHouseholds"] = list
-	}
-	u := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"report": report}}}
+	u := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"report": obj}}}
 	u.SetGroupVersionKind(sweepv1alpha1.GroupVersion.WithKind("CollectionJob"))
 	u.SetNamespace(a.Namespace)
 	u.SetName(a.CollectionJob)

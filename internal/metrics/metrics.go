@@ -75,7 +75,15 @@ var (
 	roundSupplies  = prometheus.NewDesc("sweep_round_supplies", "Supplies of a round by item (tubes, swabs, tube_bags) and kind: forecast (with the round's spare share) and used.", []string{"namespace", "round", "item", "kind"}, nil)
 	commSupplies   = prometheus.NewDesc("sweep_community_supplies", "Supplies of a round in one community by item (tubes, swabs, tube_bags) and kind (forecast, used); at most 200 communities a round.", []string{"namespace", "round", "community", "item", "kind"}, nil)
 	commResidents  = prometheus.NewDesc("sweep_community_residents", "Residents of a round in one community by state: expected, sampled, missed; at most 200 communities a round.", []string{"namespace", "round", "community", "state"}, nil)
-	buildingRes    = prometheus.NewDesc("sweep_building_residents", "Residents of one building in one round by state (only with --metrics-per-building).", []string{"namespace", "round", "building", "state"}, nil)
+	roundDone      = prometheus.NewDesc("sweep_round_completion_timestamp_seconds", "When the round ended (Completed or DeadlineExceeded).", []string{"namespace", "round"}, nil)
+	roundInterval  = prometheus.NewDesc("sweep_round_visit_interval_seconds", "The round's re-knock interval: the time between the end of one visit and the start of the next.", []string{"namespace", "round"}, nil)
+	roundProgress  = prometheus.NewDesc("sweep_round_oldest_building_progress_timestamp_seconds",
+		"The oldest last sign of progress among the round's buildings under way (Active or Waiting): a collector report, the start of a visit, or when the next visit is due.",
+		[]string{"namespace", "round"}, nil)
+	// community comes from the CollectionJob's sweep.masstesting.io/community
+	// label (copied from the Building); it adds no series, since each
+	// building belongs to one community, and lets dashboards sum by it.
+	buildingRes = prometheus.NewDesc("sweep_building_residents", "Residents of one building in one round by state (only with --metrics-per-building).", []string{"namespace", "round", "building", "community", "state"}, nil)
 )
 
 var roundPhases = []sweepv1alpha1.RoundPhase{sweepv1alpha1.RoundPending, sweepv1alpha1.RoundRunning, sweepv1alpha1.RoundSuspended,
@@ -89,7 +97,8 @@ type RoundCollector struct {
 
 // Describe sends the round metrics' descriptions.
 func (c *RoundCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{roundBuildings, roundResidents, roundTubes, roundSupplies, commSupplies, commResidents, roundPhase, roundStart, roundDeadline, roundETA, buildingRes} {
+	for _, d := range []*prometheus.Desc{roundBuildings, roundResidents, roundTubes, roundSupplies, commSupplies, commResidents, roundPhase, roundStart, roundDeadline, roundETA,
+		roundDone, roundInterval, roundProgress, buildingRes} {
 		ch <- d
 	}
 }
@@ -98,10 +107,28 @@ func (c *RoundCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *RoundCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Both lists are only read, so the cache may hand out its own objects
+	// rather than copies: a city has tens of thousands of jobs.
 	var rounds sweepv1alpha1.TestingRoundList
-	if err := c.Reader.List(ctx, &rounds); err != nil {
+	if err := c.Reader.List(ctx, &rounds, client.UnsafeDisableDeepCopy); err != nil {
 		ch <- prometheus.NewInvalidMetric(roundBuildings, err)
 		return
+	}
+	var jobs sweepv1alpha1.CollectionJobList
+	if err := c.Reader.List(ctx, &jobs, client.UnsafeDisableDeepCopy); err != nil {
+		ch <- prometheus.NewInvalidMetric(roundProgress, err)
+		return
+	}
+	type roundKey struct{ namespace, name string }
+	oldest := map[roundKey]time.Time{}
+	for i := range jobs.Items {
+		j := &jobs.Items[i]
+		if t, ok := LastProgress(j); ok {
+			k := roundKey{j.Namespace, j.Spec.Round}
+			if o, seen := oldest[k]; !seen || t.Before(o) {
+				oldest[k] = t
+			}
+		}
 	}
 	g := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
@@ -146,13 +173,15 @@ func (c *RoundCollector) Collect(ch chan<- prometheus.Metric) {
 		if st.EstimatedCompletionTime != nil {
 			g(roundETA, float64(st.EstimatedCompletionTime.Unix()), ns, name)
 		}
+		if st.CompletionTime != nil {
+			g(roundDone, float64(st.CompletionTime.Unix()), ns, name)
+		}
+		g(roundInterval, visitInterval(tr.Spec.Visits).Seconds(), ns, name)
+		if t, ok := oldest[roundKey{ns, name}]; ok {
+			g(roundProgress, float64(t.Unix()), ns, name)
+		}
 	}
 	if !c.PerBuilding {
-		return
-	}
-	var jobs sweepv1alpha1.CollectionJobList
-	if err := c.Reader.List(ctx, &jobs); err != nil {
-		ch <- prometheus.NewInvalidMetric(buildingRes, err)
 		return
 	}
 	for i := range jobs.Items {
@@ -161,10 +190,11 @@ func (c *RoundCollector) Collect(ch chan<- prometheus.Metric) {
 		if round.Finished(j) {
 			state = "missed"
 		}
-		g(buildingRes, float64(j.Spec.Expected), j.Namespace, j.Spec.Round, j.Spec.Building, "expected")
-		g(buildingRes, float64(j.Status.Sampled), j.Namespace, j.Spec.Round, j.Spec.Building, "sampled")
-		g(buildingRes, float64(j.Status.HomeVisited), j.Namespace, j.Spec.Round, j.Spec.Building, "home_visited")
-		g(buildingRes, float64(notSampled), j.Namespace, j.Spec.Round, j.Spec.Building, state)
+		community := j.Labels[sweepv1alpha1.LabelCommunity]
+		g(buildingRes, float64(j.Spec.Expected), j.Namespace, j.Spec.Round, j.Spec.Building, community, "expected")
+		g(buildingRes, float64(j.Status.Sampled), j.Namespace, j.Spec.Round, j.Spec.Building, community, "sampled")
+		g(buildingRes, float64(j.Status.HomeVisited), j.Namespace, j.Spec.Round, j.Spec.Building, community, "home_visited")
+		g(buildingRes, float64(notSampled), j.Namespace, j.Spec.Round, j.Spec.Building, community, state)
 	}
 }
 
@@ -175,6 +205,51 @@ func supplies(g func(v float64, item, kind string), s sweepv1alpha1.Supplies) {
 		g(float64(c.Swabs), "swabs", kind)
 		g(float64(c.TubeBags), "tube_bags", kind)
 	}
+}
+
+// visitInterval is a visit policy's interval, with the API's default (1h)
+// when it is unset, as the collection controller applies it.
+func visitInterval(p sweepv1alpha1.VisitPolicy) time.Duration {
+	if p.Interval != nil {
+		return p.Interval.Duration
+	}
+	return time.Hour
+}
+
+// LastProgress is the latest sign of progress of a building under way
+// (Active or Waiting): the start of its first visit, its collector's latest
+// report, and, while it waits for a re-knock or a retry, when the next visit
+// is due. A report left from an earlier visit stands for the start of the
+// current one, an interval later. Queued and finished buildings are not
+// under way (ok is false): a queue waits for teams, not for this building.
+//
+// The SweepBuildingStalled alert fires when the oldest of these in a round
+// is older than the round's visit interval: a collector should report more
+// often than that, and a due re-knock should start well within it.
+func LastProgress(j *sweepv1alpha1.CollectionJob) (t time.Time, ok bool) {
+	st := &j.Status
+	if st.Phase != sweepv1alpha1.JobActive && st.Phase != sweepv1alpha1.JobWaiting {
+		return time.Time{}, false
+	}
+	later := func(c time.Time) {
+		if c.After(t) {
+			t = c
+		}
+	}
+	if st.StartTime != nil {
+		later(st.StartTime.Time)
+	}
+	if r := st.Report; r != nil {
+		if r.Visit < st.Visits {
+			later(r.Time.Add(visitInterval(j.Spec.Visits)))
+		} else {
+			later(r.Time.Time)
+		}
+	}
+	if st.NextVisitTime != nil {
+		later(st.NextVisitTime.Time)
+	}
+	return t, !t.IsZero()
 }
 
 // Register adds Sweep's metrics to controller-runtime's registry, which the

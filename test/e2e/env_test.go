@@ -161,20 +161,18 @@ func startCluster(t *testing.T, decide func(*corev1.Pod) kubelet.Action) *cluste
 	return cl
 }
 
-// kubectl returns the output for tests that read it; today none does.
-func (cl *cluster) kubectl(t *testing.T, args ...string) string { //nolint:unparam // see above
+func (cl *cluster) kubectl(t *testing.T, args ...string) {
 	t.Helper()
-	return run(t, filepath.Join(k8sBin, "kubectl"), append([]string{"--kubeconfig", cl.kubeconfig}, args...)...)
+	run(t, filepath.Join(k8sBin, "kubectl"), append([]string{"--kubeconfig", cl.kubeconfig}, args...)...)
 }
 
-func run(t *testing.T, name string, args ...string) string {
+func run(t *testing.T, name string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
 	}
-	return string(out)
 }
 
 // namespace creates a namespace for one test's objects.

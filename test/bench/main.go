@@ -1,0 +1,576 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command bench measures Sweep at city scale against the API server's own
+// ceiling and against the built-in Job controller, on a real control plane
+// from bin/k8s. `make bench` runs it; it writes docs/performance.md and
+// docs/performance.png. See docs/performance.md for what each column means.
+//
+// For every N it starts a fresh etcd and kube-apiserver (envtest), then:
+//  1. the ceiling: a plain, unthrottled client creates N CollectionJobs with
+//     16 workers (then deletes them, so the manager does not cache them);
+//  2. creates N Buildings, starts `sweep manager` (local executor, instant
+//     drill) as its own process, and creates one round over them: the
+//     expansion time is until N CollectionJobs exist, the round time until
+//     the round is Completed with one visit per building;
+//  3. reads API writes by resource from the API server's
+//     apiserver_request_total, the manager's RSS from /proc and its heap and
+//     reconcile latencies from its metrics endpoint;
+//  4. starts kube-controller-manager with only the Job controller, client
+//     limits equal to Sweep's, and times an Indexed Job with
+//     completions = parallelism = N until its N pods exist.
+//
+// The manager runs as a process of its own, not in this one, so that its
+// RSS and heap are its own and not mixed with the benchmark client's.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/flowcontrol"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+)
+
+// Sweep's client limits (cmd/sweep/manager.go defaults); the Job
+// controller gets the same.
+const clientQPS, clientBurst = 500, 1000
+
+type result struct {
+	N                            int
+	Ceiling, Expansion, Round    time.Duration
+	JobController                time.Duration
+	WritesPerBuilding            float64
+	WritesByResource             map[string]float64
+	StatusWritesPerSecond        float64
+	PeakRSS, PeakHeap            float64 // bytes
+	ReconcileP50, ReconcileP99   map[string]time.Duration
+	ceilingRate, expansionRate   float64
+	jobControllerRate, roundRate float64
+}
+
+func main() {
+	ns := flag.String("n", "1000,10000,50000", "building counts, comma-separated")
+	out := flag.String("out", "docs/performance.md", "the results table (Markdown)")
+	png := flag.String("png", "docs/performance.png", "the chart")
+	k8sBin := flag.String("k8s", "bin/k8s", "the control plane binaries")
+	sweepBin := flag.String("sweep", "bin/sweep", "the sweep binary")
+	crds := flag.String("crds", "config/crd/bases", "the CRDs")
+	flag.Parse()
+	ctrllog.SetLogger(logr.Discard())
+
+	var results []result
+	for _, f := range strings.Split(*ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			fail(fmt.Errorf("-n: %q is not a positive number", f))
+		}
+		r, err := runN(n, *k8sBin, *sweepBin, *crds)
+		if err != nil {
+			fail(fmt.Errorf("at %d buildings: %w", n, err))
+		}
+		results = append(results, r)
+		fmt.Println(r.summary())
+	}
+	missed, err := write(results, *out, *png, strings.Join(os.Args[1:], " "))
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("wrote %s and %s\n", *out, *png)
+	if missed > 0 {
+		fmt.Printf("%d target(s) missed: see %s\n", missed, *out)
+		os.Exit(1)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(2)
+}
+
+func (r result) summary() string {
+	return fmt.Sprintf("N=%d ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB",
+		r.N, r.ceilingRate, r.expansionRate, r.expansionRate/r.ceilingRate, r.Round.Round(time.Millisecond), r.jobControllerRate,
+		r.WritesPerBuilding, r.StatusWritesPerSecond, r.PeakRSS/(1<<20), r.PeakHeap/(1<<20))
+}
+
+func runN(n int, k8sBin, sweepBin, crds string) (result, error) {
+	res := result{N: n}
+	ctx := context.Background()
+	env := &envtest.Environment{CRDDirectoryPaths: []string{crds}, ErrorIfCRDPathMissing: true, BinaryAssetsDirectory: k8sBin}
+	cfg, err := env.Start()
+	if err != nil {
+		return res, fmt.Errorf("starting the control plane: %w", err)
+	}
+	defer func() { _ = env.Stop() }()
+	admin, err := env.AddUser(envtest.User{Name: "bench-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return res, err
+	}
+	kubeconfig, err := admin.KubeConfig()
+	if err != nil {
+		return res, err
+	}
+	dir, err := os.MkdirTemp("", "sweep-bench")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	kcPath := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
+		return res, err
+	}
+
+	fast := rest.CopyConfig(cfg)
+	fast.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter() // unthrottled
+	scheme := clientgoscheme.Scheme
+	if err := sweepv1alpha1.AddToScheme(scheme); err != nil {
+		return res, err
+	}
+	c, err := client.New(fast, client.Options{Scheme: scheme})
+	if err != nil {
+		return res, err
+	}
+	cs := kubernetes.NewForConfigOrDie(fast)
+	meta := metadata.NewForConfigOrDie(fast)
+	for _, ns := range []string{"ceiling", "district", "jobref"} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return res, err
+		}
+	}
+
+	// 1. The ceiling.
+	deadline := metav1.NewTime(time.Now().Add(6 * time.Hour))
+	start := time.Now()
+	err = parallel(n, 16, func(i int) error {
+		return c.Create(ctx, &sweepv1alpha1.CollectionJob{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ceiling", Name: fmt.Sprintf("ceiling-b-%05d", i)},
+			Spec: sweepv1alpha1.CollectionJobSpec{Round: "ceiling", Building: fmt.Sprintf("b-%05d", i), Expected: 100,
+				Households: 40, Deadline: deadline, Suspend: true},
+		})
+	})
+	if err != nil {
+		return res, fmt.Errorf("ceiling: %w", err)
+	}
+	res.Ceiling = time.Since(start)
+	if err := c.DeleteAllOf(ctx, &sweepv1alpha1.CollectionJob{}, client.InNamespace("ceiling")); err != nil {
+		return res, err
+	}
+
+	// 2. Sweep.
+	err = parallel(n, 16, func(i int) error {
+		return c.Create(ctx, &sweepv1alpha1.Building{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "district", Name: fmt.Sprintf("b-%05d", i),
+				Labels: map[string]string{sweepv1alpha1.LabelCommunity: fmt.Sprintf("c-%02d", i%40)}},
+			Spec: sweepv1alpha1.BuildingSpec{Households: 40, Residents: 100, Units: 2, Floors: 10},
+		})
+	})
+	if err != nil {
+		return res, fmt.Errorf("buildings: %w", err)
+	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return res, err
+	}
+	mgr := exec.Command(sweepBin, "manager", "--executor=local", "--drill-time-scale=0",
+		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
+		fmt.Sprintf("--kube-api-qps=%d", clientQPS), fmt.Sprintf("--kube-api-burst=%d", clientBurst))
+	mgr.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
+	mgrLog, err := os.Create(filepath.Join(dir, "manager.log"))
+	if err != nil {
+		return res, err
+	}
+	defer mgrLog.Close()
+	mgr.Stdout, mgr.Stderr = mgrLog, mgrLog
+	if err := mgr.Start(); err != nil {
+		return res, err
+	}
+	defer func() { _ = mgr.Process.Signal(syscall.SIGTERM); _ = mgr.Wait() }()
+	metricsURL := "http://" + metricsAddr + "/metrics"
+	if err := until(2*time.Minute, func() bool { _, err := scrape(metricsURL); return err == nil }); err != nil {
+		return res, fmt.Errorf("the manager did not serve metrics: %w", err)
+	}
+
+	var peakRSS, peakHeap atomic.Int64
+	stopSampling := sample(time.Second, func() {
+		if rss := rssBytes(mgr.Process.Pid); rss > peakRSS.Load() {
+			peakRSS.Store(rss)
+		}
+		if fams, err := scrape(metricsURL); err == nil {
+			if h := int64(gauge(fams, "go_memstats_heap_inuse_bytes")); h > peakHeap.Load() {
+				peakHeap.Store(h)
+			}
+		}
+	})
+	before, err := apiWrites(ctx, cs)
+	if err != nil {
+		return res, err
+	}
+	cjs := countObjects(ctx, meta, sweepv1alpha1.GroupVersion.WithResource("collectionjobs"), "district")
+	defer cjs.stop()
+	tr := &sweepv1alpha1.TestingRound{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "district", Name: "city"},
+		Spec: sweepv1alpha1.TestingRoundSpec{
+			Deadline: deadline, Teams: int32(min(n, 10000)),
+			Visits: sweepv1alpha1.VisitPolicy{Max: 1},
+			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{
+				Source: sweepv1alpha1.SourceDrill,
+				Drill:  &sweepv1alpha1.DrillSource{Seed: 1, AbsentPercent: ptr.To[int32](0), StillAbsentPercent: ptr.To[int32](0)},
+			}},
+		},
+	}
+	start = time.Now()
+	if err := c.Create(ctx, tr); err != nil {
+		return res, err
+	}
+	if err := until(30*time.Minute, func() bool { return cjs.count() >= n }); err != nil {
+		return res, fmt.Errorf("expansion: %d of %d jobs: %w", cjs.count(), n, err)
+	}
+	res.Expansion = time.Since(start)
+	if err := until(60*time.Minute, func() bool {
+		var got sweepv1alpha1.TestingRound
+		return c.Get(ctx, client.ObjectKeyFromObject(tr), &got) == nil && got.Status.Phase == sweepv1alpha1.RoundCompleted
+	}); err != nil {
+		return res, fmt.Errorf("the round did not complete: %w", err)
+	}
+	res.Round = time.Since(start)
+	stopSampling()
+	after, err := apiWrites(ctx, cs)
+	if err != nil {
+		return res, err
+	}
+	res.WritesByResource = map[string]float64{}
+	var total float64
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			res.WritesByResource[k] = d / float64(n)
+			if k != "events" {
+				total += d
+			}
+		}
+	}
+	res.WritesPerBuilding = total / float64(n)
+	res.StatusWritesPerSecond = (after["testingrounds/status"] - before["testingrounds/status"]) / res.Round.Seconds()
+	fams, err := scrape(metricsURL)
+	if err != nil {
+		return res, err
+	}
+	res.ReconcileP50, res.ReconcileP99 = map[string]time.Duration{}, map[string]time.Duration{}
+	for _, ctl := range []string{"testinground", "collectionjob"} {
+		res.ReconcileP50[ctl] = quantile(fams, "controller_runtime_reconcile_time_seconds", ctl, 0.5)
+		res.ReconcileP99[ctl] = quantile(fams, "controller_runtime_reconcile_time_seconds", ctl, 0.99)
+	}
+	if rss := rssPeakBytes(mgr.Process.Pid); rss > peakRSS.Load() {
+		peakRSS.Store(rss)
+	}
+	res.PeakRSS, res.PeakHeap = float64(peakRSS.Load()), float64(peakHeap.Load())
+	_ = mgr.Process.Signal(syscall.SIGTERM)
+	_ = mgr.Wait()
+
+	// 4. The built-in Job controller, on the same API server.
+	if res.JobController, err = jobControllerFanOut(ctx, n, k8sBin, kcPath, dir, c, meta); err != nil {
+		return res, fmt.Errorf("job controller: %w", err)
+	}
+	res.ceilingRate = float64(n) / res.Ceiling.Seconds()
+	res.expansionRate = float64(n) / res.Expansion.Seconds()
+	res.roundRate = float64(n) / res.Round.Seconds()
+	res.jobControllerRate = float64(n) / res.JobController.Seconds()
+	return res, nil
+}
+
+// jobControllerFanOut times kube-controller-manager's Job controller
+// creating the n pods of one Indexed Job.
+func jobControllerFanOut(ctx context.Context, n int, k8sBin, kubeconfig, dir string, c client.Client, meta metadata.Interface) (time.Duration, error) {
+	kcm := exec.Command(filepath.Join(k8sBin, "kube-controller-manager"), "--kubeconfig="+kubeconfig,
+		"--controllers=job", "--leader-elect=false", "--secure-port=0",
+		fmt.Sprintf("--kube-api-qps=%d", clientQPS), fmt.Sprintf("--kube-api-burst=%d", clientBurst))
+	logf, err := os.Create(filepath.Join(dir, "kcm.log"))
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	kcm.Stdout, kcm.Stderr = logf, logf
+	if err := kcm.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { _ = kcm.Process.Signal(syscall.SIGTERM); _ = kcm.Wait() }()
+	// No ServiceAccount controller runs: give the namespace its default
+	// account so that pods pass admission.
+	if err := c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "jobref", Name: "default"}}); err != nil {
+		return 0, err
+	}
+	pods := countObjects(ctx, meta, corev1.SchemeGroupVersion.WithResource("pods"), "jobref")
+	defer pods.stop()
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "jobref", Name: "fanout"},
+		Spec: batchv1.JobSpec{
+			CompletionMode: ptr.To(batchv1.IndexedCompletion),
+			Completions:    ptr.To(int32(n)), Parallelism: ptr.To(int32(n)),
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy:                corev1.RestartPolicyNever,
+				AutomountServiceAccountToken: ptr.To(false),
+				Containers:                   []corev1.Container{{Name: "c", Image: "collector"}},
+			}},
+		},
+	}
+	start := time.Now()
+	if err := c.Create(ctx, job); err != nil {
+		return 0, err
+	}
+	if err := until(60*time.Minute, func() bool { return pods.count() >= n }); err != nil {
+		return 0, fmt.Errorf("%d of %d pods: %w", pods.count(), n, err)
+	}
+	return time.Since(start), nil
+}
+
+// parallel runs f(0..n-1) on workers goroutines; the first error wins.
+func parallel(n, workers int, f func(i int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					mu.Lock()
+					first = errors.Join(first, err)
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// counter counts the objects of one resource in one namespace through a
+// metadata-only watch, so that watching 50,000 objects stays cheap.
+type counter struct {
+	n    atomic.Int64
+	stop func()
+}
+
+func (c *counter) count() int { return int(c.n.Load()) }
+
+func countObjects(ctx context.Context, meta metadata.Interface, gvr schema.GroupVersionResource, ns string) *counter {
+	ctx, cancel := context.WithCancel(ctx)
+	c := &counter{stop: cancel}
+	inf := metadatainformer.NewFilteredMetadataInformer(meta, gvr, ns, 0, cache.Indexers{}, nil).Informer()
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { c.n.Add(1) },
+		DeleteFunc: func(any) { c.n.Add(-1) },
+	})
+	go inf.Run(ctx.Done())
+	return c
+}
+
+// until polls cond every 100 ms.
+func until(timeout time.Duration, cond func() bool) error {
+	end := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(end) {
+			return fmt.Errorf("timed out after %s", timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
+}
+
+// sample calls f every interval until the returned stop is called.
+func sample(interval time.Duration, f func()) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			f()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func scrape(url string) (map[string]*dto.MetricFamily, error) {
+	resp, err := http.Get(url) //nolint:gosec // a loopback address this program chose
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(resp.Body)
+}
+
+func gauge(fams map[string]*dto.MetricFamily, name string) float64 {
+	f := fams[name]
+	if f == nil || len(f.Metric) == 0 {
+		return 0
+	}
+	return f.Metric[0].GetGauge().GetValue()
+}
+
+// quantile estimates a quantile of one controller's histogram, linearly
+// within the bucket, as Prometheus's histogram_quantile does.
+func quantile(fams map[string]*dto.MetricFamily, name, controller string, q float64) time.Duration {
+	f := fams[name]
+	if f == nil {
+		return 0
+	}
+	for _, m := range f.Metric {
+		if label(m, "controller") != controller {
+			continue
+		}
+		h := m.GetHistogram()
+		total := float64(h.GetSampleCount())
+		if total == 0 {
+			return 0
+		}
+		rank := q * total
+		prevBound, prevCount := 0.0, 0.0
+		for _, b := range h.Bucket {
+			c := float64(b.GetCumulativeCount())
+			if c >= rank {
+				frac := 0.0
+				if c > prevCount {
+					frac = (rank - prevCount) / (c - prevCount)
+				}
+				return time.Duration((prevBound + frac*(b.GetUpperBound()-prevBound)) * float64(time.Second))
+			}
+			prevBound, prevCount = b.GetUpperBound(), c
+		}
+		return time.Duration(prevBound * float64(time.Second))
+	}
+	return 0
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.Label {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// apiWrites reads the API server's own count of mutating requests, by
+// resource (and subresource), from its /metrics.
+func apiWrites(ctx context.Context, cs kubernetes.Interface) (map[string]float64, error) {
+	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the API server's metrics: %w", err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(string(raw)))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	f := fams["apiserver_request_total"]
+	if f == nil {
+		return nil, errors.New("the API server has no apiserver_request_total")
+	}
+	for _, m := range f.Metric {
+		switch label(m, "verb") {
+		case "POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION":
+		default:
+			continue
+		}
+		key := label(m, "resource")
+		if sub := label(m, "subresource"); sub != "" {
+			key += "/" + sub
+		}
+		out[key] += m.GetCounter().GetValue()
+	}
+	return out, nil
+}
+
+// rssBytes is a process's resident set now; rssPeakBytes its peak.
+func rssBytes(pid int) int64     { return procStatus(pid, "VmRSS:") }
+func rssPeakBytes(pid int) int64 { return procStatus(pid, "VmHWM:") }
+
+func procStatus(pid int, key string) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, key) {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,539 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package observability proves the dashboards and alerts against the real
+// thing: a real kube-apiserver and etcd (envtest, from bin/k8s), the real
+// `sweep manager` binary running a drill round with the local executor, and
+// a real Prometheus (bin/prometheus, v0.316.0) scraping it every second and
+// evaluating the alert rules. Every query of every dashboard panel must
+// answer from that Prometheus, and the figures it reports must equal the
+// round's status.
+package observability
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+)
+
+// root is the repository, from this package's directory.
+var root = filepath.Join("..", "..", "..")
+
+// job is the scrape job's name: the one the alert rules select, as the
+// ServiceMonitor of config/prometheus names it.
+const job = "sweep-controller-manager-metrics-service"
+
+const (
+	ns        = "pingfang"
+	roundName = "daily-1126"
+	buildings = 36
+)
+
+// communities are four residential communities of the design brief, as
+// label values.
+var communities = []string{"bishuiwan", "kangqiao-huacheng", "ruiming", "shengli"}
+
+func TestDashboardsAndAlertsAgainstARealPrometheus(t *testing.T) {
+	promBin := os.Getenv("SWEEP_PROMETHEUS")
+	if promBin == "" {
+		promBin = filepath.Join(root, "bin", "prometheus")
+	}
+	if _, err := os.Stat(promBin); err != nil {
+		if os.Getenv("SWEEP_REQUIRE_PROMETHEUS") == "" {
+			t.Skipf("%s is missing (build it with `make prometheus`; `make test` does, and sets SWEEP_REQUIRE_PROMETHEUS so that this test cannot skip there)", promBin)
+		}
+		t.Fatalf("SWEEP_REQUIRE_PROMETHEUS is set but %s is missing: %v", promBin, err)
+	}
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run this test with `make test`, which builds the control plane into bin/k8s")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+
+	// The control plane.
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = sweepv1alpha1.AddToScheme(scheme)
+	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The operator: the real binary, metrics on plain HTTP on loopback (as
+	// `make demo` serves them), per-building series on, drill visits of a
+	// few seconds (a 120-resident building takes 1h at 117 an hour; 0.002
+	// makes that 7s).
+	sweepBin := filepath.Join(dir, "sweep")
+	build := exec.CommandContext(ctx, "go", "build", "-o", sweepBin, "./cmd/sweep")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/sweep: %v\n%s", err, out)
+	}
+	metricsAddr := freeAddr(t)
+	start(t, dir, "manager", []string{"KUBECONFIG=" + kubeconfig}, sweepBin, "manager",
+		"--executor=local", "--drill-time-scale=0.002", "--metrics-per-building",
+		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0")
+	await(t, "the manager's metrics endpoint", 2*time.Minute, func() (bool, error) {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+
+	// Prometheus: scrapes the manager every second and evaluates the alert
+	// rules as shipped. It has no --web.listen-address=:0, so the port is
+	// picked free first.
+	rules, err := filepath.Abs(filepath.Join(root, "config", "prometheus", "rules", "sweep.rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	promConfig := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(promConfig, fmt.Appendf(nil, `global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files:
+- %q
+scrape_configs:
+- job_name: %s
+  # As the ServiceMonitor of config/prometheus scrapes: the target carries
+  # the operator's own namespace, which must not replace the district in
+  # the round metrics' namespace label.
+  honor_labels: true
+  static_configs:
+  - targets: [%q]
+    labels:
+      namespace: sweep-system
+      pod: sweep-controller-manager-7d9f8-abcde
+`, rules, job, metricsAddr), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	promAddr := freeAddr(t)
+	start(t, dir, "prometheus", nil, promBin, "--config.file="+promConfig, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+promAddr, "--log.level=warn")
+	await(t, "Prometheus ready", 2*time.Minute, func() (bool, error) {
+		resp, err := http.Get("http://" + promAddr + "/-/ready")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	pc, err := api.NewClient(api.Config{Address: "http://" + promAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := promv1.NewAPI(pc)
+
+	// A district: 36 buildings in four communities, every seventh sealed.
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range buildings {
+		level := sweepv1alpha1.ControlLevelPrecaution
+		if i%7 == 3 {
+			level = sweepv1alpha1.ControlLevelSealed
+		}
+		b := &sweepv1alpha1.Building{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("b-%02d", i), Namespace: ns, Labels: map[string]string{
+				sweepv1alpha1.LabelStreet: "baoguo", sweepv1alpha1.LabelCommunity: communities[i%len(communities)],
+			}},
+			Spec: sweepv1alpha1.BuildingSpec{Residents: int32(90 + i%40), Exempt: int32(i % 3), HomeVisit: int32(i % 4),
+				Households: 40, ControlLevel: level},
+		}
+		if err := k8s.Create(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr := &sweepv1alpha1.TestingRound{
+		ObjectMeta: metav1.ObjectMeta{Name: roundName, Namespace: ns},
+		Spec: sweepv1alpha1.TestingRoundSpec{
+			Deadline: metav1.Time{Time: time.Now().Add(12 * time.Hour)},
+			Teams:    12,
+			Visits:   sweepv1alpha1.VisitPolicy{Max: 1},
+		},
+	}
+	tr.Spec.Collector.Drill = &sweepv1alpha1.DrillSource{Seed: 11, AbsentPercent: ptr.To[int32](10)}
+	if err := k8s.Create(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+
+	panels, variables := panelQueries(t)
+	progressQuery, missedQuery := panels.find(t, "Progress"), panels.find(t, "Missed")
+	round := func() *sweepv1alpha1.TestingRound {
+		var r sweepv1alpha1.TestingRound
+		if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: roundName}, &r); err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	// matches says whether Prometheus reports the round's status: progress
+	// and missed as the dashboard's panels compute them, read between two
+	// reads of the status that agree, so that all three describe the same
+	// moment.
+	matches := func(phase sweepv1alpha1.RoundPhase) (bool, string) {
+		before := round().Status
+		progress, perr := scalar(ctx, prom, progressQuery)
+		missed, merr := scalar(ctx, prom, missedQuery)
+		after := round().Status
+		if perr != nil || merr != nil {
+			return false, fmt.Sprintf("query: %v %v", perr, merr)
+		}
+		same := before.Phase == after.Phase && before.ProgressPercent == after.ProgressPercent && before.Residents.Missed == after.Residents.Missed
+		ok := same && after.Phase == phase &&
+			int32(math.Floor(progress)) == after.ProgressPercent && int64(missed) == after.Residents.Missed
+		return ok, fmt.Sprintf("status %s progress %d%% missed %d; Prometheus progress %.2f%% missed %v",
+			after.Phase, after.ProgressPercent, after.Residents.Missed, progress, missed)
+	}
+
+	// While the round runs.
+	var last string
+	await(t, "Prometheus to report the running round's progress and missed as its status does", 3*time.Minute, func() (bool, error) {
+		r := round()
+		if r.Status.Phase == sweepv1alpha1.RoundCompleted {
+			return false, fmt.Errorf("the round completed before Prometheus and its status were seen to agree part-way; last: %s", last)
+		}
+		// Part-way, and after the first buildings finished with residents
+		// missed, so that both figures are under way.
+		if r.Status.Residents.Missed == 0 || r.Status.ProgressPercent == 100 {
+			return false, nil
+		}
+		ok, seen := matches(sweepv1alpha1.RoundRunning)
+		last = seen
+		if !ok {
+			return false, nil
+		}
+		// Buildings are under way, so the gauge behind SweepBuildingStalled
+		// is there: no older than the round, and not in the future, since
+		// this drill has no re-knocks to be due later.
+		oldest, err := scalar(ctx, prom, `sweep_round_oldest_building_progress_timestamp_seconds{namespace="$namespace", round="$round"}`)
+		if err != nil {
+			last += "; " + err.Error()
+			return false, nil
+		}
+		if st := round().Status; st.StartTime == nil || oldest < float64(st.StartTime.Unix()) || oldest > float64(time.Now().Unix()) {
+			return false, fmt.Errorf("oldest building progress %v is not between the round's start %v and now", oldest, st.StartTime)
+		}
+		return true, nil
+	})
+	t.Logf("part-way: %s", last)
+
+	// At the end.
+	await(t, "the round Completed", 5*time.Minute, func() (bool, error) {
+		return round().Status.Phase == sweepv1alpha1.RoundCompleted, nil
+	})
+	await(t, "Prometheus to report the completed round's progress and missed as its status does", time.Minute, func() (bool, error) {
+		ok, seen := matches(sweepv1alpha1.RoundCompleted)
+		last = seen
+		return ok, nil
+	})
+	t.Logf("completed: %s", last)
+	if st := round().Status; st.Residents.Missed == 0 || st.ProgressPercent != 100 {
+		t.Errorf("the drill should leave residents missed and the round at 100%%: %+v", st.Residents)
+	}
+
+	// Every query of every panel of both dashboards answers, with the
+	// variables a commander or ops would pick: this district, this round,
+	// this scrape job. $__rate_interval is Grafana's; 1m spans the round.
+	vars := strings.NewReplacer("$namespace", ns, "$round", roundName, "$job", job, "$__rate_interval", "1m")
+	now := time.Now()
+	for _, p := range panels {
+		expr := vars.Replace(p.expr)
+		v, warnings, _, err := prom.Query(ctx, expr, now)
+		switch {
+		case err != nil:
+			t.Errorf("%s / %s: %s: %v", p.dashboard, p.panel, expr, err)
+		case len(warnings) > 0:
+			t.Errorf("%s / %s: %s: warnings %v", p.dashboard, p.panel, expr, warnings)
+		default:
+			if problem := noData(v); problem != "" {
+				t.Errorf("%s / %s: %s: %s", p.dashboard, p.panel, expr, problem)
+			}
+		}
+	}
+	t.Logf("%d panel queries of %d dashboards answered", len(panels), len(dashboardFiles))
+
+	// The variables' own queries, label_values(selector, label), through the
+	// same API Grafana uses for them.
+	for _, v := range variables {
+		values, _, _, err := prom.LabelValues(ctx, v.label, []string{vars.Replace(v.selector)}, now.Add(-time.Hour), now)
+		if err != nil {
+			t.Errorf("variable %s: %v", v.name, err)
+			continue
+		}
+		want := map[string]string{"namespace": ns, "round": roundName, "job": job}[v.name]
+		found := false
+		for _, x := range values {
+			found = found || string(x) == want
+		}
+		if !found {
+			t.Errorf("variable %s (label_values(%s, %s)) offers %v, not %q", v.name, v.selector, v.label, values, want)
+		}
+	}
+	t.Logf("%d variable queries answered", len(variables))
+
+	// The alert rules load and evaluate without error against the real
+	// series (a rule that fails, for instance on many-to-many matching,
+	// reports its health here, not in promtool's unit tests).
+	await(t, "every alert rule evaluated", time.Minute, func() (bool, error) {
+		res, err := prom.Rules(ctx, nil)
+		if err != nil {
+			return false, err
+		}
+		n := 0
+		for _, g := range res.Groups {
+			for _, r := range g.Rules {
+				a, ok := r.(promv1.AlertingRule)
+				if !ok {
+					continue
+				}
+				if a.LastEvaluation.IsZero() {
+					return false, nil
+				}
+				if a.Health != promv1.RuleHealthGood {
+					return false, fmt.Errorf("rule %s: health %s: %s", a.Name, a.Health, a.LastError)
+				}
+				// Of the alerts, only this one's state is certain here.
+				if a.Name == "SweepOperatorDown" && a.State != "inactive" {
+					return false, fmt.Errorf("SweepOperatorDown is %s while the operator runs", a.State)
+				}
+				n++
+			}
+		}
+		return n >= 6, nil
+	})
+}
+
+// dashboardFiles are the generated dashboards the test reads.
+var dashboardFiles = []string{"sweep-round-overview.json", "sweep-operator.json"}
+
+type panelQuery struct{ dashboard, panel, expr string }
+
+type variable struct{ name, selector, label string }
+
+type queries []panelQuery
+
+// panelQueries reads every panel's queries, and the query variables, from
+// the checked-in JSON (what Grafana imports), not from the Go that builds
+// it.
+func panelQueries(t *testing.T) (out queries, variables []variable) {
+	t.Helper()
+	var d struct {
+		Title  string `json:"title"`
+		Panels []struct {
+			Type    string `json:"type"`
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+		Templating struct {
+			List []struct {
+				Name  string `json:"name"`
+				Type  string `json:"type"`
+				Query string `json:"query"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	for _, f := range dashboardFiles {
+		raw, err := os.ReadFile(filepath.Join(root, "config", "grafana", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		d.Panels, d.Templating.List = nil, nil
+		if err := dec.Decode(&d); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range d.Panels {
+			if p.Type == "row" {
+				continue
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("%s / %s has no query", d.Title, p.Title)
+			}
+			for _, q := range p.Targets {
+				out = append(out, panelQuery{d.Title, p.Title, q.Expr})
+			}
+		}
+		for _, v := range d.Templating.List {
+			if v.Type != "query" {
+				continue
+			}
+			// label_values(<selector>, <label>)
+			q := strings.TrimSuffix(strings.TrimPrefix(v.Query, "label_values("), ")")
+			i := strings.LastIndex(q, ",")
+			if i < 0 {
+				t.Fatalf("variable %s: %q is not label_values(selector, label)", v.Name, v.Query)
+			}
+			variables = append(variables, variable{v.Name, strings.TrimSpace(q[:i]), strings.TrimSpace(q[i+1:])})
+		}
+	}
+	return out, variables
+}
+
+func (q queries) find(t *testing.T, panel string) string {
+	t.Helper()
+	for _, p := range q {
+		if p.panel == panel {
+			return p.expr
+		}
+	}
+	t.Fatalf("no panel %q", panel)
+	return ""
+}
+
+// noData says what is wrong with a query's answer for a panel: nothing
+// (""), no series, or only values that are not numbers.
+func noData(v model.Value) string {
+	var values []model.SampleValue
+	switch v := v.(type) {
+	case model.Vector:
+		for _, s := range v {
+			values = append(values, s.Value)
+		}
+	case *model.Scalar:
+		values = append(values, v.Value)
+	case model.Matrix:
+		for _, s := range v {
+			for _, p := range s.Values {
+				values = append(values, p.Value)
+			}
+		}
+	}
+	if len(values) == 0 {
+		return "no data"
+	}
+	for _, x := range values {
+		if !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("no number, only %v", values)
+}
+
+// scalar is the one value a query answers for the selected round.
+func scalar(ctx context.Context, prom promv1.API, expr string) (float64, error) {
+	expr = strings.NewReplacer("$namespace", ns, "$round", roundName).Replace(expr)
+	v, _, _, err := prom.Query(ctx, expr, time.Now())
+	if err != nil {
+		return 0, err
+	}
+	vec, ok := v.(model.Vector)
+	if !ok || len(vec) != 1 {
+		return 0, fmt.Errorf("%s: want one series, got %v", expr, v)
+	}
+	return float64(vec[0].Value), nil
+}
+
+// start runs a process until the test ends; its output goes to a file
+// whose tail is logged when the test fails.
+func start(t *testing.T, dir, name string, env []string, bin string, args ...string) {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		logFile.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			if len(b) > 4000 {
+				b = b[len(b)-4000:]
+			}
+			t.Logf("%s's log (tail):\n%s", name, b)
+		}
+	})
+}
+
+// freeAddr is a loopback address with a port nobody listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// await polls cond every 100ms until it holds; it never sleeps a fixed
+// time.
+func await(t *testing.T, what string, timeout time.Duration, cond func() (bool, error)) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true,
+		func(context.Context) (bool, error) { return cond() })
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
