@@ -268,12 +268,14 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 		}
 		n, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
 		switch {
+		// The value itself is not repeated: a misplaced field may carry a
+		// resident's phone number (issue 9, Privacy).
 		case err != nil:
-			return 0, malformed("field %q: %s is not a whole number", name, raw)
+			return 0, malformed("field %q: is not a whole number", name)
 		case n < 0:
-			return 0, malformed("field %q: %d is negative", name, n)
+			return 0, malformed("field %q: is negative", name)
 		case n > math.MaxInt32:
-			return 0, malformed("field %q: %d is too large", name, n)
+			return 0, malformed("field %q: is too large (at most %d)", name, math.MaxInt32)
 		}
 		return int32(n), nil
 	}
@@ -324,7 +326,8 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 			// The CollectionJob status only takes ids of this shape; a bad one
 			// would get the whole report rejected later, far from the cause.
 			if !isHouseholdID(id) {
-				return Outcome{}, malformed("field \"missedHouseholds\": item %d %q is not a unit-room id like \"2-1203\"", i+1, id)
+				// Not repeated: it may be a resident's name (issue 9, Privacy).
+				return Outcome{}, malformed("field \"missedHouseholds\": item %d is not a unit-room id like \"2-1203\"", i+1)
 			}
 			out.MissedHouseholds = append(out.MissedHouseholds, id)
 		}
