@@ -53,6 +53,14 @@ func FuzzDecide(f *testing.F) {
 		cj := newJob(func(cj *sweepv1alpha1.CollectionJob) {
 			cj.Spec.Expected, cj.Spec.Households = expected, households
 			cj.Status.Phase = fuzzPhases[int(phase)%len(fuzzPhases)]
+			switch cj.Status.Phase {
+			case "", sweepv1alpha1.JobQueued:
+				// Not visited yet (the fuzzer's first find was a queued
+				// job with 8 visits behind it, which cannot happen).
+				visits, sampled = 0, 0
+			default:
+				visits = max(visits, 1)
+			}
 			cj.Status.Visits = visits
 			cj.Status.Sampled, cj.Status.Missed = sampled, expected-sampled
 			if cj.Status.Phase == sweepv1alpha1.JobActive {
