@@ -73,7 +73,12 @@ func TestReconcilePanicIsRecoveredAndCounted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
 
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "poison", Namespace: ns}}
 	if err := k8s.Create(ctx, cm); err != nil {
@@ -83,6 +88,7 @@ func TestReconcilePanicIsRecoveredAndCounted(t *testing.T) {
 	await(t, "the third reconcile", func() (bool, error) { return calls.Load() >= 3, nil })
 	select {
 	case err := <-done:
+		done <- err // for the deferred stop
 		t.Fatalf("the manager stopped after a panic: %v", err)
 	default:
 	}
