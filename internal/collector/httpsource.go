@@ -252,7 +252,10 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
-		return Outcome{}, malformed("not a JSON object: %s", snippet(body, a.HTTPToken))
+		// Described, not quoted: a 200 answer's body is the registry's
+		// data and may be about residents (the fuzzer found a phone
+		// number sent as a bare JSON number echoed here).
+		return Outcome{}, malformed("not a JSON object (%s, %d bytes)", describeBody(body), len(body))
 	}
 
 	count := func(name string, required bool) (int32, error) {
@@ -342,6 +345,21 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 			a.Building, a.Visit, out.HomeVisited, out.Sampled)
 	}
 	return out, nil
+}
+
+// describeBody says what kind of body a 200 answer that is not a JSON
+// object is, without repeating it.
+func describeBody(body []byte) string {
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return "empty"
+	case json.Valid(trimmed):
+		return "JSON, " + jsonKind(trimmed)
+	case trimmed[0] == '<':
+		return "not JSON, looks like an HTML or XML page"
+	}
+	return "not JSON"
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }

@@ -237,8 +237,8 @@ func TestHTTPSourceMalformedBodiesAreRejected(t *testing.T) {
 		name, body string
 		want       []string
 	}{
-		{"not JSON", `<html>gateway</html>`, []string{"malformed body", "not a JSON object", "<html>"}},
-		{"JSON list", `[1,2]`, []string{"malformed body", "not a JSON object"}},
+		{"not JSON", `<html>gateway</html>`, []string{"malformed body", "not a JSON object (not JSON, looks like an HTML or XML page, 20 bytes)"}},
+		{"JSON list", `[1,2]`, []string{"malformed body", "not a JSON object (JSON, a list, 5 bytes)"}},
 		{"missing sampled", `{"homeVisited":1}`, []string{"malformed body", `field "sampled": is missing`}},
 		{"null sampled", `{"sampled":null,"homeVisited":1}`, []string{`field "sampled": is missing`}},
 		{"missing homeVisited", `{"sampled":1}`, []string{`field "homeVisited": is missing`}},
