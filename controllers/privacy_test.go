@@ -80,8 +80,9 @@ func (s *syncBuffer) String() string {
 func TestNoResidentDataLeaks(t *testing.T) {
 	// The registry: b-ok's answer carries the residents' details next to
 	// the counts (ignored); b-bad's puts a name where a household id goes
-	// and a phone number where a count goes (the visit fails, and the
-	// failure is reported without repeating them).
+	// and a phone number where a count goes, and b-page's is an HTML page
+	// listing residents (each visit fails, and the failure is reported
+	// without repeating them).
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch {
@@ -90,6 +91,9 @@ func TestNoResidentDataLeaks(t *testing.T) {
 				"residents":[{"name":"ZHANG Canary-Wei","phone":"13800138000","sampled":true}]}`)
 		case strings.Contains(r.URL.Path, "/buildings/b-phone/"):
 			fmt.Fprint(w, `{"sampled":13900139000,"homeVisited":0}`)
+		case strings.Contains(r.URL.Path, "/buildings/b-page/"):
+			// Not JSON at all: a page listing residents.
+			fmt.Fprint(w, `<table><tr><td>ZHANG Canary-Wei</td><td>13800138000</td></tr></table>`)
 		default:
 			fmt.Fprint(w, `{"sampled":1,"homeVisited":0,"missedHouseholds":["LI Canary-Na"]}`)
 		}
@@ -109,7 +113,7 @@ func TestNoResidentDataLeaks(t *testing.T) {
 
 	ns := newNamespace(t)
 	ctx := context.Background()
-	for _, name := range []string{"b-ok", "b-bad", "b-phone"} {
+	for _, name := range []string{"b-ok", "b-bad", "b-phone", "b-page"} {
 		b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: street},
 			Spec: sweepv1alpha1.BuildingSpec{Residents: 5, Households: 2}}
 		if err := k8s.Create(ctx, b); err != nil {
@@ -126,7 +130,7 @@ func TestNoResidentDataLeaks(t *testing.T) {
 		// strictest place to look for leaks.
 		return NewLocalExecutor(mgr.GetClient(), 4, 0)
 	})
-	tr := newRound(ns, "private", clk.Now(), 3, street)
+	tr := newRound(ns, "private", clk.Now(), 4, street)
 	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
 	tr.Spec.Collector.Source = sweepv1alpha1.SourceHTTP
 	tr.Spec.Collector.HTTP = &sweepv1alpha1.HTTPSource{URL: srv.URL}
@@ -140,7 +144,7 @@ func TestNoResidentDataLeaks(t *testing.T) {
 			return true, nil
 		}
 		clk.Step(5 * time.Second)
-		for _, b := range []string{"b-bad", "b-phone"} {
+		for _, b := range []string{"b-bad", "b-phone", "b-page"} {
 			if name := round.JobName("private", b); getJob(t, ns, name).Name != "" {
 				pokeJob(t, ns, name)
 			}
@@ -151,7 +155,7 @@ func TestNoResidentDataLeaks(t *testing.T) {
 	if ok.Status.Phase != sweepv1alpha1.JobCompleted || ok.Status.Sampled != 3 {
 		t.Fatalf("b-ok: %+v", ok.Status)
 	}
-	for _, b := range []string{"b-bad", "b-phone"} {
+	for _, b := range []string{"b-bad", "b-phone", "b-page"} {
 		if p := getJob(t, ns, round.JobName("private", b)).Status.Phase; p != sweepv1alpha1.JobFailed {
 			t.Fatalf("%s is %s, want Failed", b, p)
 		}
@@ -159,8 +163,12 @@ func TestNoResidentDataLeaks(t *testing.T) {
 	// The failures' events are written asynchronously: await them, so the
 	// search below sees the messages that carry the collector's errors.
 	await(t, "Failed events", func() (bool, error) {
-		return jobEvents(t, ns, round.JobName("private", "b-bad"))["Failed"] != "" &&
-			jobEvents(t, ns, round.JobName("private", "b-phone"))["Failed"] != "", nil
+		for _, b := range []string{"b-bad", "b-phone", "b-page"} {
+			if jobEvents(t, ns, round.JobName("private", b))["Failed"] == "" {
+				return false, nil
+			}
+		}
+		return true, nil
 	})
 
 	// Everything the operator wrote in the namespace, as JSON.
