@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -112,6 +113,7 @@ func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func
 	mcfg := rest.CopyConfig(cfg)
 	mcfg.QPS, mcfg.Burst = 500, 1000 // the manager's defaults
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
+		Logger:                 testManagerLogger,
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: testMetricsAddr},
 		HealthProbeBindAddress: "0",
@@ -158,6 +160,10 @@ func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func
 	t.Cleanup(stop)
 	return stop
 }
+
+// testManagerLogger is the logger of managers started by tests: the
+// process's (zero value: ctrl.Log), unless a test captures the log.
+var testManagerLogger logr.Logger
 
 // testMetricsAddr is where managers started by tests serve metrics: nowhere
 // ("0"), unless a metrics test sets it.

@@ -86,6 +86,11 @@ type TestingRoundReconciler struct {
 	// lastStatusWrite is the wall-clock time of each round's last status
 	// write, for StatusInterval.
 	lastStatusWrite map[types.NamespacedName]time.Time
+	// deletedJobs holds, per round, the CollectionJobs the watch saw
+	// deleted, so that recreating one is said in an event: the building is
+	// swept again from its first visit and what it reported is gone. A
+	// manager restart forgets them; the job is then recreated silently.
+	deletedJobs map[types.NamespacedName]sets.Set[string]
 }
 
 // +kubebuilder:rbac:groups=sweep.masstesting.io,resources=testingrounds,verbs=get;list;watch;delete
@@ -246,6 +251,11 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 			return fmt.Errorf("creating CollectionJob %s: %w", j.Name, err)
 		}
 		created[i], ok[i] = *j, true
+		if err == nil && r.wasDeleted(client.ObjectKeyFromObject(tr), j.Name) {
+			r.Recorder.Eventf(tr, j, corev1.EventTypeWarning, "CollectionJobRecreated", "Reconcile",
+				"CollectionJob %s was deleted while the round ran; building %s still matches, so it was created again and is swept from its first visit. Results it reported before the deletion are no longer counted.",
+				j.Name, j.Spec.Building)
+		}
 		return nil
 	})
 	out := created[:0]
@@ -392,6 +402,31 @@ func (r *TestingRoundReconciler) forget(key types.NamespacedName) {
 	defer r.mu.Unlock()
 	delete(r.pending, key)
 	delete(r.lastStatusWrite, key)
+	delete(r.deletedJobs, key)
+}
+
+// jobDeleted remembers that a round's CollectionJob was deleted.
+func (r *TestingRoundReconciler) jobDeleted(round types.NamespacedName, job string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.deletedJobs == nil {
+		r.deletedJobs = map[types.NamespacedName]sets.Set[string]{}
+	}
+	if r.deletedJobs[round] == nil {
+		r.deletedJobs[round] = sets.New[string]()
+	}
+	r.deletedJobs[round].Insert(job)
+}
+
+// wasDeleted says whether the job was seen deleted, and forgets it.
+func (r *TestingRoundReconciler) wasDeleted(round types.NamespacedName, job string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.deletedJobs[round].Has(job) {
+		return false
+	}
+	r.deletedJobs[round].Delete(job)
+	return true
 }
 
 // roundsForBuilding maps a Building to the rounds of its namespace that
@@ -443,7 +478,7 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		// Not Owns: a round with thousands of jobs would be reconciled (and
 		// its jobs listed) once per job change. Job changes are folded into
 		// one reconcile per JobEventDelay instead.
-		Watches(&sweepv1alpha1.CollectionJob{}, enqueueRoundOf(r.JobEventDelay)).
+		Watches(&sweepv1alpha1.CollectionJob{}, enqueueRoundOf(r.JobEventDelay, r.jobDeleted)).
 		Watches(&sweepv1alpha1.Building{}, handler.EnqueueRequestsFromMapFunc(r.roundsForBuilding),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
@@ -455,13 +490,18 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 // enqueueRoundOf enqueues the round that controls a CollectionJob, delay
 // after the job changed. Changes that arrive within delay of each other are
 // one reconcile: the workqueue keeps one entry per round.
-func enqueueRoundOf(delay time.Duration) handler.EventHandler {
-	add := func(obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+func enqueueRoundOf(delay time.Duration, deleted func(round types.NamespacedName, job string)) handler.EventHandler {
+	roundOf := func(obj client.Object) (types.NamespacedName, bool) {
 		owner := metav1.GetControllerOf(obj)
 		if owner == nil || owner.APIVersion != sweepv1alpha1.GroupVersion.String() || owner.Kind != "TestingRound" {
-			return
+			return types.NamespacedName{}, false
 		}
-		q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: owner.Name}}, delay)
+		return types.NamespacedName{Namespace: obj.GetNamespace(), Name: owner.Name}, true
+	}
+	add := func(obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		if key, ok := roundOf(obj); ok {
+			q.AddAfter(reconcile.Request{NamespacedName: key}, delay)
+		}
 	}
 	return handler.Funcs{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
@@ -471,6 +511,9 @@ func enqueueRoundOf(delay time.Duration) handler.EventHandler {
 			add(e.ObjectNew, q)
 		},
 		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if key, ok := roundOf(e.Object); ok && deleted != nil {
+				deleted(key, e.Object.GetName())
+			}
 			add(e.Object, q)
 		},
 	}

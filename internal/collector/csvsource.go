@@ -164,8 +164,10 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 
 		household := rec[1]
 		if !isHouseholdID(household) {
-			report(line, fmt.Sprintf(`, column household: %q is not a unit-room id like "2-1203" (letters and digits joined by single dashes, at most %d characters)`,
-				household, householdMaxLen))
+			// The value is not repeated: a column that holds no id may hold
+			// a resident's name or phone number (issue 9, Privacy).
+			report(line, fmt.Sprintf(`, column household: not a unit-room id like "2-1203" (letters and digits joined by single dashes, at most %d characters)`,
+				householdMaxLen))
 			continue
 		}
 		if first, dup := seen[household]; dup {
@@ -222,18 +224,21 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 // limitName the column it comes from ("" when it is just a sanity bound).
 // It returns the value or a message for report.
 func csvCount(v, col string, limit int64, limitName string) (int64, string) {
+	// Values that are not counts are not repeated: a shifted column may
+	// hold a resident's name or phone number (issue 9, Privacy), and the
+	// line and column are enough to find them.
 	n, err := strconv.ParseInt(v, 10, 64)
 	switch {
 	case err != nil && errors.Is(err, strconv.ErrRange):
-		return 0, fmt.Sprintf(", column %s: %q is too large", col, v)
+		return 0, fmt.Sprintf(", column %s: too large", col)
 	case err != nil:
-		return 0, fmt.Sprintf(", column %s: %q is not a number", col, v)
+		return 0, fmt.Sprintf(", column %s: not a whole number", col)
 	case n < 0:
-		return 0, fmt.Sprintf(", column %s: %d is negative", col, n)
+		return 0, fmt.Sprintf(", column %s: negative", col)
 	case n > limit && limitName != "":
 		return 0, fmt.Sprintf(", column %s: %d is more than %s (%d)", col, n, limitName, limit)
 	case n > limit:
-		return 0, fmt.Sprintf(", column %s: %d is too large", col, n)
+		return 0, fmt.Sprintf(", column %s: too large (at most %d)", col, limit)
 	}
 	return n, ""
 }
@@ -247,11 +252,21 @@ func checkHeader(rec []string) string {
 			return fmt.Sprintf(", column %d: header is missing %q (the header must be %q)", i+1, col, want)
 		}
 		if rec[i] != col {
-			return fmt.Sprintf(", column %d: header is %q, want %q (the header must be %q)", i+1, rec[i], col, want)
+			return fmt.Sprintf(", column %d: header is %q, want %q (the header must be %q)", i+1, headerCell(rec[i]), col, want)
 		}
 	}
 	if len(rec) > len(csvHeader) {
-		return fmt.Sprintf(", column %d: header has an extra column %q (the header must be %q)", len(csvHeader)+1, rec[len(csvHeader)], want)
+		return fmt.Sprintf(", column %d: header has an extra column %q (the header must be %q)", len(csvHeader)+1, headerCell(rec[len(csvHeader)]), want)
 	}
 	return ""
+}
+
+// headerCell is a header cell as an error message quotes it: at most 40
+// bytes, so that a file whose first line is data, not a header, gives a
+// short message.
+func headerCell(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:40], "") + "..."
 }

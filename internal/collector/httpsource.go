@@ -252,7 +252,10 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
-		return Outcome{}, malformed("not a JSON object: %s", snippet(body, a.HTTPToken))
+		// Described, not quoted: a 200 answer's body is the registry's
+		// data and may be about residents (the fuzzer found a phone
+		// number sent as a bare JSON number echoed here).
+		return Outcome{}, malformed("not a JSON object (%s, %d bytes)", describeBody(body), len(body))
 	}
 
 	count := func(name string, required bool) (int32, error) {
@@ -268,12 +271,14 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 		}
 		n, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
 		switch {
+		// The value itself is not repeated: a misplaced field may carry a
+		// resident's phone number (issue 9, Privacy).
 		case err != nil:
-			return 0, malformed("field %q: %s is not a whole number", name, raw)
+			return 0, malformed("field %q: is not a whole number", name)
 		case n < 0:
-			return 0, malformed("field %q: %d is negative", name, n)
+			return 0, malformed("field %q: is negative", name)
 		case n > math.MaxInt32:
-			return 0, malformed("field %q: %d is too large", name, n)
+			return 0, malformed("field %q: is too large (at most %d)", name, math.MaxInt32)
 		}
 		return int32(n), nil
 	}
@@ -324,7 +329,8 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 			// The CollectionJob status only takes ids of this shape; a bad one
 			// would get the whole report rejected later, far from the cause.
 			if !isHouseholdID(id) {
-				return Outcome{}, malformed("field \"missedHouseholds\": item %d %q is not a unit-room id like \"2-1203\"", i+1, id)
+				// Not repeated: it may be a resident's name (issue 9, Privacy).
+				return Outcome{}, malformed("field \"missedHouseholds\": item %d is not a unit-room id like \"2-1203\"", i+1)
 			}
 			out.MissedHouseholds = append(out.MissedHouseholds, id)
 		}
@@ -339,6 +345,21 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 			a.Building, a.Visit, out.HomeVisited, out.Sampled)
 	}
 	return out, nil
+}
+
+// describeBody says what kind of body a 200 answer that is not a JSON
+// object is, without repeating it.
+func describeBody(body []byte) string {
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return "empty"
+	case json.Valid(trimmed):
+		return "JSON, " + jsonKind(trimmed)
+	case trimmed[0] == '<':
+		return "not JSON, looks like an HTML or XML page"
+	}
+	return "not JSON"
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }

@@ -237,16 +237,16 @@ func TestHTTPSourceMalformedBodiesAreRejected(t *testing.T) {
 		name, body string
 		want       []string
 	}{
-		{"not JSON", `<html>gateway</html>`, []string{"malformed body", "not a JSON object", "<html>"}},
-		{"JSON list", `[1,2]`, []string{"malformed body", "not a JSON object"}},
+		{"not JSON", `<html>gateway</html>`, []string{"malformed body", "not a JSON object (not JSON, looks like an HTML or XML page, 20 bytes)"}},
+		{"JSON list", `[1,2]`, []string{"malformed body", "not a JSON object (JSON, a list, 5 bytes)"}},
 		{"missing sampled", `{"homeVisited":1}`, []string{"malformed body", `field "sampled": is missing`}},
 		{"null sampled", `{"sampled":null,"homeVisited":1}`, []string{`field "sampled": is missing`}},
 		{"missing homeVisited", `{"sampled":1}`, []string{`field "homeVisited": is missing`}},
 		{"sampled is a string", `{"sampled":"12","homeVisited":1}`, []string{`field "sampled": is a string, want a whole number`}},
-		{"sampled is a fraction", `{"sampled":1.5,"homeVisited":1}`, []string{`field "sampled": 1.5 is not a whole number`}},
-		{"negative sampled", `{"sampled":-3,"homeVisited":0}`, []string{`field "sampled": -3 is negative`}},
-		{"negative homeVisited", `{"sampled":3,"homeVisited":-1}`, []string{`field "homeVisited": -1 is negative`}},
-		{"huge sampled", `{"sampled":99999999999,"homeVisited":0}`, []string{`field "sampled": 99999999999 is too large`}},
+		{"sampled is a fraction", `{"sampled":1.5,"homeVisited":1}`, []string{`field "sampled": is not a whole number`}},
+		{"negative sampled", `{"sampled":-3,"homeVisited":0}`, []string{`field "sampled": is negative`}},
+		{"negative homeVisited", `{"sampled":3,"homeVisited":-1}`, []string{`field "homeVisited": is negative`}},
+		{"huge sampled", `{"sampled":99999999999,"homeVisited":0}`, []string{`field "sampled": is too large`}},
 		{"visit is a boolean", `{"sampled":3,"homeVisited":0,"visit":true}`, []string{`field "visit": is a boolean`}},
 		{"sampled more than expected", `{"sampled":121,"homeVisited":0}`, []string{"does not add up", "sampled 121 is more than the 120 residents expected"}},
 		{"homeVisited more than sampled", `{"sampled":10,"homeVisited":11}`, []string{"does not add up", "homeVisited 11 is more than sampled 10"}},
@@ -255,7 +255,7 @@ func TestHTTPSourceMalformedBodiesAreRejected(t *testing.T) {
 		{"building is a number", `{"building":7,"sampled":1,"homeVisited":0}`, []string{`field "building": is a number, want a string`}},
 		{"missedHouseholds not a list", `{"sampled":1,"homeVisited":0,"missedHouseholds":"2-1203"}`, []string{`field "missedHouseholds": is a string, want a list of strings`}},
 		{"missedHouseholds item not a string", `{"sampled":1,"homeVisited":0,"missedHouseholds":["2-1203",7]}`, []string{`field "missedHouseholds": item 2 is a number`}},
-		{"missedHouseholds bad id", `{"sampled":1,"homeVisited":0,"missedHouseholds":["2 单元 1203"]}`, []string{`item 1 "2 单元 1203" is not a unit-room id`}},
+		{"missedHouseholds bad id", `{"sampled":1,"homeVisited":0,"missedHouseholds":["2 单元 1203"]}`, []string{`item 1 is not a unit-room id`}},
 		{"body over 1 MiB", `{"sampled":1,"homeVisited":0,"pad":"` + strings.Repeat("x", 1<<20) + `"}`, []string{"larger than 1 MiB"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
