@@ -189,7 +189,8 @@ func TestRoundLifecycle(t *testing.T) {
 			buildings := cl.applyDistrict(t, ns)
 			// Visit 1 ends within seconds; the revisit starts a minute later,
 			// is held by the kubelet harness, and the deadline stops it.
-			tr := drillRound(ns, "short", 64, 3, time.Minute, 100*time.Second, 7)
+			const deadline = 150 * time.Second
+			tr := drillRound(ns, "short", 64, 3, time.Minute, deadline, 7)
 			tr.Spec.BuildingSelector = &metav1.LabelSelector{MatchLabels: map[string]string{sweepv1alpha1.LabelCommunity: "xinjiang"}}
 			if err := cl.c.Create(context.Background(), tr); err != nil {
 				t.Fatal(err)
@@ -214,15 +215,31 @@ func TestRoundLifecycle(t *testing.T) {
 				t.Fatalf("%d jobs for %d buildings", len(jobs), len(swept))
 			}
 			truth := groundTruth(t, swept, tr, 1) // only visit 1 finished
+			expired := 0
 			for _, cj := range jobs {
 				w := truth[cj.Spec.Building]
 				if w.sampled == w.expected {
 					continue // found everyone at once: no revisit to cut short
 				}
-				if cj.Status.Phase != sweepv1alpha1.JobExpired || cj.Status.Visits != 2 {
+				switch {
+				case cj.Status.Phase == sweepv1alpha1.JobExpired && cj.Status.Visits == 2:
+					expired++
+				case cj.Status.Phase == sweepv1alpha1.JobCompleted && cj.Status.Visits == 1:
+					// Right only if visit 1 ended so late (a loaded machine)
+					// that the revisit would have started after the deadline.
+					ended, ok := cl.kubelet.Exited(cj.Name + "-v1")
+					if !ok || ended.Add(time.Minute).Before(tr.Spec.Deadline.Add(-2*time.Second)) {
+						t.Errorf("building %s completed after visit 1 (ended %v) although a revisit fit before the deadline %v",
+							cj.Spec.Building, ended, tr.Spec.Deadline)
+					}
+				default:
 					t.Errorf("building %s: phase %s after %d visits, want Expired during visit 2", cj.Spec.Building, cj.Status.Phase, cj.Status.Visits)
 				}
 			}
+			if expired == 0 {
+				t.Error("no building was Expired by the deadline: the test proves nothing about stopping a visit")
+			}
+			t.Logf("%d of %d buildings expired during their revisit", expired, len(jobs))
 			checkAgainstTruth(t, jobs, truth, done.Status)
 			for _, j := range cl.visitJobs(t, ns) {
 				if strings.HasSuffix(j.Name, "-v3") {
