@@ -92,7 +92,7 @@ vet: ## Run go vet.
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.
-	$(GOLANGCI_LINT) run
+	$(GOLANGCI_LINT) run --allow-serial-runners
 
 .PHONY: verify-generated
 verify-generated: controller-gen ## Fail if `make manifests generate` would change the tree.
