@@ -26,7 +26,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -110,17 +109,7 @@ func drillOutcome(t *testing.T, cj *sweepv1alpha1.CollectionJob, v int32) collec
 
 func jobEvents(t *testing.T, ns, name string) map[string]string {
 	t.Helper()
-	var l eventsv1.EventList
-	if err := k8s.List(context.Background(), &l, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, e := range l.Items {
-		if e.Regarding.Kind == "CollectionJob" && e.Regarding.Name == name {
-			out[e.Reason] = e.Note
-		}
-	}
-	return out
+	return eventsAbout(t, ns, "CollectionJob", name)
 }
 
 func TestOneVisitCompletes(t *testing.T) {

@@ -270,17 +270,7 @@ func touch(t *testing.T, obj client.Object) {
 // roundEvents lists the events about a round.
 func roundEvents(t *testing.T, ns, name string) map[string]string {
 	t.Helper()
-	var l eventsv1.EventList
-	if err := k8s.List(context.Background(), &l, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, e := range l.Items {
-		if e.Regarding.Kind == "TestingRound" && e.Regarding.Name == name {
-			out[e.Reason] = e.Note
-		}
-	}
-	return out
+	return eventsAbout(t, ns, "TestingRound", name)
 }
 
 // watchRoundStatus checks every status of the round the API server ever
@@ -331,4 +321,20 @@ func awaitRoundEvents(t *testing.T, ns, name string, reasons ...string) {
 		}
 		return true, nil
 	})
+}
+
+// eventsAbout maps reason to message for the events about one object.
+func eventsAbout(t *testing.T, ns, kind, name string) map[string]string {
+	t.Helper()
+	var l eventsv1.EventList
+	if err := k8s.List(context.Background(), &l, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range l.Items {
+		if e.Regarding.Kind == kind && e.Regarding.Name == name {
+			out[e.Reason] = e.Note
+		}
+	}
+	return out
 }

@@ -25,7 +25,6 @@ import (
 	"testing"
 	"time"
 
-	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -161,17 +160,7 @@ func pokeSchedule(t *testing.T, ns, name string) {
 
 func scheduleEvents(t *testing.T, ns, name string) map[string]string {
 	t.Helper()
-	var l eventsv1.EventList
-	if err := k8s.List(context.Background(), &l, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, e := range l.Items {
-		if e.Regarding.Kind == "TestingSchedule" && e.Regarding.Name == name {
-			out[e.Reason] = e.Note
-		}
-	}
-	return out
+	return eventsAbout(t, ns, "TestingSchedule", name)
 }
 
 func awaitScheduleEvent(t *testing.T, ns, name, reason, contains string) {
