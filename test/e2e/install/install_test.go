@@ -35,6 +35,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -92,7 +93,15 @@ func TestInstall(t *testing.T) {
 		// PrometheusRule the chart can render, from the pinned module.
 		crds := prometheusOperatorCRDs(t)
 		kubectl("apply", "--server-side", "-f", filepath.Join(crds, "monitoring.coreos.com_servicemonitors.yaml"), "-f", filepath.Join(crds, "monitoring.coreos.com_prometheusrules.yaml"))
-		kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com")
+		// A CRD has no conditions for a moment after it is created, and
+		// kubectl wait fails at once on that: ask until it answers.
+		waitArgs := []string{"wait", "--for=condition=Established", "--timeout=60s", "crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com"}
+		if err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+			_, err := run(t, []string{"KUBECONFIG=" + admin}, kubectlBin, waitArgs...)
+			return err == nil, nil
+		}); err != nil {
+			t.Fatalf("the Prometheus Operator's CRDs were not established within a minute")
+		}
 		for _, ns := range []string{"district-a", "district-b", "monitoring"} {
 			kubectl("create", "namespace", ns)
 		}
