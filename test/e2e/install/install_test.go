@@ -78,6 +78,18 @@ func TestInstall(t *testing.T) {
 		t.Helper()
 		return must(t, []string{"KUBECONFIG=" + admin}, kubectlBin, args...)
 	}
+	// A CRD has no conditions for a moment after it is created, and kubectl
+	// wait fails at once on that: ask until it answers.
+	awaitEstablished := func(crds ...string) {
+		t.Helper()
+		args := append([]string{"wait", "--for=condition=Established", "--timeout=60s"}, crds...)
+		if err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+			_, err := run(t, []string{"KUBECONFIG=" + admin}, kubectlBin, args...)
+			return err == nil, nil
+		}); err != nil {
+			t.Fatalf("%v not established within a minute", crds)
+		}
+	}
 	helm := func(args ...string) string {
 		t.Helper()
 		return must(t, []string{"KUBECONFIG=" + admin, "HELM_CACHE_HOME=" + dir + "/helm", "HELM_CONFIG_HOME=" + dir + "/helm", "HELM_DATA_HOME=" + dir + "/helm"}, helmBin, args...)
@@ -93,15 +105,7 @@ func TestInstall(t *testing.T) {
 		// PrometheusRule the chart can render, from the pinned module.
 		crds := prometheusOperatorCRDs(t)
 		kubectl("apply", "--server-side", "-f", filepath.Join(crds, "monitoring.coreos.com_servicemonitors.yaml"), "-f", filepath.Join(crds, "monitoring.coreos.com_prometheusrules.yaml"))
-		// A CRD has no conditions for a moment after it is created, and
-		// kubectl wait fails at once on that: ask until it answers.
-		waitArgs := []string{"wait", "--for=condition=Established", "--timeout=60s", "crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com"}
-		if err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-			_, err := run(t, []string{"KUBECONFIG=" + admin}, kubectlBin, waitArgs...)
-			return err == nil, nil
-		}); err != nil {
-			t.Fatalf("the Prometheus Operator's CRDs were not established within a minute")
-		}
+		awaitEstablished("crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com")
 		for _, ns := range []string{"district-a", "district-b", "monitoring"} {
 			kubectl("create", "namespace", ns)
 		}
@@ -138,7 +142,7 @@ func TestInstall(t *testing.T) {
 	start := time.Now()
 	helm("install", release, chartDir, "--namespace", namespace, "--wait", "--timeout", "3m")
 	t.Logf("helm install: %s", time.Since(start).Round(time.Second))
-	kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/buildings.sweep.masstesting.io", "crd/testingrounds.sweep.masstesting.io", "crd/collectionjobs.sweep.masstesting.io")
+	awaitEstablished("crd/buildings.sweep.masstesting.io", "crd/testingrounds.sweep.masstesting.io", "crd/collectionjobs.sweep.masstesting.io")
 	// Every object of the release exists (kubectl get fails on a missing one).
 	manifest := filepath.Join(dir, "release.yaml")
 	if err := os.WriteFile(manifest, []byte(helm("get", "manifest", release, "--namespace", namespace)), 0o600); err != nil {
