@@ -74,8 +74,8 @@ type TestingRoundReconciler struct {
 	// of busy buildings writes about once a second, not once per job event.
 	StatusInterval time.Duration
 	// JobEventDelay folds the job changes of one round that arrive within
-	// it into one reconcile (default 200ms). It delays admitting the next
-	// building by at most that much.
+	// it into one reconcile (default 200ms). A job that finishes is not
+	// delayed: it frees a team for the next building.
 	JobEventDelay time.Duration
 
 	mu sync.Mutex
@@ -477,7 +477,7 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		For(&sweepv1alpha1.TestingRound{}).
 		// Not Owns: a round with thousands of jobs would be reconciled (and
 		// its jobs listed) once per job change. Job changes are folded into
-		// one reconcile per JobEventDelay instead.
+		// one reconcile per JobEventDelay instead, except a job that finished.
 		Watches(&sweepv1alpha1.CollectionJob{}, enqueueRoundOf(r.JobEventDelay, r.jobDeleted)).
 		Watches(&sweepv1alpha1.Building{}, handler.EnqueueRequestsFromMapFunc(r.roundsForBuilding),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
@@ -487,9 +487,13 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		Complete(r)
 }
 
-// enqueueRoundOf enqueues the round that controls a CollectionJob, delay
-// after the job changed. Changes that arrive within delay of each other are
-// one reconcile: the workqueue keeps one entry per round.
+// enqueueRoundOf enqueues the round that controls a CollectionJob. A job
+// that just finished frees a team, and a deleted job must be recreated, so
+// their round is enqueued at once and the next building is admitted without
+// delay. Any other change (a report, a visit starting, a job created by
+// expansion) is enqueued delay later, and the changes that arrive within
+// delay of each other are one reconcile: the workqueue keeps one entry per
+// round.
 func enqueueRoundOf(delay time.Duration, deleted func(round types.NamespacedName, job string)) handler.EventHandler {
 	roundOf := func(obj client.Object) (types.NamespacedName, bool) {
 		owner := metav1.GetControllerOf(obj)
@@ -498,23 +502,32 @@ func enqueueRoundOf(delay time.Duration, deleted func(round types.NamespacedName
 		}
 		return types.NamespacedName{Namespace: obj.GetNamespace(), Name: owner.Name}, true
 	}
-	add := func(obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-		if key, ok := roundOf(obj); ok {
+	add := func(obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request], now bool) {
+		key, ok := roundOf(obj)
+		switch {
+		case !ok:
+		case now:
+			q.Add(reconcile.Request{NamespacedName: key})
+		default:
 			q.AddAfter(reconcile.Request{NamespacedName: key}, delay)
 		}
 	}
+	finished := func(obj client.Object) bool {
+		j, ok := obj.(*sweepv1alpha1.CollectionJob)
+		return ok && round.Finished(j)
+	}
 	return handler.Funcs{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			add(e.Object, q)
+			add(e.Object, q, false)
 		},
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			add(e.ObjectNew, q)
+			add(e.ObjectNew, q, finished(e.ObjectNew) && !finished(e.ObjectOld))
 		},
 		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			if key, ok := roundOf(e.Object); ok && deleted != nil {
 				deleted(key, e.Object.GetName())
 			}
-			add(e.Object, q)
+			add(e.Object, q, true)
 		},
 	}
 }
