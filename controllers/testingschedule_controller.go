@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -181,6 +182,11 @@ func (r *TestingScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			active = append(active, tr.Name)
 		case apierrors.IsAlreadyExists(err):
 			// Created by an earlier reconcile whose status write was lost.
+			// The cache may not show it yet, and a round's creation does not
+			// wake this controller again: count it as active here.
+			if !slices.Contains(active, tr.Name) {
+				active = append(active, tr.Name)
+			}
 		case apierrors.IsInvalid(err):
 			// The template is wrong in a way the schema let through; retrying
 			// cannot help, so record the time as handled and say why.
