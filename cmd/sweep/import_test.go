@@ -162,7 +162,7 @@ func TestImportUsageErrors(t *testing.T) {
 // an import costs two requests per changed row (dry run, then apply).
 func TestImportOf5000Buildings(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short")
+		t.Skip("-short: this test imports 5,000 buildings (about a minute); make test runs it without -short")
 	}
 	const ns, n = "district-5000", 5000
 	createNamespace(t, ns)

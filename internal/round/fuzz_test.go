@@ -107,7 +107,7 @@ func FuzzPlanAndAdmit(f *testing.F) {
 		// A round name is a DNS-1123 subdomain the API server accepted;
 		// anything else never reaches the controller.
 		if errs := validation.IsDNS1123Subdomain(roundName); len(errs) > 0 || len(roundName) > 63 {
-			t.Skip()
+			t.Skip("not a DNS-1123 round name: the API server rejects it, so the controller never sees it")
 		}
 		teams = max(teams%200, 0) // spec.teams is 0..N as the schema allows; a negative one is not stored
 		r, buildings, jobs, pending := fuzzWorld(roundName, teams, byName, data)

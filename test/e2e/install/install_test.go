@@ -61,7 +61,7 @@ var denial = regexp.MustCompile(`(?i)forbidden|cannot (get|list|watch|create|upd
 // with one rule less the manager is denied and the round does not complete.
 func TestInstall(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a cluster")
+		t.Skip("-short: starts a kwok cluster and installs the chart; make test runs it without -short")
 	}
 	kubectlBin := filepath.Join(k8sBin(), "kubectl")
 	dir := t.TempDir()
