@@ -129,6 +129,15 @@ test-e2e: k8s-bin prometheus helm kustomize ## Run the end-to-end tests on local
 	SWEEP_REQUIRE_PROMETHEUS=1 KUBEBUILDER_ASSETS="$(K8S_BIN)" go test ./test/e2e/... -p 1 -count=1 -parallel 4 -timeout 30m -v 2>&1 | \
 	  grep -v -e '^=== \(RUN\|PAUSE\|CONT\)'
 
+# Not part of `make test`: the long fault and soak scenarios of
+# docs/reliability.md, on local kwok clusters. They live in test/e2e behind
+# the `reliability` build tag (so they share its cluster and manager helpers)
+# and are named TestReliability* and TestSoak*. About an hour.
+.PHONY: test-reliability
+test-reliability: k8s-bin build ## Run the long fault-injection and soak tests (kwok clusters; about an hour).
+	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test -tags reliability ./test/e2e -run '^(TestReliability|TestSoak)' -p 1 -count=1 -parallel 2 -timeout 100m -v 2>&1 | \
+	  grep -v -e '^=== \(RUN\|PAUSE\|CONT\)'
+
 # Not part of `make test`: it takes up to half an hour and its figures are
 # only meaningful on a quiet machine. See docs/performance.md.
 .PHONY: bench
