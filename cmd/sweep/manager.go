@@ -74,6 +74,7 @@ func runManager(args []string) error {
 	drillTimeScale := fs.Float64("drill-time-scale", 1, "scale of the drill source's simulated visit time (1 = real time, 117 residents an hour per team; 0 = instant)")
 	perBuilding := fs.Bool("metrics-per-building", false, "also export sweep_building_residents for every building of every round (a city has tens of thousands)")
 	localWorkers := fs.Int("local-workers", 64, "visits run at once by the local executor")
+	pprofAddr := fs.String("pprof-bind-address", "0", "address of Go's /debug/pprof endpoints, for profiling a slow or large manager; 0 disables them (they are unauthenticated: bind to localhost)")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -110,6 +111,7 @@ func runManager(args []string) error {
 		Cache:                  cache.Options{DefaultTransform: controllers.TrimForCache},
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: *probeAddr,
+		PprofBindAddress:       *pprofAddr,
 		LeaderElection:         *leaderElect,
 		LeaderElectionID:       "sweep.masstesting.io",
 		// A leader that stops cleanly hands over at once instead of making

@@ -42,6 +42,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -101,6 +102,8 @@ func main() {
 	k8sBin := flag.String("k8s", "bin/k8s", "the control plane binaries")
 	sweepBin := flag.String("sweep", "bin/sweep", "the sweep binary")
 	crds := flag.String("crds", "config/crd/bases", "the CRDs")
+	jobN := flag.Int("job-executor-buildings", 200, "buildings of the job executor's write count (a kwok cluster); 0 skips it")
+	pprofDir := flag.String("pprof", "docs/performance", "where to write the manager's CPU and heap profiles (cpu-N.pprof, heap-N.pprof)")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
 
@@ -110,14 +113,23 @@ func main() {
 		if err != nil || n <= 0 {
 			fail(fmt.Errorf("-n: %q is not a positive number", f))
 		}
-		r, err := runN(n, *k8sBin, *sweepBin, *crds)
+		r, err := runN(n, *k8sBin, *sweepBin, *crds, *pprofDir)
 		if err != nil {
 			fail(fmt.Errorf("at %d buildings: %w", n, err))
 		}
 		results = append(results, r)
 		fmt.Println(r.summary())
 	}
-	missed, err := write(results, *out, *png, strings.Join(os.Args[1:], " "))
+	var jw *jobWrites
+	if *jobN > 0 {
+		w, err := jobExecutorWrites(*jobN, *k8sBin, *sweepBin)
+		if err != nil {
+			fail(fmt.Errorf("job executor writes: %w", err))
+		}
+		jw = &w
+		fmt.Printf("job executor: %.2f writes per building over %d buildings\n", w.PerBuilding, w.Buildings)
+	}
+	missed, err := write(results, jw, *out, *png, strings.Join(os.Args[1:], " "))
 	if err != nil {
 		fail(err)
 	}
@@ -139,7 +151,7 @@ func (r result) summary() string {
 		r.WritesPerBuilding, r.StatusWritesPerSecond, r.PeakRSS/(1<<20), r.PeakHeap/(1<<20))
 }
 
-func runN(n int, k8sBin, sweepBin, crds string) (result, error) {
+func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	res := result{N: n}
 	ctx := context.Background()
 	env := &envtest.Environment{CRDDirectoryPaths: []string{crds}, ErrorIfCRDPathMissing: true, BinaryAssetsDirectory: k8sBin}
@@ -217,8 +229,13 @@ func runN(n int, k8sBin, sweepBin, crds string) (result, error) {
 	if err != nil {
 		return res, err
 	}
+	pprofAddr, err := freeAddr()
+	if err != nil {
+		return res, err
+	}
 	mgr := exec.Command(sweepBin, "manager", "--executor=local", "--drill-time-scale=0",
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
+		"--pprof-bind-address="+pprofAddr,
 		fmt.Sprintf("--kube-api-qps=%d", clientQPS), fmt.Sprintf("--kube-api-burst=%d", clientBurst))
 	mgr.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
 	mgrLog, err := os.Create(filepath.Join(dir, "manager.log"))
@@ -268,6 +285,12 @@ func runN(n int, k8sBin, sweepBin, crds string) (result, error) {
 	if err := c.Create(ctx, tr); err != nil {
 		return res, err
 	}
+	// A CPU profile of the round's first 30 seconds (expansion and the
+	// first visits): where the manager's time goes when it matters most.
+	cpuDone := make(chan error, 1)
+	go func() {
+		cpuDone <- fetchProfile("http://"+pprofAddr+"/debug/pprof/profile?seconds=30", filepath.Join(pprofDir, fmt.Sprintf("cpu-%d.pprof", n)))
+	}()
 	if err := until(30*time.Minute, func() bool { return cjs.count() >= n }); err != nil {
 		return res, fmt.Errorf("expansion: %d of %d jobs: %w", cjs.count(), n, err)
 	}
@@ -280,6 +303,13 @@ func runN(n int, k8sBin, sweepBin, crds string) (result, error) {
 	}
 	res.Round = time.Since(start)
 	stopSampling()
+	// The heap with the whole round cached: what the RSS target is about.
+	if err := fetchProfile("http://"+pprofAddr+"/debug/pprof/heap?gc=1", filepath.Join(pprofDir, fmt.Sprintf("heap-%d.pprof", n))); err != nil {
+		return res, fmt.Errorf("heap profile: %w", err)
+	}
+	if err := <-cpuDone; err != nil {
+		return res, fmt.Errorf("CPU profile: %w", err)
+	}
 	after, err := apiWrites(ctx, cs)
 	if err != nil {
 		return res, err
@@ -366,6 +396,30 @@ func jobControllerFanOut(ctx context.Context, n int, k8sBin, kubeconfig, dir str
 		return 0, fmt.Errorf("%d of %d pods: %w", pods.count(), n, err)
 	}
 	return time.Since(start), nil
+}
+
+// fetchProfile saves one of the manager's pprof profiles.
+func fetchProfile(url, path string) error {
+	resp, err := http.Get(url) //nolint:gosec // a loopback address this program chose
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // parallel runs f(0..n-1) on workers goroutines; the first error wins.
