@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -51,6 +52,15 @@ type CollectionJobReconciler struct {
 	Clock    clock.PassiveClock
 	Recorder events.EventRecorder
 	Executor Executor
+
+	mu sync.Mutex
+	// writtenFrom holds, per job, the resourceVersion its last status write
+	// was decided from, until the cache shows the write. A reconcile that
+	// finds the cache still at that version (woken by the visit Job it just
+	// created, or by the local executor) would decide again from the old
+	// status: start the same visit again and have its write conflict, two
+	// wasted API writes per visit. It waits for the write's own event.
+	writtenFrom map[client.ObjectKey]string
 }
 
 // +kubebuilder:rbac:groups=sweep.masstesting.io,resources=collectionjobs,verbs=get;list;watch
@@ -70,6 +80,9 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	if cj.DeletionTimestamp != nil || collection.Finished(cj.Status.Phase) {
 		r.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+	if r.cacheBehindOwnWrite(req.NamespacedName, cj.ResourceVersion) {
 		return ctrl.Result{}, nil
 	}
 	now := r.Clock.Now()
@@ -127,7 +140,8 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	res := ctrl.Result{RequeueAfter: d.RequeueAfter}
-	if !collection.Finished(d.Status.Phase) && d.Status.Phase != sweepv1alpha1.JobQueued {
+	queued := d.Status.Phase == "" || d.Status.Phase == sweepv1alpha1.JobQueued
+	if !collection.Finished(d.Status.Phase) && !queued {
 		// Wake up at the deadline, which no watch reports.
 		if left := cj.Spec.Deadline.Sub(now); left > 0 && (res.RequeueAfter == 0 || left < res.RequeueAfter) {
 			res.RequeueAfter = left
@@ -143,10 +157,39 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 // conditional on the resourceVersion it decided from, so a report that
 // arrived in between is never overwritten by a decision that did not see it.
 func (r *CollectionJobReconciler) writeStatus(ctx context.Context, cj *sweepv1alpha1.CollectionJob, st sweepv1alpha1.CollectionJobStatus) error {
-	return applyStatus(ctx, r.Client, "CollectionJob", cj, &st, CollectionFieldOwner, cj.ResourceVersion)
+	rv, err := applyStatus(ctx, r.Client, "CollectionJob", cj, &st, CollectionFieldOwner, cj.ResourceVersion)
+	if err == nil && rv != cj.ResourceVersion {
+		r.mu.Lock()
+		if r.writtenFrom == nil {
+			r.writtenFrom = map[client.ObjectKey]string{}
+		}
+		r.writtenFrom[client.ObjectKeyFromObject(cj)] = cj.ResourceVersion
+		r.mu.Unlock()
+	}
+	return err
+}
+
+// cacheBehindOwnWrite says whether the cache still shows the version a
+// status write of this controller replaced; once it shows another, the
+// write is seen and forgotten.
+func (r *CollectionJobReconciler) cacheBehindOwnWrite(key client.ObjectKey, resourceVersion string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	from, ok := r.writtenFrom[key]
+	if !ok {
+		return false
+	}
+	if from == resourceVersion {
+		return true
+	}
+	delete(r.writtenFrom, key)
+	return false
 }
 
 func (r *CollectionJobReconciler) forget(key client.ObjectKey) {
+	r.mu.Lock()
+	delete(r.writtenFrom, key)
+	r.mu.Unlock()
 	if l, ok := r.Executor.(*LocalExecutor); ok {
 		l.Forget(key)
 	}

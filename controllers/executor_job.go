@@ -22,6 +22,7 @@ import (
 	"sort"
 	"sync"
 
+	"golang.org/x/sync/singleflight"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -61,6 +62,9 @@ type JobExecutor struct {
 	mu sync.Mutex
 	// rbacReady remembers namespaces whose collector identity exists.
 	rbacReady map[string]bool
+	// rbacOnce makes the reconciles that start a namespace's first visits
+	// at the same moment (up to 16) create its identity once, not once each.
+	rbacOnce singleflight.Group
 }
 
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
@@ -223,6 +227,11 @@ func (e *JobExecutor) ensureCollectorRBAC(ctx context.Context, ns string) error 
 	if ready {
 		return nil
 	}
+	_, err, _ := e.rbacOnce.Do(ns, func() (any, error) { return nil, e.createCollectorRBAC(ctx, ns) })
+	return err
+}
+
+func (e *JobExecutor) createCollectorRBAC(ctx context.Context, ns string) error {
 	meta := metav1.ObjectMeta{Name: CollectorServiceAccount, Namespace: ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "sweep"}}
 	objs := []client.Object{
 		&corev1.ServiceAccount{ObjectMeta: meta},

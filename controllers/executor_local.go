@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
@@ -44,9 +45,12 @@ type LocalExecutor struct {
 	// controller reconciles it at once.
 	Done chan event.GenericEvent
 
-	sem  chan struct{}
-	base context.Context
-	stop context.CancelFunc
+	// queue holds the visits waiting for one of the workers. A round with
+	// thousands of free teams starts thousands of visits at once: they wait
+	// here as small structs, not as thousands of blocked goroutines.
+	queue workqueue.TypedInterface[*localVisit]
+	base  context.Context
+	stop  context.CancelFunc
 
 	mu sync.Mutex
 	// runs holds the latest attempt of each CollectionJob.
@@ -65,13 +69,60 @@ type localRun struct {
 	final *sweepv1alpha1.VisitReport
 }
 
+// localVisit is one visit attempt waiting for, or run by, a worker.
+type localVisit struct {
+	key types.NamespacedName
+	run *localRun
+	ctx context.Context
+	a   collector.Assignment
+}
+
 // NewLocalExecutor makes an executor running at most workers visits at once.
+// Shutdown stops its workers.
 func NewLocalExecutor(c client.Client, workers int, timeScale float64) *LocalExecutor {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &LocalExecutor{
+	e := &LocalExecutor{
 		Client: c, DrillTimeScale: timeScale, Done: make(chan event.GenericEvent, 1024),
-		sem: make(chan struct{}, max(workers, 1)), base: ctx, stop: cancel,
+		queue: workqueue.NewTyped[*localVisit](), base: ctx, stop: cancel,
 		runs: map[types.NamespacedName]*localRun{},
+	}
+	for range max(workers, 1) {
+		go e.work()
+	}
+	return e
+}
+
+func (e *LocalExecutor) work() {
+	for {
+		v, quit := e.queue.Get()
+		if quit {
+			return
+		}
+		e.runVisit(v)
+		e.queue.Done(v)
+	}
+}
+
+// runVisit runs one visit unless it was stopped while it waited, records
+// how it ended, and tells the controller.
+func (e *LocalExecutor) runVisit(v *localVisit) {
+	defer v.run.cancel()
+	if v.ctx.Err() != nil {
+		return
+	}
+	err := e.visit(v.ctx, v.a, v.run)
+	e.mu.Lock()
+	if e.runs[v.key] == v.run {
+		v.run.state, v.run.cause = collection.VisitSucceeded, ""
+		if err != nil {
+			v.run.state, v.run.cause = collection.VisitFailed, err.Error()
+		}
+	}
+	e.mu.Unlock()
+	if v.ctx.Err() == nil {
+		obj := &sweepv1alpha1.CollectionJob{}
+		obj.Namespace, obj.Name = v.key.Namespace, v.key.Name
+		e.Done <- event.GenericEvent{Object: obj}
 	}
 }
 
@@ -91,30 +142,7 @@ func (e *LocalExecutor) Start(_ context.Context, cj *sweepv1alpha1.CollectionJob
 	e.runs[key] = run
 	e.mu.Unlock()
 
-	a := collector.AssignmentFor(cj, visit, e.DrillTimeScale)
-	obj := &sweepv1alpha1.CollectionJob{}
-	obj.Namespace, obj.Name = cj.Namespace, cj.Name
-	go func() {
-		defer cancel()
-		select {
-		case e.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		defer func() { <-e.sem }()
-		err := e.visit(ctx, a, run)
-		e.mu.Lock()
-		if e.runs[key] == run {
-			run.state, run.cause = collection.VisitSucceeded, ""
-			if err != nil {
-				run.state, run.cause = collection.VisitFailed, err.Error()
-			}
-		}
-		e.mu.Unlock()
-		if ctx.Err() == nil {
-			e.Done <- event.GenericEvent{Object: obj}
-		}
-	}()
+	e.queue.Add(&localVisit{key: key, run: run, ctx: ctx, a: collector.AssignmentFor(cj, visit, e.DrillTimeScale)})
 	return nil
 }
 
@@ -185,4 +213,7 @@ func (e *LocalExecutor) Forget(key types.NamespacedName) {
 }
 
 // Shutdown stops every visit under way.
-func (e *LocalExecutor) Shutdown() { e.stop() }
+func (e *LocalExecutor) Shutdown() {
+	e.stop()
+	e.queue.ShutDown()
+}

@@ -29,16 +29,20 @@ import (
 // applyStatus writes status to obj's status subresource with server-side
 // apply as fieldOwner, so each writer owns only the fields it sends. With
 // resourceVersion set, the write fails with a conflict when the object
-// changed since it was read.
-func applyStatus(ctx context.Context, c client.Client, kind string, obj client.Object, status any, fieldOwner, resourceVersion string) error {
+// changed since it was read. It returns the object's resourceVersion after
+// the write (the same one when the write changed nothing).
+func applyStatus(ctx context.Context, c client.Client, kind string, obj client.Object, status any, fieldOwner, resourceVersion string) (string, error) {
 	fields, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
 	if err != nil {
-		return err
+		return "", err
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{"status": fields}}
 	u.SetGroupVersionKind(sweepv1alpha1.GroupVersion.WithKind(kind))
 	u.SetNamespace(obj.GetNamespace())
 	u.SetName(obj.GetName())
 	u.SetResourceVersion(resourceVersion)
-	return c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldOwner), client.ForceOwnership)
+	if err := c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
+		return "", err
+	}
+	return u.GetResourceVersion(), nil // the API server's answer, decoded into u
 }

@@ -256,7 +256,7 @@ func (r *TestingScheduleReconciler) writeStatus(ctx context.Context, s *sweepv1a
 	if equality.Semantic.DeepEqual(st, s.Status) {
 		return nil
 	}
-	err := applyStatus(ctx, r.Client, "TestingSchedule", s, &st, ScheduleFieldOwner, "")
+	_, err := applyStatus(ctx, r.Client, "TestingSchedule", s, &st, ScheduleFieldOwner, "")
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

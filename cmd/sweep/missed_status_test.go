@@ -90,7 +90,11 @@ func finishedRound(t *testing.T, ns string) {
 		}
 		jobs = append(jobs, *j)
 	}
-	tr.Status = round.Status(tr, jobs, start.Add(12*time.Hour))
+	jobPtrs := make([]*sweepv1alpha1.CollectionJob, len(jobs))
+	for i := range jobs {
+		jobPtrs[i] = &jobs[i]
+	}
+	tr.Status = round.Status(tr, jobPtrs, 0, start.Add(12*time.Hour))
 	if err := k8s.Status().Update(ctx, tr); err != nil {
 		t.Fatal(err)
 	}

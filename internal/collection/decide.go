@@ -157,8 +157,13 @@ func Decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decisi
 	switch st.Phase {
 	case "", sweepv1alpha1.JobQueued:
 		if cj.Spec.Suspend {
-			st.Phase = sweepv1alpha1.JobQueued
-			st.Missed = exp - st.Sampled
+			// A job waiting for a team keeps the status it has: none, for
+			// a job never admitted. The round counts a job with no phase
+			// and spec.suspend as Queued (round.EffectivePhase), and so do
+			// `sweep status` and the metrics; writing "Queued" into every
+			// waiting job would cost one API write per building, tens of
+			// thousands in a city round. `kubectl get collectionjobs`
+			// shows such a job with an empty PHASE.
 			return d
 		}
 		st.StartTime = &metav1.Time{Time: now}

@@ -73,8 +73,8 @@ func TestDecide(t *testing.T) {
 		event     string
 		condition string
 	}{
-		{"queued while suspended", newJob(func(cj *sweepv1alpha1.CollectionJob) { cj.Spec.Suspend = true }), Observed{}, t0,
-			sweepv1alpha1.JobQueued, 0, 0, "", "", "", ""},
+		{"queued while suspended: no status written", newJob(func(cj *sweepv1alpha1.CollectionJob) { cj.Spec.Suspend = true }), Observed{}, t0,
+			"", 0, 0, "", "", "", ""},
 		{"admitted: visit 1 starts", newJob(nil), Observed{}, t0,
 			sweepv1alpha1.JobActive, 1, 0, "r-b1-v1", "", "", ""},
 		{"progress report is taken", newJob(active(1, report(1, 40, false))), running, t0.Add(time.Minute),

@@ -17,7 +17,8 @@ limitations under the License.
 package round
 
 import (
-	"sort"
+	"container/heap"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/util/sets"
 
@@ -41,11 +42,10 @@ func HoldsTeam(j *sweepv1alpha1.CollectionJob) bool {
 // whose admission the cache may not show yet: they hold a team and are not
 // admitted twice. Counting them is what keeps the team bound when the cache
 // lags behind the API server.
-func Admit(r *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, pending sets.Set[string]) []*sweepv1alpha1.CollectionJob {
+func Admit(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, pending sets.Set[string]) []*sweepv1alpha1.CollectionJob {
 	busy := 0
 	var queued []*sweepv1alpha1.CollectionJob
-	for i := range jobs {
-		j := &jobs[i]
+	for _, j := range jobs {
 		switch {
 		case HoldsTeam(j):
 			busy++
@@ -61,8 +61,62 @@ func Admit(r *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, pe
 	if free <= 0 || len(queued) == 0 {
 		return nil
 	}
-	sort.Slice(queued, func(a, b int) bool {
-		return admitsBefore(r.Spec.Order, &queued[a].Spec, &queued[b].Spec)
+	return firstInOrder(queued, free, func(a, b *sweepv1alpha1.CollectionJob) bool {
+		return admitsBefore(r.Spec.Order, &a.Spec, &b.Spec)
 	})
-	return queued[:min(free, len(queued))]
+}
+
+// firstInOrder returns the k first items by less, in that order. A city
+// round has tens of thousands of queued jobs and a reconcile frees a few
+// teams, so it keeps the k best in a max-heap (O(n log k)) instead of
+// sorting them all.
+func firstInOrder[T any](items []T, k int, less func(a, b T) bool) []T {
+	if k <= 0 {
+		return nil
+	}
+	if k >= len(items) {
+		out := slices.Clone(items)
+		slices.SortFunc(out, func(a, b T) int { return compare(less, a, b) })
+		return out
+	}
+	// best.items[0] is the last of the k first so far.
+	best := &maxHeap[T]{less: less}
+	for _, it := range items {
+		switch {
+		case len(best.items) < k:
+			heap.Push(best, it)
+		case less(it, best.items[0]):
+			best.items[0] = it
+			heap.Fix(best, 0)
+		}
+	}
+	out := best.items
+	slices.SortFunc(out, func(a, b T) int { return compare(less, a, b) })
+	return out
+}
+
+func compare[T any](less func(a, b T) bool, a, b T) int {
+	switch {
+	case less(a, b):
+		return -1
+	case less(b, a):
+		return 1
+	}
+	return 0
+}
+
+// maxHeap is a heap whose root is the item that comes last by less.
+type maxHeap[T any] struct {
+	items []T
+	less  func(a, b T) bool
+}
+
+func (h *maxHeap[T]) Len() int           { return len(h.items) }
+func (h *maxHeap[T]) Less(a, b int) bool { return h.less(h.items[b], h.items[a]) }
+func (h *maxHeap[T]) Swap(a, b int)      { h.items[a], h.items[b] = h.items[b], h.items[a] }
+func (h *maxHeap[T]) Push(x any)         { h.items = append(h.items, x.(T)) }
+func (h *maxHeap[T]) Pop() any {
+	last := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return last
 }

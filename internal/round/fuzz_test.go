@@ -114,10 +114,24 @@ func FuzzPlanAndAdmit(f *testing.F) {
 
 		// Planning: one job per building, names unique, short enough for
 		// the visit Jobs' names, and stable from one reconcile to the next.
-		missing := MissingJobs(r, buildings, jobs)
+		// Planned in chunks, as the controller creates a city round: each
+		// chunk comes after the last in admission order, and the count of
+		// what is left goes down by the chunk.
+		limit := 1 + len(data)%4
 		all := append([]sweepv1alpha1.CollectionJob(nil), jobs...)
-		for _, j := range missing {
-			all = append(all, *j)
+		var missing []*sweepv1alpha1.CollectionJob
+		for {
+			chunk, left := MissingJobs(r, ptrs(buildings), ptrs(all), limit)
+			if len(chunk) != min(limit, left) {
+				t.Fatalf("a chunk of %d jobs with %d missing and a limit of %d", len(chunk), left, limit)
+			}
+			if len(chunk) == 0 {
+				break
+			}
+			missing = append(missing, chunk...)
+			for _, j := range chunk {
+				all = append(all, *j)
+			}
 		}
 		if len(all) != len(buildings) {
 			t.Fatalf("%d buildings but %d jobs after planning", len(buildings), len(all))
@@ -150,8 +164,8 @@ func FuzzPlanAndAdmit(f *testing.F) {
 				}
 			}
 		}
-		if again := MissingJobs(r, buildings, all); len(again) != 0 {
-			t.Fatalf("planning twice creates %d more jobs", len(again))
+		if again, left := MissingJobs(r, ptrs(buildings), ptrs(all), len(buildings)+1); len(again) != 0 || left != 0 {
+			t.Fatalf("planning twice creates %d more jobs (%d left)", len(again), left)
 		}
 		for i := 1; i < len(missing); i++ {
 			if admitsBefore(r.Spec.Order, &missing[i].Spec, &missing[i-1].Spec) {
@@ -167,7 +181,7 @@ func FuzzPlanAndAdmit(f *testing.F) {
 				busy++
 			}
 		}
-		admitted := Admit(r, all, pending)
+		admitted := Admit(r, ptrs(all), pending)
 		if len(admitted) > 0 && busy+len(admitted) > int(teams) {
 			t.Fatalf("%d jobs hold a team and %d more were admitted, but the round has %d teams", busy, len(admitted), teams)
 		}
@@ -213,7 +227,7 @@ func FuzzStatus(f *testing.F) {
 		r, _, jobs, _ := fuzzWorld("r", max(teams%200, 0), byName, data)
 		r.Spec.Suspend = suspend
 		now := t0.Add(time.Duration(offset%(48*3600)) * time.Second)
-		st := Status(r, jobs, now)
+		st := Status(r, ptrs(jobs), 0, now)
 
 		res, b := st.Residents, st.Buildings
 		if res.Expected != res.Sampled+res.Outstanding+res.Missed {
@@ -240,7 +254,7 @@ func FuzzStatus(f *testing.F) {
 		// Rolling the status up again from the new status changes no count:
 		// it is computed from the jobs, never kept as a tally.
 		r.Status = st
-		again := Status(r, jobs, now)
+		again := Status(r, ptrs(jobs), 0, now)
 		if again.Residents != st.Residents || again.Buildings != st.Buildings {
 			t.Fatalf("status drifts on a second rollup: %+v then %+v", st.Residents, again.Residents)
 		}

@@ -22,8 +22,6 @@ limitations under the License.
 package round
 
 import (
-	"sort"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
@@ -73,27 +71,33 @@ func NewJob(r *sweepv1alpha1.TestingRound, b *sweepv1alpha1.Building) *sweepv1al
 	}
 }
 
-// MissingJobs returns the jobs to create: one for each selected building that
-// has none yet in this round, in admission order so that the buildings swept
-// first exist first. A building that stops matching keeps its job: jobs are
-// never removed here.
-func MissingJobs(r *sweepv1alpha1.TestingRound, selected []sweepv1alpha1.Building, jobs []sweepv1alpha1.CollectionJob) []*sweepv1alpha1.CollectionJob {
+// MissingJobs returns the jobs to create next: one for each selected
+// building that has none yet in this round, the first limit of them in
+// admission order so that the buildings swept first exist first, and how
+// many are missing in all. A city round creates its jobs limit at a time, so
+// that one reconcile never holds tens of thousands of new objects at once.
+// A building that stops matching keeps its job: jobs are never removed here.
+func MissingJobs(r *sweepv1alpha1.TestingRound, selected []*sweepv1alpha1.Building, jobs []*sweepv1alpha1.CollectionJob, limit int) ([]*sweepv1alpha1.CollectionJob, int) {
 	have := make(map[string]bool, len(jobs))
-	for i := range jobs {
-		have[jobs[i].Spec.Building] = true
+	for _, j := range jobs {
+		have[j.Spec.Building] = true
 	}
-	var missing []*sweepv1alpha1.CollectionJob
-	for i := range selected {
-		b := &selected[i]
+	var without []*sweepv1alpha1.Building
+	for _, b := range selected {
 		if have[b.Name] || b.DeletionTimestamp != nil {
 			continue
 		}
-		missing = append(missing, NewJob(r, b))
+		without = append(without, b)
 	}
-	sort.SliceStable(missing, func(i, j int) bool {
-		return admitsBefore(r.Spec.Order, &missing[i].Spec, &missing[j].Spec)
+	first := firstInOrder(without, limit, func(a, b *sweepv1alpha1.Building) bool {
+		return admitsBefore(r.Spec.Order, &sweepv1alpha1.CollectionJobSpec{Building: a.Name, ControlLevel: a.Spec.ControlLevel},
+			&sweepv1alpha1.CollectionJobSpec{Building: b.Name, ControlLevel: b.Spec.ControlLevel})
 	})
-	return missing
+	missing := make([]*sweepv1alpha1.CollectionJob, len(first))
+	for i, b := range first {
+		missing[i] = NewJob(r, b)
+	}
+	return missing, len(without)
 }
 
 // levelRank orders control levels for SealedFirst: sealed buildings are

@@ -43,6 +43,15 @@ func testRound(teams int32, order sweepv1alpha1.RoundOrder) *sweepv1alpha1.Testi
 	}
 }
 
+// ptrs points at each item, as the controller hands the cache's objects.
+func ptrs[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
+}
+
 func job(building string, level sweepv1alpha1.ControlLevel, suspend bool, phase sweepv1alpha1.JobPhase, expected, sampled int32) sweepv1alpha1.CollectionJob {
 	return sweepv1alpha1.CollectionJob{
 		ObjectMeta: metav1.ObjectMeta{Name: "r-" + building},
@@ -105,7 +114,10 @@ func TestMissingJobs(t *testing.T) {
 		b("d", sweepv1alpha1.ControlLevelSealed, 20, 1, 0),
 	}
 	existing := []sweepv1alpha1.CollectionJob{job("c", sweepv1alpha1.ControlLevelControlled, true, "", 65, 0)}
-	got := MissingJobs(r, buildings, existing)
+	got, left := MissingJobs(r, ptrs(buildings), ptrs(existing), 10)
+	if left != 3 {
+		t.Errorf("%d jobs missing, want 3", left)
+	}
 	var names []string
 	for _, j := range got {
 		names = append(names, j.Spec.Building)
@@ -119,8 +131,13 @@ func TestMissingJobs(t *testing.T) {
 		a.Labels[sweepv1alpha1.LabelRound] != "r" || metav1.GetControllerOf(a).UID != "uid" {
 		t.Errorf("job a not built from its building and round: %+v", a)
 	}
-	if len(MissingJobs(r, buildings[:0], existing)) != 0 {
+	if got, _ := MissingJobs(r, ptrs(buildings[:0]), ptrs(existing), 10); len(got) != 0 {
 		t.Error("a building that stopped matching must keep its job and get no new one")
+	}
+	// A city round is planned a chunk at a time: the first in order first.
+	first, left := MissingJobs(r, ptrs(buildings), ptrs(existing), 2)
+	if len(first) != 2 || first[0].Spec.Building != "b" || first[1].Spec.Building != "d" || left != 3 {
+		t.Errorf("a chunk of 2 = %d jobs, %d left; want b,d of 3", len(first), left)
 	}
 }
 
@@ -152,7 +169,7 @@ func TestAdmit(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var names []string
-			for _, j := range Admit(testRound(c.teams, c.order), c.jobs, sets.New(c.pending...)) {
+			for _, j := range Admit(testRound(c.teams, c.order), ptrs(c.jobs), sets.New(c.pending...)) {
 				names = append(names, j.Spec.Building)
 			}
 			if got := strings.Join(names, ","); got != c.want {
@@ -172,24 +189,27 @@ func TestPhase(t *testing.T) {
 		old     sweepv1alpha1.RoundPhase
 		jobs    []sweepv1alpha1.CollectionJob
 		want    sweepv1alpha1.RoundPhase
+		// unplanned: selected buildings without a job yet.
+		unplanned int
 	}{
-		{"before start", t0.Add(-time.Minute), false, "", []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundPending},
-		{"running", t0, false, "", []sweepv1alpha1.CollectionJob{busy, done}, sweepv1alpha1.RoundRunning},
-		{"no buildings yet keeps running", t0, false, "", nil, sweepv1alpha1.RoundRunning},
-		{"suspended", t0.Add(time.Hour), true, "", []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundSuspended},
-		{"all finished", t0.Add(time.Hour), false, sweepv1alpha1.RoundRunning, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundCompleted},
-		{"all finished while suspended", t0.Add(time.Hour), true, sweepv1alpha1.RoundSuspended, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundCompleted},
-		{"deadline with buildings unfinished", t0.Add(12 * time.Hour), false, sweepv1alpha1.RoundRunning, []sweepv1alpha1.CollectionJob{busy, done}, sweepv1alpha1.RoundDeadlineExceeded},
-		{"deadline while suspended", t0.Add(13 * time.Hour), true, sweepv1alpha1.RoundSuspended, []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundDeadlineExceeded},
-		{"completed stays completed", t0.Add(13 * time.Hour), false, sweepv1alpha1.RoundCompleted, []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundCompleted},
-		{"deadline exceeded stays", t0.Add(13 * time.Hour), false, sweepv1alpha1.RoundDeadlineExceeded, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundDeadlineExceeded},
+		{"before start", t0.Add(-time.Minute), false, "", []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundPending, 0},
+		{"running", t0, false, "", []sweepv1alpha1.CollectionJob{busy, done}, sweepv1alpha1.RoundRunning, 0},
+		{"no buildings yet keeps running", t0, false, "", nil, sweepv1alpha1.RoundRunning, 0},
+		{"suspended", t0.Add(time.Hour), true, "", []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundSuspended, 0},
+		{"all finished", t0.Add(time.Hour), false, sweepv1alpha1.RoundRunning, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundCompleted, 0},
+		{"all finished while suspended", t0.Add(time.Hour), true, sweepv1alpha1.RoundSuspended, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundCompleted, 0},
+		{"deadline with buildings unfinished", t0.Add(12 * time.Hour), false, sweepv1alpha1.RoundRunning, []sweepv1alpha1.CollectionJob{busy, done}, sweepv1alpha1.RoundDeadlineExceeded, 0},
+		{"deadline while suspended", t0.Add(13 * time.Hour), true, sweepv1alpha1.RoundSuspended, []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundDeadlineExceeded, 0},
+		{"completed stays completed", t0.Add(13 * time.Hour), false, sweepv1alpha1.RoundCompleted, []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundCompleted, 0},
+		{"deadline exceeded stays", t0.Add(13 * time.Hour), false, sweepv1alpha1.RoundDeadlineExceeded, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundDeadlineExceeded, 0},
+		{"every job finished but buildings still to create", t0.Add(time.Hour), false, sweepv1alpha1.RoundRunning, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundRunning, 1000},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := testRound(2, sweepv1alpha1.OrderSealedFirst)
 			r.Spec.Suspend = c.suspend
 			r.Status.Phase = c.old
-			if got := Phase(r, c.jobs, c.now); got != c.want {
+			if got := Phase(r, ptrs(c.jobs), c.unplanned, c.now); got != c.want {
 				t.Errorf("phase = %s, want %s", got, c.want)
 			}
 		})
@@ -211,7 +231,7 @@ func TestStatusRollsUpJobs(t *testing.T) {
 	jobs[0].Spec.Exempt, jobs[0].Status.HomeVisited, jobs[0].Status.Tubes = 4, 2, 10
 	jobs[1].Status.Tubes = 2
 	now := t0.Add(2 * time.Hour)
-	st := Status(r, jobs, now)
+	st := Status(r, ptrs(jobs), 0, now)
 
 	wantB := sweepv1alpha1.BuildingCounts{Total: 6, Queued: 1, Active: 2, Waiting: 1, Completed: 1, Expired: 1}
 	if st.Buildings != wantB {
@@ -249,7 +269,7 @@ func TestStatusRollsUpJobs(t *testing.T) {
 
 	// A sampled count above expected (a bad report) never inflates the round.
 	bad := []sweepv1alpha1.CollectionJob{job("x", "", false, sweepv1alpha1.JobCompleted, 10, 15)}
-	if st := Status(r, bad, now); st.Residents.Sampled != 10 || st.Residents.Missed != 0 {
+	if st := Status(r, ptrs(bad), 0, now); st.Residents.Sampled != 10 || st.Residents.Missed != 0 {
 		t.Errorf("sampled above expected counted: %+v", st.Residents)
 	}
 }
@@ -258,7 +278,7 @@ func TestStatusConditionsAndEvents(t *testing.T) {
 	r := testRound(2, sweepv1alpha1.OrderSealedFirst)
 
 	// No building selected: a condition and a warning that say so.
-	st := Status(r, nil, t0)
+	st := Status(r, nil, 0, t0)
 	if !hasCondition(st, ConditionProgressing, "False", ReasonNoBuildingsSelected) {
 		t.Errorf("no NoBuildingsSelected condition: %+v", st.Conditions)
 	}
@@ -271,13 +291,13 @@ func TestStatusConditionsAndEvents(t *testing.T) {
 	for i := range jobs {
 		jobs[i] = job(fmt.Sprint(i), "", false, sweepv1alpha1.JobActive, 10, 0)
 	}
-	started := Status(r, jobs, t0)
+	started := Status(r, ptrs(jobs), 0, t0)
 	if ev := Events(r, &r.Status, &started); !hasEvent(ev, "Started") {
 		t.Errorf("no Started event: %+v", ev)
 	}
 	r.Status = started
 	jobs[0].Status.Phase = sweepv1alpha1.JobCompleted
-	tenth := Status(r, jobs, t0.Add(time.Minute))
+	tenth := Status(r, ptrs(jobs), 0, t0.Add(time.Minute))
 	if ev := Events(r, &r.Status, &tenth); !hasEvent(ev, "Progress") || hasEvent(ev, "Started") {
 		t.Errorf("want one Progress event at 10%%: %+v", ev)
 	}
@@ -288,7 +308,7 @@ func TestStatusConditionsAndEvents(t *testing.T) {
 	for i := range jobs {
 		jobs[i].Status.Phase = sweepv1alpha1.JobCompleted
 	}
-	done := Status(r, jobs, t0.Add(time.Hour))
+	done := Status(r, ptrs(jobs), 0, t0.Add(time.Hour))
 	if done.Phase != sweepv1alpha1.RoundCompleted || !hasCondition(done, ConditionComplete, "True", ReasonAllBuildingsFinished) || done.CompletionTime == nil {
 		t.Errorf("not completed: %+v", done)
 	}
@@ -299,7 +319,7 @@ func TestStatusConditionsAndEvents(t *testing.T) {
 	// A deadline already past at creation: nothing swept, a clear condition.
 	late := testRound(2, sweepv1alpha1.OrderSealedFirst)
 	late.CreationTimestamp = metav1.Time{Time: late.Spec.Deadline.Add(time.Minute)}
-	lst := Status(late, nil, late.CreationTimestamp.Time)
+	lst := Status(late, nil, 0, late.CreationTimestamp.Time)
 	if lst.Phase != sweepv1alpha1.RoundDeadlineExceeded || !hasCondition(lst, ConditionDeadlineExceeded, "True", ReasonDeadlineAlreadyPassed) {
 		t.Errorf("late round: %+v", lst)
 	}

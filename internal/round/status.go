@@ -61,13 +61,15 @@ func Final(p sweepv1alpha1.RoundPhase) bool {
 
 // Phase is where the round is now. Completed and DeadlineExceeded are final.
 // A round completes when every one of its buildings finished; it exceeds its
-// deadline when the deadline comes first.
-func Phase(r *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, now time.Time) sweepv1alpha1.RoundPhase {
+// deadline when the deadline comes first. unplanned counts the selected
+// buildings that have no job yet (a city round is created in batches): a
+// round with any is not complete, however many of its jobs finished.
+func Phase(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, unplanned int, now time.Time) sweepv1alpha1.RoundPhase {
 	if Final(r.Status.Phase) {
 		return r.Status.Phase
 	}
 	started := r.Spec.Start == nil || !now.Before(r.Spec.Start.Time)
-	if started && len(jobs) > 0 && allFinished(jobs) {
+	if started && len(jobs) > 0 && unplanned == 0 && allFinished(jobs) {
 		return sweepv1alpha1.RoundCompleted
 	}
 	switch {
@@ -94,9 +96,9 @@ func DeadlinePassedAtCreation(r *sweepv1alpha1.TestingRound) bool {
 	return !r.CreationTimestamp.Before(&r.Spec.Deadline)
 }
 
-func allFinished(jobs []sweepv1alpha1.CollectionJob) bool {
-	for i := range jobs {
-		if !Finished(&jobs[i]) {
+func allFinished(jobs []*sweepv1alpha1.CollectionJob) bool {
+	for _, j := range jobs {
+		if !Finished(j) {
 			return false
 		}
 	}
@@ -106,10 +108,10 @@ func allFinished(jobs []sweepv1alpha1.CollectionJob) bool {
 // Status is the round's status computed from its jobs at time now: every
 // count is summed from the jobs, never kept as a tally. Conditions keep
 // their transition times from the previous status when unchanged.
-func Status(r *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, now time.Time) sweepv1alpha1.TestingRoundStatus {
+func Status(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, unplanned int, now time.Time) sweepv1alpha1.TestingRoundStatus {
 	old := &r.Status
 	st := sweepv1alpha1.TestingRoundStatus{
-		Phase:                   Phase(r, jobs, now),
+		Phase:                   Phase(r, jobs, unplanned, now),
 		StartTime:               old.StartTime,
 		CompletionTime:          old.CompletionTime,
 		ObservedGeneration:      r.Generation,
@@ -118,8 +120,7 @@ func Status(r *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, n
 	}
 	b := &st.Buildings
 	res := &st.Residents
-	for i := range jobs {
-		j := &jobs[i]
+	for _, j := range jobs {
 		b.Total++
 		switch EffectivePhase(j) {
 		case sweepv1alpha1.JobQueued:

@@ -90,11 +90,10 @@ func Community(j *sweepv1alpha1.CollectionJob) string {
 // suppliesAndCommunities sums supplies over the round and per community.
 // Communities are sorted by name and capped at MaxCommunities (the round's
 // own totals always cover every job).
-func suppliesAndCommunities(r *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob) (sweepv1alpha1.Supplies, []sweepv1alpha1.CommunityStatus) {
+func suppliesAndCommunities(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob) (sweepv1alpha1.Supplies, []sweepv1alpha1.CommunityStatus) {
 	var total sweepv1alpha1.Supplies
 	byName := map[string]*sweepv1alpha1.CommunityStatus{}
-	for i := range jobs {
-		j := &jobs[i]
+	for _, j := range jobs {
 		fc, used := JobForecast(j), JobUsed(j, r.Spec.Supplies)
 		addCounts(&total.Forecast, fc)
 		addCounts(&total.Used, used)

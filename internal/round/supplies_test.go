@@ -71,7 +71,7 @@ func TestStatusSuppliesByCommunity(t *testing.T) {
 		mk("b", "ruiming", 50, 20, 2, sweepv1alpha1.JobActive),       // 6 tubes, 55 swabs, 3 bags
 		mk("c", "", 10, 5, 1, sweepv1alpha1.JobExpired),              // 2 tubes, 11 swabs, 1 bag
 	}
-	st := Status(r, jobs, now)
+	st := Status(r, ptrs(jobs), 0, now)
 	want := sweepv1alpha1.Supplies{
 		Forecast: sweepv1alpha1.SupplyCounts{Tubes: 19, Swabs: 176, TubeBags: 10},
 		Used:     sweepv1alpha1.SupplyCounts{Tubes: 13, Swabs: 125, TubeBags: 7},

@@ -96,7 +96,11 @@ func testRound(extra int) (*sweepv1alpha1.TestingRound, []sweepv1alpha1.Collecti
 	for i := range extra {
 		add(fmt.Sprintf("ruiming-%02d", i+1), "ruiming", 400, []sweepv1alpha1.JobPhase{sweepv1alpha1.JobCompleted, sweepv1alpha1.JobQueued, sweepv1alpha1.JobActive}[i%3], 300, 1)
 	}
-	tr.Status = round.Status(tr, jobs, now)
+	jobPtrs := make([]*sweepv1alpha1.CollectionJob, len(jobs))
+	for i := range jobs {
+		jobPtrs[i] = &jobs[i]
+	}
+	tr.Status = round.Status(tr, jobPtrs, 0, now)
 	return tr, jobs
 }
 

@@ -19,19 +19,26 @@ limitations under the License.
 // from bin/k8s. `make bench` runs it; it writes docs/performance.md and
 // docs/performance.png. See docs/performance.md for what each column means.
 //
-// For every N it starts a fresh etcd and kube-apiserver (envtest), then:
-//  1. the ceiling: a plain, unthrottled client creates N CollectionJobs with
-//     16 workers (then deletes them, so the manager does not cache them);
-//  2. creates N Buildings, starts `sweep manager` (local executor, instant
-//     drill) as its own process, and creates one round over them: the
-//     expansion time is until N CollectionJobs exist, the round time until
-//     the round is Completed with one visit per building;
+// For every N:
+//  1. the ceiling: on a fresh etcd and kube-apiserver (envtest) of its own, a
+//     plain, unthrottled client creates N CollectionJobs with 16 workers; up
+//     to N = 10,000, Sweep then expands a round created an hour before its
+//     start on that control plane (expansion with no visits competing);
+//  2. on another fresh control plane, creates N Buildings, starts `sweep
+//     manager` (local executor, instant drill) as its own process, and
+//     creates one round over them: the expansion time is until N
+//     CollectionJobs exist, the round time until the round is Completed with
+//     one visit per building; pprof CPU and heap profiles go next to the
+//     results;
 //  3. reads API writes by resource from the API server's
 //     apiserver_request_total, the manager's RSS from /proc and its heap and
 //     reconcile latencies from its metrics endpoint;
 //  4. starts kube-controller-manager with only the Job controller, client
 //     limits equal to Sweep's, and times an Indexed Job with
 //     completions = parallelism = N until its N pods exist.
+//
+// Then, once, the job executor's writes per one-visit building on a local
+// kwok cluster (jobexecutor.go).
 //
 // The manager runs as a process of its own, not in this one, so that its
 // RSS and heap are its own and not mixed with the benchmark client's.
@@ -64,15 +71,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
@@ -85,6 +88,7 @@ const clientQPS, clientBurst = 500, 1000
 type result struct {
 	N                            int
 	Ceiling, Expansion, Round    time.Duration
+	AheadExpansion               time.Duration // 0: not measured at this N
 	JobController                time.Duration
 	WritesPerBuilding            float64
 	WritesByResource             map[string]float64
@@ -93,6 +97,7 @@ type result struct {
 	ReconcileP50, ReconcileP99   map[string]time.Duration
 	ceilingRate, expansionRate   float64
 	jobControllerRate, roundRate float64
+	aheadRate                    float64
 }
 
 func main() {
@@ -146,150 +151,70 @@ func fail(err error) {
 }
 
 func (r result) summary() string {
-	return fmt.Sprintf("N=%d ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB",
-		r.N, r.ceilingRate, r.expansionRate, r.expansionRate/r.ceilingRate, r.Round.Round(time.Millisecond), r.jobControllerRate,
+	return fmt.Sprintf("N=%d ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling; ahead of start %.0f/s), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB",
+		r.N, r.ceilingRate, r.expansionRate, r.expansionRate/r.ceilingRate, r.aheadRate, r.Round.Round(time.Millisecond), r.jobControllerRate,
 		r.WritesPerBuilding, r.StatusWritesPerSecond, r.PeakRSS/(1<<20), r.PeakHeap/(1<<20))
 }
 
 func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	res := result{N: n}
 	ctx := context.Background()
-	env := &envtest.Environment{CRDDirectoryPaths: []string{crds}, ErrorIfCRDPathMissing: true, BinaryAssetsDirectory: k8sBin}
-	cfg, err := env.Start()
-	if err != nil {
-		return res, fmt.Errorf("starting the control plane: %w", err)
-	}
-	defer func() { _ = env.Stop() }()
-	admin, err := env.AddUser(envtest.User{Name: "bench-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return res, err
-	}
-	kubeconfig, err := admin.KubeConfig()
-	if err != nil {
-		return res, err
-	}
-	dir, err := os.MkdirTemp("", "sweep-bench")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(dir)
-	kcPath := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
-		return res, err
+
+	// 1. The ceiling, on a control plane of its own: nothing to clean up
+	// afterwards (deleting 50,000 objects takes minutes), and the measured
+	// manager never caches them.
+	var err error
+	if res.Ceiling, res.AheadExpansion, err = ceiling(ctx, n, k8sBin, sweepBin, crds); err != nil {
+		return res, fmt.Errorf("ceiling: %w", err)
 	}
 
-	fast := rest.CopyConfig(cfg)
-	fast.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter() // unthrottled
-	scheme := clientgoscheme.Scheme
-	if err := sweepv1alpha1.AddToScheme(scheme); err != nil {
-		return res, err
-	}
-	c, err := client.New(fast, client.Options{Scheme: scheme})
+	// 2. Sweep, on a fresh control plane.
+	p, err := startPlane(k8sBin, crds)
 	if err != nil {
 		return res, err
 	}
-	cs := kubernetes.NewForConfigOrDie(fast)
-	meta := metadata.NewForConfigOrDie(fast)
-	for _, ns := range []string{"ceiling", "district", "jobref"} {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+	defer p.stop()
+	for _, ns := range []string{"district", "jobref"} {
+		if err := p.namespace(ctx, ns); err != nil {
 			return res, err
 		}
 	}
-
-	// 1. The ceiling.
-	deadline := metav1.NewTime(time.Now().Add(6 * time.Hour))
-	start := time.Now()
-	err = parallel(n, 16, func(i int) error {
-		return c.Create(ctx, &sweepv1alpha1.CollectionJob{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "ceiling", Name: fmt.Sprintf("ceiling-b-%05d", i)},
-			Spec: sweepv1alpha1.CollectionJobSpec{Round: "ceiling", Building: fmt.Sprintf("b-%05d", i), Expected: 100,
-				Households: 40, Deadline: deadline, Suspend: true},
-		})
-	})
-	if err != nil {
-		return res, fmt.Errorf("ceiling: %w", err)
-	}
-	res.Ceiling = time.Since(start)
-	if err := c.DeleteAllOf(ctx, &sweepv1alpha1.CollectionJob{}, client.InNamespace("ceiling")); err != nil {
-		return res, err
-	}
-
-	// 2. Sweep.
-	err = parallel(n, 16, func(i int) error {
-		return c.Create(ctx, &sweepv1alpha1.Building{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "district", Name: fmt.Sprintf("b-%05d", i),
-				Labels: map[string]string{sweepv1alpha1.LabelCommunity: fmt.Sprintf("c-%02d", i%40)}},
-			Spec: sweepv1alpha1.BuildingSpec{Households: 40, Residents: 100, Units: 2, Floors: 10},
-		})
-	})
-	if err != nil {
+	if err := p.buildings(ctx, "district", n); err != nil {
 		return res, fmt.Errorf("buildings: %w", err)
 	}
-	metricsAddr, err := freeAddr()
+	mgr, err := p.startManager(sweepBin)
 	if err != nil {
 		return res, err
 	}
-	pprofAddr, err := freeAddr()
-	if err != nil {
-		return res, err
-	}
-	mgr := exec.Command(sweepBin, "manager", "--executor=local", "--drill-time-scale=0",
-		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
-		"--pprof-bind-address="+pprofAddr,
-		fmt.Sprintf("--kube-api-qps=%d", clientQPS), fmt.Sprintf("--kube-api-burst=%d", clientBurst))
-	mgr.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
-	mgrLog, err := os.Create(filepath.Join(dir, "manager.log"))
-	if err != nil {
-		return res, err
-	}
-	defer mgrLog.Close()
-	mgr.Stdout, mgr.Stderr = mgrLog, mgrLog
-	if err := mgr.Start(); err != nil {
-		return res, err
-	}
-	defer func() { _ = mgr.Process.Signal(syscall.SIGTERM); _ = mgr.Wait() }()
-	metricsURL := "http://" + metricsAddr + "/metrics"
-	if err := until(2*time.Minute, func() bool { _, err := scrape(metricsURL); return err == nil }); err != nil {
-		return res, fmt.Errorf("the manager did not serve metrics: %w", err)
-	}
+	defer mgr.stop()
 
 	var peakRSS, peakHeap atomic.Int64
 	stopSampling := sample(time.Second, func() {
-		if rss := rssBytes(mgr.Process.Pid); rss > peakRSS.Load() {
+		if rss := rssBytes(mgr.cmd.Process.Pid); rss > peakRSS.Load() {
 			peakRSS.Store(rss)
 		}
-		if fams, err := scrape(metricsURL); err == nil {
+		if fams, err := scrape(mgr.metricsURL); err == nil {
 			if h := int64(gauge(fams, "go_memstats_heap_inuse_bytes")); h > peakHeap.Load() {
 				peakHeap.Store(h)
 			}
 		}
 	})
-	before, err := apiWrites(ctx, cs)
+	before, err := apiWrites(ctx, p.cs)
 	if err != nil {
 		return res, err
 	}
-	cjs := countObjects(ctx, meta, sweepv1alpha1.GroupVersion.WithResource("collectionjobs"), "district")
+	cjs := countObjects(ctx, p.meta, sweepv1alpha1.GroupVersion.WithResource("collectionjobs"), "district")
 	defer cjs.stop()
-	tr := &sweepv1alpha1.TestingRound{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "district", Name: "city"},
-		Spec: sweepv1alpha1.TestingRoundSpec{
-			Deadline: deadline, Teams: int32(min(n, 10000)),
-			Visits: sweepv1alpha1.VisitPolicy{Max: 1},
-			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{
-				Source: sweepv1alpha1.SourceDrill,
-				Drill:  &sweepv1alpha1.DrillSource{Seed: 1, AbsentPercent: ptr.To[int32](0), StillAbsentPercent: ptr.To[int32](0)},
-			}},
-		},
-	}
-	start = time.Now()
-	if err := c.Create(ctx, tr); err != nil {
+	tr := cityRound("district", n, nil)
+	start := time.Now()
+	if err := p.c.Create(ctx, tr); err != nil {
 		return res, err
 	}
 	// A CPU profile of the round's first 30 seconds (expansion and the
 	// first visits): where the manager's time goes when it matters most.
 	cpuDone := make(chan error, 1)
 	go func() {
-		cpuDone <- fetchProfile("http://"+pprofAddr+"/debug/pprof/profile?seconds=30", filepath.Join(pprofDir, fmt.Sprintf("cpu-%d.pprof", n)))
+		cpuDone <- fetchProfile("http://"+mgr.pprofAddr+"/debug/pprof/profile?seconds=30", filepath.Join(pprofDir, fmt.Sprintf("cpu-%d.pprof", n)))
 	}()
 	if err := until(30*time.Minute, func() bool { return cjs.count() >= n }); err != nil {
 		return res, fmt.Errorf("expansion: %d of %d jobs: %w", cjs.count(), n, err)
@@ -297,20 +222,20 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	res.Expansion = time.Since(start)
 	if err := until(60*time.Minute, func() bool {
 		var got sweepv1alpha1.TestingRound
-		return c.Get(ctx, client.ObjectKeyFromObject(tr), &got) == nil && got.Status.Phase == sweepv1alpha1.RoundCompleted
+		return p.c.Get(ctx, client.ObjectKeyFromObject(tr), &got) == nil && got.Status.Phase == sweepv1alpha1.RoundCompleted
 	}); err != nil {
 		return res, fmt.Errorf("the round did not complete: %w", err)
 	}
 	res.Round = time.Since(start)
 	stopSampling()
 	// The heap with the whole round cached: what the RSS target is about.
-	if err := fetchProfile("http://"+pprofAddr+"/debug/pprof/heap?gc=1", filepath.Join(pprofDir, fmt.Sprintf("heap-%d.pprof", n))); err != nil {
+	if err := fetchProfile("http://"+mgr.pprofAddr+"/debug/pprof/heap?gc=1", filepath.Join(pprofDir, fmt.Sprintf("heap-%d.pprof", n))); err != nil {
 		return res, fmt.Errorf("heap profile: %w", err)
 	}
 	if err := <-cpuDone; err != nil {
 		return res, fmt.Errorf("CPU profile: %w", err)
 	}
-	after, err := apiWrites(ctx, cs)
+	after, err := apiWrites(ctx, p.cs)
 	if err != nil {
 		return res, err
 	}
@@ -319,14 +244,16 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	for k, v := range after {
 		if d := v - before[k]; d > 0 {
 			res.WritesByResource[k] = d / float64(n)
-			if k != "events" {
+			// Events are not state; leases here are the API server's own
+			// identity leases (the manager runs without leader election).
+			if k != "events" && k != "leases" {
 				total += d
 			}
 		}
 	}
 	res.WritesPerBuilding = total / float64(n)
 	res.StatusWritesPerSecond = (after["testingrounds/status"] - before["testingrounds/status"]) / res.Round.Seconds()
-	fams, err := scrape(metricsURL)
+	fams, err := scrape(mgr.metricsURL)
 	if err != nil {
 		return res, err
 	}
@@ -335,22 +262,80 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 		res.ReconcileP50[ctl] = quantile(fams, "controller_runtime_reconcile_time_seconds", ctl, 0.5)
 		res.ReconcileP99[ctl] = quantile(fams, "controller_runtime_reconcile_time_seconds", ctl, 0.99)
 	}
-	if rss := rssPeakBytes(mgr.Process.Pid); rss > peakRSS.Load() {
+	if rss := rssPeakBytes(mgr.cmd.Process.Pid); rss > peakRSS.Load() {
 		peakRSS.Store(rss)
 	}
 	res.PeakRSS, res.PeakHeap = float64(peakRSS.Load()), float64(peakHeap.Load())
-	_ = mgr.Process.Signal(syscall.SIGTERM)
-	_ = mgr.Wait()
+	mgr.stop()
 
 	// 4. The built-in Job controller, on the same API server.
-	if res.JobController, err = jobControllerFanOut(ctx, n, k8sBin, kcPath, dir, c, meta); err != nil {
+	if res.JobController, err = jobControllerFanOut(ctx, n, k8sBin, p.kubeconfig, p.dir, p.c, p.meta); err != nil {
 		return res, fmt.Errorf("job controller: %w", err)
 	}
 	res.ceilingRate = float64(n) / res.Ceiling.Seconds()
 	res.expansionRate = float64(n) / res.Expansion.Seconds()
+	if res.AheadExpansion > 0 {
+		res.aheadRate = float64(n) / res.AheadExpansion.Seconds()
+	}
 	res.roundRate = float64(n) / res.Round.Seconds()
 	res.jobControllerRate = float64(n) / res.JobController.Seconds()
 	return res, nil
+}
+
+// aheadMaxN is the largest N whose expansion is also measured for a round
+// created ahead of its start (the roster is created twice, so not at
+// 50,000: it would add minutes to a run that has to fit in half an hour).
+const aheadMaxN = 10000
+
+// ceiling times a plain, unthrottled client creating n CollectionJobs with
+// 16 workers, on a fresh control plane started for it. On the same control
+// plane, for n up to aheadMaxN, it then times Sweep's expansion of a round
+// created an hour before its start: the same expansion with no visit
+// writing to the API server at the same time.
+func ceiling(ctx context.Context, n int, k8sBin, sweepBin, crds string) (time.Duration, time.Duration, error) {
+	p, err := startPlane(k8sBin, crds)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer p.stop()
+	if err := p.namespace(ctx, "ceiling"); err != nil {
+		return 0, 0, err
+	}
+	deadline := metav1.NewTime(time.Now().Add(6 * time.Hour))
+	start := time.Now()
+	err = parallel(n, 16, func(i int) error {
+		return p.c.Create(ctx, &sweepv1alpha1.CollectionJob{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ceiling", Name: fmt.Sprintf("ceiling-b-%05d", i)},
+			Spec: sweepv1alpha1.CollectionJobSpec{Round: "ceiling", Building: fmt.Sprintf("b-%05d", i), Expected: 100,
+				Households: 40, Deadline: deadline, Suspend: true},
+		})
+	})
+	if err != nil || n > aheadMaxN {
+		return time.Since(start), 0, err
+	}
+	ceiling := time.Since(start)
+
+	if err := p.namespace(ctx, "ahead"); err != nil {
+		return ceiling, 0, err
+	}
+	if err := p.buildings(ctx, "ahead", n); err != nil {
+		return ceiling, 0, err
+	}
+	mgr, err := p.startManager(sweepBin)
+	if err != nil {
+		return ceiling, 0, err
+	}
+	defer mgr.stop()
+	cjs := countObjects(ctx, p.meta, sweepv1alpha1.GroupVersion.WithResource("collectionjobs"), "ahead")
+	defer cjs.stop()
+	start = time.Now()
+	if err := p.c.Create(ctx, cityRound("ahead", n, &metav1.Time{Time: start.Add(time.Hour)})); err != nil {
+		return ceiling, 0, err
+	}
+	if err := until(30*time.Minute, func() bool { return cjs.count() >= n }); err != nil {
+		return ceiling, 0, fmt.Errorf("expansion ahead of start: %d of %d jobs: %w", cjs.count(), n, err)
+	}
+	return ceiling, time.Since(start), nil
 }
 
 // jobControllerFanOut times kube-controller-manager's Job controller

@@ -1,0 +1,183 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+)
+
+// plane is a fresh etcd and kube-apiserver (envtest) with Sweep's CRDs, an
+// admin kubeconfig on disk for the processes the benchmark starts, and
+// unthrottled clients for the benchmark itself.
+type plane struct {
+	env        *envtest.Environment
+	dir        string
+	kubeconfig string
+	c          client.Client
+	cs         kubernetes.Interface
+	meta       metadata.Interface
+}
+
+func startPlane(k8sBin, crds string) (*plane, error) {
+	p := &plane{env: &envtest.Environment{CRDDirectoryPaths: []string{crds}, ErrorIfCRDPathMissing: true, BinaryAssetsDirectory: k8sBin}}
+	cfg, err := p.env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting the control plane: %w", err)
+	}
+	if err := p.setUp(cfg); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *plane) setUp(cfg *rest.Config) error {
+	admin, err := p.env.AddUser(envtest.User{Name: "bench-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := admin.KubeConfig()
+	if err != nil {
+		return err
+	}
+	if p.dir, err = os.MkdirTemp("", "sweep-bench"); err != nil {
+		return err
+	}
+	p.kubeconfig = filepath.Join(p.dir, "kubeconfig")
+	if err := os.WriteFile(p.kubeconfig, kubeconfig, 0o600); err != nil {
+		return err
+	}
+	fast := rest.CopyConfig(cfg)
+	fast.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter() // unthrottled
+	scheme := clientgoscheme.Scheme
+	if err := sweepv1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if p.c, err = client.New(fast, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+	p.cs = kubernetes.NewForConfigOrDie(fast)
+	p.meta = metadata.NewForConfigOrDie(fast)
+	return nil
+}
+
+func (p *plane) stop() {
+	_ = p.env.Stop()
+	if p.dir != "" {
+		_ = os.RemoveAll(p.dir)
+	}
+}
+
+func (p *plane) namespace(ctx context.Context, name string) error {
+	return p.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+}
+
+// buildings creates a roster of n Buildings in forty communities. Not
+// measured: as fast as the API server takes them.
+func (p *plane) buildings(ctx context.Context, ns string, n int) error {
+	return parallel(n, 64, func(i int) error {
+		return p.c.Create(ctx, &sweepv1alpha1.Building{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("b-%05d", i),
+				Labels: map[string]string{sweepv1alpha1.LabelCommunity: fmt.Sprintf("c-%02d", i%40)}},
+			Spec: sweepv1alpha1.BuildingSpec{Households: 40, Residents: 100, Units: 2, Floors: 10},
+		})
+	})
+}
+
+// cityRound is the measured round: every building of ns, one instant
+// drill visit each, as many teams as the schema allows up to n.
+func cityRound(ns string, n int, start *metav1.Time) *sweepv1alpha1.TestingRound {
+	return &sweepv1alpha1.TestingRound{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "city"},
+		Spec: sweepv1alpha1.TestingRoundSpec{
+			Start: start, Deadline: metav1.NewTime(time.Now().Add(6 * time.Hour)), Teams: int32(min(n, 10000)),
+			Visits: sweepv1alpha1.VisitPolicy{Max: 1},
+			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{
+				Source: sweepv1alpha1.SourceDrill,
+				Drill:  &sweepv1alpha1.DrillSource{Seed: 1, AbsentPercent: ptr.To[int32](0), StillAbsentPercent: ptr.To[int32](0)},
+			}},
+		},
+	}
+}
+
+// sweepManager is `sweep manager` (local executor, instant drill) running
+// as its own process against a plane, so that its RSS and heap are its own.
+type sweepManager struct {
+	cmd                   *exec.Cmd
+	metricsURL, pprofAddr string
+	log                   *os.File
+	once                  sync.Once
+}
+
+func (p *plane) startManager(sweepBin string) (*sweepManager, error) {
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	pprofAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	m := &sweepManager{metricsURL: "http://" + metricsAddr + "/metrics", pprofAddr: pprofAddr}
+	m.cmd = exec.Command(sweepBin, "manager", "--executor=local", "--drill-time-scale=0",
+		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
+		"--pprof-bind-address="+pprofAddr,
+		fmt.Sprintf("--kube-api-qps=%d", clientQPS), fmt.Sprintf("--kube-api-burst=%d", clientBurst))
+	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+p.kubeconfig)
+	if m.log, err = os.Create(filepath.Join(p.dir, "manager.log")); err != nil {
+		return nil, err
+	}
+	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
+	if err := m.cmd.Start(); err != nil {
+		m.log.Close()
+		return nil, err
+	}
+	if err := until(2*time.Minute, func() bool { _, err := scrape(m.metricsURL); return err == nil }); err != nil {
+		m.stop()
+		return nil, fmt.Errorf("the manager did not serve metrics: %w", err)
+	}
+	return m, nil
+}
+
+// stop ends the manager (once; later calls do nothing).
+func (m *sweepManager) stop() {
+	m.once.Do(func() {
+		_ = m.cmd.Process.Signal(syscall.SIGTERM)
+		_ = m.cmd.Wait()
+		m.log.Close()
+	})
+}
