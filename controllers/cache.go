@@ -144,11 +144,7 @@ func (c *cacheReader) roundJobs(ctx context.Context, namespace, round string) ([
 		if err := c.reader.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{roundOwnerField: round}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err
 		}
-		out := make([]*sweepv1alpha1.CollectionJob, len(list.Items))
-		for i := range list.Items {
-			out[i] = &list.Items[i]
-		}
-		return out, nil
+		return pointersTo(list.Items), nil
 	}
 	objs, err := c.jobs.ByIndex(roundIndex, namespace+"/"+round)
 	if err != nil {
@@ -171,11 +167,7 @@ func (c *cacheReader) buildingsMatching(ctx context.Context, namespace string, s
 		if err := c.reader.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: selector}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err
 		}
-		out := make([]*sweepv1alpha1.Building, len(list.Items))
-		for i := range list.Items {
-			out[i] = &list.Items[i]
-		}
-		return out, nil
+		return pointersTo(list.Items), nil
 	}
 	objs, err := c.buildings.ByIndex(toolscache.NamespaceIndex, namespace)
 	if err != nil {
@@ -188,4 +180,12 @@ func (c *cacheReader) buildingsMatching(ctx context.Context, namespace string, s
 		}
 	}
 	return out, nil
+}
+
+func pointersTo[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
 }

@@ -30,8 +30,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -323,39 +321,6 @@ func jobCounted(cs kubernetes.Interface) (map[string]bool, error) {
 		counted[r] = true
 	}
 	return counted, nil
-}
-
-// apiWritesDetail is apiWrites by "resource[/subresource] verb code": which
-// writes were conflicts, which were server-side applies.
-func apiWritesDetail(ctx context.Context, cs kubernetes.Interface) (map[string]float64, error) {
-	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading the API server's metrics: %w", err)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(string(raw)))
-	if err != nil {
-		return nil, err
-	}
-	f := fams["apiserver_request_total"]
-	if f == nil {
-		return nil, errors.New("the API server has no apiserver_request_total")
-	}
-	out := map[string]float64{}
-	for _, m := range f.Metric {
-		verb := label(m, "verb")
-		switch verb {
-		case "POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION":
-		default:
-			continue
-		}
-		key := label(m, "resource")
-		if sub := label(m, "subresource"); sub != "" {
-			key += "/" + sub
-		}
-		out[key+" "+verb+" "+label(m, "code")] += m.GetCounter().GetValue()
-	}
-	return out, nil
 }
 
 func established(ctx context.Context, c client.Client, crd string) bool {

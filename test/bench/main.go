@@ -564,6 +564,16 @@ func label(m *dto.Metric, name string) string {
 // apiWrites reads the API server's own count of mutating requests, by
 // resource (and subresource), from its /metrics.
 func apiWrites(ctx context.Context, cs kubernetes.Interface) (map[string]float64, error) {
+	return readAPIWrites(ctx, cs, false)
+}
+
+// apiWritesDetail is apiWrites by "resource[/subresource] verb code": which
+// writes were conflicts, which were server-side applies.
+func apiWritesDetail(ctx context.Context, cs kubernetes.Interface) (map[string]float64, error) {
+	return readAPIWrites(ctx, cs, true)
+}
+
+func readAPIWrites(ctx context.Context, cs kubernetes.Interface, detail bool) (map[string]float64, error) {
 	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the API server's metrics: %w", err)
@@ -579,7 +589,8 @@ func apiWrites(ctx context.Context, cs kubernetes.Interface) (map[string]float64
 		return nil, errors.New("the API server has no apiserver_request_total")
 	}
 	for _, m := range f.Metric {
-		switch label(m, "verb") {
+		verb := label(m, "verb")
+		switch verb {
 		case "POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION":
 		default:
 			continue
@@ -587,6 +598,9 @@ func apiWrites(ctx context.Context, cs kubernetes.Interface) (map[string]float64
 		key := label(m, "resource")
 		if sub := label(m, "subresource"); sub != "" {
 			key += "/" + sub
+		}
+		if detail {
+			key += " " + verb + " " + label(m, "code")
 		}
 		out[key] += m.GetCounter().GetValue()
 	}

@@ -104,29 +104,11 @@ func write(rs []result, jw *jobWrites, mdPath, pngPath, args string) (int, error
 	}
 	b.WriteString("\nAPI writes per building, by resource (events included here):\n\n| N | writes by resource |\n| ---: | --- |\n")
 	for _, r := range rs {
-		keys := make([]string, 0, len(r.WritesByResource))
-		for k := range r.WritesByResource {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		parts := make([]string, 0, len(keys))
-		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("%s %.3f", k, r.WritesByResource[k]))
-		}
-		fmt.Fprintf(&b, "| %d | %s |\n", r.N, strings.Join(parts, ", "))
+		fmt.Fprintf(&b, "| %d | %s |\n", r.N, byResource(r.WritesByResource))
 	}
 	if jw != nil {
-		keys := make([]string, 0, len(jw.ByResource))
-		for k := range jw.ByResource {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		parts := make([]string, 0, len(keys))
-		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("%s %.3f", k, jw.ByResource[k]))
-		}
 		fmt.Fprintf(&b, "\nJob executor, a one-visit round of %d buildings on a local kwok cluster (hack/cluster.sh; the real Job controller, the collector run by test/e2e/kubelet): **%.2f writes per building**, by resource: %s.\n",
-			jw.Buildings, jw.PerBuilding, strings.Join(parts, ", "))
+			jw.Buildings, jw.PerBuilding, byResource(jw.ByResource))
 	}
 	missed := 0
 	b.WriteString("\n## Targets\n\n| target | measured | holds |\n| --- | --- | --- |\n")
@@ -148,6 +130,20 @@ func write(rs []result, jw *jobWrites, mdPath, pngPath, args string) (int, error
 		return missed, err
 	}
 	return missed, chart(rs, pngPath)
+}
+
+// byResource lists writes per building by resource, sorted by resource.
+func byResource(writes map[string]float64) string {
+	keys := make([]string, 0, len(writes))
+	for k := range writes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.3f", k, writes[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // chart plots objects per second against N for the ceiling, Sweep's
