@@ -109,11 +109,9 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	current.Report = nil
 	if !equality.Semantic.DeepEqual(*current, d.Status) {
 		if err := r.writeStatus(ctx, &cj, d.Status); err != nil {
-			if apierrors.IsConflict(err) {
-				// The collector or another write got there first: decide
-				// again from the newer object. Not an error.
-				return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
-			}
+			// A conflict (the collector or another write got there first)
+			// is requeued quietly by requeueOnConflict, to decide again
+			// from the newer object.
 			return ctrl.Result{}, err
 		}
 		if d.Status.Phase != cj.Status.Phase {
@@ -174,7 +172,7 @@ func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency
 			return err
 		}
 	}
-	return b.Complete(r)
+	return b.Complete(requeueOnConflict(r))
 }
 
 // recordMetrics counts what a written decision did: a visit that ended and

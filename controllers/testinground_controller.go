@@ -484,7 +484,7 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(roundLogger(mgr)).
 		Named("testinground").
-		Complete(r)
+		Complete(requeueOnConflict(r))
 }
 
 // enqueueRoundOf enqueues the round that controls a CollectionJob. A job
