@@ -314,25 +314,40 @@ func (r *TestingRoundReconciler) admit(ctx context.Context, tr *sweepv1alpha1.Te
 	}
 	r.mu.Unlock()
 	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspend":false}}`))
-	err := inParallel(ctx, r.Workers, len(picked), func(ctx context.Context, i int) error {
+	// Every patch is sent, even after one failed: a failure must not
+	// cancel the admissions in flight (their fate would be unknown) nor
+	// skip the rest, or a fault on one job would hold back all the others.
+	admitted := make([]bool, len(picked))
+	errs := make([]error, len(picked))
+	_ = inParallel(ctx, r.Workers, len(picked), func(ctx context.Context, i int) error {
 		j := picked[i]
 		if err := r.Patch(ctx, j, patch, client.FieldOwner(RoundFieldOwner)); err != nil {
-			// Not admitted after all: it no longer holds a team.
-			r.mu.Lock()
-			r.pending[key].Delete(j.Name)
-			r.mu.Unlock()
-			if apierrors.IsNotFound(err) {
-				return nil
+			if !apierrors.IsNotFound(err) {
+				errs[i] = fmt.Errorf("admitting CollectionJob %s: %w", j.Name, err)
 			}
-			return fmt.Errorf("admitting CollectionJob %s: %w", j.Name, err)
+			return nil
 		}
+		admitted[i] = true
 		return nil
 	})
-	for _, j := range picked {
-		if r.isPending(key, j.Name) {
+	// A job whose patch failed is not admitted after all: it no longer
+	// holds a team. Left pending, it would hold one forever (the cache
+	// never shows it admitted) and never be picked again.
+	var err error
+	r.mu.Lock()
+	for i, j := range picked {
+		if admitted[i] {
 			j.Spec.Suspend = false
+		} else {
+			r.pending[key].Delete(j.Name)
+		}
+		// The error returned is the first, or the first that is not a
+		// conflict, so a real failure is not hidden by a quiet requeue.
+		if errs[i] != nil && (err == nil || apierrors.IsConflict(err) && !apierrors.IsConflict(errs[i])) {
+			err = errs[i]
 		}
 	}
+	r.mu.Unlock()
 	return err
 }
 
@@ -361,12 +376,6 @@ func (r *TestingRoundReconciler) pendingAdmissions(key types.NamespacedName, job
 		}
 	}
 	return p.Clone()
-}
-
-func (r *TestingRoundReconciler) isPending(key types.NamespacedName, name string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.pending[key].Has(name)
 }
 
 // statusWriteWait says how long to hold a status write back so that a round
