@@ -85,7 +85,14 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	d := collection.Decide(&cj, obs, now)
 
-	if d.Stop != "" {
+	// A failed attempt is stopped (its Job deleted, its local run
+	// forgotten) only once the status recording the failure is written.
+	// Stopped first, an attempt whose status write lost a race would be
+	// unknown to the executor at the next reconcile, and run again: one
+	// request to the registry more than the retries allow. A visit the
+	// deadline ends is stopped at once.
+	stopAfterWrite := d.VisitResult == collection.ResultFailed
+	if d.Stop != "" && !stopAfterWrite {
 		if err := r.Executor.Stop(ctx, &cj, d.Stop); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -122,6 +129,11 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			r.Recorder.Eventf(&cj, nil, e.Type, e.Reason, "Visit", "%s", e.Message)
 		}
 		recordMetrics(&cj, d, obs, now)
+	}
+	if d.Stop != "" && stopAfterWrite {
+		if err := r.Executor.Stop(ctx, &cj, d.Stop); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 
 	res := ctrl.Result{RequeueAfter: d.RequeueAfter}
