@@ -98,7 +98,14 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	d := collection.Decide(&cj, obs, now)
 
-	if d.Stop != "" {
+	// A failed attempt is stopped (its Job deleted, its local run
+	// forgotten) only once the status recording the failure is written.
+	// Stopped first, an attempt whose status write lost a race would be
+	// unknown to the executor at the next reconcile, and run again: one
+	// request to the registry more than the retries allow. A visit the
+	// deadline ends is stopped at once.
+	stopAfterWrite := d.VisitResult == collection.ResultFailed
+	if d.Stop != "" && !stopAfterWrite {
 		if err := r.Executor.Stop(ctx, &cj, d.Stop); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -122,11 +129,9 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	current.Report = nil
 	if !equality.Semantic.DeepEqual(*current, d.Status) {
 		if err := r.writeStatus(ctx, &cj, d.Status); err != nil {
-			if apierrors.IsConflict(err) {
-				// The collector or another write got there first: decide
-				// again from the newer object. Not an error.
-				return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
-			}
+			// A conflict (the collector or another write got there first)
+			// is requeued quietly by requeueOnConflict, to decide again
+			// from the newer object.
 			return ctrl.Result{}, err
 		}
 		if d.Status.Phase != cj.Status.Phase {
@@ -137,6 +142,11 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			r.Recorder.Eventf(&cj, nil, e.Type, e.Reason, "Visit", "%s", e.Message)
 		}
 		recordMetrics(&cj, d, obs, now)
+	}
+	if d.Stop != "" && stopAfterWrite {
+		if err := r.Executor.Stop(ctx, &cj, d.Stop); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 
 	res := ctrl.Result{RequeueAfter: d.RequeueAfter}
@@ -217,7 +227,7 @@ func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency
 			return err
 		}
 	}
-	return b.Complete(r)
+	return b.Complete(requeueOnConflict(r))
 }
 
 // recordMetrics counts what a written decision did: a visit that ended and

@@ -20,9 +20,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -45,33 +47,36 @@ type fieldTeams struct {
 	teams  int
 	finish bool
 
-	mu       sync.Mutex
-	state    map[string]sweepv1alpha1.CollectionJob
-	admitted []string // building names, in admission order
-	peak     int
-	finished int
+	mu sync.Mutex
+	// maxTeams is the highest teams in force since the start: no event may
+	// ever show more jobs holding a team. It is teams unless the test
+	// changes spec.teams (setTeams, lowerTeams).
+	maxTeams int
+	// After a job version newer than lowerAfter, teams becomes lowerTo.
+	lowerAfter int64
+	lowerTo    int
+	// noAdmissionAfter, when set, is a round version after which nothing
+	// may be admitted (the controller has seen the round suspended).
+	noAdmissionAfter int64
+	state            map[string]sweepv1alpha1.CollectionJob
+	admitted         []string // building names, in admission order
+	peak             int
+	finished         int
 }
 
 func startFieldTeams(t *testing.T, ns string, teams int, finish bool) *fieldTeams {
 	t.Helper()
-	f := &fieldTeams{t: t, ns: ns, teams: teams, finish: finish, state: map[string]sweepv1alpha1.CollectionJob{}}
+	f := &fieldTeams{t: t, ns: ns, teams: teams, maxTeams: teams, finish: finish, state: map[string]sweepv1alpha1.CollectionJob{}}
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := k8s.Watch(ctx, &sweepv1alpha1.CollectionJobList{}, client.InNamespace(ns))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev := range w.ResultChan() {
-			j, ok := ev.Object.(*sweepv1alpha1.CollectionJob)
-			if !ok {
-				continue
-			}
-			f.observe(ctx, ev.Type, j)
+	t.Cleanup(cancel)
+	// Every version, also after the API server ends a watch (it closes
+	// one whose reader falls behind): a checker that stopped silently
+	// would let the bound break unseen.
+	watchEveryVersion(t, ns, &sweepv1alpha1.CollectionJobList{}, func(ev watch.EventType, obj runtime.Object) {
+		if j, ok := obj.(*sweepv1alpha1.CollectionJob); ok {
+			f.observe(ctx, ev, j)
 		}
-	}()
-	t.Cleanup(func() { cancel(); w.Stop(); <-done })
+	})
 	return f
 }
 
@@ -83,8 +88,16 @@ func (f *fieldTeams) observe(ctx context.Context, typ watch.EventType, j *sweepv
 	} else {
 		f.state[j.Name] = *j
 	}
-	if !j.Spec.Suspend && (!seen || prev.Spec.Suspend) {
+	rv, _ := strconv.ParseInt(j.ResourceVersion, 10, 64)
+	if f.lowerAfter > 0 && rv > f.lowerAfter {
+		f.teams, f.lowerAfter = f.lowerTo, 0
+	}
+	admission := !j.Spec.Suspend && (!seen || prev.Spec.Suspend) && typ != watch.Deleted
+	if admission {
 		f.admitted = append(f.admitted, j.Spec.Building)
+		if f.noAdmissionAfter > 0 && rv > f.noAdmissionAfter {
+			f.t.Errorf("%s admitted while the round is suspended", j.Spec.Building)
+		}
 	}
 	busy, queued := 0, 0
 	var holding []string
@@ -98,7 +111,9 @@ func (f *fieldTeams) observe(ctx context.Context, typ watch.EventType, j *sweepv
 		}
 	}
 	f.peak = max(f.peak, busy)
-	if busy > f.teams {
+	// Lowering spec.teams stops no building under way: more may hold a
+	// team than the new teams for a while, but none may be admitted then.
+	if busy > f.maxTeams || (admission && busy > f.teams) {
 		f.t.Errorf("team bound broken: %d jobs admitted and unfinished, teams = %d", busy, f.teams)
 	}
 	var toFinish string
@@ -150,4 +165,30 @@ func (f *fieldTeams) finishActive(ctx context.Context) {
 	for _, n := range names {
 		f.complete(ctx, n)
 	}
+}
+
+// raiseTeams raises the bound before the test raises spec.teams.
+func (f *fieldTeams) raiseTeams(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.teams, f.maxTeams, f.lowerAfter = n, max(f.maxTeams, n), 0
+}
+
+// lowerTeams lowers the bound for admissions after job version
+// afterVersion: the test lowered spec.teams and saw the controller take the
+// new spec in a round status of that version or older. Admissions decided
+// before then, on the old spec, are within the old bound.
+func (f *fieldTeams) lowerTeams(n int, afterVersion string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lowerTo = n
+	f.lowerAfter, _ = strconv.ParseInt(afterVersion, 10, 64)
+}
+
+// suspended says that from the given version on, nothing may be admitted
+// (0: admissions allowed again).
+func (f *fieldTeams) suspended(afterVersion string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.noAdmissionAfter, _ = strconv.ParseInt(afterVersion, 10, 64)
 }

@@ -114,6 +114,7 @@ func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func
 	mcfg.QPS, mcfg.Burst = 500, 1000 // the manager's defaults
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Logger:                 testManagerLogger,
+		NewClient:              testManagerNewClient,
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: testMetricsAddr},
 		HealthProbeBindAddress: "0",
@@ -164,6 +165,10 @@ func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func
 // testManagerLogger is the logger of managers started by tests: the
 // process's (zero value: ctrl.Log), unless a test captures the log.
 var testManagerLogger logr.Logger
+
+// testManagerNewClient makes the client of managers started by tests: the
+// default (nil), unless a test wraps it to inject faults.
+var testManagerNewClient client.NewClientFunc
 
 // testMetricsAddr is where managers started by tests serve metrics: nowhere
 // ("0"), unless a metrics test sets it.

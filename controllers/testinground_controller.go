@@ -373,34 +373,52 @@ func (r *TestingRoundReconciler) admit(ctx context.Context, tr *sweepv1alpha1.Te
 		r.pending[key].Insert(j.Name)
 	}
 	r.mu.Unlock()
-	admitted := make([]*sweepv1alpha1.CollectionJob, len(picked))
+	// Copies: the patch's answer is decoded into the object, and picked
+	// are the cache's own.
+	copies := make([]*sweepv1alpha1.CollectionJob, len(picked))
 	for i, j := range picked {
-		admitted[i] = j.DeepCopy()
+		copies[i] = j.DeepCopy()
 	}
 	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspend":false}}`))
-	err := inParallel(ctx, r.Workers, len(picked), func(ctx context.Context, i int) error {
-		j := admitted[i]
+	// Every patch is sent, even after one failed: a failure must not
+	// cancel the admissions in flight (their fate would be unknown) nor
+	// skip the rest, or a fault on one job would hold back all the others.
+	admitted := make([]bool, len(picked))
+	errs := make([]error, len(picked))
+	_ = inParallel(ctx, r.Workers, len(picked), func(ctx context.Context, i int) error {
+		j := copies[i]
 		if err := r.Patch(ctx, j, patch, client.FieldOwner(RoundFieldOwner)); err != nil {
-			// Not admitted after all: it no longer holds a team.
-			r.mu.Lock()
-			r.pending[key].Delete(j.Name)
-			r.mu.Unlock()
-			if apierrors.IsNotFound(err) {
-				return nil
+			if !apierrors.IsNotFound(err) {
+				errs[i] = fmt.Errorf("admitting CollectionJob %s: %w", j.Name, err)
 			}
-			return fmt.Errorf("admitting CollectionJob %s: %w", j.Name, err)
+			return nil
 		}
+		admitted[i] = true
 		return nil
 	})
-	copies := make(map[*sweepv1alpha1.CollectionJob]*sweepv1alpha1.CollectionJob, len(picked))
+	// A job whose patch failed is not admitted after all: it no longer
+	// holds a team. Left pending, it would hold one forever (the cache
+	// never shows it admitted) and never be picked again. An admitted one
+	// takes its place in jobs as its unsuspended copy.
+	var err error
+	inJobs := make(map[*sweepv1alpha1.CollectionJob]*sweepv1alpha1.CollectionJob, len(picked))
+	r.mu.Lock()
 	for i, j := range picked {
-		if r.isPending(key, j.Name) {
-			admitted[i].Spec.Suspend = false
-			copies[j] = admitted[i]
+		if admitted[i] {
+			copies[i].Spec.Suspend = false
+			inJobs[j] = copies[i]
+		} else {
+			r.pending[key].Delete(j.Name)
+		}
+		// The error returned is the first, or the first that is not a
+		// conflict, so a real failure is not hidden by a quiet requeue.
+		if errs[i] != nil && (err == nil || apierrors.IsConflict(err) && !apierrors.IsConflict(errs[i])) {
+			err = errs[i]
 		}
 	}
+	r.mu.Unlock()
 	for i, j := range jobs {
-		if c, ok := copies[j]; ok {
+		if c, ok := inJobs[j]; ok {
 			jobs[i] = c
 		}
 	}
@@ -432,12 +450,6 @@ func (r *TestingRoundReconciler) pendingAdmissions(key types.NamespacedName, job
 		}
 	}
 	return p.Clone()
-}
-
-func (r *TestingRoundReconciler) isPending(key types.NamespacedName, name string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.pending[key].Has(name)
 }
 
 // statusWriteWait says how long to hold a status write back so that a round
@@ -573,7 +585,7 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(roundLogger(mgr)).
 		Named("testinground").
-		Complete(r)
+		Complete(requeueOnConflict(r))
 }
 
 // enqueueRoundOf enqueues the round that controls a CollectionJob. A job

@@ -305,5 +305,5 @@ func (r *TestingScheduleReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return base.WithValues("TestingSchedule", klog.KRef(req.Namespace, req.Name), "namespace", req.Namespace, "schedule", req.Name)
 		}).
 		Named("testingschedule").
-		Complete(r)
+		Complete(requeueOnConflict(r))
 }
