@@ -28,6 +28,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -59,8 +60,12 @@ type JobExecutor struct {
 	DrillTimeScale float64
 
 	mu sync.Mutex
-	// rbacReady remembers namespaces whose collector identity exists.
-	rbacReady map[string]bool
+	// rbacReady remembers the rounds whose namespace has the collector
+	// identity. Per round, not per namespace: a namespace deleted and
+	// created again under the same name has lost it, and its visit pods
+	// could not be created (TestNamespaceDeletedMidRound). A round does not
+	// outlive its namespace, so a new round checks again.
+	rbacReady map[types.UID]bool
 }
 
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
@@ -72,7 +77,7 @@ type JobExecutor struct {
 
 // Start creates the attempt's Job; an existing one is left alone.
 func (e *JobExecutor) Start(ctx context.Context, cj *sweepv1alpha1.CollectionJob, tr *sweepv1alpha1.TestingRound, name string, visit int32) error {
-	if err := e.ensureCollectorRBAC(ctx, cj.Namespace); err != nil {
+	if err := e.ensureCollectorRBAC(ctx, cj); err != nil {
 		return err
 	}
 	job := e.visitJob(cj, tr, name, visit)
@@ -214,11 +219,15 @@ func (e *JobExecutor) defaultTemplate() corev1.PodTemplateSpec {
 	}}
 }
 
-// ensureCollectorRBAC gives a namespace the collector's ServiceAccount,
-// Role and RoleBinding, once per namespace per manager run.
-func (e *JobExecutor) ensureCollectorRBAC(ctx context.Context, ns string) error {
+// ensureCollectorRBAC gives a job's namespace the collector's
+// ServiceAccount, Role and RoleBinding, once per round per manager run.
+func (e *JobExecutor) ensureCollectorRBAC(ctx context.Context, cj *sweepv1alpha1.CollectionJob) error {
+	ns, key := cj.Namespace, cj.UID
+	if owner := metav1.GetControllerOf(cj); owner != nil {
+		key = owner.UID
+	}
 	e.mu.Lock()
-	ready := e.rbacReady[ns]
+	ready := e.rbacReady[key]
 	e.mu.Unlock()
 	if ready {
 		return nil
@@ -241,9 +250,9 @@ func (e *JobExecutor) ensureCollectorRBAC(ctx context.Context, ns string) error 
 	}
 	e.mu.Lock()
 	if e.rbacReady == nil {
-		e.rbacReady = map[string]bool{}
+		e.rbacReady = map[types.UID]bool{}
 	}
-	e.rbacReady[ns] = true
+	e.rbacReady[key] = true
 	e.mu.Unlock()
 	return nil
 }
