@@ -46,7 +46,7 @@ const (
 	cityBuildings = 2000
 	cityTeams     = 150
 	cityVisits    = 2
-	cityInterval  = 20 * time.Second
+	cityInterval  = time.Minute
 	// cityDrill makes a first visit of 100 residents take 1.5 s.
 	cityDrill = "--drill-time-scale=0.0005"
 )
@@ -89,8 +89,9 @@ func TestReliabilityManagerKilledTenTimes(t *testing.T) {
 	}
 	started := time.Now()
 
-	// Kill 1 comes 0.2-3 s after the round is created: while it expands
-	// (2,000 creates) or admits its first teams. Kills 2-10 each wait for
+	// Kill 1 comes 0-1 s after the round's first job appears: while it
+	// expands (2,000 creates, several seconds here) or admits its first
+	// teams. Kills 2-10 each wait for
 	// a random share of the buildings to be finished (sorted, so the kills
 	// follow the round) and then a random 0-2 s more.
 	shares := make([]float64, 9)
@@ -100,7 +101,14 @@ func TestReliabilityManagerKilledTenTimes(t *testing.T) {
 	slices.Sort(shares)
 	for i := 1; i <= 10; i++ {
 		if i == 1 {
-			time.Sleep(200*time.Millisecond + time.Duration(rng.Int64N(int64(2800*time.Millisecond))))
+			await(t, 5*time.Minute, "the round's first job", func(ctx context.Context) (bool, error) {
+				l := &metav1.PartialObjectMetadataList{}
+				l.SetGroupVersionKind(sweepv1alpha1.GroupVersion.WithKind("CollectionJobList"))
+				err := cl.c.List(ctx, l, client.InNamespace(ns), client.Limit(1))
+				return len(l.Items) > 0, err
+			})
+			// The random moment itself, not a wait for a condition.
+			time.Sleep(time.Duration(rng.Int64N(int64(time.Second))))
 		} else {
 			share := shares[i-2]
 			want := int32(share * cityBuildings)
@@ -164,7 +172,7 @@ func TestReliabilityAPIServerStopped(t *testing.T) {
 	mgr := cl.startManager(t, "outage", slowDrill)
 	ns := cl.namespace(t, "outage")
 	buildings := cl.applyDistrict(t, ns)
-	tr := drillRound(ns, "today", 16, 2, 20*time.Second, 2*time.Hour, 30)
+	tr := drillRound(ns, "today", 16, 2, time.Minute, 2*time.Hour, 30)
 	if err := cl.c.Create(context.Background(), tr); err != nil {
 		t.Fatal(err)
 	}
