@@ -51,7 +51,12 @@ up)
   # once (parallel tests) could pick the same ones. One at a time, then.
   exec 9>"${TMPDIR:-/tmp}/sweep-kwokctl-create.lock"
   flock 9
+  # One kube-controller-manager and one kube-scheduler need no leader
+  # election; with it, each exits for good when its lease renewal times out
+  # (10 s), which a heavily loaded machine or a stopped API server causes,
+  # and nothing here restarts it: no more Job pods, no more scheduling.
   kwokctl create cluster --name "$name" --runtime binary --config "$stages" \
+    --extra-args kube-controller-manager=leader-elect=false --extra-args kube-scheduler=leader-elect=false \
     --etcd-binary "$k8s/etcd" --kube-apiserver-binary "$k8s/kube-apiserver" \
     --kube-controller-manager-binary "$k8s/kube-controller-manager" \
     --kube-scheduler-binary "$k8s/kube-scheduler" --kwok-controller-binary "$k8s/kwok" \
@@ -81,9 +86,8 @@ stop-control-plane)
   ;;
 start-control-plane)
   # Starts etcd and kube-apiserver with the arguments of their creation (same
-  # ports, certificates and data), and also kube-controller-manager and
-  # kube-scheduler if they exited on losing their leader lease during the
-  # outage; waits until the API server serves.
+  # ports, certificates and data), and any other component that exited
+  # meanwhile; waits until the API server serves.
   kwokctl start cluster --name "$name" >>"$dir/kwokctl.log" 2>&1 || { cat "$dir/kwokctl.log" >&2; exit 1; }
   ;;
 down)
