@@ -22,6 +22,7 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
@@ -120,6 +121,10 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			round = &tr
 		}
 		if err := r.Executor.Start(ctx, &cj, round, d.Start, d.Visit); err != nil {
+			if namespaceTerminating(err) {
+				log.FromContext(ctx).Info("not starting the visit: the namespace is being deleted", "visitJob", d.Start)
+				return ctrl.Result{}, nil
+			}
 			return ctrl.Result{}, err
 		}
 		log.FromContext(ctx).Info("visit started", "visit", d.Visit, "visitJob", d.Start)
@@ -161,6 +166,16 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		r.forget(req.NamespacedName)
 	}
 	return res, nil
+}
+
+// namespaceTerminating says whether err is the API server refusing to
+// create an object in a namespace that is being deleted. Retrying cannot
+// help: the namespace controller is deleting the round and its jobs, and
+// their deletion ends their reconciles. Returned as an error, it was
+// retried with backoff until then: about 150 "Reconciler error" lines for
+// a 64-building district deleted mid-round (TestNamespaceDeletedMidRound).
+func namespaceTerminating(err error) bool {
+	return apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause)
 }
 
 // writeStatus applies the operator's status fields with server-side apply,

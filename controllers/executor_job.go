@@ -29,6 +29,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -60,10 +61,14 @@ type JobExecutor struct {
 	DrillTimeScale float64
 
 	mu sync.Mutex
-	// rbacReady remembers namespaces whose collector identity exists.
-	rbacReady map[string]bool
-	// rbacOnce makes the reconciles that start a namespace's first visits
-	// at the same moment (up to 16) create its identity once, not once each.
+	// rbacReady remembers the rounds whose namespace has the collector
+	// identity. Per round, not per namespace: a namespace deleted and
+	// created again under the same name has lost it, and its visit pods
+	// could not be created (TestNamespaceDeletedMidRound). A round does not
+	// outlive its namespace, so a new round checks again.
+	rbacReady map[types.UID]bool
+	// rbacOnce makes the reconciles that start a round's first visits at
+	// the same moment (up to 16) create its identity once, not once each.
 	rbacOnce singleflight.Group
 }
 
@@ -76,7 +81,7 @@ type JobExecutor struct {
 
 // Start creates the attempt's Job; an existing one is left alone.
 func (e *JobExecutor) Start(ctx context.Context, cj *sweepv1alpha1.CollectionJob, tr *sweepv1alpha1.TestingRound, name string, visit int32) error {
-	if err := e.ensureCollectorRBAC(ctx, cj.Namespace); err != nil {
+	if err := e.ensureCollectorRBAC(ctx, cj); err != nil {
 		return err
 	}
 	job := e.visitJob(cj, tr, name, visit)
@@ -218,16 +223,31 @@ func (e *JobExecutor) defaultTemplate() corev1.PodTemplateSpec {
 	}}
 }
 
-// ensureCollectorRBAC gives a namespace the collector's ServiceAccount,
-// Role and RoleBinding, once per namespace per manager run.
-func (e *JobExecutor) ensureCollectorRBAC(ctx context.Context, ns string) error {
+// ensureCollectorRBAC gives a job's namespace the collector's
+// ServiceAccount, Role and RoleBinding, once per round per manager run.
+func (e *JobExecutor) ensureCollectorRBAC(ctx context.Context, cj *sweepv1alpha1.CollectionJob) error {
+	ns, key := cj.Namespace, cj.UID
+	if owner := metav1.GetControllerOf(cj); owner != nil {
+		key = owner.UID
+	}
 	e.mu.Lock()
-	ready := e.rbacReady[ns]
+	ready := e.rbacReady[key]
 	e.mu.Unlock()
 	if ready {
 		return nil
 	}
-	_, err, _ := e.rbacOnce.Do(ns, func() (any, error) { return nil, e.createCollectorRBAC(ctx, ns) })
+	_, err, _ := e.rbacOnce.Do(string(key), func() (any, error) {
+		if err := e.createCollectorRBAC(ctx, ns); err != nil {
+			return nil, err
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.rbacReady == nil {
+			e.rbacReady = map[types.UID]bool{}
+		}
+		e.rbacReady[key] = true
+		return nil, nil
+	})
 	return err
 }
 
@@ -248,11 +268,5 @@ func (e *JobExecutor) createCollectorRBAC(ctx context.Context, ns string) error 
 			return fmt.Errorf("creating the collector's %T in %s: %w", o, ns, err)
 		}
 	}
-	e.mu.Lock()
-	if e.rbacReady == nil {
-		e.rbacReady = map[string]bool{}
-	}
-	e.rbacReady[ns] = true
-	e.mu.Unlock()
 	return nil
 }

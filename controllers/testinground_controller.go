@@ -157,6 +157,12 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		var created []*sweepv1alpha1.CollectionJob
 		created, unplanned, err = r.expand(ctx, &tr, jobs, now)
 		jobs = append(jobs, created...)
+		if namespaceTerminating(err) {
+			// The namespace controller is deleting the jobs (which brings
+			// the round here to recreate them) and the round itself.
+			logger.Info("not creating jobs: the namespace is being deleted")
+			return ctrl.Result{}, nil
+		}
 		if err != nil {
 			return ctrl.Result{}, err
 		}

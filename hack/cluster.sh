@@ -7,6 +7,11 @@
 #
 #   hack/cluster.sh up   NAME DIR [NODES]   start; writes DIR/kubeconfig
 #   hack/cluster.sh down NAME DIR           stop every process, delete DIR/kwok
+#   hack/cluster.sh stop-control-plane NAME DIR
+#                                           kill kube-apiserver and etcd (SIGKILL)
+#   hack/cluster.sh start-control-plane NAME DIR
+#                                           start them again (and any other
+#                                           component that exited meanwhile)
 #
 # Pods are scheduled onto NODES fake nodes (default 4) and become Running, but
 # they only finish when the end-to-end harness marks them (see
@@ -16,7 +21,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 k8s=${K8S_BIN_DIR:-$root/bin/k8s}
-cmd=${1:?usage: hack/cluster.sh up|down NAME DIR [NODES]}
+cmd=${1:?usage: hack/cluster.sh up|down|stop-control-plane|start-control-plane NAME DIR [NODES]}
 name=${2:?cluster name missing}
 dir=${3:?work directory missing}
 nodes=${4:-4}
@@ -46,7 +51,12 @@ up)
   # once (parallel tests) could pick the same ones. One at a time, then.
   exec 9>"${TMPDIR:-/tmp}/sweep-kwokctl-create.lock"
   flock 9
+  # One kube-controller-manager and one kube-scheduler need no leader
+  # election; with it, each exits for good when its lease renewal times out
+  # (10 s), which a heavily loaded machine or a stopped API server causes,
+  # and nothing here restarts it: no more Job pods, no more scheduling.
   kwokctl create cluster --name "$name" --runtime binary --config "$stages" \
+    --extra-args kube-controller-manager=leader-elect=false --extra-args kube-scheduler=leader-elect=false \
     --etcd-binary "$k8s/etcd" --kube-apiserver-binary "$k8s/kube-apiserver" \
     --kube-controller-manager-binary "$k8s/kube-controller-manager" \
     --kube-scheduler-binary "$k8s/kube-scheduler" --kwok-controller-binary "$k8s/kwok" \
@@ -60,12 +70,32 @@ up)
     exit 1
   fi
   ;;
+stop-control-plane)
+  # An outage of the control plane: kube-apiserver, then etcd, killed the
+  # hard way. kwokctl has no command to stop one component, but it keeps
+  # each component's pid in its cluster directory and `kwokctl start
+  # cluster` starts every component whose pid file names no live process;
+  # removing the pid files is what its own stop does.
+  pids=$KWOK_WORKDIR/clusters/$name/pids
+  for c in kube-apiserver etcd; do
+    pid=$(cat "$pids/$c.pid")
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    rm -f "$pids/$c.pid"
+  done
+  ;;
+start-control-plane)
+  # Starts etcd and kube-apiserver with the arguments of their creation (same
+  # ports, certificates and data), and any other component that exited
+  # meanwhile; waits until the API server serves.
+  kwokctl start cluster --name "$name" >>"$dir/kwokctl.log" 2>&1 || { cat "$dir/kwokctl.log" >&2; exit 1; }
+  ;;
 down)
   kwokctl delete cluster --name "$name" >/dev/null 2>&1 || true
   rm -rf "$dir/kwok"
   ;;
 *)
-  echo "usage: hack/cluster.sh up|down NAME DIR [NODES]" >&2
+  echo "usage: hack/cluster.sh up|down|stop-control-plane|start-control-plane NAME DIR [NODES]" >&2
   exit 2
   ;;
 esac
