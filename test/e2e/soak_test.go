@@ -403,16 +403,23 @@ type soakGrowthResult struct {
 // proportional to the work (per reconcile, per round, per visit) keeps
 // growing through the last third, so its median rises with it.
 //
-// Bounds: the heap and the RSS may grow by at most 25% plus 8 MiB (the
-// absolute slack keeps a small, young heap from failing on a few MiB of
-// noise; 25% of a steady heap is far above what the noise does and far
-// below what a leak does over 10 minutes of rounds); goroutines by at most
-// 10 and open file descriptors by at most 5 (a leaked goroutine or
-// connection per round, 10 rounds in 10 minutes, is caught; the manager's
-// goroutines are otherwise fixed workers and informers, and its fds a
-// handful of connections and listeners). The least-squares slope over the
-// last two thirds is reported per hour for reading, not judged: a slope
-// over a short run follows the round bursts too closely to be a criterion.
+// Bounds: the heap may grow by at most 10% plus 4 MiB, the RSS by at most
+// 10% plus 8 MiB (the RSS follows the heap's high-water mark and what the
+// scavenger returned, so it is noisier), goroutines by at most 10 and open
+// file descriptors by at most 5. The manager's goroutines are otherwise
+// fixed workers and informers, and its fds a handful of connections and
+// listeners, so a goroutine or connection leaked per visit (about 350
+// visits in the 10 minutes between the two medians) is caught by far, one
+// leaked per round (10 rounds in those minutes) just. For a leak that grows
+// at a steady rate the two medians lie a third of the run apart in time, so
+// at the default 30 minutes and a steady heap of about 15 MiB the bound
+// (5.5 MiB in 10 minutes) catches any heap leak above about 33 MiB an
+// hour, a leak that would take a 512 MiB pod down within a day or two.
+// Relative bounds alone would let a leak pass that is already most of the
+// heap at the middle third; the absolute part keeps a small, young heap
+// from failing on a few MiB of noise. The least-squares slope over the last
+// two thirds is reported per hour for reading, not judged: it follows the
+// round bursts too closely on a short run to be a criterion.
 func soakGrowth(samples []soakSample) []soakGrowthResult {
 	n := len(samples)
 	mid, last := samples[n/3:2*n/3], samples[2*n/3:]
@@ -424,8 +431,8 @@ func soakGrowth(samples []soakSample) []soakGrowthResult {
 		unit     float64 // for printing
 		unitName string
 	}{
-		{"heap (go_memstats_heap_inuse_bytes)", func(s soakSample) float64 { return s.heap }, 0.25, 8 << 20, 1 << 20, "MiB"},
-		{"RSS (process_resident_memory_bytes)", func(s soakSample) float64 { return s.rss }, 0.25, 8 << 20, 1 << 20, "MiB"},
+		{"heap (go_memstats_heap_inuse_bytes)", func(s soakSample) float64 { return s.heap }, 0.10, 4 << 20, 1 << 20, "MiB"},
+		{"RSS (process_resident_memory_bytes)", func(s soakSample) float64 { return s.rss }, 0.10, 8 << 20, 1 << 20, "MiB"},
 		{"goroutines (go_goroutines)", func(s soakSample) float64 { return s.goroutines }, 0, 10, 1, ""},
 		{"open fds (process_open_fds)", func(s soakSample) float64 { return s.fds }, 0, 5, 1, ""},
 	}
