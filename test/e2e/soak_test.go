@@ -170,6 +170,10 @@ func TestSoak(t *testing.T) {
 		}
 		if err == nil {
 			samples, failures = append(samples, s), 0
+			if len(samples)%int(time.Minute/soakSampleEvery) == 1 {
+				t.Logf("%5s heap %.1f MiB, RSS %.1f MiB, %v goroutines, %v fds; %d rounds, %d CollectionJobs, %d visit Jobs; %d rounds completed so far",
+					s.at.Round(time.Second), s.heap/(1<<20), s.rss/(1<<20), s.goroutines, s.fds, s.rounds, s.jobs, s.visitJobs, s.completed)
+			}
 		} else if failures++; failures >= 3 {
 			t.Fatalf("sampling at %s failed three times in a row: %v", s.at.Round(time.Second), err)
 		} else {
