@@ -42,6 +42,10 @@ up)
   done
   cat "$root/hack/kwok/pod-finish-when-marked.yaml" >>"$stages"
 
+  # One kube-controller-manager and one kube-scheduler, so no leader
+  # election: on a loaded machine a lease renewal that times out (5 s) makes
+  # them exit, and kwokctl does not restart them; the Job controller and the
+  # garbage collector were then gone for the rest of a 30-minute soak.
   # kwokctl picks free ports when it creates a cluster; two creations at
   # once (parallel tests) could pick the same ones. One at a time, then.
   exec 9>"${TMPDIR:-/tmp}/sweep-kwokctl-create.lock"
@@ -50,6 +54,7 @@ up)
     --etcd-binary "$k8s/etcd" --kube-apiserver-binary "$k8s/kube-apiserver" \
     --kube-controller-manager-binary "$k8s/kube-controller-manager" \
     --kube-scheduler-binary "$k8s/kube-scheduler" --kwok-controller-binary "$k8s/kwok" \
+    --extra-args kube-controller-manager=leader-elect=false --extra-args kube-scheduler=leader-elect=false \
     --wait 120s >"$dir/kwokctl.log" 2>&1 || { cat "$dir/kwokctl.log" >&2; exit 1; }
   kwokctl get kubeconfig --name "$name" >"$dir/kubeconfig"
   flock -u 9
