@@ -1,0 +1,240 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/collection"
+	"github.com/masstesting/sweep/internal/collector"
+	"github.com/masstesting/sweep/internal/round"
+)
+
+// mountingKubelet is a stand-in kubelet for the csv source, which needs
+// the job executor (the local executor cannot mount a ConfigMap): for each
+// visit Job it "mounts" the pod's ConfigMap volumes into a directory of its
+// own, runs the collector code with the pod's environment (the file path
+// moved to that directory), and sets the Job's status as the Job
+// controller would. It keeps what each pod would have printed when it
+// failed, the collector's error.
+type mountingKubelet struct {
+	t   *testing.T
+	dir string
+
+	mu     sync.Mutex
+	errors map[string]string // visit Job -> the collector's error
+	runs   map[string]int    // building -> visit attempts run
+}
+
+func startMountingKubelet(t *testing.T, ns string) *mountingKubelet {
+	t.Helper()
+	k := &mountingKubelet{t: t, dir: t.TempDir(), errors: map[string]string{}, runs: map[string]int{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	handled := map[string]bool{}
+	done := make(chan struct{})
+	w, err := k8s.Watch(ctx, &batchv1.JobList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			job, ok := ev.Object.(*batchv1.Job)
+			if !ok || handled[job.Name] || job.DeletionTimestamp != nil {
+				continue
+			}
+			handled[job.Name] = true
+			k.run(ctx, job)
+		}
+	}()
+	t.Cleanup(func() { cancel(); w.Stop(); <-done })
+	return k
+}
+
+func (k *mountingKubelet) run(ctx context.Context, job *batchv1.Job) {
+	pod := job.Spec.Template.Spec
+	root := filepath.Join(k.dir, job.Name)
+	env := map[string]string{}
+	for _, e := range pod.Containers[0].Env {
+		env[e.Name] = e.Value
+	}
+	for _, m := range pod.Containers[0].VolumeMounts {
+		for _, v := range pod.Volumes {
+			if v.Name != m.Name || v.ConfigMap == nil {
+				continue
+			}
+			var cm corev1.ConfigMap
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: v.ConfigMap.Name}, &cm); err != nil {
+				k.t.Errorf("mounting ConfigMap %s: %v", v.ConfigMap.Name, err)
+				return
+			}
+			dir := filepath.Join(root, m.MountPath)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				k.t.Error(err)
+				return
+			}
+			for key, data := range cm.Data {
+				if err := os.WriteFile(filepath.Join(dir, key), []byte(data), 0o644); err != nil {
+					k.t.Error(err)
+					return
+				}
+			}
+		}
+	}
+	if f := env[collector.EnvCSVFile]; f != "" {
+		env[collector.EnvCSVFile] = filepath.Join(root, f)
+	}
+	a, err := collector.FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil {
+		var src collector.Source
+		if src, err = collector.SourceFor(a); err == nil {
+			err = collector.Run(ctx, a, src, collector.StatusReporter{Client: k8s})
+		}
+	}
+	k.mu.Lock()
+	k.runs[a.Building]++
+	if err != nil {
+		k.errors[job.Name] = err.Error()
+	}
+	k.mu.Unlock()
+	now := metav1.Now()
+	job.Status.StartTime = &now
+	if err == nil {
+		job.Status.Succeeded, job.Status.CompletionTime = 1, &now
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now},
+			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now},
+		}
+	} else {
+		job.Status.Failed = 1
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now, LastProbeTime: now},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now, LastProbeTime: now},
+		}
+	}
+	if err := k8s.Status().Update(ctx, job); err != nil && ctx.Err() == nil {
+		k.t.Errorf("setting status of visit Job %s: %v", job.Name, err)
+	}
+}
+
+// TestCSVSourceBadExportsThroughARound runs a csv round (job executor, the
+// export in a ConfigMap mounted into each visit's pod) over three
+// buildings: one whose rows are good, one with broken rows, and one the
+// export leaves out (it has only another building's rows: the wrong
+// building's export). The good one completes with the export's numbers;
+// the other two fail their visit three times and end Failed, their
+// residents missed, and the collector's error names the file, the lines
+// and what is wrong with them, or the building with no rows. The error
+// reaches the pod (its exit and log) but not the CollectionJob: the
+// condition names the visit Job that failed so ops can read its pod's log.
+func TestCSVSourceBadExportsThroughARound(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	for _, name := range []string{"b-good", "b-broken", "b-absent"} {
+		b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: street},
+			Spec: sweepv1alpha1.BuildingSpec{Residents: 7, Households: 3}}
+		if err := k8s.Create(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	export := strings.Join([]string{
+		"building,household,residents,sampled,home_visited",
+		"b-good,1-0101,3,3,1",
+		"b-good,1-0102,4,2,0",
+		"b-broken,1-0101,3,4,0",         // line 4: more sampled than residents
+		"b-broken,1-0102,two,1,0",       // line 5: not a number
+		"b-broken,1-0102,4,2",           // line 6: a column missing
+		"b-broken,unit 1 room 3,2,2,0",  // line 7: not a household id
+		"elsewhere-9,1-0101,3,3,0",      // the wrong building's rows
+		"elsewhere-9,1-0102,not,even,a", // are not checked
+	}, "\n")
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "samples", Namespace: ns}, Data: map[string]string{"samples.csv": export}}
+	if err := k8s.Create(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	kubelet := startMountingKubelet(t, ns)
+	clk := clocktesting.NewFakeClock(time.Now())
+	startManagerWith(t, ns, clk, nil, jobExecutor)
+	tr := newRound(ns, "csv", clk.Now(), 3, street)
+	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
+	tr.Spec.Collector.Source = sweepv1alpha1.SourceCSV
+	tr.Spec.Collector.CSV = &sweepv1alpha1.CSVSource{ConfigMapName: "samples"}
+	if err := k8s.Create(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	dumpOnFailure(t, ns, "csv")
+	await(t, "round Completed", func() (bool, error) {
+		if getRound(t, ns, "csv").Status.Phase == sweepv1alpha1.RoundCompleted {
+			return true, nil
+		}
+		advanceToNextVisits(t, ns, clk)
+		return false, nil
+	})
+
+	good := getJob(t, ns, round.JobName("csv", "b-good")).Status
+	if good.Phase != sweepv1alpha1.JobCompleted || good.Sampled != 5 || good.Missed != 2 || good.HomeVisited != 1 || len(good.MissedHouseholds) != 1 || good.MissedHouseholds[0] != "1-0102" {
+		t.Errorf("b-good: %+v; want 5 sampled (1 at home), 2 missed in 1-0102", good)
+	}
+	kubelet.mu.Lock()
+	defer kubelet.mu.Unlock()
+	for building, says := range map[string][]string{
+		"b-broken": {"samples.csv line 4, column sampled", "samples.csv line 5, column residents", "samples.csv line 6, column home_visited: missing", "samples.csv line 7, column household: not a unit-room id"},
+		"b-absent": {"samples.csv has no rows for building b-absent"},
+	} {
+		name := round.JobName("csv", building)
+		st := getJob(t, ns, name).Status
+		c := meta.FindStatusCondition(st.Conditions, collection.ConditionFailed)
+		if st.Phase != sweepv1alpha1.JobFailed || st.FailedAttempts != collection.MaxAttempts || st.Sampled != 0 || st.Missed != 7 || c == nil {
+			t.Errorf("%s: %+v; want Failed after %d attempts with its 7 residents missed", building, st, collection.MaxAttempts)
+			continue
+		}
+		last := collection.VisitName(name, 1, collection.MaxAttempts-1)
+		if !strings.Contains(c.Message, last+" failed: BackoffLimitExceeded") {
+			t.Errorf("%s: the Failed condition does not name the visit Job whose pod failed: %s", building, c.Message)
+		}
+		if kubelet.runs[building] != collection.MaxAttempts {
+			t.Errorf("%s: the collector ran %d times, want %d", building, kubelet.runs[building], collection.MaxAttempts)
+		}
+		for _, s := range says {
+			if !strings.Contains(kubelet.errors[last], s) {
+				t.Errorf("%s: the collector's error does not say %q: %s", building, s, kubelet.errors[last])
+			}
+		}
+		for _, leak := range []string{"two", "unit 1 room 3"} {
+			if strings.Contains(kubelet.errors[last], leak) {
+				t.Errorf("%s: the collector's error repeats the cell %q: %s", building, leak, kubelet.errors[last])
+			}
+		}
+	}
+	if res := getRound(t, ns, "csv").Status.Residents; res.Sampled != 5 || res.Missed != 16 {
+		t.Errorf("round residents %+v; want 5 sampled and 16 missed", res)
+	}
+}
