@@ -91,8 +91,8 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: golangci-lint ## Run golangci-lint.
-	$(GOLANGCI_LINT) run --allow-serial-runners
+lint: golangci-lint ## Run golangci-lint (also on the files behind the reliability build tag).
+	$(GOLANGCI_LINT) run --allow-serial-runners --build-tags reliability
 
 .PHONY: verify-generated
 verify-generated: controller-gen ## Fail if `make manifests generate` would change the tree.

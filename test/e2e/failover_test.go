@@ -38,7 +38,7 @@ const slowDrill = "--drill-time-scale=0.002"
 func (cl *cluster) startOneVisitRound(t *testing.T, ns string) (*sweepv1alpha1.TestingRound, []sweepv1alpha1.Building) {
 	t.Helper()
 	buildings := cl.applyDistrict(t, ns)
-	tr := drillRound(ns, "today", 16, 1, time.Minute, 2*time.Hour, 42)
+	tr := drillRound(ns, "today", 16, 1, 2*time.Hour, 42)
 	if err := cl.c.Create(context.Background(), tr); err != nil {
 		t.Fatal(err)
 	}

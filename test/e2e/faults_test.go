@@ -45,8 +45,7 @@ import (
 const (
 	cityBuildings = 2000
 	cityTeams     = 150
-	cityVisits    = 2
-	cityInterval  = time.Minute
+	cityVisits    = 2 // a minute apart (drillRound)
 	// cityDrill makes a first visit of 100 residents take 1.5 s.
 	cityDrill = "--drill-time-scale=0.0005"
 )
@@ -172,7 +171,7 @@ func TestReliabilityAPIServerStopped(t *testing.T) {
 	mgr := cl.startManager(t, "outage", slowDrill)
 	ns := cl.namespace(t, "outage")
 	buildings := cl.applyDistrict(t, ns)
-	tr := drillRound(ns, "today", 16, 2, time.Minute, 2*time.Hour, 30)
+	tr := drillRound(ns, "today", 16, 2, 2*time.Hour, 30)
 	if err := cl.c.Create(context.Background(), tr); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +302,7 @@ func (cl *cluster) checkVisitsWithRetries(t *testing.T, ns string, buildings []s
 // after one visit; of the 2,000, 539 are re-knocked and 449 end with
 // residents missed (2,539 visits, 135,338 residents).
 func cityRound(ns, name string) *sweepv1alpha1.TestingRound {
-	tr := drillRound(ns, name, cityTeams, cityVisits, cityInterval, 3*time.Hour, 2022)
+	tr := drillRound(ns, name, cityTeams, cityVisits, 3*time.Hour, 2022)
 	tr.Spec.Collector.Drill.AbsentPercent = ptr.To[int32](2)
 	tr.Spec.Collector.Drill.StillAbsentPercent = ptr.To[int32](50)
 	return tr

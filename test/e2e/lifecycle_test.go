@@ -42,8 +42,9 @@ const (
 	visitLabel = "sweep.masstesting.io/visit"
 )
 
-// drillRound is a drill round over every building of ns, starting now.
-func drillRound(ns, name string, teams, visits int32, interval, deadline time.Duration, seed int64) *sweepv1alpha1.TestingRound {
+// drillRound is a drill round over every building of ns, starting now, its
+// visits a minute apart (the least interval the API takes).
+func drillRound(ns, name string, teams, visits int32, deadline time.Duration, seed int64) *sweepv1alpha1.TestingRound {
 	now := metav1.Now()
 	return &sweepv1alpha1.TestingRound{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
@@ -51,7 +52,7 @@ func drillRound(ns, name string, teams, visits int32, interval, deadline time.Du
 			Start:    &now,
 			Deadline: metav1.NewTime(now.Add(deadline)),
 			Teams:    teams,
-			Visits:   sweepv1alpha1.VisitPolicy{Max: visits, Interval: &metav1.Duration{Duration: interval}},
+			Visits:   sweepv1alpha1.VisitPolicy{Max: visits, Interval: &metav1.Duration{Duration: time.Minute}},
 			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{
 				Source: sweepv1alpha1.SourceDrill,
 				Drill:  &sweepv1alpha1.DrillSource{Seed: seed, AbsentPercent: ptr.To[int32](20), StillAbsentPercent: ptr.To[int32](40)},
@@ -127,7 +128,7 @@ func TestRoundLifecycle(t *testing.T) {
 			ns := cl.namespace(t, "district")
 			buildings := cl.applyDistrict(t, ns)
 			interval := time.Minute
-			tr := drillRound(ns, "today", 64, 2, interval, 2*time.Hour, 20221126)
+			tr := drillRound(ns, "today", 64, 2, 2*time.Hour, 20221126)
 			if err := cl.c.Create(context.Background(), tr); err != nil {
 				t.Fatal(err)
 			}
@@ -190,7 +191,7 @@ func TestRoundLifecycle(t *testing.T) {
 			// Visit 1 ends within seconds; the revisit starts a minute later,
 			// is held by the kubelet harness, and the deadline stops it.
 			const deadline = 150 * time.Second
-			tr := drillRound(ns, "short", 64, 3, time.Minute, deadline, 7)
+			tr := drillRound(ns, "short", 64, 3, deadline, 7)
 			tr.Spec.BuildingSelector = &metav1.LabelSelector{MatchLabels: map[string]string{sweepv1alpha1.LabelCommunity: "xinjiang"}}
 			if err := cl.c.Create(context.Background(), tr); err != nil {
 				t.Fatal(err)

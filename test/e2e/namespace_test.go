@@ -71,7 +71,7 @@ func TestNamespaceDeletedMidRound(t *testing.T) {
 				t.Parallel()
 				cl.namespace(t, name)
 				buildings := cl.applyDistrict(t, name)
-				tr := drillRound(name, "tomorrow", 64, 1, time.Minute, 2*time.Hour, 99)
+				tr := drillRound(name, "tomorrow", 64, 1, 2*time.Hour, 99)
 				if err := cl.c.Create(context.Background(), tr); err != nil {
 					t.Fatal(err)
 				}
