@@ -230,7 +230,7 @@ var visitJobName = regexp.MustCompile(`^(.+)-v(\d+)(?:-r(\d+))?$`)
 
 // checkVisitsWithRetries checks one CollectionJob per building, Completed
 // after the ground truth's visits, and for each visit 1..N visit Jobs
-// named -vN or -vN-rK (K < MaxAttempts), at least one of them succeeded.
+// named -vN or -vN-rK (K < MaxAttempts), at least one of them not failed.
 // The operator deletes a failed attempt's Job when it starts the next one,
 // so earlier attempts may be gone. It returns how many retries there were.
 func (cl *cluster) checkVisitsWithRetries(t *testing.T, ns string, buildings []sweepv1alpha1.Building, jobs []sweepv1alpha1.CollectionJob, truth map[string]truth) int {
@@ -244,6 +244,8 @@ func (cl *cluster) checkVisitsWithRetries(t *testing.T, ns string, buildings []s
 			t.Errorf("building %s has %d CollectionJobs, want exactly 1", b.Name, perBuilding[b.Name])
 		}
 	}
+	// An attempt has succeeded or still runs (the job takes the final
+	// report before the Job completes), unless it failed.
 	type attempt struct {
 		retry     int
 		succeeded bool
@@ -258,9 +260,9 @@ func (cl *cluster) checkVisitsWithRetries(t *testing.T, ns string, buildings []s
 		}
 		v, _ := strconv.Atoi(m[2])
 		r, _ := strconv.Atoi(m[3])
-		ok := false
+		ok := true
 		for _, c := range j.Status.Conditions {
-			ok = ok || (c.Type == batchv1.JobComplete && c.Status == "True")
+			ok = ok && !(c.Type == batchv1.JobFailed && c.Status == "True")
 		}
 		if attempts[owner.Name] == nil {
 			attempts[owner.Name] = map[int][]attempt{}
