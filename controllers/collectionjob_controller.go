@@ -85,12 +85,6 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		cj.Status.Report = obs.Report
 	}
 	d := collection.Decide(&cj, obs, now)
-
-	if d.Stop != "" {
-		if err := r.Executor.Stop(ctx, &cj, d.Stop); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
 	if d.Start != "" {
 		var tr sweepv1alpha1.TestingRound
 		if err := r.Get(ctx, client.ObjectKey{Namespace: cj.Namespace, Name: cj.Spec.Round}, &tr); err != nil && !apierrors.IsNotFound(err) {
@@ -129,6 +123,16 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			r.Recorder.Eventf(&cj, nil, e.Type, e.Reason, "Visit", "%s", e.Message)
 		}
 		recordMetrics(&cj, d, obs, now)
+	}
+	// Stop only once the decision is written. A decision from a stale
+	// cache (the visit Job seen finished before the collector's final
+	// report) fails the write with a conflict and must not delete the
+	// visit's Job: TestReliabilityManagerKilledTenTimes found 13 of 2,539
+	// visit Jobs deleted that way, their visits counted correctly.
+	if d.Stop != "" {
+		if err := r.Executor.Stop(ctx, &cj, d.Stop); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 
 	res := ctrl.Result{RequeueAfter: d.RequeueAfter}
