@@ -261,7 +261,7 @@ func (cl *cluster) checkVisitsWithRetries(t *testing.T, ns string, buildings []s
 		r, _ := strconv.Atoi(m[3])
 		ok := true
 		for _, c := range j.Status.Conditions {
-			ok = ok && !(c.Type == batchv1.JobFailed && c.Status == "True")
+			ok = ok && (c.Type != batchv1.JobFailed || c.Status != "True")
 		}
 		if attempts[owner.Name] == nil {
 			attempts[owner.Name] = map[int][]attempt{}
