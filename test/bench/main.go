@@ -94,6 +94,9 @@ type result struct {
 	WritesByResource             map[string]float64
 	StatusWritesPerSecond        float64
 	PeakRSS, PeakHeap            float64 // bytes
+	// CPU seconds per building (per object for the ceiling) spent by the
+	// API server and by the manager, from their process_cpu_seconds_total.
+	CeilingAPICPU, RoundAPICPU, RoundManagerCPU float64
 	ReconcileP50, ReconcileP99   map[string]time.Duration
 	ceilingRate, expansionRate   float64
 	jobControllerRate, roundRate float64
@@ -111,6 +114,7 @@ func main() {
 	pprofDir := flag.String("pprof", "docs/performance", "where to write the manager's CPU and heap profiles (cpu-N.pprof, heap-N.pprof)")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
+	began := time.Now()
 
 	var results []result
 	for _, f := range strings.Split(*ns, ",") {
@@ -134,7 +138,9 @@ func main() {
 		jw = &w
 		fmt.Printf("job executor: %.2f writes per building over %d buildings\n", w.PerBuilding, w.Buildings)
 	}
-	missed, err := write(results, jw, *out, *png, strings.Join(os.Args[1:], " "))
+	took := time.Since(began)
+	fmt.Printf("the whole run took %s\n", took.Round(time.Second))
+	missed, err := write(results, jw, *out, *png, strings.Join(os.Args[1:], " "), took)
 	if err != nil {
 		fail(err)
 	}
@@ -151,9 +157,10 @@ func fail(err error) {
 }
 
 func (r result) summary() string {
-	return fmt.Sprintf("N=%d ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling; ahead of start %.0f/s), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB",
+	return fmt.Sprintf("N=%d ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling; ahead of start %.0f/s), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB; CPU ms per object: API server %.1f at the ceiling, %.1f in the round; manager %.1f",
 		r.N, r.ceilingRate, r.expansionRate, r.expansionRate/r.ceilingRate, r.aheadRate, r.Round.Round(time.Millisecond), r.jobControllerRate,
-		r.WritesPerBuilding, r.StatusWritesPerSecond, r.PeakRSS/(1<<20), r.PeakHeap/(1<<20))
+		r.WritesPerBuilding, r.StatusWritesPerSecond, r.PeakRSS/(1<<20), r.PeakHeap/(1<<20),
+		r.CeilingAPICPU*1000, r.RoundAPICPU*1000, r.RoundManagerCPU*1000)
 }
 
 func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
@@ -164,7 +171,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	// afterwards (deleting 50,000 objects takes minutes), and the measured
 	// manager never caches them.
 	var err error
-	if res.Ceiling, res.AheadExpansion, err = ceiling(ctx, n, k8sBin, sweepBin, crds); err != nil {
+	if res.Ceiling, res.AheadExpansion, res.CeilingAPICPU, err = ceiling(ctx, n, k8sBin, sweepBin, crds, pprofDir); err != nil {
 		return res, fmt.Errorf("ceiling: %w", err)
 	}
 
@@ -189,9 +196,16 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	defer mgr.stop()
 
 	var peakRSS, peakHeap atomic.Int64
+	// RSS every second (a read of /proc); the heap every fifth, because a
+	// scrape makes the manager gather its round metrics over every cached
+	// job, which Prometheus does every 15 to 30 seconds, not every second.
+	var ticks int
 	stopSampling := sample(time.Second, func() {
 		if rss := rssBytes(mgr.cmd.Process.Pid); rss > peakRSS.Load() {
 			peakRSS.Store(rss)
+		}
+		if ticks++; ticks%5 != 1 {
+			return
 		}
 		if fams, err := scrape(mgr.metricsURL); err == nil {
 			if h := int64(gauge(fams, "go_memstats_heap_inuse_bytes")); h > peakHeap.Load() {
@@ -200,6 +214,14 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 		}
 	})
 	before, err := apiWrites(ctx, p.cs)
+	if err != nil {
+		return res, err
+	}
+	apiCPU0, err := apiServerCPU(ctx, p.cs)
+	if err != nil {
+		return res, err
+	}
+	mgrCPU0, err := managerCPU(mgr)
 	if err != nil {
 		return res, err
 	}
@@ -212,9 +234,14 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	}
 	// A CPU profile of the round's first 30 seconds (expansion and the
 	// first visits): where the manager's time goes when it matters most.
-	cpuDone := make(chan error, 1)
+	// The API server's profile over the same seconds: where the time goes
+	// on the other side of every write and watch.
+	cpuDone := make(chan error, 2)
 	go func() {
 		cpuDone <- fetchProfile("http://"+mgr.pprofAddr+"/debug/pprof/profile?seconds=30", filepath.Join(pprofDir, fmt.Sprintf("cpu-%d.pprof", n)))
+	}()
+	go func() {
+		cpuDone <- apiServerProfile(ctx, p.cs, filepath.Join(pprofDir, fmt.Sprintf("apiserver-cpu-%d.pprof", n)))
 	}()
 	if err := until(30*time.Minute, func() bool { return cjs.count() >= n }); err != nil {
 		return res, fmt.Errorf("expansion: %d of %d jobs: %w", cjs.count(), n, err)
@@ -232,9 +259,21 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	if err := fetchProfile("http://"+mgr.pprofAddr+"/debug/pprof/heap?gc=1", filepath.Join(pprofDir, fmt.Sprintf("heap-%d.pprof", n))); err != nil {
 		return res, fmt.Errorf("heap profile: %w", err)
 	}
-	if err := <-cpuDone; err != nil {
-		return res, fmt.Errorf("CPU profile: %w", err)
+	for range 2 {
+		if err := <-cpuDone; err != nil {
+			return res, fmt.Errorf("CPU profile: %w", err)
+		}
 	}
+	apiCPU1, err := apiServerCPU(ctx, p.cs)
+	if err != nil {
+		return res, err
+	}
+	mgrCPU1, err := managerCPU(mgr)
+	if err != nil {
+		return res, err
+	}
+	res.RoundAPICPU = (apiCPU1 - apiCPU0) / float64(n)
+	res.RoundManagerCPU = (mgrCPU1 - mgrCPU0) / float64(n)
 	after, err := apiWrites(ctx, p.cs)
 	if err != nil {
 		return res, err
@@ -292,14 +331,28 @@ const aheadMaxN = 10000
 // plane, for n up to aheadMaxN, it then times Sweep's expansion of a round
 // created an hour before its start: the same expansion with no visit
 // writing to the API server at the same time.
-func ceiling(ctx context.Context, n int, k8sBin, sweepBin, crds string) (time.Duration, time.Duration, error) {
+func ceiling(ctx context.Context, n int, k8sBin, sweepBin, crds, pprofDir string) (time.Duration, time.Duration, float64, error) {
 	p, err := startPlane(k8sBin, crds)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer p.stop()
 	if err := p.namespace(ctx, "ceiling"); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
+	}
+	cpu0, err := apiServerCPU(ctx, p.cs)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	// The ceiling's API server profile, to compare with the round's (only
+	// where the creates outlast most of its 30 seconds).
+	profDone := make(chan error, 1)
+	if n >= aheadMaxN {
+		go func() {
+			profDone <- apiServerProfile(ctx, p.cs, filepath.Join(pprofDir, fmt.Sprintf("apiserver-cpu-ceiling-%d.pprof", n)))
+		}()
+	} else {
+		profDone <- nil
 	}
 	deadline := metav1.NewTime(time.Now().Add(6 * time.Hour))
 	start := time.Now()
@@ -310,32 +363,43 @@ func ceiling(ctx context.Context, n int, k8sBin, sweepBin, crds string) (time.Du
 				Households: 40, Deadline: deadline, Suspend: true},
 		})
 	})
-	if err != nil || n > aheadMaxN {
-		return time.Since(start), 0, err
-	}
 	ceiling := time.Since(start)
+	if err != nil {
+		return ceiling, 0, 0, err
+	}
+	cpu1, err := apiServerCPU(ctx, p.cs)
+	if err != nil {
+		return ceiling, 0, 0, err
+	}
+	perObject := (cpu1 - cpu0) / float64(n)
+	if err := <-profDone; err != nil {
+		return ceiling, 0, 0, fmt.Errorf("API server profile: %w", err)
+	}
+	if n > aheadMaxN {
+		return ceiling, 0, perObject, nil
+	}
 
 	if err := p.namespace(ctx, "ahead"); err != nil {
-		return ceiling, 0, err
+		return ceiling, 0, perObject, err
 	}
 	if err := p.buildings(ctx, "ahead", n); err != nil {
-		return ceiling, 0, err
+		return ceiling, 0, perObject, err
 	}
 	mgr, err := p.startManager(sweepBin)
 	if err != nil {
-		return ceiling, 0, err
+		return ceiling, 0, perObject, err
 	}
 	defer mgr.stop()
 	cjs := countObjects(ctx, p.meta, sweepv1alpha1.GroupVersion.WithResource("collectionjobs"), "ahead")
 	defer cjs.stop()
 	start = time.Now()
 	if err := p.c.Create(ctx, cityRound("ahead", n, &metav1.Time{Time: start.Add(time.Hour)})); err != nil {
-		return ceiling, 0, err
+		return ceiling, 0, perObject, err
 	}
 	if err := until(30*time.Minute, func() bool { return cjs.count() >= n }); err != nil {
-		return ceiling, 0, fmt.Errorf("expansion ahead of start: %d of %d jobs: %w", cjs.count(), n, err)
+		return ceiling, 0, perObject, fmt.Errorf("expansion ahead of start: %d of %d jobs: %w", cjs.count(), n, err)
 	}
-	return ceiling, time.Since(start), nil
+	return ceiling, time.Since(start), perObject, nil
 }
 
 // jobControllerFanOut times kube-controller-manager's Job controller
@@ -561,6 +625,55 @@ func label(m *dto.Metric, name string) string {
 	return ""
 }
 
+// apiServerCPU is the API server's process_cpu_seconds_total.
+func apiServerCPU(ctx context.Context, cs kubernetes.Interface) (float64, error) {
+	fams, err := apiServerMetrics(ctx, cs)
+	if err != nil {
+		return 0, err
+	}
+	return counterValue(fams, "process_cpu_seconds_total"), nil
+}
+
+// managerCPU is the manager's process_cpu_seconds_total.
+func managerCPU(m *sweepManager) (float64, error) {
+	fams, err := scrape(m.metricsURL)
+	if err != nil {
+		return 0, err
+	}
+	return counterValue(fams, "process_cpu_seconds_total"), nil
+}
+
+func counterValue(fams map[string]*dto.MetricFamily, name string) float64 {
+	f := fams[name]
+	if f == nil || len(f.Metric) == 0 {
+		return 0
+	}
+	return f.Metric[0].GetCounter().GetValue()
+}
+
+// apiServerProfile saves a 30-second CPU profile of the API server (its
+// /debug/pprof, on by default; the benchmark's client is an admin).
+func apiServerProfile(ctx context.Context, cs kubernetes.Interface, path string) error {
+	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "30").
+		Timeout(time.Minute).DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("the API server's CPU profile: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, raw, 0o644)
+}
+
+func apiServerMetrics(ctx context.Context, cs kubernetes.Interface) (map[string]*dto.MetricFamily, error) {
+	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the API server's metrics: %w", err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(strings.NewReader(string(raw)))
+}
+
 // apiWrites reads the API server's own count of mutating requests, by
 // resource (and subresource), from its /metrics.
 func apiWrites(ctx context.Context, cs kubernetes.Interface) (map[string]float64, error) {
@@ -574,12 +687,7 @@ func apiWritesDetail(ctx context.Context, cs kubernetes.Interface) (map[string]f
 }
 
 func readAPIWrites(ctx context.Context, cs kubernetes.Interface, detail bool) (map[string]float64, error) {
-	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading the API server's metrics: %w", err)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(string(raw)))
+	fams, err := apiServerMetrics(ctx, cs)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
@@ -54,6 +55,20 @@ type plane struct {
 
 func startPlane(k8sBin, crds string) (*plane, error) {
 	p := &plane{env: &envtest.Environment{CRDDirectoryPaths: []string{crds}, ErrorIfCRDPathMissing: true, BinaryAssetsDirectory: k8sBin}}
+	var err error
+	if p.dir, err = os.MkdirTemp("", "sweep-bench"); err != nil {
+		return nil, err
+	}
+	// The API server's own log, for finding out why a large run slows
+	// down (closed watchers, slow requests); kept with SWEEP_BENCH_KEEP=1.
+	apiLog, err := os.Create(filepath.Join(p.dir, "kube-apiserver.log"))
+	if err != nil {
+		return nil, err
+	}
+	api := p.env.ControlPlane.GetAPIServer()
+	api.Out, api.Err = apiLog, apiLog
+	// -v=1 logs the watch cache closing a watcher that fell behind.
+	api.Configure().Set("v", "1")
 	cfg, err := p.env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting the control plane: %w", err)
@@ -72,9 +87,6 @@ func (p *plane) setUp(cfg *rest.Config) error {
 	}
 	kubeconfig, err := admin.KubeConfig()
 	if err != nil {
-		return err
-	}
-	if p.dir, err = os.MkdirTemp("", "sweep-bench"); err != nil {
 		return err
 	}
 	p.kubeconfig = filepath.Join(p.dir, "kubeconfig")
@@ -97,7 +109,7 @@ func (p *plane) setUp(cfg *rest.Config) error {
 
 func (p *plane) stop() {
 	_ = p.env.Stop()
-	if p.dir != "" {
+	if p.dir != "" && os.Getenv("SWEEP_BENCH_KEEP") == "" {
 		_ = os.RemoveAll(p.dir)
 	}
 }
@@ -157,7 +169,14 @@ func (p *plane) startManager(sweepBin string) (*sweepManager, error) {
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
 		"--pprof-bind-address="+pprofAddr,
 		fmt.Sprintf("--kube-api-qps=%d", clientQPS), fmt.Sprintf("--kube-api-burst=%d", clientBurst))
-	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+p.kubeconfig)
+	limit, err := chartMemoryLimit()
+	if err != nil {
+		return nil, err
+	}
+	// In a cluster the manager sets its Go memory limit to 90% of its
+	// container's (cmd/sweep/manager.go); here, outside a container, it is
+	// given the same limit the chart's default resources give it.
+	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+p.kubeconfig, fmt.Sprintf("GOMEMLIMIT=%d", limit*9/10))
 	if m.log, err = os.Create(filepath.Join(p.dir, "manager.log")); err != nil {
 		return nil, err
 	}
@@ -171,6 +190,27 @@ func (p *plane) startManager(sweepBin string) (*sweepManager, error) {
 		return nil, fmt.Errorf("the manager did not serve metrics: %w", err)
 	}
 	return m, nil
+}
+
+// chartMemoryLimit is the manager's memory limit in the Helm chart's
+// default values (resources.limits.memory), in bytes.
+func chartMemoryLimit() (int64, error) {
+	const values = "charts/sweep/values.yaml"
+	raw, err := os.ReadFile(values)
+	if err != nil {
+		return 0, err
+	}
+	var v struct {
+		Resources corev1.ResourceRequirements `json:"resources"`
+	}
+	if err := yaml.Unmarshal(raw, &v); err != nil {
+		return 0, fmt.Errorf("%s: %w", values, err)
+	}
+	q, ok := v.Resources.Limits[corev1.ResourceMemory]
+	if !ok {
+		return 0, fmt.Errorf("%s: no resources.limits.memory", values)
+	}
+	return q.Value(), nil
 }
 
 // stop ends the manager (once; later calls do nothing).
