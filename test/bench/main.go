@@ -86,21 +86,21 @@ import (
 const clientQPS, clientBurst = 500, 1000
 
 type result struct {
-	N                            int
-	Ceiling, Expansion, Round    time.Duration
-	AheadExpansion               time.Duration // 0: not measured at this N
-	JobController                time.Duration
-	WritesPerBuilding            float64
-	WritesByResource             map[string]float64
-	StatusWritesPerSecond        float64
-	PeakRSS, PeakHeap            float64 // bytes
+	N                         int
+	Ceiling, Expansion, Round time.Duration
+	AheadExpansion            time.Duration // 0: not measured at this N
+	JobController             time.Duration
+	WritesPerBuilding         float64
+	WritesByResource          map[string]float64
+	StatusWritesPerSecond     float64
+	PeakRSS, PeakHeap         float64 // bytes
 	// CPU seconds per building (per object for the ceiling) spent by the
 	// API server and by the manager, from their process_cpu_seconds_total.
 	CeilingAPICPU, RoundAPICPU, RoundManagerCPU float64
-	ReconcileP50, ReconcileP99   map[string]time.Duration
-	ceilingRate, expansionRate   float64
-	jobControllerRate, roundRate float64
-	aheadRate                    float64
+	ReconcileP50, ReconcileP99                  map[string]time.Duration
+	ceilingRate, expansionRate                  float64
+	jobControllerRate, roundRate                float64
+	aheadRate                                   float64
 }
 
 func main() {
