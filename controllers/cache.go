@@ -19,9 +19,12 @@ package controllers
 import (
 	"context"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,16 +37,38 @@ import (
 // of the object as last applied, never read by the operator.
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
+// CacheOptions is how the manager caches what it watches: trimmed
+// (TrimForCache), and of batch Jobs only the visit Jobs it created (they
+// carry LabelCollectionJob). A cluster's other Jobs, however many, are
+// neither sent to the manager nor kept in its memory.
+func CacheOptions() cache.Options {
+	visitJobs, err := labels.NewRequirement(LabelCollectionJob, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant, valid label key
+	}
+	return cache.Options{
+		DefaultTransform: TrimForCache,
+		ByObject: map[client.Object]cache.ByObject{
+			&batchv1.Job{}: {Label: labels.NewSelector().Add(*visitJobs)},
+		},
+	}
+}
+
 // TrimForCache drops from every object the manager caches what no
 // controller reads: managed fields (server-side apply's bookkeeping, often
 // the biggest part of a small object) and kubectl's last-applied copy. At
 // 50,000 Buildings and 50,000 CollectionJobs this is most of the cache.
+// A visit Job also loses its pod template: the operator reads only its
+// conditions, and never updates a Job (it creates and deletes them).
 // Writes are unaffected: status is applied with the operator's own field
 // manager and the API server keeps the managed fields.
 func TrimForCache(obj any) (any, error) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return obj, nil // not an object (a tombstone): leave it
+	}
+	if job, ok := obj.(*batchv1.Job); ok {
+		job.Spec.Template = corev1.PodTemplateSpec{}
 	}
 	m.SetManagedFields(nil)
 	if a := m.GetAnnotations(); a != nil {

@@ -106,6 +106,14 @@ func startManager(t *testing.T, ns string, clk clock.PassiveClock, tune func(*Te
 	return startManagerWith(t, ns, clk, tune, nil)
 }
 
+// testCacheOptions is the manager's own cache configuration, limited to
+// the test's namespace.
+func testCacheOptions(ns string) cache.Options {
+	opts := CacheOptions()
+	opts.DefaultNamespaces = map[string]cache.Config{ns: {}}
+	return opts
+}
+
 // startManagerWith also runs the collection controller with the executor
 // newExecutor makes (none when nil).
 func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func(*TestingRoundReconciler), newExecutor func(ctrl.Manager) Executor) (stop func()) {
@@ -118,7 +126,7 @@ func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: testMetricsAddr},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Cache:                  testCacheOptions(ns),
 		// Tests start several managers in one process, one after another.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
