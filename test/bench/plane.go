@@ -51,6 +51,7 @@ type plane struct {
 	c          client.Client
 	cs         kubernetes.Interface
 	meta       metadata.Interface
+	apiLog     *os.File
 }
 
 func startPlane(k8sBin, crds string) (*plane, error) {
@@ -61,17 +62,18 @@ func startPlane(k8sBin, crds string) (*plane, error) {
 	}
 	// The API server's own log, for finding out why a large run slows
 	// down (closed watchers, slow requests); kept with SWEEP_BENCH_KEEP=1.
-	apiLog, err := os.Create(filepath.Join(p.dir, "kube-apiserver.log"))
-	if err != nil {
+	if p.apiLog, err = os.Create(filepath.Join(p.dir, "kube-apiserver.log")); err != nil {
+		_ = os.RemoveAll(p.dir)
 		return nil, err
 	}
 	api := p.env.ControlPlane.GetAPIServer()
-	api.Out, api.Err = apiLog, apiLog
+	api.Out, api.Err = p.apiLog, p.apiLog
 	// -v=1 logs the watch cache closing a watcher that fell behind.
 	api.Configure().Set("v", "1")
 	cfg, err := p.env.Start()
 	if err != nil {
-		return nil, fmt.Errorf("starting the control plane: %w", err)
+		_ = p.apiLog.Close()
+		return nil, fmt.Errorf("starting the control plane (its log is in %s): %w", p.dir, err)
 	}
 	if err := p.setUp(cfg); err != nil {
 		p.stop()
@@ -109,6 +111,9 @@ func (p *plane) setUp(cfg *rest.Config) error {
 
 func (p *plane) stop() {
 	_ = p.env.Stop()
+	if p.apiLog != nil {
+		_ = p.apiLog.Close()
+	}
 	if p.dir != "" && os.Getenv("SWEEP_BENCH_KEEP") == "" {
 		_ = os.RemoveAll(p.dir)
 	}
