@@ -35,7 +35,7 @@ func TestTrimForCacheKeepsWhatControllersRead(t *testing.T) {
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: "city-b-1-v1", ManagedFields: managed, Labels: map[string]string{LabelCollectionJob: "city-b-1"},
 			CreationTimestamp: metav1.Now()},
-		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "collector", Image: "sweep"}}}}},
+		Spec:   batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "collector", Image: "sweep"}}}}},
 		Status: batchv1.JobStatus{Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}},
 	}
 	if _, err := TrimForCache(job); err != nil {
