@@ -184,6 +184,13 @@ func (c *cacheReader) roundJobs(ctx context.Context, namespace, round string) ([
 	return out, nil
 }
 
+// RoundJobs returns the cached CollectionJobs of one round: the cache's own
+// objects, read-only. The metrics collector reads them on every scrape
+// without copying a city's jobs.
+func (r *TestingRoundReconciler) RoundJobs(ctx context.Context, namespace, round string) ([]*sweepv1alpha1.CollectionJob, error) {
+	return r.cached.roundJobs(ctx, namespace, round)
+}
+
 // buildingsMatching returns the cached Buildings of a namespace that the
 // selector picks.
 func (c *cacheReader) buildingsMatching(ctx context.Context, namespace string, selector labels.Selector) ([]*sweepv1alpha1.Building, error) {

@@ -88,8 +88,9 @@ func TestMetricsEqualTheRoundStatus(t *testing.T) {
 	const n = 20
 	createBuildings(t, ns, n, street)
 	clk := clocktesting.NewFakeClock(time.Now())
-	startManagerWith(t, ns, clk, nil, func(mgr ctrl.Manager) Executor {
-		if err := metrics.Register(&metrics.RoundCollector{Reader: mgr.GetClient(), PerBuilding: true}); err != nil {
+	var rounds *TestingRoundReconciler
+	startManagerWith(t, ns, clk, func(r *TestingRoundReconciler) { rounds = r }, func(mgr ctrl.Manager) Executor {
+		if err := metrics.Register(&metrics.RoundCollector{Reader: mgr.GetClient(), RoundJobs: rounds.RoundJobs, PerBuilding: true}); err != nil {
 			t.Fatal(err)
 		}
 		return NewLocalExecutor(mgr.GetClient(), 8, 0)

@@ -121,8 +121,9 @@ func TestNoResidentDataLeaks(t *testing.T) {
 		}
 	}
 	clk := clocktesting.NewFakeClock(time.Now())
-	startManagerWith(t, ns, clk, nil, func(mgr ctrl.Manager) Executor {
-		if err := metrics.Register(&metrics.RoundCollector{Reader: mgr.GetClient(), PerBuilding: true}); err != nil {
+	var rounds *TestingRoundReconciler
+	startManagerWith(t, ns, clk, func(r *TestingRoundReconciler) { rounds = r }, func(mgr ctrl.Manager) Executor {
+		if err := metrics.Register(&metrics.RoundCollector{Reader: mgr.GetClient(), RoundJobs: rounds.RoundJobs, PerBuilding: true}); err != nil {
 			t.Fatal(err)
 		}
 		// The local executor runs the collector in the manager, so the

@@ -186,7 +186,7 @@ func runManager(args []string) error {
 	if err := collectionController.SetupWithManager(mgr, *concurrency*4); err != nil {
 		return fmt.Errorf("setting up the collection controller: %w", err)
 	}
-	if err := metrics.Register(&metrics.RoundCollector{Reader: mgr.GetClient(), PerBuilding: *perBuilding}); err != nil {
+	if err := metrics.Register(&metrics.RoundCollector{Reader: mgr.GetClient(), RoundJobs: roundController.RoundJobs, PerBuilding: *perBuilding}); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -17,8 +17,9 @@ limitations under the License.
 // Package metrics holds every Prometheus metric Sweep exports, in one place.
 //
 // Round gauges are not kept in memory: on each scrape, RoundCollector reads
-// the rounds (and, behind --metrics-per-building, their jobs) from the
-// manager's cache and reports their status. So a restarted manager serves
+// the rounds and their jobs from the manager's cache (its own objects,
+// through the round controller's index, not copies) and reports their
+// status. So a restarted manager serves
 // the same numbers at once, and the series of a deleted round disappear with
 // it. Visit counters and duration histograms are events, counted when the
 // collection controller records them. Names are prefixed sweep_, in base
@@ -27,6 +28,7 @@ package metrics
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,7 +93,14 @@ var roundPhases = []sweepv1alpha1.RoundPhase{sweepv1alpha1.RoundPending, sweepv1
 
 // RoundCollector reports every round's status on each scrape.
 type RoundCollector struct {
-	Reader      client.Reader
+	// Reader lists the rounds (the manager's cached client).
+	Reader client.Reader
+	// RoundJobs returns one round's CollectionJobs, read-only: the round
+	// controller's cache index (TestingRoundReconciler.RoundJobs). Listing
+	// every job through the client instead copies each into the list,
+	// about 50 MB per scrape at 50,000 jobs.
+	RoundJobs func(ctx context.Context, namespace, round string) ([]*sweepv1alpha1.CollectionJob, error)
+	// PerBuilding adds sweep_building_residents, one series per job.
 	PerBuilding bool
 }
 
@@ -103,98 +112,98 @@ func (c *RoundCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect reads the rounds from the cache and sends their gauges.
+// Collect reads the rounds and their jobs from the cache and sends their
+// gauges.
 func (c *RoundCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// Both lists are only read, so the cache may hand out its own objects
-	// rather than copies: a city has tens of thousands of jobs.
+	// Only read, so the cache may hand out its own objects rather than
+	// copies.
 	var rounds sweepv1alpha1.TestingRoundList
 	if err := c.Reader.List(ctx, &rounds, client.UnsafeDisableDeepCopy); err != nil {
 		ch <- prometheus.NewInvalidMetric(roundBuildings, err)
 		return
 	}
-	var jobs sweepv1alpha1.CollectionJobList
-	if err := c.Reader.List(ctx, &jobs, client.UnsafeDisableDeepCopy); err != nil {
-		ch <- prometheus.NewInvalidMetric(roundProgress, err)
-		return
-	}
-	type roundKey struct{ namespace, name string }
-	oldest := map[roundKey]time.Time{}
-	for i := range jobs.Items {
-		j := &jobs.Items[i]
-		if t, ok := LastProgress(j); ok {
-			k := roundKey{j.Namespace, j.Spec.Round}
-			if o, seen := oldest[k]; !seen || t.Before(o) {
-				oldest[k] = t
-			}
+	for i := range rounds.Items {
+		tr := &rounds.Items[i]
+		jobs, err := c.RoundJobs(ctx, tr.Namespace, tr.Name)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(roundProgress, err)
+			return
 		}
+		c.collectRound(ch, tr, jobs)
 	}
+}
+
+// collectRound sends one round's gauges; jobs are its cached jobs.
+func (c *RoundCollector) collectRound(ch chan<- prometheus.Metric, tr *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob) {
 	g := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	for i := range rounds.Items {
-		tr := &rounds.Items[i]
-		ns, name, st := tr.Namespace, tr.Name, &tr.Status
-		b := st.Buildings
-		for phase, n := range map[sweepv1alpha1.JobPhase]int32{
-			sweepv1alpha1.JobQueued: b.Queued, sweepv1alpha1.JobActive: b.Active, sweepv1alpha1.JobWaiting: b.Waiting,
-			sweepv1alpha1.JobCompleted: b.Completed, sweepv1alpha1.JobExpired: b.Expired, sweepv1alpha1.JobFailed: b.Failed,
-		} {
-			g(roundBuildings, float64(n), ns, name, string(phase))
+	ns, name, st := tr.Namespace, tr.Name, &tr.Status
+	b := st.Buildings
+	for phase, n := range map[sweepv1alpha1.JobPhase]int32{
+		sweepv1alpha1.JobQueued: b.Queued, sweepv1alpha1.JobActive: b.Active, sweepv1alpha1.JobWaiting: b.Waiting,
+		sweepv1alpha1.JobCompleted: b.Completed, sweepv1alpha1.JobExpired: b.Expired, sweepv1alpha1.JobFailed: b.Failed,
+	} {
+		g(roundBuildings, float64(n), ns, name, string(phase))
+	}
+	r := st.Residents
+	for state, n := range map[string]int64{"expected": r.Expected, "sampled": r.Sampled, "outstanding": r.Outstanding,
+		"missed": r.Missed, "exempt": r.Exempt, "home_visited": r.HomeVisited} {
+		g(roundResidents, float64(n), ns, name, state)
+	}
+	g(roundTubes, float64(st.Tubes.Forecast), ns, name, "forecast")
+	g(roundTubes, float64(st.Tubes.Used), ns, name, "used")
+	supplies(func(v float64, item, kind string) { g(roundSupplies, v, ns, name, item, kind) }, st.Supplies)
+	// Communities come from the status, which caps them: the series stay
+	// bounded however a district labels its buildings.
+	for _, c := range st.Communities {
+		supplies(func(v float64, item, kind string) { g(commSupplies, v, ns, name, c.Name, item, kind) }, c.Supplies)
+		g(commResidents, float64(c.Expected), ns, name, c.Name, "expected")
+		g(commResidents, float64(c.Sampled), ns, name, c.Name, "sampled")
+		g(commResidents, float64(c.Missed), ns, name, c.Name, "missed")
+	}
+	for _, p := range roundPhases {
+		v := 0.0
+		if st.Phase == p {
+			v = 1
 		}
-		r := st.Residents
-		for state, n := range map[string]int64{"expected": r.Expected, "sampled": r.Sampled, "outstanding": r.Outstanding,
-			"missed": r.Missed, "exempt": r.Exempt, "home_visited": r.HomeVisited} {
-			g(roundResidents, float64(n), ns, name, state)
+		g(roundPhase, v, ns, name, string(p))
+	}
+	if st.StartTime != nil {
+		g(roundStart, float64(st.StartTime.Unix()), ns, name)
+	}
+	g(roundDeadline, float64(tr.Spec.Deadline.Unix()), ns, name)
+	if st.EstimatedCompletionTime != nil {
+		g(roundETA, float64(st.EstimatedCompletionTime.Unix()), ns, name)
+	}
+	if st.CompletionTime != nil {
+		g(roundDone, float64(st.CompletionTime.Unix()), ns, name)
+	}
+	g(roundInterval, visitInterval(tr.Spec.Visits).Seconds(), ns, name)
+	var oldest time.Time
+	for _, j := range jobs {
+		if t, ok := LastProgress(j); ok && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
 		}
-		g(roundTubes, float64(st.Tubes.Forecast), ns, name, "forecast")
-		g(roundTubes, float64(st.Tubes.Used), ns, name, "used")
-		supplies(func(v float64, item, kind string) { g(roundSupplies, v, ns, name, item, kind) }, st.Supplies)
-		// Communities come from the status, which caps them: the series
-		// stay bounded however a district labels its buildings.
-		for _, c := range st.Communities {
-			supplies(func(v float64, item, kind string) { g(commSupplies, v, ns, name, c.Name, item, kind) }, c.Supplies)
-			g(commResidents, float64(c.Expected), ns, name, c.Name, "expected")
-			g(commResidents, float64(c.Sampled), ns, name, c.Name, "sampled")
-			g(commResidents, float64(c.Missed), ns, name, c.Name, "missed")
-		}
-		for _, p := range roundPhases {
-			v := 0.0
-			if st.Phase == p {
-				v = 1
-			}
-			g(roundPhase, v, ns, name, string(p))
-		}
-		if st.StartTime != nil {
-			g(roundStart, float64(st.StartTime.Unix()), ns, name)
-		}
-		g(roundDeadline, float64(tr.Spec.Deadline.Unix()), ns, name)
-		if st.EstimatedCompletionTime != nil {
-			g(roundETA, float64(st.EstimatedCompletionTime.Unix()), ns, name)
-		}
-		if st.CompletionTime != nil {
-			g(roundDone, float64(st.CompletionTime.Unix()), ns, name)
-		}
-		g(roundInterval, visitInterval(tr.Spec.Visits).Seconds(), ns, name)
-		if t, ok := oldest[roundKey{ns, name}]; ok {
-			g(roundProgress, float64(t.Unix()), ns, name)
-		}
+	}
+	if !oldest.IsZero() {
+		g(roundProgress, float64(oldest.Unix()), ns, name)
 	}
 	if !c.PerBuilding {
 		return
 	}
-	for i := range jobs.Items {
-		j := &jobs.Items[i]
+	for _, j := range jobs {
 		notSampled, state := j.Spec.Expected-j.Status.Sampled, "outstanding"
 		if round.Finished(j) {
 			state = "missed"
 		}
 		community := j.Labels[sweepv1alpha1.LabelCommunity]
-		g(buildingRes, float64(j.Spec.Expected), j.Namespace, j.Spec.Round, j.Spec.Building, community, "expected")
-		g(buildingRes, float64(j.Status.Sampled), j.Namespace, j.Spec.Round, j.Spec.Building, community, "sampled")
-		g(buildingRes, float64(j.Status.HomeVisited), j.Namespace, j.Spec.Round, j.Spec.Building, community, "home_visited")
-		g(buildingRes, float64(notSampled), j.Namespace, j.Spec.Round, j.Spec.Building, community, state)
+		g(buildingRes, float64(j.Spec.Expected), ns, name, j.Spec.Building, community, "expected")
+		g(buildingRes, float64(j.Status.Sampled), ns, name, j.Spec.Building, community, "sampled")
+		g(buildingRes, float64(j.Status.HomeVisited), ns, name, j.Spec.Building, community, "home_visited")
+		g(buildingRes, float64(notSampled), ns, name, j.Spec.Building, community, state)
 	}
 }
 
@@ -253,9 +262,12 @@ func LastProgress(j *sweepv1alpha1.CollectionJob) (t time.Time, ok bool) {
 }
 
 // Register adds Sweep's metrics to controller-runtime's registry, which the
-// manager serves on its metrics endpoint.
+// manager serves on its metrics endpoint. The registry is the process's: a
+// second Register (tests start one manager after another) makes rounds the
+// collector that scrapes read, in place of the first.
 func Register(rounds *RoundCollector) error {
-	for _, c := range []prometheus.Collector{Visits, VisitDuration, BuildingDuration, rounds} {
+	registeredRounds.Store(rounds)
+	for _, c := range []prometheus.Collector{Visits, VisitDuration, BuildingDuration, latestRounds{}} {
 		if err := ctrlmetrics.Registry.Register(c); err != nil {
 			if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
 				return err
@@ -263,4 +275,19 @@ func Register(rounds *RoundCollector) error {
 		}
 	}
 	return nil
+}
+
+// registeredRounds is the RoundCollector last registered.
+var registeredRounds atomic.Pointer[RoundCollector]
+
+// latestRounds is what the registry holds: the RoundCollector last
+// registered.
+type latestRounds struct{}
+
+func (latestRounds) Describe(ch chan<- *prometheus.Desc) { (&RoundCollector{}).Describe(ch) }
+
+func (latestRounds) Collect(ch chan<- prometheus.Metric) {
+	if c := registeredRounds.Load(); c != nil {
+		c.Collect(ch)
+	}
 }
