@@ -18,7 +18,6 @@ package controllers
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -54,14 +53,9 @@ type CollectionJobReconciler struct {
 	Recorder events.EventRecorder
 	Executor Executor
 
-	mu sync.Mutex
-	// writtenFrom holds, per job, the resourceVersion its last status write
-	// was decided from, until the cache shows the write. A reconcile that
-	// finds the cache still at that version (woken by the visit Job it just
-	// created, or by the local executor) would decide again from the old
-	// status: start the same visit again and have its write conflict, two
-	// wasted API writes per visit. It waits for the write's own event.
-	writtenFrom map[client.ObjectKey]string
+	// written holds the versions the job's own status writes replaced,
+	// until the cache shows the writes (ownStatusWrites).
+	written ownStatusWrites
 }
 
 // +kubebuilder:rbac:groups=sweep.masstesting.io,resources=collectionjobs,verbs=get;list;watch
@@ -83,7 +77,7 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		r.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
-	if r.cacheBehindOwnWrite(req.NamespacedName, cj.ResourceVersion) {
+	if r.written.cacheBehind(req.NamespacedName, cj.ResourceVersion) {
 		return ctrl.Result{}, nil
 	}
 	now := r.Clock.Now()
@@ -178,38 +172,14 @@ func namespaceTerminating(err error) bool {
 // arrived in between is never overwritten by a decision that did not see it.
 func (r *CollectionJobReconciler) writeStatus(ctx context.Context, cj *sweepv1alpha1.CollectionJob, st sweepv1alpha1.CollectionJobStatus) error {
 	rv, err := applyStatus(ctx, r.Client, "CollectionJob", cj, &st, CollectionFieldOwner, cj.ResourceVersion)
-	if err == nil && rv != cj.ResourceVersion {
-		r.mu.Lock()
-		if r.writtenFrom == nil {
-			r.writtenFrom = map[client.ObjectKey]string{}
-		}
-		r.writtenFrom[client.ObjectKeyFromObject(cj)] = cj.ResourceVersion
-		r.mu.Unlock()
+	if err == nil {
+		r.written.wrote(client.ObjectKeyFromObject(cj), cj.ResourceVersion, rv)
 	}
 	return err
 }
 
-// cacheBehindOwnWrite says whether the cache still shows the version a
-// status write of this controller replaced; once it shows another, the
-// write is seen and forgotten.
-func (r *CollectionJobReconciler) cacheBehindOwnWrite(key client.ObjectKey, resourceVersion string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	from, ok := r.writtenFrom[key]
-	if !ok {
-		return false
-	}
-	if from == resourceVersion {
-		return true
-	}
-	delete(r.writtenFrom, key)
-	return false
-}
-
 func (r *CollectionJobReconciler) forget(key client.ObjectKey) {
-	r.mu.Lock()
-	delete(r.writtenFrom, key)
-	r.mu.Unlock()
+	r.written.forget(key)
 	if l, ok := r.Executor.(*LocalExecutor); ok {
 		l.Forget(key)
 	}

@@ -95,12 +95,17 @@ type TestingRoundReconciler struct {
 	// swept again from its first visit and what it reported is gone. A
 	// manager restart forgets them; the job is then recreated silently.
 	deletedJobs map[types.NamespacedName]sets.Set[string]
-	// rollupCost is how long each round's last reconcile took to list its
-	// jobs and roll them up: about 1 ms for 1,000 jobs, tens of ms for
-	// 50,000. Job events wait at least that long before they enqueue the
-	// round again, so a city round's back-to-back reconciles use at most
-	// about half of one CPU, however fast its jobs finish.
-	rollupCost map[types.NamespacedName]time.Duration
+	// reconcileCost is how long each round's last reconcile took, from
+	// reading its jobs to writing its status: a few ms for 1,000 jobs,
+	// hundreds of ms for 50,000 (it checks every Building for a job, picks
+	// the next buildings to admit and rolls every job up). Job events wait
+	// at least that long before they enqueue the round again, so a city
+	// round's back-to-back reconciles take at most about half of one CPU,
+	// however fast its jobs finish. The whole reconcile counts, not only
+	// the rollup: where the manager and the API server share a few cores,
+	// every CPU-second the manager spends is one the API server, which
+	// carries every visit's writes, does not get (docs/performance.md).
+	reconcileCost map[types.NamespacedName]time.Duration
 	// unseen holds, per round, the jobs this controller created that the
 	// cache does not show yet (the expectations of kube-controller-manager's
 	// controllers). Every decision counts them: the next batch does not
@@ -140,7 +145,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		wake.at(after)
 	}
 
-	listStart := time.Now()
+	began := time.Now()
 	// The cache's own objects: read, never changed in place (admit puts
 	// copies in place of the jobs it admits).
 	cachedJobs, err := r.cached.roundJobs(ctx, tr.Namespace, tr.Name)
@@ -148,7 +153,6 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, err
 	}
 	jobs := r.withUnseen(req.NamespacedName, cachedJobs)
-	listCost := time.Since(listStart)
 
 	// Expand: one job per selected building. A round whose deadline had
 	// passed when it was created sweeps nothing.
@@ -179,9 +183,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 
 	// Roll the jobs up into the round's status.
-	statusStart := time.Now()
 	st := round.Status(&tr, jobs, unplanned, now)
-	r.setRollupCost(req.NamespacedName, listCost+time.Since(statusStart))
 	if !equality.Semantic.DeepEqual(st, tr.Status) {
 		if wait := r.statusWriteWait(req.NamespacedName, st.Phase != tr.Status.Phase); wait > 0 {
 			wake.at(wait)
@@ -198,6 +200,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			logger.V(1).Info("status written", "phase", st.Phase, "buildings", st.BuildingProgress)
 		}
 	}
+	r.setReconcileCost(req.NamespacedName, time.Since(began))
 
 	// Wake up for the next change of phase that no watch reports.
 	switch st.Phase {
@@ -486,27 +489,27 @@ func (r *TestingRoundReconciler) writeStatus(ctx context.Context, tr *sweepv1alp
 	return err
 }
 
-func (r *TestingRoundReconciler) setRollupCost(key types.NamespacedName, d time.Duration) {
+func (r *TestingRoundReconciler) setReconcileCost(key types.NamespacedName, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.rollupCost == nil {
-		r.rollupCost = map[types.NamespacedName]time.Duration{}
+	if r.reconcileCost == nil {
+		r.reconcileCost = map[types.NamespacedName]time.Duration{}
 	}
-	r.rollupCost[key] = d
+	r.reconcileCost[key] = d
 }
 
 // pace is the least delay before a round is reconciled again for a job
-// event: its last rollup's cost.
+// event: its last reconcile's duration.
 func (r *TestingRoundReconciler) pace(key types.NamespacedName) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.rollupCost[key]
+	return r.reconcileCost[key]
 }
 
 func (r *TestingRoundReconciler) forget(key types.NamespacedName) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.rollupCost, key)
+	delete(r.reconcileCost, key)
 	delete(r.unseen, key)
 	delete(r.pending, key)
 	delete(r.lastStatusWrite, key)
@@ -600,7 +603,7 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 // delay. Any other change (a report, a visit starting, a job created by
 // expansion) is enqueued delay later, and the changes that arrive within
 // delay of each other are one reconcile: the workqueue keeps one entry per
-// round. Either way a round waits at least pace(round), its last rollup's
+// round. Either way a round waits at least pace(round), its last reconcile's
 // cost, so a very large round does not reconcile back to back.
 func enqueueRoundOf(delay time.Duration, pace func(types.NamespacedName) time.Duration, deleted func(round types.NamespacedName, job string)) handler.EventHandler {
 	roundOf := func(obj client.Object) (types.NamespacedName, bool) {

@@ -74,6 +74,11 @@ type TestingScheduleReconciler struct {
 	// forbidden remembers, per schedule, the scheduled time last reported as
 	// waiting (Forbid), so the event is published once, not per reconcile.
 	forbidden map[types.NamespacedName]time.Time
+	// written holds the versions the schedule's own status writes
+	// replaced, until the cache shows the writes (ownStatusWrites): a
+	// round's creation wakes this controller, often before the status
+	// write that recorded it is in the cache.
+	written ownStatusWrites
 }
 
 // +kubebuilder:rbac:groups=sweep.masstesting.io,resources=testingschedules,verbs=get;list;watch
@@ -94,11 +99,15 @@ func (r *TestingScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			r.mu.Lock()
 			delete(r.forbidden, req.NamespacedName)
 			r.mu.Unlock()
+			r.written.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
 	}
 	if s.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil
+	}
+	if r.written.cacheBehind(req.NamespacedName, s.ResourceVersion) {
 		return ctrl.Result{}, nil
 	}
 	now := r.Clock.Now()
@@ -256,7 +265,10 @@ func (r *TestingScheduleReconciler) writeStatus(ctx context.Context, s *sweepv1a
 	if equality.Semantic.DeepEqual(st, s.Status) {
 		return nil
 	}
-	_, err := applyStatus(ctx, r.Client, "TestingSchedule", s, &st, ScheduleFieldOwner, "")
+	rv, err := applyStatus(ctx, r.Client, "TestingSchedule", s, &st, ScheduleFieldOwner, "")
+	if err == nil {
+		r.written.wrote(client.ObjectKeyFromObject(s), s.ResourceVersion, rv)
+	}
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

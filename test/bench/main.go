@@ -251,6 +251,22 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	// of the round to the benchmark, on the API server the round is
 	// measured on.
 	cjs.stop()
+	// Once the jobs exist the round only visits: where the time goes then,
+	// on both sides, over 30 seconds, where the round lasts minutes (and
+	// its expansion longer than the first profiles).
+	if n >= aheadMaxN {
+		for range 2 {
+			if err := <-cpuDone; err != nil {
+				return res, fmt.Errorf("CPU profile: %w", err)
+			}
+		}
+		go func() {
+			cpuDone <- fetchProfile("http://"+mgr.pprofAddr+"/debug/pprof/profile?seconds=30", filepath.Join(pprofDir, fmt.Sprintf("cpu-visits-%d.pprof", n)))
+		}()
+		go func() {
+			cpuDone <- apiServerProfile(ctx, p.cs, filepath.Join(pprofDir, fmt.Sprintf("apiserver-cpu-visits-%d.pprof", n)))
+		}()
+	}
 	if err := until(60*time.Minute, func() bool {
 		var got sweepv1alpha1.TestingRound
 		return p.c.Get(ctx, client.ObjectKeyFromObject(tr), &got) == nil && got.Status.Phase == sweepv1alpha1.RoundCompleted
@@ -263,7 +279,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	if err := fetchProfile("http://"+mgr.pprofAddr+"/debug/pprof/heap?gc=1", filepath.Join(pprofDir, fmt.Sprintf("heap-%d.pprof", n))); err != nil {
 		return res, fmt.Errorf("heap profile: %w", err)
 	}
-	for range 2 {
+	for range 2 { // the first profiles, or those of the visits
 		if err := <-cpuDone; err != nil {
 			return res, fmt.Errorf("CPU profile: %w", err)
 		}
