@@ -138,7 +138,7 @@ test-reliability: k8s-bin build ## Run the long fault-injection and soak tests (
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test -tags reliability ./test/e2e -run '^(TestReliability|TestSoak)' -p 1 -count=1 -parallel 2 -timeout 100m -v 2>&1 | \
 	  grep -v -e '^=== \(RUN\|PAUSE\|CONT\)'
 
-# Not part of `make test`: it takes about 35 minutes and its figures are
+# Not part of `make test`: it takes about 30 minutes and its figures are
 # only meaningful on a quiet machine. See docs/performance.md.
 .PHONY: bench
 bench: k8s-bin build ## Measure Sweep at 1,000, 10,000 and 50,000 buildings against the API server's ceiling; writes docs/performance.{md,png}.
