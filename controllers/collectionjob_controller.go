@@ -151,9 +151,14 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			res.RequeueAfter = left
 		}
 	}
-	if collection.Finished(d.Status.Phase) {
-		r.forget(req.NamespacedName)
-	}
+	// A job this reconcile finished is forgotten (its guard against a
+	// stale cache, the executor's record of its attempt) only by the
+	// reconcile that reads it finished from the cache. Forgotten here, a
+	// reconcile woken before the cache shows the write (by the executor's
+	// own "visit ended" event) decided from the old status: its attempt
+	// unknown to the executor, it started the attempt again, a registry
+	// request more than the retries allow (TestHTTPSourceFailuresThroughARound,
+	// TestFinishedJobIsNotRestartedFromAStaleCache).
 	return res, nil
 }
 

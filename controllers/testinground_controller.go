@@ -443,22 +443,19 @@ func (r *TestingRoundReconciler) pendingAdmissions(key types.NamespacedName, job
 		r.pending = map[types.NamespacedName]sets.Set[string]{}
 	}
 	p := r.pending[key]
-	if p == nil {
-		p = sets.New[string]()
-		r.pending[key] = p
-	}
-	seen := sets.New[string]()
-	for _, j := range jobs {
-		if j.Spec.Suspend {
-			seen.Insert(j.Name)
+	// Looked up in the pending set, which holds at most a reconcile's
+	// admissions, rather than collecting every suspended job: at 50,000
+	// jobs with 40,000 waiting that was a set of 40,000 names per call.
+	still := sets.New[string]()
+	if p.Len() > 0 {
+		for _, j := range jobs {
+			if j.Spec.Suspend && p.Has(j.Name) {
+				still.Insert(j.Name)
+			}
 		}
 	}
-	for name := range p {
-		if !seen.Has(name) {
-			p.Delete(name)
-		}
-	}
-	return p.Clone()
+	r.pending[key] = still
+	return still.Clone()
 }
 
 // statusWriteWait says how long to hold a status write back so that a round

@@ -97,10 +97,14 @@ type result struct {
 	// CPU seconds per building (per object for the ceiling) spent by the
 	// API server and by the manager, from their process_cpu_seconds_total.
 	CeilingAPICPU, RoundAPICPU, RoundManagerCPU float64
-	ReconcileP50, ReconcileP99                  map[string]time.Duration
-	ceilingRate, expansionRate                  float64
-	jobControllerRate, roundRate                float64
-	aheadRate                                   float64
+	// ClosedWatches counts the CollectionJob watches the API server closed
+	// during the round because their buffer stayed full (each resumes, and
+	// the API server replays what it had not delivered).
+	ClosedWatches                float64
+	ReconcileP50, ReconcileP99   map[string]time.Duration
+	ceilingRate, expansionRate   float64
+	jobControllerRate, roundRate float64
+	aheadRate                    float64
 }
 
 func main() {
@@ -157,10 +161,10 @@ func fail(err error) {
 }
 
 func (r result) summary() string {
-	return fmt.Sprintf("N=%d ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling; ahead of start %.0f/s), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB; CPU ms per object: API server %.1f at the ceiling, %.1f in the round; manager %.1f",
+	return fmt.Sprintf("N=%d ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling; ahead of start %.0f/s), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB; CPU ms per object: API server %.1f at the ceiling, %.1f in the round; manager %.1f; %.0f CollectionJob watches closed by the API server",
 		r.N, r.ceilingRate, r.expansionRate, r.expansionRate/r.ceilingRate, r.aheadRate, r.Round.Round(time.Millisecond), r.jobControllerRate,
 		r.WritesPerBuilding, r.StatusWritesPerSecond, r.PeakRSS/(1<<20), r.PeakHeap/(1<<20),
-		r.CeilingAPICPU*1000, r.RoundAPICPU*1000, r.RoundManagerCPU*1000)
+		r.CeilingAPICPU*1000, r.RoundAPICPU*1000, r.RoundManagerCPU*1000, r.ClosedWatches)
 }
 
 func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
@@ -218,6 +222,10 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 		return res, err
 	}
 	apiCPU0, err := apiServerCPU(ctx, p.cs)
+	if err != nil {
+		return res, err
+	}
+	closed0, err := closedWatches(ctx, p.cs, "collectionjobs")
 	if err != nil {
 		return res, err
 	}
@@ -288,6 +296,11 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	if err != nil {
 		return res, err
 	}
+	closed1, err := closedWatches(ctx, p.cs, "collectionjobs")
+	if err != nil {
+		return res, err
+	}
+	res.ClosedWatches = closed1 - closed0
 	mgrCPU1, err := managerCPU(mgr)
 	if err != nil {
 		return res, err
@@ -652,6 +665,24 @@ func apiServerCPU(ctx context.Context, cs kubernetes.Interface) (float64, error)
 		return 0, err
 	}
 	return counterValue(fams, "process_cpu_seconds_total"), nil
+}
+
+// closedWatches is the API server's apiserver_terminated_watchers_total for
+// one resource: watchers it closed because they fell behind.
+func closedWatches(ctx context.Context, cs kubernetes.Interface, resource string) (float64, error) {
+	fams, err := apiServerMetrics(ctx, cs)
+	if err != nil {
+		return 0, err
+	}
+	var n float64
+	if f := fams["apiserver_terminated_watchers_total"]; f != nil {
+		for _, m := range f.Metric {
+			if label(m, "resource") == resource {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n, nil
 }
 
 // managerCPU is the manager's process_cpu_seconds_total.

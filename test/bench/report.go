@@ -106,9 +106,9 @@ func write(rs []result, jw *jobWrites, mdPath, pngPath, args string, took time.D
 	for _, r := range rs {
 		fmt.Fprintf(&b, "| %d | %s |\n", r.N, byResource(r.WritesByResource))
 	}
-	b.WriteString("\nCPU per building, in milliseconds, from each process's `process_cpu_seconds_total`: the API server's for one create at the ceiling, and the API server's and the manager's over Sweep's whole round (its creates, admissions, status writes, and the watches that carry them to the manager). The profiles behind them are `performance/apiserver-cpu-ceiling-N.pprof`, `performance/apiserver-cpu-N.pprof` and `performance/cpu-N.pprof` (the round's first 30 seconds).\n\n| N | API server, ceiling (per create) | API server, round | manager, round |\n| ---: | ---: | ---: | ---: |\n")
+	b.WriteString("\nCPU per building, in milliseconds, from each process's `process_cpu_seconds_total`: the API server's for one create at the ceiling, and the API server's and the manager's over Sweep's whole round (its creates, admissions, status writes, and the watches that carry them to the manager). The profiles behind them are `performance/apiserver-cpu-ceiling-N.pprof`, `performance/apiserver-cpu-N.pprof` and `performance/cpu-N.pprof` (the round's first 30 seconds). The last column counts the manager's CollectionJob watches the API server closed during the round because their buffer stayed full (`apiserver_terminated_watchers_total`): each resumes, and the API server replays to it what it had not delivered.\n\n| N | API server, ceiling (per create) | API server, round | manager, round | watches closed |\n| ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %d | %.1f | %.1f | %.1f |\n", r.N, r.CeilingAPICPU*1000, r.RoundAPICPU*1000, r.RoundManagerCPU*1000)
+		fmt.Fprintf(&b, "| %d | %.1f | %.1f | %.1f | %.0f |\n", r.N, r.CeilingAPICPU*1000, r.RoundAPICPU*1000, r.RoundManagerCPU*1000, r.ClosedWatches)
 	}
 	if jw != nil {
 		fmt.Fprintf(&b, "\nJob executor, a one-visit round of %d buildings on a local kwok cluster (hack/cluster.sh; the real Job controller, the collector run by test/e2e/kubelet): **%.2f writes per building**, by resource: %s.\n",
