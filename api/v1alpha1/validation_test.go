@@ -65,6 +65,7 @@ kind: TestingRound
 metadata: {name: r}
 spec:
   deadline: "2026-11-26T18:00:00Z"
+  collector: {source: drill}
 `
 
 const validJob = `
@@ -77,6 +78,7 @@ spec:
   expected: 100
   homeVisit: 3
   deadline: "2026-11-26T18:00:00Z"
+  collector: {source: drill}
 `
 
 // with returns a valid manifest with one field (a dotted path) set to value.
@@ -136,7 +138,10 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"address too long", building(`{residents: 10, address: "` + strings.Repeat("x", 257) + `"}`), "spec.address", "Too long"},
 
 		// TestingRound.
-		{"deadline missing", round(`{teams: 5}`), "spec.deadline", "Required value"},
+		{"deadline missing", round(`{teams: 5, collector: {source: drill}}`), "spec.deadline", "Required value"},
+		// No silent drill: a round that names no source is refused.
+		{"collector missing", round(`{` + dl + `}`), "spec.collector", "Required value"},
+		{"source missing", round(`{` + dl + `, collector: {http: {url: "https://registry.example"}}}`), "spec.collector.source", "Required value"},
 		{"deadline before start", round(`{start: "2026-11-26T18:00:00Z", deadline: "2026-11-26T06:00:00Z"}`), "spec.deadline", "deadline must be after start"},
 		{"deadline equal to start", round(`{start: "2026-11-26T18:00:00Z", deadline: "2026-11-26T18:00:00Z"}`), "spec.deadline", "deadline must be after start"},
 		{"deadline not a time", round(`{deadline: tomorrow}`), "spec.deadline", ""},
@@ -155,7 +160,7 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"http source without settings", round(`{` + dl + `, collector: {source: http}}`), "spec.collector.http", "http settings are required"},
 		{"http source with an ftp url", round(`{` + dl + `, collector: {source: http, http: {url: "ftp://registry.example"}}}`), "spec.collector.http.url", "url must start with http"},
 		{"csv source without settings", round(`{` + dl + `, collector: {source: csv}}`), "spec.collector.csv", "csv settings are required"},
-		{"drill absent above 100 percent", round(`{` + dl + `, collector: {drill: {absentPercent: 101}}}`), "spec.collector.drill.absentPercent", ""},
+		{"drill absent above 100 percent", round(`{` + dl + `, collector: {source: drill, drill: {absentPercent: 101}}}`), "spec.collector.drill.absentPercent", ""},
 		{"negative ttl", round(`{` + dl + `, ttlSecondsAfterFinished: -1}`), "spec.ttlSecondsAfterFinished", ""},
 
 		// CollectionJob spec.
@@ -303,7 +308,7 @@ func TestSamplesAndEdgeCasesAreAcceptedWithDefaults(t *testing.T) {
 		}
 	}
 
-	// A round with nothing but a deadline gets every default.
+	// A round with nothing but a deadline and its source gets every default.
 	r := decode(t, validRound, ns)
 	r.SetName("defaults")
 	if err := k8sClient.Create(ctx, r); err != nil {
