@@ -126,8 +126,8 @@ func TestWhoMayWriteWhat(t *testing.T) {
 	})
 
 	t.Run("a visit pod's token cannot change the operator's fields", func(t *testing.T) {
-		refused(t, writeReport(asPodA, a, 1, map[string]any{"phase": "Completed"}), "status.phase belong to the operator")
-		refused(t, writeReport(asPodA, a, 1, map[string]any{"sampled": 20, "missed": 0}), "belong to the operator")
+		refused(t, writeReport(asPodA, a, 1, map[string]any{"phase": "Completed"}), "not the operator's status.phase")
+		refused(t, writeReport(asPodA, a, 1, map[string]any{"sampled": 20, "missed": 0}), "not the operator's status.missed, status.sampled")
 		refused(t, writeReport(asPodA, a, 2, nil), "a collector may report on that visit only, not on visit 2")
 	})
 
