@@ -208,7 +208,10 @@ func (cl *cluster) installPolicies(t *testing.T) {
 			if err == nil {
 				return false, nil
 			}
-			return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "ValidatingAdmissionPolicy"), err
+			if apierrors.IsForbidden(err) && strings.Contains(err.Error(), "ValidatingAdmissionPolicy") {
+				return true, nil
+			}
+			return false, err
 		})
 	}
 	if err := cl.c.Delete(ctx, crb); err != nil {

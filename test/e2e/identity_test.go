@@ -184,9 +184,8 @@ func TestWhoMayWriteWhat(t *testing.T) {
 			t.Errorf("an editor created a CollectionJob: %v", err)
 		}
 		refused(t, cl.as(t, "district-admin").Create(ctx, forged.DeepCopy()), "only the Sweep operator makes a collection job part of a TestingRound")
-		changed := a.DeepCopy()
-		changed.Spec.Expected = 1
-		refused(t, cl.as(t, "district-admin").Update(ctx, changed), "the spec of a round's collection job is the operator's")
+		fewer := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"expected":1}}`))
+		refused(t, cl.as(t, "district-admin").Patch(ctx, a.DeepCopy(), fewer), "the spec of a round's collection job is the operator's")
 	})
 
 	t.Run("a round names only Secrets its writer may read", func(t *testing.T) {
@@ -236,9 +235,8 @@ func TestWhoMayWriteWhat(t *testing.T) {
 		if err := asEditor.Create(ctx, withToken); err != nil {
 			t.Fatalf("the editor's round naming a Secret was refused: %v", err)
 		}
-		later := withToken.DeepCopy()
-		later.Spec.Deadline = metav1.NewTime(later.Spec.Deadline.Add(time.Hour))
-		if err := asCommander.Update(ctx, later); err != nil {
+		later := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"deadline":"`+withToken.Spec.Deadline.Add(time.Hour).UTC().Format(time.RFC3339)+`"}}`))
+		if err := asCommander.Patch(ctx, withToken.DeepCopy(), later); err != nil {
 			t.Errorf("the commander's deadline change of a round naming a Secret was refused: %v", err)
 		}
 		// Nor can a round run its pods as another ServiceAccount (the CRD's
