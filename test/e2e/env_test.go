@@ -183,8 +183,9 @@ func (cl *cluster) installPolicies(t *testing.T) {
 	cl.kubectl(t, "apply", "--server-side", "-f", manifest)
 
 	// Policies take effect a moment after they are stored. A user who may do
-	// anything by RBAC but is no cluster admin probes two of them with dry
-	// runs until both refuse.
+	// anything by RBAC but is no cluster admin probes two of them (built-in
+	// kinds, whose schema no change here affects) with dry runs until both
+	// refuse.
 	ctx := context.Background()
 	probe := "sweep-e2e-policy-probe"
 	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: probe},
@@ -199,10 +200,10 @@ func (cl *cluster) installPolicies(t *testing.T) {
 	as := cl.as(t, probe)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "policy-probe"},
 		Spec: corev1.PodSpec{ServiceAccountName: "sweep-collector", Containers: []corev1.Container{{Name: "c", Image: "probe"}}}}
-	cj := &sweepv1alpha1.CollectionJob{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "policy-probe",
-		OwnerReferences: []metav1.OwnerReference{{APIVersion: sweepv1alpha1.GroupVersion.String(), Kind: "TestingRound", Name: "r", UID: "probe"}}},
-		Spec: sweepv1alpha1.CollectionJobSpec{Round: "r", Building: "b", Deadline: metav1.Now()}}
-	for _, o := range []client.Object{pod, cj} {
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "policy-probe"},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: *pod.Spec.DeepCopy()}}}
+	job.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+	for _, o := range []client.Object{pod, job} {
 		await(t, time.Minute, fmt.Sprintf("the admission policies to refuse a %T", o), func(ctx context.Context) (bool, error) {
 			err := as.Create(ctx, o.DeepCopyObject().(client.Object), client.DryRunAll)
 			if err == nil {
