@@ -35,7 +35,11 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -201,14 +205,20 @@ func TestInstall(t *testing.T) {
 		own, other := visitPod(t, admin, kubectlBin, ns, "building-1"), visitPod(t, admin, kubectlBin, ns, "building-2")
 		podToken := strings.TrimSpace(kubectl("create", "token", "sweep-collector", "-n", ns, "--duration", "10m",
 			"--bound-object-kind", "Pod", "--bound-object-name", own.pod, "--bound-object-uid", own.uid))
-		collector := []string{"KUBECONFIG=" + tokenKubeconfig(t, admin, podToken, t.TempDir())}
-		report := fmt.Sprintf(`{"status":{"report":{"visit":1,"sampled":1,"missed":1,"time":%q}}}`, time.Now().UTC().Format(time.RFC3339))
-		if out, err := run(t, collector, kubectlBin, "patch", "collectionjob", own.job, "-n", ns, "--subresource=status", "--type=merge", "-p", report); err != nil {
-			t.Errorf("building-1's visit pod could not write its own report: %v\n%s", err, out)
+		// Patched as the collector does, without reading the status first
+		// (its Role has no get on collectionjobs/status; kubectl patch reads).
+		cfg, err := clientcmd.BuildConfigFromFlags("", tokenKubeconfig(t, admin, podToken, t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
 		}
-		out, err := run(t, collector, kubectlBin, "patch", "collectionjob", other.job, "-n", ns, "--subresource=status", "--type=merge", "-p", report)
-		if err == nil || !strings.Contains(out, "ValidatingAdmissionPolicy '"+release+"-collector-report'") {
-			t.Errorf("building-1's visit pod writing building-2's report: %v\n%s\nwant refused by %s-collector-report", err, out, release)
+		jobs := dynamic.NewForConfigOrDie(cfg).Resource(schema.GroupVersionResource{Group: "sweep.masstesting.io", Version: "v1alpha1", Resource: "collectionjobs"}).Namespace(ns)
+		report := []byte(fmt.Sprintf(`{"status":{"report":{"visit":1,"sampled":1,"missed":1,"time":%q}}}`, time.Now().UTC().Format(time.RFC3339)))
+		if _, err := jobs.Patch(context.Background(), own.job, types.MergePatchType, report, metav1.PatchOptions{}, "status"); err != nil {
+			t.Errorf("building-1's visit pod could not write its own report: %v", err)
+		}
+		_, err = jobs.Patch(context.Background(), other.job, types.MergePatchType, report, metav1.PatchOptions{}, "status")
+		if err == nil || !strings.Contains(err.Error(), "ValidatingAdmissionPolicy '"+release+"-collector-report'") {
+			t.Errorf("building-1's visit pod writing building-2's report: %v; want refused by %s-collector-report", err, release)
 		}
 		stop()
 		if d := denial.FindString(log.String()); d != "" {

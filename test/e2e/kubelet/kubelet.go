@@ -75,8 +75,8 @@ const (
 
 // Kubelet runs the collector for visit pods.
 type Kubelet struct {
-	Client     kubernetes.Interface
-	Binary     string // the sweep binary
+	Client kubernetes.Interface
+	Binary string // the sweep binary
 	// Kubeconfig is the cluster's; collectors use only its server and CA,
 	// with a token of their own pod (PodToken), never its credentials.
 	Kubeconfig string
