@@ -47,7 +47,8 @@ func TestFinishedJobIsNotRestartedFromAStaleCache(t *testing.T) {
 	cj := &sweepv1alpha1.CollectionJob{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "r-b"},
 		Spec: sweepv1alpha1.CollectionJobSpec{Round: "r", Building: "b", Expected: 10, Households: 4,
-			Deadline: metav1.Time{Time: clk.Now().Add(6 * time.Hour)}},
+			Deadline:  metav1.Time{Time: clk.Now().Add(6 * time.Hour)},
+			Collector: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}},
 	}
 	if err := k8s.Create(ctx, cj); err != nil {
 		t.Fatal(err)

@@ -124,11 +124,11 @@ type TestingRoundSpec struct {
 	// +kubebuilder:default={}
 	Supplies SuppliesPolicy `json:"supplies,omitempty"`
 
-	// collector is what runs each visit: its source of sampling records and
-	// an optional pod template.
-	// +optional
-	// +kubebuilder:default={}
-	Collector CollectorSpec `json:"collector,omitempty"`
+	// collector is what runs each visit: its source of sampling records
+	// (required: http, csv, or drill for an exercise) and an optional pod
+	// template.
+	// +required
+	Collector CollectorSpec `json:"collector"`
 
 	// suspend stops the round from admitting more buildings. Buildings
 	// already being swept finish their current visit.
@@ -275,6 +275,7 @@ type TestingRoundStatus struct {
 // +kubebuilder:printcolumn:name="Missed",type=integer,JSONPath=`.status.residents.missed`
 // +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progressPercent`,description="percent of expected residents sampled or finally missed"
 // +kubebuilder:printcolumn:name="Deadline",type=string,JSONPath=`.spec.deadline`
+// +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.collector.source`,description="where results come from; drill results are simulated"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type TestingRound struct {
 	metav1.TypeMeta `json:",inline"`
