@@ -69,10 +69,12 @@ manifests: controller-gen ## Generate CRDs and RBAC from the API types and contr
 # config/prometheus/rules and config/grafana once those exist; until then the
 # chart keeps its stand-ins (charts/sweep/files/README.md).
 .PHONY: chart-files
-chart-files: ## Copy CRDs, the manager ClusterRole, alert rules, dashboards and the version into charts/sweep.
+chart-files: ## Copy CRDs, the manager ClusterRole, admission policies, alert rules, dashboards and the version into charts/sweep.
 	rm -f $(CHART)/files/crds/*.yaml
 	cp config/crd/bases/*.yaml $(CHART)/files/crds/
 	cp config/rbac/role.yaml $(CHART)/files/rbac/manager-role.yaml
+	mkdir -p $(CHART)/files/admission && rm -f $(CHART)/files/admission/*.yaml
+	find config/admission -name '*.yaml' ! -name 'kustomiz*' -exec cp {} $(CHART)/files/admission/ \;
 	if [ -f config/prometheus/rules/sweep.rules.yaml ]; then cp config/prometheus/rules/sweep.rules.yaml $(CHART)/files/prometheus/sweep.rules.yaml; fi
 	if compgen -G 'config/grafana/*.json' >/dev/null; then rm -f $(CHART)/files/grafana/*.json; cp config/grafana/*.json $(CHART)/files/grafana/; fi
 	sed -i -e 's/^version: .*/version: $(CHART_VERSION)/' -e 's/^appVersion: .*/appVersion: $(VERSION)/' $(CHART)/Chart.yaml

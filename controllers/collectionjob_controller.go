@@ -92,6 +92,30 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		cj.Status.Report = obs.Report
 	}
 	d := collection.Decide(&cj, obs, now)
+	current := cj.Status.DeepCopy()
+	current.Report = nil
+	if !equality.Semantic.DeepEqual(*current, d.Status) {
+		if err := r.writeStatus(ctx, &cj, d.Status); err != nil {
+			// A conflict (the collector or another write got there first)
+			// is requeued quietly by requeueOnConflict, to decide again
+			// from the newer object.
+			return ctrl.Result{}, err
+		}
+		if d.Status.Phase != cj.Status.Phase {
+			log.FromContext(ctx).Info("phase changed", "from", cj.Status.Phase, "to", d.Status.Phase,
+				"sampled", d.Status.Sampled, "missed", d.Status.Missed)
+		}
+		for _, e := range d.Events {
+			r.Recorder.Eventf(&cj, nil, e.Type, e.Reason, "Visit", "%s", e.Message)
+		}
+		recordMetrics(&cj, d, obs, now)
+	}
+	// Start only once the decision is written, too: the admission policy
+	// collector-report lets a visit pod report only while status.activeJob
+	// names its Job, so the Job must not run before that is stored. A
+	// write that fails starts nothing; the next reconcile decides again,
+	// and an attempt written but not started is started then
+	// (collection.VisitUnknown).
 	if d.Start != "" {
 		var tr sweepv1alpha1.TestingRound
 		if err := r.Get(ctx, client.ObjectKey{Namespace: cj.Namespace, Name: cj.Spec.Round}, &tr); err != nil && !apierrors.IsNotFound(err) {
@@ -111,24 +135,6 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		log.FromContext(ctx).Info("visit started", "visit", d.Visit, "visitJob", d.Start)
 	}
 
-	current := cj.Status.DeepCopy()
-	current.Report = nil
-	if !equality.Semantic.DeepEqual(*current, d.Status) {
-		if err := r.writeStatus(ctx, &cj, d.Status); err != nil {
-			// A conflict (the collector or another write got there first)
-			// is requeued quietly by requeueOnConflict, to decide again
-			// from the newer object.
-			return ctrl.Result{}, err
-		}
-		if d.Status.Phase != cj.Status.Phase {
-			log.FromContext(ctx).Info("phase changed", "from", cj.Status.Phase, "to", d.Status.Phase,
-				"sampled", d.Status.Sampled, "missed", d.Status.Missed)
-		}
-		for _, e := range d.Events {
-			r.Recorder.Eventf(&cj, nil, e.Type, e.Reason, "Visit", "%s", e.Message)
-		}
-		recordMetrics(&cj, d, obs, now)
-	}
 	// Stop only once the decision is written. A decision from a stale
 	// cache (the visit Job seen finished before the collector's final
 	// report) fails the write with a conflict and must not delete the

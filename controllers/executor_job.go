@@ -141,9 +141,11 @@ func (e *JobExecutor) visitJob(cj *sweepv1alpha1.CollectionJob, tr *sweepv1alpha
 	if tmpl.Spec.RestartPolicy == "" {
 		tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
 	}
-	if tmpl.Spec.ServiceAccountName == "" {
-		tmpl.Spec.ServiceAccountName = CollectorServiceAccount
-	}
+	// Always the collector's identity: the admission policies let only this
+	// ServiceAccount's visit pods write reports, and the CRD refuses a
+	// template naming another one (a round must not borrow an identity).
+	tmpl.Spec.ServiceAccountName = CollectorServiceAccount
+	tmpl.Spec.DeprecatedServiceAccount = ""
 	env := a.Env()
 	keys := make([]string, 0, len(env))
 	for k := range env {

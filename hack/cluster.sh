@@ -56,8 +56,15 @@ up)
   # (10 s), which a heavily loaded machine or a stopped API server causes,
   # and nothing here restarts it: no more Job pods, no more scheduling (seen
   # mid-soak and in the 2,000-building kill test).
+  # Each controller of kube-controller-manager uses its own ServiceAccount's
+  # token, as kubeadm sets it up: the Job controller creates visit pods as
+  # system:serviceaccount:kube-system:job-controller, the identity Sweep's
+  # admission policy collector-pods lets create pods that run as the
+  # collector. kwokctl's default (its admin certificate, system:masters)
+  # would pass every policy unchecked.
   kwokctl create cluster --name "$name" --runtime binary --config "$stages" \
     --extra-args kube-controller-manager=leader-elect=false --extra-args kube-scheduler=leader-elect=false \
+    --extra-args kube-controller-manager=use-service-account-credentials=true \
     --etcd-binary "$k8s/etcd" --kube-apiserver-binary "$k8s/kube-apiserver" \
     --kube-controller-manager-binary "$k8s/kube-controller-manager" \
     --kube-scheduler-binary "$k8s/kube-scheduler" --kwok-controller-binary "$k8s/kwok" \

@@ -59,8 +59,12 @@ type CollectorSpec struct {
 	// template is the pod template of each visit's Job. When empty the
 	// operator runs its own image as `sweep collect` with a restricted
 	// security context. The operator sets the collector's environment
-	// (round, building, visit, expected counts) on every container.
+	// (round, building, visit, expected counts) on every container. Visit
+	// pods always run as the ServiceAccount sweep-collector: its token is
+	// what lets a visit pod write its own building's report and nothing else,
+	// so a template cannot name another identity.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.spec) || ((!has(self.spec.serviceAccountName) || self.spec.serviceAccountName == 'sweep-collector') && (!has(self.spec.serviceAccount) || self.spec.serviceAccount == 'sweep-collector'))",message="template.spec.serviceAccountName must be empty or sweep-collector: visit pods always run as the collector's ServiceAccount, which may write only its own building's report",fieldPath=".spec.serviceAccountName"
 	Template *corev1.PodTemplateSpec `json:"template,omitempty"`
 }
 

@@ -42,6 +42,8 @@ import (
 	"github.com/go-logr/logr"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -49,6 +51,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -154,11 +157,83 @@ func startCluster(t *testing.T, decide func(*corev1.Pod) kubelet.Action) *cluste
 		})
 	}
 
+	cl.installPolicies(t)
+
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cl.kubelet = &kubelet.Kubelet{Client: cl.cs, Binary: sweepBin, Kubeconfig: cl.kubeconfig, Decide: decide, Workers: 64}
 	cl.kubelet.Start(ctx)
 	return cl
+}
+
+// installPolicies installs the admission policies as shipped
+// (config/admission, which config/default and the chart include), so that
+// every test runs under them; the manager here runs as a cluster admin
+// (system:masters), which they exempt. It returns once they refuse.
+func (cl *cluster) installPolicies(t *testing.T) {
+	t.Helper()
+	manifest := filepath.Join(cl.dir, "admission.yaml")
+	out, err := exec.Command(filepath.Join(root, "bin", "kustomize"), "build", filepath.Join(root, "config", "admission")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kustomize build config/admission: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(manifest, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cl.kubectl(t, "apply", "--server-side", "-f", manifest)
+
+	// Policies take effect a moment after they are stored. A user who may do
+	// anything by RBAC but is no cluster admin probes two of them (built-in
+	// kinds, whose schema no change here affects) with dry runs until both
+	// refuse.
+	ctx := context.Background()
+	probe := "sweep-e2e-policy-probe"
+	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: probe},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: probe}}}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "sweep-collector"}}
+	for _, o := range []client.Object{crb, sa} {
+		if err := cl.c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	as := cl.as(t, probe)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "policy-probe"},
+		Spec: corev1.PodSpec{ServiceAccountName: "sweep-collector", Containers: []corev1.Container{{Name: "c", Image: "probe"}}}}
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "policy-probe"},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: *pod.Spec.DeepCopy()}}}
+	job.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+	for _, o := range []client.Object{pod, job} {
+		await(t, time.Minute, fmt.Sprintf("the admission policies to refuse a %T", o), func(ctx context.Context) (bool, error) {
+			err := as.Create(ctx, o.DeepCopyObject().(client.Object), client.DryRunAll)
+			if err == nil {
+				return false, nil
+			}
+			if apierrors.IsForbidden(err) && strings.Contains(err.Error(), "ValidatingAdmissionPolicy") {
+				return true, nil
+			}
+			return false, err
+		})
+	}
+	if err := cl.c.Delete(ctx, crb); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// as is a client that impersonates user (in group system:authenticated,
+// as every signed-in user is), for what RBAC grants that user.
+func (cl *cluster) as(t *testing.T, user string) client.Client {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", cl.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:authenticated"}}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func (cl *cluster) kubectl(t *testing.T, args ...string) {

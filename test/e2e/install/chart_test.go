@@ -361,3 +361,51 @@ func TestChartMonitoring(t *testing.T) {
 		t.Errorf("rendered %d dashboards and %d rules, want some of each", dashboards, rules)
 	}
 }
+
+// TestChartAdmissionPolicies checks that the chart renders exactly the
+// admission policies and bindings of config/admission, on by default, named
+// after the release, exempting the chart's own ServiceAccount instead of
+// config/default's, and none when admissionPolicies.enabled is false.
+func TestChartAdmissionPolicies(t *testing.T) {
+	const kustOperator = "system:serviceaccount:sweep-system:sweep-controller-manager"
+	chartOperator := "system:serviceaccount:" + namespace + ":" + serviceAccount
+	want := map[string]any{}
+	for _, u := range decode(t, must(t, nil, filepath.Join(root, "bin", "kustomize"), "build", filepath.Join(root, "config", "admission"))) {
+		spec, err := json.Marshal(u.Object["spec"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.GetKind() == "ValidatingAdmissionPolicy" && !strings.Contains(string(spec), kustOperator) {
+			t.Errorf("config/admission %s does not exempt %s", u.GetName(), kustOperator)
+		}
+		spec = []byte(strings.ReplaceAll(string(spec), kustOperator, chartOperator))
+		spec = []byte(strings.ReplaceAll(string(spec), `"policyName":"`, `"policyName":"`+release+"-"))
+		var v any
+		if err := json.Unmarshal(spec, &v); err != nil {
+			t.Fatal(err)
+		}
+		want[u.GetKind()+"/"+release+"-"+u.GetName()] = v
+	}
+	if len(want) != 12 {
+		t.Errorf("config/admission has %d objects, want 6 policies and 6 bindings", len(want))
+	}
+	got := map[string]any{}
+	for _, u := range decode(t, render(t)) {
+		if strings.HasPrefix(u.GetKind(), "ValidatingAdmissionPolicy") {
+			got[u.GetKind()+"/"+u.GetName()] = normalize(t, u.Object["spec"])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("the chart renders %d admission policies and bindings, config/admission has %d", len(got), len(want))
+	}
+	for name, w := range want {
+		if g := got[name]; !reflect.DeepEqual(normalize(t, w), normalize(t, g)) {
+			t.Errorf("the chart's %s differs from config/admission's (run make chart-files):\n got %v\nwant %v", name, g, w)
+		}
+	}
+	for _, u := range decode(t, render(t, "--set", "admissionPolicies.enabled=false")) {
+		if strings.HasPrefix(u.GetKind(), "ValidatingAdmissionPolicy") {
+			t.Errorf("admissionPolicies.enabled=false still renders %s %s", u.GetKind(), u.GetName())
+		}
+	}
+}

@@ -35,7 +35,11 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -195,6 +199,27 @@ func TestInstall(t *testing.T) {
 			_, err = run(t, []string{"KUBECONFIG=" + admin}, kubectlBin, "get", "serviceaccount/sweep-collector", "role/sweep-collector", "rolebinding/sweep-collector", "-n", ns)
 			return err == nil
 		})
+		// The chart's admission policies judge collectors' writes: a token
+		// bound to building-1's visit pod (kwok runs it, no container runs)
+		// writes building-1's report, and is refused building-2's.
+		own, other := visitPod(t, admin, kubectlBin, ns, "building-1"), visitPod(t, admin, kubectlBin, ns, "building-2")
+		podToken := strings.TrimSpace(kubectl("create", "token", "sweep-collector", "-n", ns, "--duration", "10m",
+			"--bound-object-kind", "Pod", "--bound-object-name", own.pod, "--bound-object-uid", own.uid))
+		// Patched as the collector does, without reading the status first
+		// (its Role has no get on collectionjobs/status; kubectl patch reads).
+		cfg, err := clientcmd.BuildConfigFromFlags("", tokenKubeconfig(t, admin, podToken, t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs := dynamic.NewForConfigOrDie(cfg).Resource(schema.GroupVersionResource{Group: "sweep.masstesting.io", Version: "v1alpha1", Resource: "collectionjobs"}).Namespace(ns)
+		report := []byte(fmt.Sprintf(`{"status":{"report":{"visit":1,"sampled":1,"missed":1,"time":%q}}}`, time.Now().UTC().Format(time.RFC3339)))
+		if _, err := jobs.Patch(context.Background(), own.job, types.MergePatchType, report, metav1.PatchOptions{}, "status"); err != nil {
+			t.Errorf("building-1's visit pod could not write its own report: %v", err)
+		}
+		_, err = jobs.Patch(context.Background(), other.job, types.MergePatchType, report, metav1.PatchOptions{}, "status")
+		if err == nil || !strings.Contains(err.Error(), "ValidatingAdmissionPolicy '"+release+"-collector-report'") {
+			t.Errorf("building-1's visit pod writing building-2's report: %v; want refused by %s-collector-report", err, release)
+		}
 		stop()
 		if d := denial.FindString(log.String()); d != "" {
 			t.Errorf("the manager was denied (%q):\n%s", d, denialLines(log.String()))
@@ -425,6 +450,33 @@ spec:
 		t.Fatal(err)
 	}
 	kubectl("apply", "--server-side", "-n", ns, "-f", path)
+}
+
+// visit is a building's collection job and the pod of its current visit.
+type visit struct{ job, pod, uid string }
+
+// visitPod waits for building's first visit pod in ns and returns it.
+func visitPod(t *testing.T, admin, kubectlBin, ns, building string) visit {
+	t.Helper()
+	var v visit
+	waitFor(t, time.Minute, "the visit pod of "+building, func() bool {
+		out, err := run(t, []string{"KUBECONFIG=" + admin}, kubectlBin, "get", "collectionjobs", "-n", ns,
+			"--field-selector", "spec.building="+building, "-o", "jsonpath={.items[0].metadata.name} {.items[0].status.activeJob}")
+		f := strings.Fields(out)
+		if err != nil || len(f) != 2 {
+			return false
+		}
+		v.job = f[0]
+		out, err = run(t, []string{"KUBECONFIG=" + admin}, kubectlBin, "get", "pods", "-n", ns, "-l", "job-name="+f[1],
+			"-o", "jsonpath={.items[0].metadata.name} {.items[0].metadata.uid}")
+		f = strings.Fields(out)
+		if err != nil || len(f) != 2 {
+			return false
+		}
+		v.pod, v.uid = f[0], f[1]
+		return true
+	})
+	return v
 }
 
 func roundPhase(t *testing.T, admin, kubectlBin, ns string) string {

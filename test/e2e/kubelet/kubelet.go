@@ -19,7 +19,9 @@ limitations under the License.
 // (hack/cluster.sh): kwok schedules visit pods onto fake nodes and marks
 // them Running, but no container runs. For each running visit pod this
 // harness runs the real `sweep collect` binary with the pod's environment
-// (so the collector reports through the API server exactly as in a pod),
+// and a token of the pod's own ServiceAccount bound to the pod, as the
+// kubelet's projected token is (so the collector reports through the API
+// server exactly as in a pod, under config/admission's policies),
 // then writes the exit code into the pod's annotation
 // e2e.sweep.masstesting.io/exit-code; a kwok Stage
 // (hack/kwok/pod-finish-when-marked.yaml) then finishes the pod, and the
@@ -38,6 +40,7 @@ import (
 	"sync"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -45,7 +48,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 )
 
 // ExitCodeAnnotation is read by the kwok stages that finish a pod.
@@ -69,9 +75,11 @@ const (
 
 // Kubelet runs the collector for visit pods.
 type Kubelet struct {
-	Client     kubernetes.Interface
-	Binary     string // the sweep binary
-	Kubeconfig string // the collector's credentials
+	Client kubernetes.Interface
+	Binary string // the sweep binary
+	// Kubeconfig is the cluster's; collectors use only its server and CA,
+	// with a token of their own pod (PodToken), never its credentials.
+	Kubeconfig string
 	// Decide picks the action for a pod; nil runs every pod.
 	Decide func(*corev1.Pod) Action
 	// Workers is how many collectors run at once (default 8).
@@ -171,12 +179,26 @@ func (k *Kubelet) handle(ctx context.Context, lister corelisters.PodNamespaceLis
 }
 
 // collect runs `sweep collect` with the environment of the pod's first
-// container, as the container runtime would.
+// container and a token bound to the pod, as the kubelet and the container
+// runtime would.
 func (k *Kubelet) collect(ctx context.Context, p *corev1.Pod) error {
 	if len(p.Spec.Containers) == 0 {
 		return errors.New("pod has no container")
 	}
-	env := []string{"KUBECONFIG=" + k.Kubeconfig, "PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
+	token, err := PodToken(ctx, k.Client, p)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp("", "sweep-collector-kubeconfig-")
+	if err != nil {
+		return err
+	}
+	_ = f.Close()
+	defer func() { _ = os.Remove(f.Name()) }()
+	if err := TokenKubeconfig(k.Kubeconfig, token, f.Name()); err != nil {
+		return err
+	}
+	env := []string{"KUBECONFIG=" + f.Name(), "PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
 	for _, e := range p.Spec.Containers[0].Env {
 		if e.ValueFrom == nil {
 			env = append(env, e.Name+"="+e.Value)
@@ -190,6 +212,49 @@ func (k *Kubelet) collect(ctx context.Context, p *corev1.Pod) error {
 		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out.Bytes()))
 	}
 	return nil
+}
+
+// PodToken is a token of the pod's ServiceAccount bound to the pod, what
+// the kubelet mounts into a pod: the API server signs the pod's name and UID
+// into it (the claims the admission policies check) and stops accepting it
+// once the pod is gone.
+func PodToken(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod) (string, error) {
+	tr, err := cs.CoreV1().ServiceAccounts(p.Namespace).CreateToken(ctx, p.Spec.ServiceAccountName, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{
+			ExpirationSeconds: ptr.To[int64](3600),
+			BoundObjectRef:    &authenticationv1.BoundObjectReference{APIVersion: "v1", Kind: "Pod", Name: p.Name, UID: p.UID},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token for pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	return tr.Status.Token, nil
+}
+
+// TokenKubeconfig writes a kubeconfig to path with the server and CA of the
+// kubeconfig base and the bearer token, and nothing else of base's.
+func TokenKubeconfig(base, token, path string) error {
+	cfg, err := clientcmd.LoadFromFile(base)
+	if err != nil {
+		return err
+	}
+	ctx, ok := cfg.Contexts[cfg.CurrentContext]
+	if !ok || cfg.Clusters[ctx.Cluster] == nil {
+		return fmt.Errorf("%s: no cluster for the current context %q", base, cfg.CurrentContext)
+	}
+	cluster := cfg.Clusters[ctx.Cluster].DeepCopy()
+	if cluster.CertificateAuthority != "" && len(cluster.CertificateAuthorityData) == 0 {
+		if cluster.CertificateAuthorityData, err = os.ReadFile(cluster.CertificateAuthority); err != nil {
+			return err
+		}
+		cluster.CertificateAuthority = ""
+	}
+	out := clientcmdapi.NewConfig()
+	out.Clusters["cluster"] = cluster
+	out.AuthInfos["token"] = &clientcmdapi.AuthInfo{Token: token}
+	out.Contexts["token"] = &clientcmdapi.Context{Cluster: "cluster", AuthInfo: "token"}
+	out.CurrentContext = "token"
+	return clientcmd.WriteToFile(*out, path)
 }
 
 func (k *Kubelet) record(err error) {
