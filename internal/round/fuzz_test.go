@@ -155,7 +155,7 @@ func FuzzPlanAndAdmit(f *testing.F) {
 			if v := j.Name + "-v10-r2"; len(validation.IsDNS1123Subdomain(v)) > 0 || len(validation.IsValidLabelValue(v)) > 0 {
 				t.Fatalf("visit Job name %q is invalid", v)
 			}
-			if JobName(r.Name, j.Spec.Building) != j.Name {
+			if JobName(r.Name, r.UID, j.Spec.Building) != j.Name {
 				t.Fatalf("job name of %q is not deterministic", j.Spec.Building)
 			}
 			for k, v := range j.Labels {
