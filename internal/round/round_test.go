@@ -64,11 +64,11 @@ func job(building string, level sweepv1alpha1.ControlLevel, suspend bool, phase 
 func TestJobName(t *testing.T) {
 	long := strings.Repeat("b", 80)
 	cases := []struct {
-		name           string
-		round          string
-		uid            types.UID
-		building       string
-		wantPrefix     string
+		name       string
+		round      string
+		uid        types.UID
+		building   string
+		wantPrefix string
 	}{
 		{"short names are kept whole", "baoguo-1126", "u1", "xinjiang-7", "baoguo-1126-xinjiang-7-"},
 		{"a long building is cut", "r", "u1", strings.Repeat("x", 80), "r-" + strings.Repeat("x", 37) + "-"},
@@ -347,6 +347,54 @@ func TestStatusRollsUpJobs(t *testing.T) {
 	bad := []sweepv1alpha1.CollectionJob{job("x", "", false, sweepv1alpha1.JobCompleted, 10, 15)}
 	if st := Status(r, ptrs(bad), 0, now); st.Residents.Sampled != 10 || st.Residents.Missed != 0 {
 		t.Errorf("sampled above expected counted: %+v", st.Residents)
+	}
+}
+
+// At the deadline every unfinished job counts as expired and its residents
+// as missed, whether or not the job has written Expired yet: a building
+// never admitted has no timer of its own and used to stay outstanding until
+// a resync hours later.
+func TestStatusAtTheDeadline(t *testing.T) {
+	jobs := []sweepv1alpha1.CollectionJob{
+		job("a", "", false, sweepv1alpha1.JobCompleted, 10, 10),
+		job("b", "", false, sweepv1alpha1.JobWaiting, 10, 6),
+		job("c", "", true, "", 10, 0), // never admitted
+		job("d", "", false, sweepv1alpha1.JobExpired, 10, 3),
+	}
+	cases := []struct {
+		name       string
+		now        time.Time
+		deadline   time.Time
+		wantB      sweepv1alpha1.BuildingCounts
+		wantMissed int64
+		wantOutst  int64
+		wantPhase  sweepv1alpha1.RoundPhase
+	}{
+		{"before the deadline", t0.Add(time.Hour), t0.Add(2 * time.Hour),
+			sweepv1alpha1.BuildingCounts{Total: 4, Queued: 1, Waiting: 1, Completed: 1, Expired: 1}, 7, 14, sweepv1alpha1.RoundRunning},
+		{"at the deadline", t0.Add(2 * time.Hour), t0.Add(2 * time.Hour),
+			sweepv1alpha1.BuildingCounts{Total: 4, Completed: 1, Expired: 3}, 21, 0, sweepv1alpha1.RoundDeadlineExceeded},
+		{"after it", t0.Add(3 * time.Hour), t0.Add(2 * time.Hour),
+			sweepv1alpha1.BuildingCounts{Total: 4, Completed: 1, Expired: 3}, 21, 0, sweepv1alpha1.RoundDeadlineExceeded},
+		{"the deadline moved later: outstanding again", t0.Add(3 * time.Hour), t0.Add(4 * time.Hour),
+			sweepv1alpha1.BuildingCounts{Total: 4, Queued: 1, Waiting: 1, Completed: 1, Expired: 1}, 7, 14, sweepv1alpha1.RoundRunning},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := testRound(2, sweepv1alpha1.OrderName)
+			r.Status.Phase = sweepv1alpha1.RoundRunning
+			r.Spec.Deadline = metav1.Time{Time: c.deadline}
+			st := Status(r, ptrs(jobs), 0, c.now)
+			if st.Buildings != c.wantB {
+				t.Errorf("buildings = %+v, want %+v", st.Buildings, c.wantB)
+			}
+			if st.Residents.Missed != c.wantMissed || st.Residents.Outstanding != c.wantOutst || st.Residents.Sampled != 19 {
+				t.Errorf("residents = %+v, want missed %d, outstanding %d, sampled 19", st.Residents, c.wantMissed, c.wantOutst)
+			}
+			if st.Phase != c.wantPhase {
+				t.Errorf("phase %s, want %s", st.Phase, c.wantPhase)
+			}
+		})
 	}
 }
 
