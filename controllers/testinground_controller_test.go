@@ -47,7 +47,7 @@ func oneJobPerBuilding(t *testing.T, ns string, tr *sweepv1alpha1.TestingRound, 
 	for i := range jobs {
 		j := &jobs[i]
 		perBuilding[j.Spec.Building]++
-		if j.Name != round.JobName(tr.Name, j.Spec.Building) {
+		if j.Name != round.JobName(tr.Name, tr.UID, j.Spec.Building) {
 			t.Errorf("job %s is not named from its round and building", j.Name)
 		}
 		if ref := metav1.GetControllerOf(j); ref == nil || ref.UID != tr.UID {
@@ -256,7 +256,7 @@ func TestBuildingAddedMidRoundJoinsAndOneThatLeavesKeepsItsJob(t *testing.T) {
 		return getRound(t, ns, "r").Status.Buildings.Total == 7, nil
 	})
 	var j sweepv1alpha1.CollectionJob
-	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: round.JobName("r", "late")}, &j); err != nil {
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: jobName(t, ns, "r", "late")}, &j); err != nil {
 		t.Fatal(err)
 	}
 	if j.Spec.Expected != 78 {
@@ -279,7 +279,7 @@ func TestBuildingAddedMidRoundJoinsAndOneThatLeavesKeepsItsJob(t *testing.T) {
 		tr := getRound(t, ns, "r")
 		return tr.Annotations != nil && tr.Status.Buildings.Total == 7, nil
 	})
-	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: round.JobName("r", b.Name)}, &j); err != nil {
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: jobName(t, ns, "r", b.Name)}, &j); err != nil {
 		t.Fatalf("job of a building that left the selector: %v", err)
 	}
 	if j.Spec.Expected != buildings[0].Spec.Residents-buildings[0].Spec.Exempt {
