@@ -208,7 +208,8 @@ func TestRoundWindowSuspendAndDeadline(t *testing.T) {
 		return st.Phase == sweepv1alpha1.RoundRunning && st.Buildings.Active == teams && st.Buildings.Completed == teams, nil
 	})
 
-	// Deadline: DeadlineExceeded, queued jobs stay queued.
+	// Deadline: DeadlineExceeded; nothing is admitted after it, and the
+	// buildings never admitted count as expired, their residents missed.
 	clk.SetTime(tr.Spec.Deadline.Time)
 	poke(t, ns, "window")
 	await(t, "DeadlineExceeded", func() (bool, error) {
@@ -220,8 +221,14 @@ func TestRoundWindowSuspendAndDeadline(t *testing.T) {
 		return st.Buildings.Active == 0 && st.Buildings.Completed == 2*teams, nil
 	})
 	st := getRound(t, ns, "window").Status
-	if st.Buildings.Queued != n-2*teams {
-		t.Errorf("%d queued after the deadline, want %d: nothing is admitted after it", st.Buildings.Queued, n-2*teams)
+	if st.Buildings.Queued != 0 || st.Buildings.Expired != n-2*teams {
+		t.Errorf("%d queued and %d expired after the deadline, want 0 and %d: never admitted, they are over", st.Buildings.Queued, st.Buildings.Expired, n-2*teams)
+	}
+	if st.Residents.Outstanding != 0 || st.Residents.Missed == 0 {
+		t.Errorf("residents after the deadline: %+v; want none outstanding", st.Residents)
+	}
+	if a, _ := field.snapshot(); len(a) != 2*teams {
+		t.Errorf("%d admissions, want %d: nothing is admitted after the deadline", len(a), 2*teams)
 	}
 	if c := meta.FindStatusCondition(st.Conditions, round.ConditionDeadlineExceeded); c == nil || c.Status != metav1.ConditionTrue || c.Reason != round.ReasonDeadlinePassed {
 		t.Errorf("DeadlineExceeded condition: %+v", c)
