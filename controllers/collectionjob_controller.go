@@ -24,6 +24,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -60,6 +61,11 @@ type CollectionJobReconciler struct {
 	// written holds the versions the job's own status writes replaced,
 	// until the cache shows the writes (ownStatusWrites).
 	written ownStatusWrites
+	// rounds is the cache's store of TestingRounds (nil: read through the
+	// client). Every reconcile reads the job's round; a Get copies it, and a
+	// round's status (up to 200 communities) is large, once per job event
+	// at city scale.
+	rounds toolscache.Store
 }
 
 // +kubebuilder:rbac:groups=sweep.masstesting.io,resources=collectionjobs,verbs=get;list;watch
@@ -201,18 +207,39 @@ func (r *CollectionJobReconciler) writeStatus(ctx context.Context, cj *sweepv1al
 // round deleted and created again under that name is another round: its
 // pod template, deadline and collector are not this job's.
 func (r *CollectionJobReconciler) roundOf(ctx context.Context, cj *sweepv1alpha1.CollectionJob) (*sweepv1alpha1.TestingRound, error) {
-	var tr sweepv1alpha1.TestingRound
-	if err := r.Get(ctx, client.ObjectKey{Namespace: cj.Namespace, Name: cj.Spec.Round}, &tr); err != nil {
-		if apierrors.IsNotFound(err) {
-			log.FromContext(ctx).V(1).Info("no round of this name: nothing to run", "round", cj.Spec.Round)
-			return nil, nil
-		}
+	tr, err := r.getRound(ctx, cj.Namespace, cj.Spec.Round)
+	if err != nil {
 		return nil, err
 	}
-	if !round.Controls(&tr, cj) {
+	if tr == nil {
+		log.FromContext(ctx).V(1).Info("no round of this name: nothing to run", "round", cj.Spec.Round)
+		return nil, nil
+	}
+	if !round.Controls(tr, cj) {
 		log.FromContext(ctx).V(1).Info("the round of this name does not control the job: nothing to run",
 			"round", cj.Spec.Round, "roundUID", tr.UID, "controllerUID", round.ControllerUID(cj))
 		return nil, nil
+	}
+	return tr, nil
+}
+
+// getRound reads a round from the cache, or nil when there is none. From
+// the store it is the cache's own object: read-only.
+func (r *CollectionJobReconciler) getRound(ctx context.Context, namespace, name string) (*sweepv1alpha1.TestingRound, error) {
+	if r.rounds != nil {
+		obj, ok, err := r.rounds.GetByKey(namespace + "/" + name)
+		if err != nil || !ok {
+			return nil, err
+		}
+		tr, _ := obj.(*sweepv1alpha1.TestingRound)
+		return tr, nil
+	}
+	var tr sweepv1alpha1.TestingRound
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &tr); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
 	}
 	return &tr, nil
 }
@@ -253,6 +280,13 @@ func (r *CollectionJobReconciler) forget(key client.ObjectKey) {
 func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
+	}
+	rounds, ok, err := indexerFor(context.Background(), mgr.GetCache(), &sweepv1alpha1.TestingRound{})
+	if err != nil {
+		return err
+	}
+	if ok {
+		r.rounds = rounds
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&sweepv1alpha1.CollectionJob{}).

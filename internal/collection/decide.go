@@ -100,10 +100,11 @@ type Observed struct {
 // at every reconcile instead, an edit of a running round (a deadline moved
 // by the commander, a registry URL or token fixed) reaches every unfinished
 // job at once, without a write per job.
+// The round may be the cache's own object: what is taken is copied.
 func FollowRound(cj *sweepv1alpha1.CollectionJob, r *sweepv1alpha1.TestingRound) {
-	cj.Spec.Deadline = r.Spec.Deadline
-	cj.Spec.Visits = r.Spec.Visits
-	cj.Spec.Collector = r.Spec.Collector.CollectorSource
+	cj.Spec.Deadline = *r.Spec.Deadline.DeepCopy()
+	cj.Spec.Visits = *r.Spec.Visits.DeepCopy()
+	cj.Spec.Collector = *r.Spec.Collector.CollectorSource.DeepCopy()
 }
 
 // Event is something a person should hear about a job.
