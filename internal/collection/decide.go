@@ -100,9 +100,15 @@ type Observed struct {
 // at every reconcile instead, an edit of a running round (a deadline moved
 // by the commander, a registry URL or token fixed) reaches every unfinished
 // job at once, without a write per job.
-// The round may be the cache's own object: what is taken is copied.
+// A round that already exceeded its deadline is over: a deadline moved
+// later after that reopens none of its jobs (they end at the moment the
+// round ended). The round may be the cache's own object: what is taken is
+// copied.
 func FollowRound(cj *sweepv1alpha1.CollectionJob, r *sweepv1alpha1.TestingRound) {
 	cj.Spec.Deadline = *r.Spec.Deadline.DeepCopy()
+	if ended := r.Status.CompletionTime; r.Status.Phase == sweepv1alpha1.RoundDeadlineExceeded && ended != nil && ended.Before(&cj.Spec.Deadline) {
+		cj.Spec.Deadline = *ended.DeepCopy()
+	}
 	cj.Spec.Visits = *r.Spec.Visits.DeepCopy()
 	cj.Spec.Collector = *r.Spec.Collector.CollectorSource.DeepCopy()
 }

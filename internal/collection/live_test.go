@@ -21,6 +21,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
@@ -51,38 +52,45 @@ func TestDecideFollowsTheRound(t *testing.T) {
 		phase     sweepv1alpha1.JobPhase
 		start     string
 		stop      string
+		// roundEnded: the round exceeded its deadline then
+		roundEnded *time.Time
 	}{
 		{"deadline moved later: the old one passes, the visit goes on", active(1, nil), t0.Add(12 * time.Hour), false, running, t0.Add(10*time.Hour + time.Minute),
-			sweepv1alpha1.JobActive, "", ""},
+			sweepv1alpha1.JobActive, "", "", nil},
 		{"deadline moved later: a re-knock after the old deadline is planned", active(1, report(1, 90, true)), t0.Add(12 * time.Hour), false, running, t0.Add(9*time.Hour + time.Minute),
-			sweepv1alpha1.JobWaiting, "", ""},
+			sweepv1alpha1.JobWaiting, "", "", nil},
 		{"deadline moved earlier: the visit is stopped then", active(1, nil), t0.Add(2 * time.Hour), false, running, t0.Add(2 * time.Hour),
-			sweepv1alpha1.JobExpired, "", "r-b1-v1"},
+			sweepv1alpha1.JobExpired, "", "r-b1-v1", nil},
 		{"deadline moved earlier: no re-knock after it", active(1, report(1, 90, true)), t0.Add(time.Hour), false, running, t0.Add(time.Minute),
-			sweepv1alpha1.JobCompleted, "", ""},
+			sweepv1alpha1.JobCompleted, "", "", nil},
 		{"never admitted: expired at the deadline", func(cj *sweepv1alpha1.CollectionJob) { cj.Spec.Suspend = true }, t0.Add(2 * time.Hour), false, Observed{}, t0.Add(2 * time.Hour),
-			sweepv1alpha1.JobExpired, "", ""},
+			sweepv1alpha1.JobExpired, "", "", nil},
 		{"an expired job stays expired when the deadline moves later", func(cj *sweepv1alpha1.CollectionJob) {
 			cj.Status = sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobExpired, Visits: 1, Sampled: 90, Missed: 10}
-		}, t0.Add(20 * time.Hour), false, Observed{}, t0.Add(11 * time.Hour), sweepv1alpha1.JobExpired, "", ""},
+		}, t0.Add(20 * time.Hour), false, Observed{}, t0.Add(11 * time.Hour), sweepv1alpha1.JobExpired, "", "", nil},
 		{"suspended: an admitted job starts no first visit", nil, t0.Add(10 * time.Hour), true, Observed{}, t0,
-			"", "", ""},
+			"", "", "", nil},
 		{"suspended: a due re-knock is held", waitingDue, t0.Add(10 * time.Hour), true, Observed{}, t0.Add(2 * time.Hour),
-			sweepv1alpha1.JobWaiting, "", ""},
+			sweepv1alpha1.JobWaiting, "", "", nil},
 		{"resumed: the held re-knock starts", waitingDue, t0.Add(10 * time.Hour), false, Observed{}, t0.Add(2 * time.Hour),
-			sweepv1alpha1.JobActive, "r-b1-v2", ""},
+			sweepv1alpha1.JobActive, "r-b1-v2", "", nil},
 		{"suspended: another attempt of a failed visit is held", retryDue, t0.Add(10 * time.Hour), true, Observed{}, t0.Add(time.Hour),
-			sweepv1alpha1.JobActive, "", ""},
+			sweepv1alpha1.JobActive, "", "", nil},
 		{"suspended: a visit under way finishes", active(1, report(1, 90, true)), t0.Add(10 * time.Hour), true, running, t0.Add(time.Minute),
-			sweepv1alpha1.JobWaiting, "", ""},
+			sweepv1alpha1.JobWaiting, "", "", nil},
 		{"suspended: the deadline still ends the job", waitingDue, t0.Add(3 * time.Hour), true, Observed{}, t0.Add(3 * time.Hour),
-			sweepv1alpha1.JobExpired, "", ""},
+			sweepv1alpha1.JobExpired, "", "", nil},
+		{"a round that exceeded its deadline is over, even if the deadline is moved later", active(1, nil), t0.Add(20 * time.Hour), false, running, t0.Add(10*time.Hour + time.Second),
+			sweepv1alpha1.JobExpired, "", "r-b1-v1", ptr.To(t0.Add(10 * time.Hour))},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cj := newJob(c.job)
 			r := &sweepv1alpha1.TestingRound{Spec: sweepv1alpha1.TestingRoundSpec{Deadline: metav1.Time{Time: c.deadline}, Suspend: c.suspended,
 				Visits: cj.Spec.Visits}}
+			if c.roundEnded != nil {
+				r.Status.Phase, r.Status.CompletionTime = sweepv1alpha1.RoundDeadlineExceeded, &metav1.Time{Time: *c.roundEnded}
+			}
 			FollowRound(cj, r)
 			obs := c.obs
 			obs.RoundSuspended = c.suspended

@@ -376,13 +376,18 @@ func TestStatusAtTheDeadline(t *testing.T) {
 			sweepv1alpha1.BuildingCounts{Total: 4, Completed: 1, Expired: 3}, 21, 0, sweepv1alpha1.RoundDeadlineExceeded},
 		{"after it", t0.Add(3 * time.Hour), t0.Add(2 * time.Hour),
 			sweepv1alpha1.BuildingCounts{Total: 4, Completed: 1, Expired: 3}, 21, 0, sweepv1alpha1.RoundDeadlineExceeded},
-		{"the deadline moved later: outstanding again", t0.Add(3 * time.Hour), t0.Add(4 * time.Hour),
+		{"the deadline moved later before it passed: outstanding", t0.Add(time.Hour), t0.Add(4 * time.Hour),
 			sweepv1alpha1.BuildingCounts{Total: 4, Queued: 1, Waiting: 1, Completed: 1, Expired: 1}, 7, 14, sweepv1alpha1.RoundRunning},
+		{"the deadline moved later after the round exceeded it: still over", t0.Add(3 * time.Hour), t0.Add(4 * time.Hour),
+			sweepv1alpha1.BuildingCounts{Total: 4, Completed: 1, Expired: 3}, 21, 0, sweepv1alpha1.RoundDeadlineExceeded},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := testRound(2, sweepv1alpha1.OrderName)
 			r.Status.Phase = sweepv1alpha1.RoundRunning
+			if c.wantPhase == sweepv1alpha1.RoundDeadlineExceeded && c.now.Before(c.deadline) {
+				r.Status.Phase = sweepv1alpha1.RoundDeadlineExceeded // exceeded before the edit
+			}
 			r.Spec.Deadline = metav1.Time{Time: c.deadline}
 			st := Status(r, ptrs(jobs), 0, c.now)
 			if st.Buildings != c.wantB {

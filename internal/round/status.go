@@ -120,7 +120,9 @@ func Status(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, 
 	}
 	b := &st.Buildings
 	res := &st.Residents
-	pastDeadline := !now.Before(r.Spec.Deadline.Time)
+	// Past the deadline, or past one it had before it was moved later:
+	// a round that exceeded its deadline is over for good.
+	pastDeadline := st.Phase == sweepv1alpha1.RoundDeadlineExceeded
 	for _, j := range jobs {
 		b.Total++
 		// At the deadline every unfinished job is over, whether or not it
