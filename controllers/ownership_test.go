@@ -88,7 +88,7 @@ func TestJobsTheRoundDoesNotControlAreNotCounted(t *testing.T) {
 		t.Errorf("round counted a job it does not control: %s, %+v", st.Phase, st.Residents)
 	}
 	if j := getJob(t, ns, taken.Name); round.ControllerUID(j) == tr.UID || j.Spec.Expected != 500 {
-		t.Errorf("the round adopted a job it does not control: %+v", j.ObjectMeta.OwnerReferences)
+		t.Errorf("the round adopted a job it does not control: %+v", j.OwnerReferences)
 	}
 
 	// Once the object in the way is gone the building gets its own job

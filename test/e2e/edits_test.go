@@ -196,7 +196,7 @@ func TestRoundIdentityAndLiveEdits(t *testing.T) {
 				}
 				return true, nil
 			})
-			done := cl.awaitRoundPhase(t, ns, "moved", sweepv1alpha1.RoundDeadlineExceeded, time.Minute)
+			cl.awaitRoundPhase(t, ns, "moved", sweepv1alpha1.RoundDeadlineExceeded, time.Minute)
 			await(t, 30*time.Second, "the held buildings expired and their visits stopped", func(ctx context.Context) (bool, error) {
 				for _, cj := range cl.jobs(t, ns) {
 					if !released[cj.Spec.Building] && cj.Status.Phase != sweepv1alpha1.JobExpired {
@@ -227,7 +227,7 @@ func TestRoundIdentityAndLiveEdits(t *testing.T) {
 					truth[b] = w
 				}
 			}
-			done = cl.round(t, ns, "moved")
+			done := cl.round(t, ns, "moved")
 			checkAgainstTruth(t, cl.jobs(t, ns), truth, done.Status)
 		})
 
