@@ -137,6 +137,8 @@ func TestMetricsEqualTheRoundStatus(t *testing.T) {
 		key("sweep_round_start_timestamp_seconds"):                                float64(st.StartTime.Unix()),
 		key("sweep_round_completion_timestamp_seconds"):                           float64(st.CompletionTime.Unix()),
 		key("sweep_round_visit_interval_seconds"):                                 3600, // the API's default
+		// The round runs the drill: its series are marked as simulated.
+		key("sweep_round_info", "source=drill"): 1,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {

@@ -226,8 +226,9 @@ func newRound(ns, name string, now time.Time, teams int32, sel map[string]string
 	tr := &sweepv1alpha1.TestingRound{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: sweepv1alpha1.TestingRoundSpec{
-			Deadline: metav1.Time{Time: now.Add(12 * time.Hour)},
-			Teams:    teams,
+			Deadline:  metav1.Time{Time: now.Add(12 * time.Hour)},
+			Teams:     teams,
+			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}},
 		},
 	}
 	if sel != nil {

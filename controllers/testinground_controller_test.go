@@ -451,7 +451,8 @@ func TestExpansionOf5000Buildings(t *testing.T) {
 		return k8s.Create(ctx, &sweepv1alpha1.CollectionJob{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("baseline-%04d", i), Namespace: base},
 			Spec: sweepv1alpha1.CollectionJobSpec{Round: "baseline", Building: fmt.Sprintf("b-%04d", i), Expected: 100,
-				Deadline: metav1.Time{Time: start.Add(time.Hour)}, Suspend: true},
+				Deadline: metav1.Time{Time: start.Add(time.Hour)}, Suspend: true,
+				Collector: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}},
 		})
 	})
 	if err != nil {

@@ -100,7 +100,8 @@ func newTestSchedule(ns, name, cron string, mod func(*sweepv1alpha1.TestingSched
 		Spec: sweepv1alpha1.TestingScheduleSpec{
 			Schedule: cron, TimeZone: "Asia/Shanghai",
 			RoundTemplate: sweepv1alpha1.RoundTemplate{Spec: sweepv1alpha1.RoundTemplateSpec{
-				Duration: metav1.Duration{Duration: 12 * time.Hour},
+				Duration:  metav1.Duration{Duration: 12 * time.Hour},
+				Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}},
 				BuildingSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
 					sweepv1alpha1.LabelStreet: "baoguo",
 				}},

@@ -130,9 +130,8 @@ type CollectionJobSpec struct {
 
 	// collector is the round's collector source. The pod template stays on
 	// the round.
-	// +optional
-	// +kubebuilder:default={}
-	Collector CollectorSource `json:"collector,omitempty"`
+	// +required
+	Collector CollectorSource `json:"collector"`
 
 	// suspend holds the job in the queue. The round admits a job by clearing
 	// it when a team is free.

@@ -42,12 +42,14 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.source) || self.source != 'http' || has(self.http)",message="http settings are required when source is http",fieldPath=".http"
 // +kubebuilder:validation:XValidation:rule="!has(self.source) || self.source != 'csv' || has(self.csv)",message="csv settings are required when source is csv",fieldPath=".csv"
 type CollectorSource struct {
-	// source is where the collector learns who has been sampled: drill
-	// (default, simulated for exercises), http (a sample-registration
-	// system) or csv (an exported list).
-	// +optional
-	// +kubebuilder:default=drill
-	Source SourceType `json:"source,omitempty"`
+	// source is where the collector learns who has been sampled: http (a
+	// sample-registration system), csv (an exported list) or drill
+	// (simulated, for exercises). It has no default: a round that left it
+	// out would flag real flats from simulated absences, so every round
+	// says where its numbers come from, and drill results are marked as
+	// simulated wherever they are shown.
+	// +required
+	Source SourceType `json:"source"`
 
 	// drill tunes the simulated source. Ignored unless source is drill.
 	// +optional
@@ -63,6 +65,19 @@ type CollectorSource struct {
 	// +optional
 	CSV *CSVSource `json:"csv,omitempty"`
 }
+
+// Effective is the source the collector runs: an object stored before the
+// source was required has none and runs the drill.
+func (s SourceType) Effective() SourceType {
+	if s == "" {
+		return SourceDrill
+	}
+	return s
+}
+
+// Simulated reports whether the source invents its results (the drill):
+// every place that shows results marks them as a drill.
+func (s SourceType) Simulated() bool { return s.Effective() == SourceDrill }
 
 // DrillSource tunes the simulated sweep used for exercises and demos. The
 // same seed, building and visit always give the same outcome.

@@ -128,11 +128,11 @@ type TestingRoundSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="supplies cannot change once the round exists: each building's supply forecast was fixed from it when the round expanded. Create a new round with the policy you want."
 	Supplies SuppliesPolicy `json:"supplies,omitempty"`
 
-	// collector is what runs each visit: its source of sampling records and
-	// an optional pod template.
-	// +optional
-	// +kubebuilder:default={}
-	Collector CollectorSpec `json:"collector,omitempty"`
+	// collector is what runs each visit: its source of sampling records
+	// (required: http, csv, or drill for an exercise) and an optional pod
+	// template.
+	// +required
+	Collector CollectorSpec `json:"collector"`
 
 	// suspend holds the round: no building is admitted and no visit starts
 	// (first visits, re-knocks and retries). A visit under way finishes;
@@ -281,6 +281,7 @@ type TestingRoundStatus struct {
 // +kubebuilder:printcolumn:name="Missed",type=integer,JSONPath=`.status.residents.missed`
 // +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progressPercent`,description="percent of expected residents sampled or finally missed"
 // +kubebuilder:printcolumn:name="Deadline",type=string,JSONPath=`.spec.deadline`
+// +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.collector.source`,description="where results come from; drill results are simulated"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type TestingRound struct {
 	metav1.TypeMeta `json:",inline"`

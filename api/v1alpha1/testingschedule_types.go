@@ -78,10 +78,10 @@ type RoundTemplateSpec struct {
 	// +kubebuilder:default={}
 	Supplies SuppliesPolicy `json:"supplies,omitempty"`
 
-	// collector is what runs each visit of each round.
-	// +optional
-	// +kubebuilder:default={}
-	Collector CollectorSpec `json:"collector,omitempty"`
+	// collector is what runs each visit of each round; its source is
+	// required (http, csv, or drill for an exercise).
+	// +required
+	Collector CollectorSpec `json:"collector"`
 
 	// ttlSecondsAfterFinished deletes each round this many seconds after it
 	// finished. Usually left unset: the history limits keep the last rounds.
@@ -230,6 +230,7 @@ type TestingScheduleStatus struct {
 // +kubebuilder:printcolumn:name="Last",type=date,JSONPath=`.status.lastScheduleTime`,description="scheduled time of the last round"
 // +kubebuilder:printcolumn:name="Next",type=string,JSONPath=`.status.nextScheduleTime`
 // +kubebuilder:printcolumn:name="LastSuccessful",type=string,JSONPath=`.status.lastSuccessfulRound`
+// +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.roundTemplate.spec.collector.source`,description="where results come from; drill results are simulated"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type TestingSchedule struct {
 	metav1.TypeMeta `json:",inline"`

@@ -65,6 +65,7 @@ kind: TestingRound
 metadata: {name: r}
 spec:
   deadline: "2026-11-26T18:00:00Z"
+  collector: {source: drill}
 `
 
 const validJob = `
@@ -77,6 +78,7 @@ spec:
   expected: 100
   homeVisit: 3
   deadline: "2026-11-26T18:00:00Z"
+  collector: {source: drill}
 `
 
 // with returns a valid manifest with one field (a dotted path) set to value.
@@ -114,7 +116,10 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 	round := func(spec string) string {
 		return "apiVersion: sweep.masstesting.io/v1alpha1\nkind: TestingRound\nmetadata: {name: r}\nspec: " + spec
 	}
-	const dl = `deadline: "2026-11-26T18:00:00Z"`
+	// dl is a round's required fields but the one a case is about;
+	// deadlineOnly leaves out the collector, for the cases about it.
+	const deadlineOnly = `deadline: "2026-11-26T18:00:00Z"`
+	const dl = deadlineOnly + `, collector: {source: drill}`
 	cases := []struct {
 		name     string
 		manifest string
@@ -136,10 +141,13 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"address too long", building(`{residents: 10, address: "` + strings.Repeat("x", 257) + `"}`), "spec.address", "Too long"},
 
 		// TestingRound.
-		{"deadline missing", round(`{teams: 5}`), "spec.deadline", "Required value"},
-		{"deadline before start", round(`{start: "2026-11-26T18:00:00Z", deadline: "2026-11-26T06:00:00Z"}`), "spec.deadline", "deadline must be after start"},
-		{"deadline equal to start", round(`{start: "2026-11-26T18:00:00Z", deadline: "2026-11-26T18:00:00Z"}`), "spec.deadline", "deadline must be after start"},
-		{"deadline not a time", round(`{deadline: tomorrow}`), "spec.deadline", ""},
+		{"deadline missing", round(`{teams: 5, collector: {source: drill}}`), "spec.deadline", "Required value"},
+		// No silent drill: a round that names no source is refused.
+		{"collector missing", round(`{` + deadlineOnly + `}`), "spec.collector", "Required value"},
+		{"source missing", round(`{` + deadlineOnly + `, collector: {http: {url: "https://registry.example"}}}`), "spec.collector.source", "Required value"},
+		{"deadline before start", round(`{start: "2026-11-26T18:00:00Z", deadline: "2026-11-26T06:00:00Z", collector: {source: drill}}`), "spec.deadline", "deadline must be after start"},
+		{"deadline equal to start", round(`{start: "2026-11-26T18:00:00Z", deadline: "2026-11-26T18:00:00Z", collector: {source: drill}}`), "spec.deadline", "deadline must be after start"},
+		{"deadline not a time", round(`{deadline: tomorrow, collector: {source: drill}}`), "spec.deadline", ""},
 		{"pool size 7", round(`{` + dl + `, poolSize: 7}`), "spec.poolSize", "Unsupported value"},
 		{"zero teams", round(`{` + dl + `, teams: 0}`), "spec.teams", ""},
 		{"too many teams", round(`{` + dl + `, teams: 10001}`), "spec.teams", ""},
@@ -151,11 +159,11 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"selector with an unknown operator", round(`{` + dl + `, buildingSelector: {matchExpressions: [{key: community, operator: Like, values: [a]}]}}`), "spec.buildingSelector", "operator must be one of"},
 		{"selector In without values", round(`{` + dl + `, buildingSelector: {matchExpressions: [{key: community, operator: In}]}}`), "spec.buildingSelector", "values must be non-empty for In"},
 		{"selector Exists with values", round(`{` + dl + `, buildingSelector: {matchExpressions: [{key: community, operator: Exists, values: [a]}]}}`), "spec.buildingSelector", "empty for Exists"},
-		{"collector source that does not exist", round(`{` + dl + `, collector: {source: fax}}`), "spec.collector.source", "Unsupported value"},
-		{"http source without settings", round(`{` + dl + `, collector: {source: http}}`), "spec.collector.http", "http settings are required"},
-		{"http source with an ftp url", round(`{` + dl + `, collector: {source: http, http: {url: "ftp://registry.example"}}}`), "spec.collector.http.url", "url must start with http"},
-		{"csv source without settings", round(`{` + dl + `, collector: {source: csv}}`), "spec.collector.csv", "csv settings are required"},
-		{"drill absent above 100 percent", round(`{` + dl + `, collector: {drill: {absentPercent: 101}}}`), "spec.collector.drill.absentPercent", ""},
+		{"collector source that does not exist", round(`{` + deadlineOnly + `, collector: {source: fax}}`), "spec.collector.source", "Unsupported value"},
+		{"http source without settings", round(`{` + deadlineOnly + `, collector: {source: http}}`), "spec.collector.http", "http settings are required"},
+		{"http source with an ftp url", round(`{` + deadlineOnly + `, collector: {source: http, http: {url: "ftp://registry.example"}}}`), "spec.collector.http.url", "url must start with http"},
+		{"csv source without settings", round(`{` + deadlineOnly + `, collector: {source: csv}}`), "spec.collector.csv", "csv settings are required"},
+		{"drill absent above 100 percent", round(`{` + deadlineOnly + `, collector: {source: drill, drill: {absentPercent: 101}}}`), "spec.collector.drill.absentPercent", ""},
 		{"negative ttl", round(`{` + dl + `, ttlSecondsAfterFinished: -1}`), "spec.ttlSecondsAfterFinished", ""},
 
 		// CollectionJob spec.
@@ -303,7 +311,7 @@ func TestSamplesAndEdgeCasesAreAcceptedWithDefaults(t *testing.T) {
 		}
 	}
 
-	// A round with nothing but a deadline gets every default.
+	// A round with nothing but a deadline and its source gets every default.
 	r := decode(t, validRound, ns)
 	r.SetName("defaults")
 	if err := k8sClient.Create(ctx, r); err != nil {

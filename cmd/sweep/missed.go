@@ -33,6 +33,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/round"
+	"github.com/masstesting/sweep/internal/statusview"
 )
 
 // MissedList is what `sweep missed -o json` prints: the list a health-code
@@ -42,7 +43,10 @@ type MissedList struct {
 	Round     string `json:"round"`
 	// Phase is the round's phase; before Completed or DeadlineExceeded the
 	// list holds residents not sampled yet, not finally missed.
-	Phase     sweepv1alpha1.RoundPhase `json:"phase"`
+	Phase sweepv1alpha1.RoundPhase `json:"phase"`
+	// Source is where the round's results come from: http, csv, or drill,
+	// whose missed households are invented for an exercise.
+	Source    sweepv1alpha1.SourceType `json:"source"`
 	Buildings []MissedBuilding         `json:"buildings"`
 }
 
@@ -114,6 +118,9 @@ func (c *cli) runMissed(ctx context.Context, args []string) error {
 		address[b.Name] = b.Spec.Address
 	}
 	list := missedList(&tr, jobs.Items, address, *community, *building)
+	if list.Source.Simulated() {
+		fmt.Fprintf(c.errOut, "warning: round %s/%s is a drill: these households are simulated, not residents to follow up\n", ns, tr.Name)
+	}
 	if !round.Final(tr.Status.Phase) {
 		fmt.Fprintf(c.errOut, "note: round %s/%s is %s: these residents are not sampled yet, not finally missed\n", ns, tr.Name, orDash(string(tr.Status.Phase)))
 	}
@@ -129,7 +136,7 @@ func (c *cli) runMissed(ctx context.Context, args []string) error {
 }
 
 func missedList(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, address map[string]string, community, building string) MissedList {
-	out := MissedList{Namespace: tr.Namespace, Round: tr.Name, Phase: tr.Status.Phase, Buildings: []MissedBuilding{}}
+	out := MissedList{Namespace: tr.Namespace, Round: tr.Name, Phase: tr.Status.Phase, Source: tr.Spec.Collector.Source.Effective(), Buildings: []MissedBuilding{}}
 	final := round.Final(tr.Status.Phase)
 	for i := range jobs {
 		j := &jobs[i]
@@ -184,14 +191,16 @@ func lastVisit(j *sweepv1alpha1.CollectionJob) *time.Time {
 
 func writeMissedCSV(w io.Writer, l MissedList) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"namespace", "round", "community", "building", "address", "phase", "visits", "last_visit", "missed_residents", "household"})
+	// source is on every row, so that a drill's rows stay marked after
+	// they are filtered or pasted elsewhere.
+	_ = cw.Write([]string{"namespace", "round", "source", "community", "building", "address", "phase", "visits", "last_visit", "missed_residents", "household"})
 	for _, b := range l.Buildings {
 		hh := b.MissedHouseholds
 		if len(hh) == 0 {
 			hh = []string{""} // the building's count, without household ids
 		}
 		for _, h := range hh {
-			_ = cw.Write([]string{l.Namespace, l.Round, b.Community, b.Building, b.Address, b.Phase,
+			_ = cw.Write([]string{l.Namespace, l.Round, string(l.Source), b.Community, b.Building, b.Address, b.Phase,
 				strconv.Itoa(int(b.Visits)), b.LastVisitTime, strconv.Itoa(int(b.MissedResidents)), h})
 		}
 	}
@@ -203,6 +212,9 @@ func writeMissedTable(w io.Writer, l MissedList) error {
 	if len(l.Buildings) == 0 {
 		_, err := fmt.Fprintf(w, "Nobody missed in round %s/%s.\n", l.Namespace, l.Round)
 		return err
+	}
+	if l.Source.Simulated() {
+		fmt.Fprintln(w, statusview.DrillBanner)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMMUNITY\tBUILDING\tPHASE\tVISITS\tLAST VISIT\tMISSED\tHOUSEHOLDS")

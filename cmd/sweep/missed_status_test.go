@@ -30,10 +30,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/round"
+	"github.com/masstesting/sweep/internal/statusview"
 )
 
 // finishedRound imports the small ledger into ns, creates a round over it
@@ -53,6 +55,8 @@ func finishedRound(t *testing.T, ns string) {
 		Spec: sweepv1alpha1.TestingRoundSpec{
 			// In the past: nothing runs here, the test plays every part.
 			Start: &metav1.Time{Time: start}, Deadline: metav1.Time{Time: start.Add(12 * time.Hour)},
+			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{
+				Source: sweepv1alpha1.SourceHTTP, HTTP: &sweepv1alpha1.HTTPSource{URL: "https://samples.pingfang.example/api"}}},
 		},
 	}
 	if err := k8s.Create(ctx, tr); err != nil {
@@ -169,6 +173,27 @@ func TestMissedOutputs(t *testing.T) {
 	}
 	if _, _, err := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "-o", "xml"); err == nil || !strings.Contains(err.Error(), `-o "xml"`) {
 		t.Errorf("bad -o: %v", err)
+	}
+
+	// The same round as a drill: every output says its households are
+	// simulated, so nobody follows up on them.
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"collector":{"source":"drill","http":null}}}`))
+	if err := k8s.Patch(context.Background(), &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "baoguo-2026-11-26"}}, patch); err != nil {
+		t.Fatal(err)
+	}
+	table, stderr, _ := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns)
+	if !strings.HasPrefix(table, statusview.DrillBanner+"\n") || !strings.Contains(stderr, "is a drill") {
+		t.Errorf("drill not marked in the table or on stderr:\n%s\n%s", table, stderr)
+	}
+	csvOut, _, _ := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "-o", "csv")
+	for i, line := range strings.Split(strings.TrimSpace(csvOut), "\n")[1:] {
+		if !strings.HasPrefix(line, ns+",baoguo-2026-11-26,drill,") {
+			t.Errorf("csv row %d is not marked drill: %s", i+1, line)
+		}
+	}
+	jsonOut, _, _ := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "-o", "json")
+	if err := json.Unmarshal([]byte(jsonOut), &l); err != nil || l.Source != sweepv1alpha1.SourceDrill {
+		t.Errorf("json source = %q (%v), want drill", l.Source, err)
 	}
 }
 

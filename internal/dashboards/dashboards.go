@@ -188,6 +188,16 @@ func RoundOverview() (dashboard.Dashboard, error) {
 		WithVariable(queryVariable("namespace", "District", "label_values(sweep_round_phase, namespace)")).
 		WithVariable(queryVariable("round", "Round", `label_values(sweep_round_phase{namespace="$namespace"}, round)`)).
 		WithRow(dashboard.NewRowBuilder("Now")).
+		// A drill's numbers look like a real round's; this banner across
+		// the top says which one the commander is reading.
+		WithPanel(bigNumber("Source of results",
+			"Where this round's numbers come from: http or csv, the district's sampling records; or drill, simulated for an exercise: nobody was sampled and the missed households are invented, so act on none of them.",
+			"none", thresholds("green"),
+			now("A", fmt.Sprintf(`max by (source) (sweep_round_info{%s})`, round), "{{source}}")).
+			Height(3).Span(24).
+			TextMode(common.BigValueTextModeName).
+			ColorMode(common.BigValueColorModeBackground).
+			OverrideByName("drill", []dashboard.DynamicConfigValue{{Id: "color", Value: map[string]any{"mode": "fixed", "fixedColor": "orange"}}})).
 		WithPanel(bigNumber("Progress",
 			"Residents sampled or settled as missed, as a share of the residents expected. The same figure as PROGRESS in `kubectl get rounds`.",
 			"percent", thresholds("blue"),

@@ -70,16 +70,20 @@ var (
 	roundBuildings = prometheus.NewDesc("sweep_round_buildings", "Buildings of a round by the phase of their CollectionJob.", []string{"namespace", "round", "phase"}, nil)
 	roundResidents = prometheus.NewDesc("sweep_round_residents", "Residents of a round by state: expected, sampled, outstanding, missed, exempt, home_visited.", []string{"namespace", "round", "state"}, nil)
 	roundTubes     = prometheus.NewDesc("sweep_round_tubes", "Sample tubes of a round: forecast and used.", []string{"namespace", "round", "kind"}, nil)
-	roundPhase     = prometheus.NewDesc("sweep_round_phase", "1 for the round's current phase, 0 for the others.", []string{"namespace", "round", "phase"}, nil)
-	roundStart     = prometheus.NewDesc("sweep_round_start_timestamp_seconds", "When the round started admitting buildings.", []string{"namespace", "round"}, nil)
-	roundDeadline  = prometheus.NewDesc("sweep_round_deadline_timestamp_seconds", "The round's deadline.", []string{"namespace", "round"}, nil)
-	roundETA       = prometheus.NewDesc("sweep_round_estimated_completion_timestamp_seconds", "When the round will finish at the pace so far.", []string{"namespace", "round"}, nil)
-	roundSupplies  = prometheus.NewDesc("sweep_round_supplies", "Supplies of a round by item (tubes, swabs, tube_bags) and kind: forecast (with the round's spare share) and used.", []string{"namespace", "round", "item", "kind"}, nil)
-	commSupplies   = prometheus.NewDesc("sweep_community_supplies", "Supplies of a round in one community by item (tubes, swabs, tube_bags) and kind (forecast, used); at most 200 communities a round.", []string{"namespace", "round", "community", "item", "kind"}, nil)
-	commResidents  = prometheus.NewDesc("sweep_community_residents", "Residents of a round in one community by state: expected, sampled, missed; at most 200 communities a round.", []string{"namespace", "round", "community", "state"}, nil)
-	roundDone      = prometheus.NewDesc("sweep_round_completion_timestamp_seconds", "When the round ended (Completed or DeadlineExceeded).", []string{"namespace", "round"}, nil)
-	roundInterval  = prometheus.NewDesc("sweep_round_visit_interval_seconds", "The round's re-knock interval: the time between the end of one visit and the start of the next.", []string{"namespace", "round"}, nil)
-	roundProgress  = prometheus.NewDesc("sweep_round_oldest_building_progress_timestamp_seconds",
+	// roundInfo carries what describes a round rather than measures it;
+	// dashboards and alerts join on it (source="drill" marks simulated
+	// results), so the measuring series keep their labels.
+	roundInfo     = prometheus.NewDesc("sweep_round_info", "Always 1; its source label says where the round's results come from: http, csv, or drill (simulated for an exercise).", []string{"namespace", "round", "source"}, nil)
+	roundPhase    = prometheus.NewDesc("sweep_round_phase", "1 for the round's current phase, 0 for the others.", []string{"namespace", "round", "phase"}, nil)
+	roundStart    = prometheus.NewDesc("sweep_round_start_timestamp_seconds", "When the round started admitting buildings.", []string{"namespace", "round"}, nil)
+	roundDeadline = prometheus.NewDesc("sweep_round_deadline_timestamp_seconds", "The round's deadline.", []string{"namespace", "round"}, nil)
+	roundETA      = prometheus.NewDesc("sweep_round_estimated_completion_timestamp_seconds", "When the round will finish at the pace so far.", []string{"namespace", "round"}, nil)
+	roundSupplies = prometheus.NewDesc("sweep_round_supplies", "Supplies of a round by item (tubes, swabs, tube_bags) and kind: forecast (with the round's spare share) and used.", []string{"namespace", "round", "item", "kind"}, nil)
+	commSupplies  = prometheus.NewDesc("sweep_community_supplies", "Supplies of a round in one community by item (tubes, swabs, tube_bags) and kind (forecast, used); at most 200 communities a round.", []string{"namespace", "round", "community", "item", "kind"}, nil)
+	commResidents = prometheus.NewDesc("sweep_community_residents", "Residents of a round in one community by state: expected, sampled, missed; at most 200 communities a round.", []string{"namespace", "round", "community", "state"}, nil)
+	roundDone     = prometheus.NewDesc("sweep_round_completion_timestamp_seconds", "When the round ended (Completed or DeadlineExceeded).", []string{"namespace", "round"}, nil)
+	roundInterval = prometheus.NewDesc("sweep_round_visit_interval_seconds", "The round's re-knock interval: the time between the end of one visit and the start of the next.", []string{"namespace", "round"}, nil)
+	roundProgress = prometheus.NewDesc("sweep_round_oldest_building_progress_timestamp_seconds",
 		"The oldest last sign of progress among the round's buildings under way (Active or Waiting): a collector report, the start of a visit, or when the next visit is due.",
 		[]string{"namespace", "round"}, nil)
 	// community comes from the CollectionJob's sweep.masstesting.io/community
@@ -107,7 +111,7 @@ type RoundCollector struct {
 
 // Describe sends the round metrics' descriptions.
 func (c *RoundCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{roundBuildings, roundResidents, roundTubes, roundSupplies, commSupplies, commResidents, roundPhase, roundStart, roundDeadline, roundETA,
+	for _, d := range []*prometheus.Desc{roundInfo, roundBuildings, roundResidents, roundTubes, roundSupplies, commSupplies, commResidents, roundPhase, roundStart, roundDeadline, roundETA,
 		roundDone, roundInterval, roundProgress, buildingRes} {
 		ch <- d
 	}
@@ -142,6 +146,7 @@ func (c *RoundCollector) collectRound(ch chan<- prometheus.Metric, tr *sweepv1al
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	ns, name, st := tr.Namespace, tr.Name, &tr.Status
+	g(roundInfo, 1, ns, name, string(tr.Spec.Collector.Source.Effective()))
 	b := st.Buildings
 	for phase, n := range map[sweepv1alpha1.JobPhase]int32{
 		sweepv1alpha1.JobQueued: b.Queued, sweepv1alpha1.JobActive: b.Active, sweepv1alpha1.JobWaiting: b.Waiting,

@@ -460,6 +460,28 @@ func TestStatusConditionsAndEvents(t *testing.T) {
 	}
 }
 
+// A drill's status says its results are simulated; a round from a
+// registry says where they come from.
+func TestStatusMarksSimulatedResults(t *testing.T) {
+	for _, tc := range []struct {
+		source sweepv1alpha1.SourceType
+		status string
+		reason string
+	}{
+		{sweepv1alpha1.SourceDrill, "True", ReasonDrillSource},
+		{"", "True", ReasonDrillSource}, // stored before the source was required: runs the drill
+		{sweepv1alpha1.SourceHTTP, "False", ReasonRecordedSource},
+		{sweepv1alpha1.SourceCSV, "False", ReasonRecordedSource},
+	} {
+		r := testRound(2, sweepv1alpha1.OrderSealedFirst)
+		r.Spec.Collector.Source = tc.source
+		st := Status(r, nil, 0, t0)
+		if !hasCondition(st, ConditionSimulated, tc.status, tc.reason) {
+			t.Errorf("source %q: want Simulated=%s (%s), got %+v", tc.source, tc.status, tc.reason, st.Conditions)
+		}
+	}
+}
+
 func hasCondition(st sweepv1alpha1.TestingRoundStatus, typ, status, reason string) bool {
 	for _, c := range st.Conditions {
 		if c.Type == typ && string(c.Status) == status && c.Reason == reason && c.Message != "" {

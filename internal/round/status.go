@@ -38,6 +38,10 @@ const (
 	ConditionDeadlineExceeded = "DeadlineExceeded"
 	// ConditionSuspended is True while spec.suspend holds the round.
 	ConditionSuspended = "Suspended"
+	// ConditionSimulated is True while the round's results come from the
+	// drill source: nobody was sampled and its missed households are
+	// invented, so no health code may follow from them.
+	ConditionSimulated = "Simulated"
 )
 
 // Condition reasons, written for people reading `kubectl describe`.
@@ -52,6 +56,8 @@ const (
 	ReasonDeadlinePassed        = "DeadlinePassed"
 	ReasonDeadlineAlreadyPassed = "DeadlineAlreadyPassed"
 	ReasonBeforeDeadline        = "BeforeDeadline"
+	ReasonDrillSource           = "DrillSource"
+	ReasonRecordedSource        = "RecordedSource"
 )
 
 // Final reports whether a round phase never changes again.
@@ -241,6 +247,14 @@ func setConditions(r *sweepv1alpha1.TestingRound, st *sweepv1alpha1.TestingRound
 		set(ConditionSuspended, metav1.ConditionTrue, ReasonSuspended, "spec.suspend is set; clear it to resume where the round stopped.")
 	} else if meta.FindStatusCondition(st.Conditions, ConditionSuspended) != nil {
 		set(ConditionSuspended, metav1.ConditionFalse, ReasonNotSuspended, "The round is not suspended.")
+	}
+
+	if src := r.Spec.Collector.Source; src.Simulated() {
+		set(ConditionSimulated, metav1.ConditionTrue, ReasonDrillSource,
+			"spec.collector.source is drill: every result is simulated for an exercise and its missed households are invented. Do not act on them; a real round names the http or csv source.")
+	} else {
+		set(ConditionSimulated, metav1.ConditionFalse, ReasonRecordedSource,
+			fmt.Sprintf("Results come from the %s source: the district's sampling records.", src))
 	}
 
 	switch st.Phase {

@@ -105,6 +105,9 @@ func Tree(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.Coll
 	}
 	fmt.Fprintf(w, "%s %s/%s  %s  deadline %s  ETA %s\n", p.paint(ansiBold, "Round"), tr.Namespace, tr.Name,
 		p.paint(phaseColor(string(st.Phase)), orDash(string(st.Phase))), when(tr.Spec.Deadline.Time), eta)
+	if tr.Spec.Collector.Source.Simulated() {
+		fmt.Fprintln(w, p.paint(ansiYellow, DrillBanner))
+	}
 	fmt.Fprintf(w, "%s %3d%%  %d of %d sampled, %s, %d outstanding, %d exempt, %d home-visited\n",
 		p.bar(st.ProgressPercent, 40), st.ProgressPercent, res.Sampled, res.Expected,
 		p.paintIf(res.Missed > 0, ansiRed, fmt.Sprintf("%d missed", res.Missed)), res.Outstanding, res.Exempt, res.HomeVisited)

@@ -44,6 +44,9 @@ func Summary(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.C
 		dur = st.CompletionTime.Sub(st.StartTime.Time).Round(time.Second).String()
 	}
 	fmt.Fprintf(w, "Round %s/%s %s in %s\n", tr.Namespace, tr.Name, st.Phase, dur)
+	if tr.Spec.Collector.Source.Simulated() {
+		fmt.Fprintln(w, DrillBanner)
+	}
 	fmt.Fprintf(w, "  buildings  %d: %d completed, %d expired, %d failed\n", st.Buildings.Total, st.Buildings.Completed, st.Buildings.Expired, st.Buildings.Failed)
 	pct := 0.0
 	if res.Expected > 0 {
@@ -78,6 +81,9 @@ func Summary(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.C
 	}
 	_ = tw.Flush()
 }
+
+// DrillBanner marks a drill's numbers wherever the CLI shows them.
+const DrillBanner = "DRILL: simulated results for an exercise; nobody was sampled and the missed households are invented."
 
 func orDash(s string) string {
 	if s == "" {

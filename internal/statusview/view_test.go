@@ -67,6 +67,7 @@ func testRound(extra int) (*sweepv1alpha1.TestingRound, []sweepv1alpha1.Collecti
 	tr.Spec.PoolSize = 10
 	tr.Spec.Teams = 4
 	tr.Spec.Supplies = sweepv1alpha1.SuppliesPolicy{SparePercent: 10, TubesPerBag: 50}
+	tr.Spec.Collector.Source = sweepv1alpha1.SourceHTTP
 	tr.Status.StartTime = tr.Spec.Start
 	var jobs []sweepv1alpha1.CollectionJob
 	add := func(b, community string, residents int32, phase sweepv1alpha1.JobPhase, sampled, visits int32, hh ...string) {
@@ -189,5 +190,22 @@ func TestOnlyTheRoundsOwnJobsAreShown(t *testing.T) {
 	}
 	if strings.Contains(after.String()+afterSum.String(), "ghost") {
 		t.Error("a job the round does not control is shown")
+	}
+}
+
+// A drill's numbers look like a real round's: the tree and the summary
+// say so at the top, and a round from a registry does not.
+func TestDrillIsMarkedWhereResultsAreShown(t *testing.T) {
+	for _, src := range []sweepv1alpha1.SourceType{sweepv1alpha1.SourceDrill, "", sweepv1alpha1.SourceHTTP, sweepv1alpha1.SourceCSV} {
+		tr, jobs := testRound(0)
+		tr.Spec.Collector.Source = src
+		var tree, summary bytes.Buffer
+		Tree(&tree, tr, jobs, Options{Now: now, Location: time.UTC})
+		Summary(&summary, tr, jobs)
+		for name, out := range map[string]string{"tree": tree.String(), "summary": summary.String()} {
+			if got, want := strings.Contains(out, DrillBanner), src.Simulated(); got != want {
+				t.Errorf("source %q: %s shows the drill banner: %v, want %v\n%s", src, name, got, want, out)
+			}
+		}
 	}
 }

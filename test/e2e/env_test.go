@@ -196,34 +196,50 @@ type manager struct {
 // Its log (JSON lines) goes to a file in the cluster's directory.
 func (cl *cluster) startManager(t *testing.T, id string, extra ...string) *manager {
 	t.Helper()
-	args := append([]string{"manager", "--executor=job", "--collector-image=sweep:e2e",
-		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0"}, extra...)
-	m := &manager{log: filepath.Join(cl.dir, "manager-"+id+".log"), exited: make(chan struct{})}
-	f, err := os.OpenFile(m.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	m, err := cl.launchManager(id, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.cmd = exec.Command(sweepBin, args...)
-	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+cl.kubeconfig)
-	m.cmd.Stdout, m.cmd.Stderr = f, f
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = m.cmd.Wait(); f.Close(); close(m.exited) }()
 	t.Cleanup(func() {
-		_ = m.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-m.exited:
-		case <-time.After(30 * time.Second):
-			_ = m.cmd.Process.Kill()
-			<-m.exited
-		}
+		m.stop()
 		if t.Failed() {
 			tail, _ := exec.Command("tail", "-n", "40", m.log).Output()
 			t.Logf("last lines of %s:\n%s", filepath.Base(m.log), tail)
 		}
 	})
 	return m
+}
+
+// launchManager starts one `sweep manager` process; the caller stops it.
+func (cl *cluster) launchManager(id string, extra ...string) (*manager, error) {
+	args := append([]string{"manager", "--executor=job", "--collector-image=sweep:e2e",
+		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0"}, extra...)
+	m := &manager{log: filepath.Join(cl.dir, "manager-"+id+".log"), exited: make(chan struct{})}
+	f, err := os.OpenFile(m.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	m.cmd = exec.Command(sweepBin, args...)
+	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+cl.kubeconfig)
+	m.cmd.Stdout, m.cmd.Stderr = f, f
+	if err := m.cmd.Start(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	go func() { _ = m.cmd.Wait(); f.Close(); close(m.exited) }()
+	return m, nil
+}
+
+// stop ends the manager as Kubernetes ends a pod: SIGTERM, then SIGKILL
+// after a grace period.
+func (m *manager) stop() {
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.exited:
+	case <-time.After(30 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.exited
+	}
 }
 
 // kill stops the manager the hard way, as the OOM killer or a lost node would.

@@ -207,6 +207,7 @@ scrape_configs:
 			Visits:   sweepv1alpha1.VisitPolicy{Max: 1},
 		},
 	}
+	tr.Spec.Collector.Source = sweepv1alpha1.SourceDrill
 	tr.Spec.Collector.Drill = &sweepv1alpha1.DrillSource{Seed: 11, AbsentPercent: ptr.To[int32](10)}
 	if err := k8s.Create(ctx, tr); err != nil {
 		t.Fatal(err)
