@@ -34,7 +34,6 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/collector"
-	"github.com/masstesting/sweep/internal/round"
 )
 
 // applyReport writes status.report the way a collector does (server-side
@@ -150,7 +149,7 @@ func TestHandDeletedJobAndBuildingMidRound(t *testing.T) {
 
 	// The job is created again (the building still matches) and the round
 	// says so: its building is swept from the start.
-	victim := getJob(t, ns, round.JobName("r", "b-0001"))
+	victim := getJob(t, ns, jobName(t, ns, "r", "b-0001"))
 	if err := k8s.Delete(ctx, victim); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +167,7 @@ func TestHandDeletedJobAndBuildingMidRound(t *testing.T) {
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "b-0002"}, &b); err != nil {
 		t.Fatal(err)
 	}
-	kept := getJob(t, ns, round.JobName("r", "b-0002"))
+	kept := getJob(t, ns, jobName(t, ns, "r", "b-0002"))
 	if err := k8s.Delete(ctx, &b); err != nil {
 		t.Fatal(err)
 	}

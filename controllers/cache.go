@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/round"
 )
 
 // lastAppliedAnnotation is kubectl's client-side apply record: a full copy
@@ -83,25 +84,31 @@ func TrimForCache(obj any) (any, error) {
 	return obj, nil
 }
 
-// roundIndex indexes cached CollectionJobs by "<namespace>/<round>", the
-// TestingRound that controls them.
-const roundIndex = "sweep.masstesting.io/round"
+// roundIndex indexes cached CollectionJobs by the UID of the TestingRound
+// that controls them (round.ControllerUID). By UID, not by name: a round
+// deleted and created again under its name must not find its predecessor's
+// jobs, which the garbage collector may take minutes to delete.
+const roundIndex = "sweep.masstesting.io/round-uid"
 
 func indexByRound(obj any) ([]string, error) {
 	cj, ok := obj.(*sweepv1alpha1.CollectionJob)
-	if !ok || controllingRound(cj) == "" {
+	if !ok {
 		return nil, nil
 	}
-	return []string{cj.Namespace + "/" + controllingRound(cj)}, nil
+	if uid := round.ControllerUID(cj); uid != "" {
+		return []string{string(uid)}, nil
+	}
+	return nil, nil
 }
 
 // controllingRound is the name of the TestingRound that controls obj, or "".
+// It only says which round to wake for a job's event; whether the job is
+// that round's is decided by UID (round.Controls).
 func controllingRound(obj metav1.Object) string {
-	owner := metav1.GetControllerOf(obj)
-	if owner == nil || owner.APIVersion != sweepv1alpha1.GroupVersion.String() || owner.Kind != "TestingRound" {
+	if round.ControllerUID(obj) == "" {
 		return ""
 	}
-	return owner.Name
+	return metav1.GetControllerOf(obj).Name
 }
 
 // cacheReader reads the objects a round reconcile needs straight from the
@@ -120,8 +127,9 @@ type cacheReader struct {
 	reader          client.Reader
 }
 
-// roundOwnerField is the client field index behind the fallback.
-const roundOwnerField = ".metadata.controller"
+// roundOwnerField is the client field index behind the fallback: the
+// controlling round's UID, as roundIndex.
+const roundOwnerField = ".metadata.controller.uid"
 
 // newCacheReader registers the round index and keeps the two indexers.
 func newCacheReader(ctx context.Context, mgr manager.Manager) (*cacheReader, error) {
@@ -142,8 +150,8 @@ func newCacheReader(ctx context.Context, mgr manager.Manager) (*cacheReader, err
 		return c, nil
 	}
 	err = mgr.GetFieldIndexer().IndexField(ctx, &sweepv1alpha1.CollectionJob{}, roundOwnerField, func(obj client.Object) []string {
-		if round := controllingRound(obj); round != "" {
-			return []string{round}
+		if uid := round.ControllerUID(obj); uid != "" {
+			return []string{string(uid)}
 		}
 		return nil
 	})
@@ -162,33 +170,43 @@ func indexerFor(ctx context.Context, c cache.Cache, obj client.Object) (toolscac
 	return sii.GetIndexer(), true, nil
 }
 
-// roundJobs returns the cached jobs of one round.
-func (c *cacheReader) roundJobs(ctx context.Context, namespace, round string) ([]*sweepv1alpha1.CollectionJob, error) {
+// roundJobs returns the cached jobs the round controls (round.Controls).
+func (c *cacheReader) roundJobs(ctx context.Context, tr *sweepv1alpha1.TestingRound) ([]*sweepv1alpha1.CollectionJob, error) {
+	var out []*sweepv1alpha1.CollectionJob
 	if c.jobs == nil {
 		var list sweepv1alpha1.CollectionJobList
-		if err := c.reader.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{roundOwnerField: round}, client.UnsafeDisableDeepCopy); err != nil {
+		if err := c.reader.List(ctx, &list, client.InNamespace(tr.Namespace), client.MatchingFields{roundOwnerField: string(tr.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err
 		}
-		return pointersTo(list.Items), nil
-	}
-	objs, err := c.jobs.ByIndex(roundIndex, namespace+"/"+round)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*sweepv1alpha1.CollectionJob, 0, len(objs))
-	for _, o := range objs {
-		if cj, ok := o.(*sweepv1alpha1.CollectionJob); ok {
-			out = append(out, cj)
+		out = pointersTo(list.Items)
+	} else {
+		objs, err := c.jobs.ByIndex(roundIndex, string(tr.UID))
+		if err != nil {
+			return nil, err
+		}
+		out = make([]*sweepv1alpha1.CollectionJob, 0, len(objs))
+		for _, o := range objs {
+			if cj, ok := o.(*sweepv1alpha1.CollectionJob); ok {
+				out = append(out, cj)
+			}
 		}
 	}
-	return out, nil
+	// The index is the rule; the filter keeps it one rule (a job in another
+	// namespace naming the round's UID is not the round's).
+	kept := out[:0]
+	for _, cj := range out {
+		if round.Controls(tr, cj) {
+			kept = append(kept, cj)
+		}
+	}
+	return kept, nil
 }
 
-// RoundJobs returns the cached CollectionJobs of one round: the cache's own
-// objects, read-only. The metrics collector reads them on every scrape
+// RoundJobs returns the cached CollectionJobs a round controls: the cache's
+// own objects, read-only. The metrics collector reads them on every scrape
 // without copying a city's jobs.
-func (r *TestingRoundReconciler) RoundJobs(ctx context.Context, namespace, round string) ([]*sweepv1alpha1.CollectionJob, error) {
-	return r.cached.roundJobs(ctx, namespace, round)
+func (r *TestingRoundReconciler) RoundJobs(ctx context.Context, tr *sweepv1alpha1.TestingRound) ([]*sweepv1alpha1.CollectionJob, error) {
+	return r.cached.roundJobs(ctx, tr)
 }
 
 // buildingsMatching returns the cached Buildings of a namespace that the

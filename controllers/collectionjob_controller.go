@@ -24,19 +24,24 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/metrics"
+	"github.com/masstesting/sweep/internal/round"
 )
 
 // CollectionFieldOwner is the field manager of the collection controller's
@@ -56,6 +61,11 @@ type CollectionJobReconciler struct {
 	// written holds the versions the job's own status writes replaced,
 	// until the cache shows the writes (ownStatusWrites).
 	written ownStatusWrites
+	// rounds is the cache's store of TestingRounds (nil: read through the
+	// client). Every reconcile reads the job's round; a Get copies it, and a
+	// round's status (up to 200 communities) is large, once per job event
+	// at city scale.
+	rounds toolscache.Store
 }
 
 // +kubebuilder:rbac:groups=sweep.masstesting.io,resources=collectionjobs,verbs=get;list;watch
@@ -80,10 +90,18 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if r.written.cacheBehind(req.NamespacedName, cj.ResourceVersion) {
 		return ctrl.Result{}, nil
 	}
+	// The round the job belongs to, by UID: its pod template, and its
+	// current deadline, re-knock policy, collector and suspend, which
+	// reach the job through FollowRound. A job no round controls (its round
+	// deleted, or made by hand) runs no visit and is counted by nobody.
+	tr, err := r.roundOf(ctx, &cj)
+	if err != nil || tr == nil {
+		return ctrl.Result{}, err
+	}
+	collection.FollowRound(&cj, tr)
 	now := r.Clock.Now()
 	var obs collection.Observed
 	if cj.Status.ActiveJob != "" {
-		var err error
 		if obs, err = r.Executor.Observe(ctx, &cj, cj.Status.ActiveJob); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -91,6 +109,7 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if obs.Report != nil {
 		cj.Status.Report = obs.Report
 	}
+	obs.RoundSuspended = tr.Spec.Suspend
 	d := collection.Decide(&cj, obs, now)
 	current := cj.Status.DeepCopy()
 	current.Report = nil
@@ -117,15 +136,7 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// and an attempt written but not started is started then
 	// (collection.VisitUnknown).
 	if d.Start != "" {
-		var tr sweepv1alpha1.TestingRound
-		if err := r.Get(ctx, client.ObjectKey{Namespace: cj.Namespace, Name: cj.Spec.Round}, &tr); err != nil && !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err
-		}
-		var round *sweepv1alpha1.TestingRound
-		if tr.Name != "" {
-			round = &tr
-		}
-		if err := r.Executor.Start(ctx, &cj, round, d.Start, d.Visit); err != nil {
+		if err := r.Executor.Start(ctx, &cj, tr, d.Start, d.Visit); err != nil {
 			if namespaceTerminating(err) {
 				log.FromContext(ctx).Info("not starting the visit: the namespace is being deleted", "visitJob", d.Start)
 				return ctrl.Result{}, nil
@@ -133,6 +144,13 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			return ctrl.Result{}, err
 		}
 		log.FromContext(ctx).Info("visit started", "visit", d.Visit, "visitJob", d.Start)
+	} else if obs.State == collection.VisitRunning && d.Stop == "" && d.Status.ActiveJob == cj.Status.ActiveJob {
+		// A visit under way ends by the round's deadline as it is now.
+		if k, ok := r.Executor.(deadlineKeeper); ok {
+			if err := k.KeepDeadline(ctx, &cj, cj.Status.ActiveJob); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
 	}
 
 	// Stop only once the decision is written. A decision from a stale
@@ -150,9 +168,10 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	res := ctrl.Result{RequeueAfter: d.RequeueAfter}
-	queued := d.Status.Phase == "" || d.Status.Phase == sweepv1alpha1.JobQueued
-	if !collection.Finished(d.Status.Phase) && !queued {
-		// Wake up at the deadline, which no watch reports.
+	if !collection.Finished(d.Status.Phase) {
+		// Wake up at the deadline, which no watch reports: every unfinished
+		// job, queued ones included, so that a building never admitted is
+		// written Expired, its residents missed, at the deadline.
 		if left := cj.Spec.Deadline.Sub(now); left > 0 && (res.RequeueAfter == 0 || left < res.RequeueAfter) {
 			res.RequeueAfter = left
 		}
@@ -189,6 +208,72 @@ func (r *CollectionJobReconciler) writeStatus(ctx context.Context, cj *sweepv1al
 	return err
 }
 
+// roundOf reads the job's round from the cache and returns it if it controls
+// the job (round.Controls), else nil. spec.round names the round, but a
+// round deleted and created again under that name is another round: its
+// pod template, deadline and collector are not this job's.
+func (r *CollectionJobReconciler) roundOf(ctx context.Context, cj *sweepv1alpha1.CollectionJob) (*sweepv1alpha1.TestingRound, error) {
+	tr, err := r.getRound(ctx, cj.Namespace, cj.Spec.Round)
+	if err != nil {
+		return nil, err
+	}
+	if tr == nil {
+		log.FromContext(ctx).V(1).Info("no round of this name: nothing to run", "round", cj.Spec.Round)
+		return nil, nil
+	}
+	if !round.Controls(tr, cj) {
+		log.FromContext(ctx).V(1).Info("the round of this name does not control the job: nothing to run",
+			"round", cj.Spec.Round, "roundUID", tr.UID, "controllerUID", round.ControllerUID(cj))
+		return nil, nil
+	}
+	return tr, nil
+}
+
+// getRound reads a round from the cache, or nil when there is none. From
+// the store it is the cache's own object: read-only.
+func (r *CollectionJobReconciler) getRound(ctx context.Context, namespace, name string) (*sweepv1alpha1.TestingRound, error) {
+	if r.rounds != nil {
+		obj, ok, err := r.rounds.GetByKey(namespace + "/" + name)
+		if err != nil || !ok {
+			return nil, err
+		}
+		tr, _ := obj.(*sweepv1alpha1.TestingRound)
+		return tr, nil
+	}
+	var tr sweepv1alpha1.TestingRound
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &tr); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return &tr, nil
+}
+
+// jobsOfRound maps an edited round to its unfinished jobs, so that a
+// changed deadline, collector or suspend reaches them now, not at their
+// next timer. Rounds are edited rarely (the watch passes spec changes
+// only), so the jobs are listed by the round's label and kept by UID.
+func (r *CollectionJobReconciler) jobsOfRound(ctx context.Context, obj client.Object) []reconcile.Request {
+	tr, ok := obj.(*sweepv1alpha1.TestingRound)
+	if !ok {
+		return nil
+	}
+	var jobs sweepv1alpha1.CollectionJobList
+	if err := r.List(ctx, &jobs, client.InNamespace(tr.Namespace), client.MatchingLabels{sweepv1alpha1.LabelRound: round.LabelValue(tr.Name)}); err != nil {
+		log.FromContext(ctx).Error(err, "listing the jobs of an edited round", "round", tr.Name)
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range jobs.Items {
+		j := &jobs.Items[i]
+		if round.Controls(tr, j) && !collection.Finished(j.Status.Phase) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(j)})
+		}
+	}
+	return out
+}
+
 func (r *CollectionJobReconciler) forget(key client.ObjectKey) {
 	r.written.forget(key)
 	if l, ok := r.Executor.(*LocalExecutor); ok {
@@ -202,9 +287,18 @@ func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
+	rounds, ok, err := indexerFor(context.Background(), mgr.GetCache(), &sweepv1alpha1.TestingRound{})
+	if err != nil {
+		return err
+	}
+	if ok {
+		r.rounds = rounds
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&sweepv1alpha1.CollectionJob{}).
 		Owns(&batchv1.Job{}).
+		Watches(&sweepv1alpha1.TestingRound{}, handler.EnqueueRequestsFromMapFunc(r.jobsOfRound),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(collectionJobLogger(mgr)).
 		Named("collectionjob")

@@ -40,7 +40,6 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/collector"
-	"github.com/masstesting/sweep/internal/round"
 )
 
 func jobExecutor(mgr ctrl.Manager) Executor {
@@ -63,7 +62,7 @@ func oneBuilding(t *testing.T, ns string, now time.Time, absent, stillAbsent, ma
 	if err := k8s.Create(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
-	return round.JobName("r", "b")
+	return jobName(t, ns, "r", "b")
 }
 
 // getJob reads a CollectionJob; one not created yet reads as empty, so

@@ -35,7 +35,6 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/collector"
-	"github.com/masstesting/sweep/internal/round"
 )
 
 // mountingKubelet is a stand-in kubelet for the csv source, which needs
@@ -199,7 +198,7 @@ func TestCSVSourceBadExportsThroughARound(t *testing.T) {
 		return false, nil
 	})
 
-	good := getJob(t, ns, round.JobName("csv", "b-good")).Status
+	good := getJob(t, ns, jobName(t, ns, "csv", "b-good")).Status
 	if good.Phase != sweepv1alpha1.JobCompleted || good.Sampled != 5 || good.Missed != 2 || good.HomeVisited != 1 || len(good.MissedHouseholds) != 1 || good.MissedHouseholds[0] != "1-0102" {
 		t.Errorf("b-good: %+v; want 5 sampled (1 at home), 2 missed in 1-0102", good)
 	}
@@ -209,7 +208,7 @@ func TestCSVSourceBadExportsThroughARound(t *testing.T) {
 		"b-broken": {"samples.csv line 4, column sampled", "samples.csv line 5, column residents", "samples.csv line 6, column home_visited: missing", "samples.csv line 7, column household: not a unit-room id"},
 		"b-absent": {"samples.csv has no rows for building b-absent"},
 	} {
-		name := round.JobName("csv", building)
+		name := jobName(t, ns, "csv", building)
 		st := getJob(t, ns, name).Status
 		c := meta.FindStatusCondition(st.Conditions, collection.ConditionFailed)
 		if st.Phase != sweepv1alpha1.JobFailed || st.FailedAttempts != collection.MaxAttempts || st.Sampled != 0 || st.Missed != 7 || c == nil {

@@ -36,3 +36,12 @@ type Executor interface {
 	// Stop stops attempt `name`; stopping one that is gone is not an error.
 	Stop(ctx context.Context, cj *sweepv1alpha1.CollectionJob, name string) error
 }
+
+// deadlineKeeper is an executor whose running visits carry a deadline of
+// their own (the job executor's visit Jobs: activeDeadlineSeconds). The
+// collection controller calls it while a visit runs, so that a round
+// deadline moved later does not let the visit's own deadline cut it, and
+// one moved earlier is followed.
+type deadlineKeeper interface {
+	KeepDeadline(ctx context.Context, cj *sweepv1alpha1.CollectionJob, name string) error
+}

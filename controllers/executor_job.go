@@ -19,8 +19,10 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 	batchv1 "k8s.io/api/batch/v1"
@@ -72,7 +74,8 @@ type JobExecutor struct {
 	rbacOnce singleflight.Group
 }
 
-// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+// Patch: a running visit Job's activeDeadlineSeconds follows the round's deadline.
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete;patch
 // Namespaces are created by ops; the operator gives each that has rounds the
 // collector's ServiceAccount, Role and RoleBinding. The Role grants only
 // what the operator itself holds (get collectionjobs, patch their status).
@@ -192,11 +195,68 @@ func (e *JobExecutor) visitJob(cj *sweepv1alpha1.CollectionJob, tr *sweepv1alpha
 			Template:     tmpl,
 		},
 	}
-	// A visit cannot outlast the round.
-	if left := int64(cj.Spec.Deadline.Sub(metav1.Now().Time).Seconds()); left > 0 {
-		job.Spec.ActiveDeadlineSeconds = ptr.To(left)
+	// A visit cannot outlast the round, even with the operator down.
+	if s := visitDeadlineSeconds(metav1.Now().Time, cj.Spec.Deadline.Time); s > 0 {
+		job.Spec.ActiveDeadlineSeconds = ptr.To(s)
 	}
 	return job
+}
+
+// visitDeadlineSlack is how long after the round's deadline a visit Job's
+// own deadline falls. The operator stops every visit at the round's
+// deadline itself (collection.Decide); the Job's activeDeadlineSeconds is
+// the backstop for an operator that is down, and must never cut a visit the
+// operator would let run: counted from the Job's start, which comes a little
+// after its creation, it falls later than the round's deadline.
+const visitDeadlineSlack = time.Minute
+
+// visitDeadlineSeconds is the activeDeadlineSeconds of a visit Job counted
+// from `from` (its creation, or its start) for a round ending at deadline.
+func visitDeadlineSeconds(from, deadline time.Time) int64 {
+	if !from.Before(deadline) {
+		return 0
+	}
+	return int64(math.Ceil(deadline.Add(visitDeadlineSlack).Sub(from).Seconds()))
+}
+
+// KeepDeadline moves a running visit Job's activeDeadlineSeconds (mutable
+// on a Job) when the round's deadline moved: later, so the Job's own
+// deadline does not fail a visit the round still allows; earlier, so the
+// backstop follows. A Job whose deadline already lies between the round's
+// deadline and twice the slack after it is left alone, so that a visit
+// costs no write here unless the deadline was edited.
+func (e *JobExecutor) KeepDeadline(ctx context.Context, cj *sweepv1alpha1.CollectionJob, name string) error {
+	var job batchv1.Job
+	err := e.Client.Get(ctx, client.ObjectKey{Namespace: cj.Namespace, Name: name}, &job)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if job.DeletionTimestamp != nil {
+		return nil
+	}
+	from := job.CreationTimestamp.Time
+	if job.Status.StartTime != nil {
+		from = job.Status.StartTime.Time
+	}
+	deadline := cj.Spec.Deadline.Time
+	if ads := job.Spec.ActiveDeadlineSeconds; ads != nil {
+		end := from.Add(time.Duration(*ads) * time.Second)
+		if !end.Before(deadline) && !end.After(deadline.Add(2*visitDeadlineSlack)) {
+			return nil
+		}
+	}
+	want := visitDeadlineSeconds(from, deadline)
+	if want <= 0 {
+		return nil // the round's deadline passed: Decide stops the visit
+	}
+	patch := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"spec":{"activeDeadlineSeconds":%d}}`, want)))
+	if err := e.Client.Patch(ctx, &job, patch); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("moving the deadline of visit Job %s: %w", name, err)
+	}
+	return nil
 }
 
 // defaultTemplate runs this project's image as `sweep collect` under the

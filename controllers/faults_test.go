@@ -739,13 +739,24 @@ func TestOpsEditsARunningRoundWhileCollectorsReport(t *testing.T) {
 		return tr.Status.Phase == sweepv1alpha1.RoundSuspended
 	}))
 	// Visits under way go on while the round is suspended, and their
-	// reports are taken.
-	before := doneCount(getRound(t, ns, "edited"))
-	awaitRunning("a building finished while suspended", func(tr *sweepv1alpha1.TestingRound) bool {
-		return doneCount(tr) > before
+	// reports are taken; no visit starts, not even a re-knock that comes
+	// due (awaitRunning moves the clock past them).
+	visits := func() (n int32) {
+		for _, j := range listJobs(t, ns) {
+			n += j.Status.Visits
+		}
+		return n
+	}
+	awaitRunning("the visits under way ended while suspended", func(tr *sweepv1alpha1.TestingRound) bool {
+		return tr.Status.Buildings.Active == 0 && !underWay()
 	})
+	startedBefore := visits()
+	advanceToNextVisits(t, ns, clk)
 	later := tr.Spec.Deadline.Add(2 * time.Hour).UTC().Format(time.RFC3339)
 	seen("deadline moved later", edit("move the deadline 2h later", fmt.Sprintf(`{"spec":{"deadline":%q}}`, later)), always)
+	if n := visits(); n != startedBefore {
+		t.Errorf("%d visits started while the round was suspended", n-startedBefore)
+	}
 
 	field.suspended("")
 	seen("resumed", edit("resume", `{"spec":{"suspend":false}}`), func(tr *sweepv1alpha1.TestingRound) bool {
@@ -754,7 +765,7 @@ func TestOpsEditsARunningRoundWhileCollectorsReport(t *testing.T) {
 	field.lowerTeams(2, seen("teams lowered to 2", edit("lower teams to 2", `{"spec":{"teams":2}}`), always))
 	earlier := tr.Spec.Deadline.Add(time.Hour).UTC().Format(time.RFC3339)
 	seen("deadline moved back", edit("move the deadline 1h earlier", fmt.Sprintf(`{"spec":{"deadline":%q}}`, earlier)), always)
-	before = doneCount(getRound(t, ns, "edited"))
+	before := doneCount(getRound(t, ns, "edited"))
 	awaitRunning("a building finished with two teams", func(tr *sweepv1alpha1.TestingRound) bool {
 		return doneCount(tr) > before+1
 	})

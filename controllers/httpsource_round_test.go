@@ -34,7 +34,6 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
-	"github.com/masstesting/sweep/internal/round"
 )
 
 // badRegistry is a sample-registration system (the http source's API) that
@@ -213,7 +212,7 @@ func TestHTTPSourceFailuresThroughARound(t *testing.T) {
 		"b-garbage": {"malformed body for building b-garbage visit 1: not a JSON object (not JSON"},
 		"b-huge":    {"malformed body for building b-huge visit 1: larger than 1 MiB"},
 	} {
-		name := round.JobName("registry", building)
+		name := jobName(t, ns, "registry", building)
 		cj := getJob(t, ns, name)
 		c := meta.FindStatusCondition(cj.Status.Conditions, collection.ConditionFailed)
 		if cj.Status.Phase != sweepv1alpha1.JobFailed || c == nil || c.Reason != collection.ReasonVisitFailed || cj.Status.FailedAttempts != collection.MaxAttempts {
@@ -233,7 +232,7 @@ func TestHTTPSourceFailuresThroughARound(t *testing.T) {
 			return strings.Contains(jobEvents(t, ns, name)["Failed"], says[0]), nil
 		})
 	}
-	if ok := getJob(t, ns, round.JobName("registry", "b-ok")); ok.Status.Phase != sweepv1alpha1.JobCompleted || ok.Status.Sampled != 10 {
+	if ok := getJob(t, ns, jobName(t, ns, "registry", "b-ok")); ok.Status.Phase != sweepv1alpha1.JobCompleted || ok.Status.Sampled != 10 {
 		t.Errorf("b-ok: %+v", ok.Status)
 	}
 

@@ -43,7 +43,6 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/metrics"
-	"github.com/masstesting/sweep/internal/round"
 )
 
 // Canary resident data (issue 9, Privacy): a name and a phone number that
@@ -146,18 +145,18 @@ func TestNoResidentDataLeaks(t *testing.T) {
 		}
 		clk.Step(5 * time.Second)
 		for _, b := range []string{"b-bad", "b-phone", "b-page"} {
-			if name := round.JobName("private", b); getJob(t, ns, name).Name != "" {
+			if name := jobName(t, ns, "private", b); getJob(t, ns, name).Name != "" {
 				pokeJob(t, ns, name)
 			}
 		}
 		return false, nil
 	})
-	ok := getJob(t, ns, round.JobName("private", "b-ok"))
+	ok := getJob(t, ns, jobName(t, ns, "private", "b-ok"))
 	if ok.Status.Phase != sweepv1alpha1.JobCompleted || ok.Status.Sampled != 3 {
 		t.Fatalf("b-ok: %+v", ok.Status)
 	}
 	for _, b := range []string{"b-bad", "b-phone", "b-page"} {
-		if p := getJob(t, ns, round.JobName("private", b)).Status.Phase; p != sweepv1alpha1.JobFailed {
+		if p := getJob(t, ns, jobName(t, ns, "private", b)).Status.Phase; p != sweepv1alpha1.JobFailed {
 			t.Fatalf("%s is %s, want Failed", b, p)
 		}
 	}
@@ -165,7 +164,7 @@ func TestNoResidentDataLeaks(t *testing.T) {
 	// search below sees the messages that carry the collector's errors.
 	await(t, "Failed events", func() (bool, error) {
 		for _, b := range []string{"b-bad", "b-phone", "b-page"} {
-			if jobEvents(t, ns, round.JobName("private", b))["Failed"] == "" {
+			if jobEvents(t, ns, jobName(t, ns, "private", b))["Failed"] == "" {
 				return false, nil
 			}
 		}

@@ -31,6 +31,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
+	"github.com/masstesting/sweep/internal/round"
 )
 
 // A job whose last attempt failed is written Failed. A reconcile woken
@@ -44,12 +45,13 @@ func TestFinishedJobIsNotRestartedFromAStaleCache(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
 	clk := clocktesting.NewFakeClock(time.Now())
-	cj := &sweepv1alpha1.CollectionJob{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "r-b"},
-		Spec: sweepv1alpha1.CollectionJobSpec{Round: "r", Building: "b", Expected: 10, Households: 4,
-			Deadline:  metav1.Time{Time: clk.Now().Add(6 * time.Hour)},
-			Collector: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}},
+	tr := newRound(ns, "r", clk.Now(), 1, street)
+	if err := k8s.Create(ctx, tr); err != nil {
+		t.Fatal(err)
 	}
+	cj := round.NewJob(tr, &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "b"},
+		Spec: sweepv1alpha1.BuildingSpec{Residents: 10, Households: 4}})
+	cj.Spec.Suspend = false
 	if err := k8s.Create(ctx, cj); err != nil {
 		t.Fatal(err)
 	}

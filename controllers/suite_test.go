@@ -47,6 +47,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/round"
 )
 
 // The controller tests run the real reconciler in a real manager against a
@@ -254,6 +255,13 @@ func getRound(t *testing.T, ns, name string) *sweepv1alpha1.TestingRound {
 		t.Fatal(err)
 	}
 	return &tr
+}
+
+// jobName is the name of a building's job in the round stored as ns/roundName
+// (job names hash the round's UID).
+func jobName(t *testing.T, ns, roundName, building string) string {
+	t.Helper()
+	return round.JobName(roundName, getRound(t, ns, roundName).UID, building)
 }
 
 func listJobs(t *testing.T, ns string) []sweepv1alpha1.CollectionJob {

@@ -57,6 +57,9 @@ const RoundFieldOwner = "sweep-round-controller"
 // world, calls them, and writes.
 type TestingRoundReconciler struct {
 	client.Client
+	// APIReader reads from the API server, past the cache: the owner of a
+	// job name that already exists (SetupWithManager sets it).
+	APIReader client.Reader
 	// cached reads jobs and Buildings from the manager's cache without
 	// copies (SetupWithManager sets it).
 	cached *cacheReader
@@ -148,18 +151,19 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	began := time.Now()
 	// The cache's own objects: read, never changed in place (admit puts
 	// copies in place of the jobs it admits).
-	cachedJobs, err := r.cached.roundJobs(ctx, tr.Namespace, tr.Name)
+	cachedJobs, err := r.cached.roundJobs(ctx, &tr)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	jobs := r.withUnseen(req.NamespacedName, cachedJobs)
+	jobs := r.withUnseen(&tr, cachedJobs)
 
 	// Expand: one job per selected building. A round whose deadline had
 	// passed when it was created sweeps nothing.
 	unplanned := 0
 	if round.Expanding(&tr, now) && !round.DeadlinePassedAtCreation(&tr) {
 		var created []*sweepv1alpha1.CollectionJob
-		created, unplanned, err = r.expand(ctx, &tr, jobs, now)
+		var taken int
+		created, unplanned, taken, err = r.expand(ctx, &tr, jobs, now)
 		jobs = append(jobs, created...)
 		if namespaceTerminating(err) {
 			// The namespace controller is deleting the jobs (which brings
@@ -170,8 +174,10 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if unplanned > 0 {
+		if unplanned > taken {
 			wake.at(time.Millisecond) // the next batch
+		} else if taken > 0 {
+			wake.at(nameTakenRetry) // until the jobs in the way are gone
 		}
 	}
 
@@ -245,31 +251,40 @@ func (r *TestingRoundReconciler) expireByTTL(ctx context.Context, tr *sweepv1alp
 	return true, 0
 }
 
+// nameTakenRetry is how often a round looks again at a job name another
+// object holds.
+const nameTakenRetry = 30 * time.Second
+
 // expand creates the jobs of selected buildings that have none, at most
 // ExpansionBatch of them, with bounded parallelism, and says how many are
-// still missing after them. A job that already exists (a restart, a lagging
-// cache) counts as created: names are deterministic.
-func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, now time.Time) ([]*sweepv1alpha1.CollectionJob, int, error) {
+// still missing after them, and how many of those could not be created
+// because another object holds their name. A job that already exists
+// counts as created only if this round controls it (round.Controls): names
+// are deterministic, so after a restart or with a lagging cache the round
+// finds its own jobs, but it never adopts one from an earlier round of its
+// name or one made by hand.
+func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, now time.Time) ([]*sweepv1alpha1.CollectionJob, int, int, error) {
 	selector, err := round.Selector(tr)
 	if err != nil {
 		// The schema catches most bad selectors; one it cannot is reported,
 		// and waits for the spec to change rather than retrying.
 		r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidSelector", "Reconcile", "spec.buildingSelector is invalid: %v", err)
-		return nil, 0, nil
+		return nil, 0, 0, nil
 	}
 	// Read-only, like the jobs.
 	buildings, err := r.cached.buildingsMatching(ctx, tr.Namespace, selector)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	missing, left := round.MissingJobs(tr, buildings, jobs, r.ExpansionBatch)
 	if len(missing) == 0 {
-		return nil, 0, nil
+		return nil, 0, 0, nil
 	}
 	unplanned := left - len(missing)
 	r.admitAtCreation(tr, jobs, missing, unplanned, now)
 	created := make([]*sweepv1alpha1.CollectionJob, len(missing))
 	ok := make([]bool, len(missing))
+	taken := make([]bool, len(missing))
 	err = inParallel(ctx, r.Workers, len(missing), func(ctx context.Context, i int) error {
 		j := missing[i]
 		err := r.Create(ctx, j)
@@ -280,7 +295,16 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 			r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidCollectionJob", "Reconcile",
 				"Cannot create the job of building %s: %v", j.Spec.Building, err)
 			return nil
-		case err != nil && !apierrors.IsAlreadyExists(err):
+		case apierrors.IsAlreadyExists(err):
+			mine, err := r.ownsExisting(ctx, tr, j)
+			if err != nil {
+				return err
+			}
+			if !mine {
+				taken[i] = true
+				return nil
+			}
+		case err != nil:
 			return fmt.Errorf("creating CollectionJob %s: %w", j.Name, err)
 		}
 		created[i], ok[i] = j, true
@@ -292,16 +316,44 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 		return nil
 	})
 	out := created[:0]
+	nTaken := 0
 	for i := range created {
 		if ok[i] {
 			out = append(out, created[i])
+		}
+		if taken[i] {
+			nTaken++
 		}
 	}
 	r.addUnseen(client.ObjectKeyFromObject(tr), out)
 	if len(out) > 0 {
 		log.FromContext(ctx).Info("expanded round", "created", len(out), "missing", unplanned, "buildings", len(buildings))
 	}
-	return out, unplanned, err
+	// A building whose job name is taken is still missing its job: the
+	// round cannot complete without it, and tries again.
+	return out, unplanned + nTaken, nTaken, err
+}
+
+// ownsExisting reads the object that holds a job's name from the API server
+// (the cache may not show it yet) and says whether the round controls it.
+// One it does not control is not adopted; the round says so and waits for
+// it to go.
+func (r *TestingRoundReconciler) ownsExisting(ctx context.Context, tr *sweepv1alpha1.TestingRound, j *sweepv1alpha1.CollectionJob) (bool, error) {
+	var existing sweepv1alpha1.CollectionJob
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(j), &existing); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil // deleted in between: created at the next try
+		}
+		return false, fmt.Errorf("reading CollectionJob %s: %w", j.Name, err)
+	}
+	if round.Controls(tr, &existing) {
+		return true, nil
+	}
+	r.Recorder.Eventf(tr, &existing, corev1.EventTypeWarning, "JobNameTaken", "Reconcile",
+		"CollectionJob %s, the name of building %s's job, belongs to another owner (controller UID %q, not this round's %s). It is not counted; building %s waits until that object is gone.",
+		j.Name, j.Spec.Building, round.ControllerUID(&existing), tr.UID, j.Spec.Building)
+	log.FromContext(ctx).Info("job name taken by an object this round does not control", "job", j.Name, "building", j.Spec.Building, "controllerUID", round.ControllerUID(&existing))
+	return false, nil
 }
 
 // addUnseen remembers jobs just created until the cache shows them.
@@ -323,18 +375,24 @@ func (r *TestingRoundReconciler) addUnseen(key types.NamespacedName, created []*
 }
 
 // withUnseen returns the cached jobs plus the created jobs the cache does
-// not show yet, and forgets those it now shows.
-func (r *TestingRoundReconciler) withUnseen(key types.NamespacedName, jobs []*sweepv1alpha1.CollectionJob) []*sweepv1alpha1.CollectionJob {
+// not show yet, and forgets those it now shows. Jobs a round of the same
+// name created before it was deleted and created again are dropped: they
+// are not this round's.
+func (r *TestingRoundReconciler) withUnseen(tr *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob) []*sweepv1alpha1.CollectionJob {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	unseen := r.unseen[key]
+	unseen := r.unseen[client.ObjectKeyFromObject(tr)]
 	if len(unseen) == 0 {
 		return jobs
 	}
 	for _, j := range jobs {
 		delete(unseen, j.Name)
 	}
-	for _, j := range unseen {
+	for name, j := range unseen {
+		if !round.Controls(tr, j) {
+			delete(unseen, name)
+			continue
+		}
 		jobs = append(jobs, j)
 	}
 	return jobs
@@ -568,6 +626,9 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 	}
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
 	}
 	if r.ExpansionBatch <= 0 {
 		r.ExpansionBatch = 1000

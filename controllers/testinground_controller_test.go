@@ -47,7 +47,7 @@ func oneJobPerBuilding(t *testing.T, ns string, tr *sweepv1alpha1.TestingRound, 
 	for i := range jobs {
 		j := &jobs[i]
 		perBuilding[j.Spec.Building]++
-		if j.Name != round.JobName(tr.Name, j.Spec.Building) {
+		if j.Name != round.JobName(tr.Name, tr.UID, j.Spec.Building) {
 			t.Errorf("job %s is not named from its round and building", j.Name)
 		}
 		if ref := metav1.GetControllerOf(j); ref == nil || ref.UID != tr.UID {
@@ -208,7 +208,8 @@ func TestRoundWindowSuspendAndDeadline(t *testing.T) {
 		return st.Phase == sweepv1alpha1.RoundRunning && st.Buildings.Active == teams && st.Buildings.Completed == teams, nil
 	})
 
-	// Deadline: DeadlineExceeded, queued jobs stay queued.
+	// Deadline: DeadlineExceeded; nothing is admitted after it, and the
+	// buildings never admitted count as expired, their residents missed.
 	clk.SetTime(tr.Spec.Deadline.Time)
 	poke(t, ns, "window")
 	await(t, "DeadlineExceeded", func() (bool, error) {
@@ -220,8 +221,14 @@ func TestRoundWindowSuspendAndDeadline(t *testing.T) {
 		return st.Buildings.Active == 0 && st.Buildings.Completed == 2*teams, nil
 	})
 	st := getRound(t, ns, "window").Status
-	if st.Buildings.Queued != n-2*teams {
-		t.Errorf("%d queued after the deadline, want %d: nothing is admitted after it", st.Buildings.Queued, n-2*teams)
+	if st.Buildings.Queued != 0 || st.Buildings.Expired != n-2*teams {
+		t.Errorf("%d queued and %d expired after the deadline, want 0 and %d: never admitted, they are over", st.Buildings.Queued, st.Buildings.Expired, n-2*teams)
+	}
+	if st.Residents.Outstanding != 0 || st.Residents.Missed == 0 {
+		t.Errorf("residents after the deadline: %+v; want none outstanding", st.Residents)
+	}
+	if a, _ := field.snapshot(); len(a) != 2*teams {
+		t.Errorf("%d admissions, want %d: nothing is admitted after the deadline", len(a), 2*teams)
 	}
 	if c := meta.FindStatusCondition(st.Conditions, round.ConditionDeadlineExceeded); c == nil || c.Status != metav1.ConditionTrue || c.Reason != round.ReasonDeadlinePassed {
 		t.Errorf("DeadlineExceeded condition: %+v", c)
@@ -256,7 +263,7 @@ func TestBuildingAddedMidRoundJoinsAndOneThatLeavesKeepsItsJob(t *testing.T) {
 		return getRound(t, ns, "r").Status.Buildings.Total == 7, nil
 	})
 	var j sweepv1alpha1.CollectionJob
-	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: round.JobName("r", "late")}, &j); err != nil {
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: jobName(t, ns, "r", "late")}, &j); err != nil {
 		t.Fatal(err)
 	}
 	if j.Spec.Expected != 78 {
@@ -279,7 +286,7 @@ func TestBuildingAddedMidRoundJoinsAndOneThatLeavesKeepsItsJob(t *testing.T) {
 		tr := getRound(t, ns, "r")
 		return tr.Annotations != nil && tr.Status.Buildings.Total == 7, nil
 	})
-	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: round.JobName("r", b.Name)}, &j); err != nil {
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: jobName(t, ns, "r", b.Name)}, &j); err != nil {
 		t.Fatalf("job of a building that left the selector: %v", err)
 	}
 	if j.Spec.Expected != buildings[0].Spec.Residents-buildings[0].Spec.Exempt {

@@ -85,6 +85,9 @@ type TestingRoundSpec struct {
 
 	// deadline is when the round ends. Buildings not finished by then stop
 	// and their residents not sampled count as missed. Must be after start.
+	// It may be moved while the round runs: every unfinished building and
+	// its visit under way follow at once; a building already expired stays
+	// expired.
 	// +required
 	Deadline metav1.Time `json:"deadline"`
 
@@ -106,9 +109,12 @@ type TestingRoundSpec struct {
 	// poolSize is how many swabs go into one tube (混管): 1 (single tubes), 5,
 	// 10 (default) or 20. Tubes are forecast as ceil(sampled / poolSize) per
 	// building.
+	// Fixed once the round exists: every building's tube forecast is taken
+	// from it when the round expands.
 	// +optional
 	// +kubebuilder:default=10
 	// +kubebuilder:validation:Enum=1;5;10;20
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="poolSize cannot change once the round exists: each building's tube forecast was fixed from it when the round expanded. Create a new round with the pool size you want."
 	PoolSize int32 `json:"poolSize,omitempty"`
 
 	// visits is the re-knock policy: how many visits a building gets and how
@@ -119,9 +125,11 @@ type TestingRoundSpec struct {
 
 	// supplies is how the round forecasts tubes, swabs and tube bags: the
 	// spare share and the tubes per bag. Each building's forecast is fixed
-	// in its CollectionJob when the round expands.
+	// in its CollectionJob when the round expands, so it cannot change once
+	// the round exists.
 	// +optional
 	// +kubebuilder:default={}
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="supplies cannot change once the round exists: each building's supply forecast was fixed from it when the round expanded. Create a new round with the policy you want."
 	Supplies SuppliesPolicy `json:"supplies,omitempty"`
 
 	// collector is what runs each visit: its source of sampling records
@@ -130,8 +138,10 @@ type TestingRoundSpec struct {
 	// +required
 	Collector CollectorSpec `json:"collector"`
 
-	// suspend stops the round from admitting more buildings. Buildings
-	// already being swept finish their current visit.
+	// suspend holds the round: no building is admitted and no visit starts
+	// (first visits, re-knocks and retries). A visit under way finishes;
+	// admitted buildings keep their teams, and clearing it resumes where
+	// the round stopped.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 

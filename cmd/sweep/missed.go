@@ -106,6 +106,9 @@ func (c *cli) runMissed(ctx context.Context, args []string) error {
 	if err := cl.List(ctx, &jobs, client.InNamespace(ns), client.MatchingLabels{sweepv1alpha1.LabelRound: round.LabelValue(tr.Name)}); err != nil {
 		return fmt.Errorf("listing the round's jobs: %w", err)
 	}
+	// The label finds them; the controller reference's UID says which are
+	// the round's, as the operator counts them.
+	jobs.Items = round.Controlled(&tr, jobs.Items)
 	var buildings sweepv1alpha1.BuildingList
 	if err := cl.List(ctx, &buildings, client.InNamespace(ns)); err != nil {
 		return fmt.Errorf("listing buildings: %w", err)

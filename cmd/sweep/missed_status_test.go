@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,6 +95,25 @@ func finishedRound(t *testing.T, ns string) {
 			t.Fatal(err)
 		}
 		jobs = append(jobs, *j)
+	}
+	// Jobs the round does not control, with its label and an owner
+	// reference naming it: left by an earlier round of the same name (its
+	// UID) and made by hand (any other UID). `sweep missed` and `sweep status` must
+	// not show them: the goldens hold only the round's own buildings.
+	earlier := tr.DeepCopy()
+	earlier.UID = "an-earlier-round-of-the-same-name"
+	for i, uid := range []types.UID{earlier.UID, "made-by-hand"} {
+		b := sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("ghost-%d", i)},
+			Spec: sweepv1alpha1.BuildingSpec{Residents: 40, Households: 10}}
+		j := round.NewJob(earlier, &b)
+		j.OwnerReferences[0].UID = uid
+		if err := k8s.Create(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		j.Status = sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobExpired, Visits: 1, Missed: 40, MissedHouseholds: []string{"9-901"}}
+		if err := k8s.Status().Update(ctx, j); err != nil {
+			t.Fatal(err)
+		}
 	}
 	jobPtrs := make([]*sweepv1alpha1.CollectionJob, len(jobs))
 	for i := range jobs {

@@ -81,6 +81,9 @@ func (c *cli) runStatus(ctx context.Context, args []string) error {
 		if err := cl.List(ctx, &jobs, client.InNamespace(ns), client.MatchingLabels{sweepv1alpha1.LabelRound: round.LabelValue(name)}); err != nil {
 			return fmt.Errorf("listing the round's jobs: %w", err)
 		}
+		// The label finds them; the controller reference's UID says which
+		// are the round's, as the operator counts them.
+		jobs.Items = round.Controlled(&tr, jobs.Items)
 		var buf bytes.Buffer
 		statusview.Tree(&buf, &tr, jobs.Items, statusview.Options{Now: time.Now(), Color: useColor, All: *all})
 		if c.tty && *watch {

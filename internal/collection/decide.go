@@ -88,6 +88,29 @@ type Observed struct {
 	// manager's process): it is taken as if it were status.report, and its
 	// numbers reach the status in the same write that ends the visit.
 	Report *sweepv1alpha1.VisitReport
+	// RoundSuspended is the job's round's spec.suspend: while it is set no
+	// new visit starts (a first visit, a re-knock, or another attempt of a
+	// failed one); a visit under way finishes.
+	RoundSuspended bool
+}
+
+// FollowRound sets on cj, a reconcile's own copy, what its round says now:
+// the deadline, the re-knock policy and the collector source. The job's
+// spec holds them as they were when the round expanded; read from the round
+// at every reconcile instead, an edit of a running round (a deadline moved
+// by the commander, a registry URL or token fixed) reaches every unfinished
+// job at once, without a write per job.
+// A round that already exceeded its deadline is over: a deadline moved
+// later after that reopens none of its jobs (they end at the moment the
+// round ended). The round may be the cache's own object: what is taken is
+// copied.
+func FollowRound(cj *sweepv1alpha1.CollectionJob, r *sweepv1alpha1.TestingRound) {
+	cj.Spec.Deadline = *r.Spec.Deadline.DeepCopy()
+	if ended := r.Status.CompletionTime; r.Status.Phase == sweepv1alpha1.RoundDeadlineExceeded && ended != nil && ended.Before(&cj.Spec.Deadline) {
+		cj.Spec.Deadline = *ended.DeepCopy()
+	}
+	cj.Spec.Visits = *r.Spec.Visits.DeepCopy()
+	cj.Spec.Collector = *r.Spec.Collector.CollectorSource.DeepCopy()
 }
 
 // Event is something a person should hear about a job.
@@ -166,12 +189,20 @@ func Decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decisi
 			// shows such a job with an empty PHASE.
 			return d
 		}
+		if obs.RoundSuspended {
+			return d // admitted, holding its team, but no visit starts
+		}
 		st.StartTime = &metav1.Time{Time: now}
 		startVisit(cj, st, &d, 1)
 
 	case sweepv1alpha1.JobWaiting:
 		if st.NextVisitTime != nil && now.Before(st.NextVisitTime.Time) {
 			d.RequeueAfter = st.NextVisitTime.Sub(now)
+			return d
+		}
+		if obs.RoundSuspended {
+			// The re-knock is due but held; resuming the round wakes the
+			// job (the controller watches its round).
 			return d
 		}
 		startVisit(cj, st, &d, st.Visits+1)
@@ -185,6 +216,9 @@ func Decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decisi
 			if st.NextVisitTime != nil && now.Before(st.NextVisitTime.Time) {
 				d.RequeueAfter = st.NextVisitTime.Sub(now)
 				return d
+			}
+			if obs.RoundSuspended {
+				return d // another attempt is a new visit pod: held
 			}
 			st.NextVisitTime = nil
 			st.ActiveJob = VisitName(cj.Name, st.Visits, st.FailedAttempts)

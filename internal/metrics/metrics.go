@@ -99,11 +99,12 @@ var roundPhases = []sweepv1alpha1.RoundPhase{sweepv1alpha1.RoundPending, sweepv1
 type RoundCollector struct {
 	// Reader lists the rounds (the manager's cached client).
 	Reader client.Reader
-	// RoundJobs returns one round's CollectionJobs, read-only: the round
-	// controller's cache index (TestingRoundReconciler.RoundJobs). Listing
+	// RoundJobs returns the CollectionJobs a round controls (by UID,
+	// round.Controls), read-only: the round controller's cache index
+	// (TestingRoundReconciler.RoundJobs). Listing
 	// every job through the client instead copies each into the list,
 	// about 50 MB per scrape at 50,000 jobs.
-	RoundJobs func(ctx context.Context, namespace, round string) ([]*sweepv1alpha1.CollectionJob, error)
+	RoundJobs func(ctx context.Context, tr *sweepv1alpha1.TestingRound) ([]*sweepv1alpha1.CollectionJob, error)
 	// PerBuilding adds sweep_building_residents, one series per job.
 	PerBuilding bool
 }
@@ -130,7 +131,7 @@ func (c *RoundCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i := range rounds.Items {
 		tr := &rounds.Items[i]
-		jobs, err := c.RoundJobs(ctx, tr.Namespace, tr.Name)
+		jobs, err := c.RoundJobs(ctx, tr)
 		if err != nil {
 			ch <- prometheus.NewInvalidMetric(roundProgress, err)
 			return

@@ -18,6 +18,7 @@ package round
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,11 +152,16 @@ func FuzzPlanAndAdmit(f *testing.F) {
 				t.Fatalf("job name %q is %d characters, more than %d", j.Name, len(j.Name), MaxJobNameLength)
 			}
 			// A visit Job's name is a DNS subdomain (a round named "0.0" is
-			// allowed, the fuzzer found) that fits in a label value.
-			if v := j.Name + "-v10-r2"; len(validation.IsDNS1123Subdomain(v)) > 0 || len(validation.IsValidLabelValue(v)) > 0 {
-				t.Fatalf("visit Job name %q is invalid", v)
+			// allowed, the fuzzer found) that fits in a label value, and is
+			// at most 57 characters: its pods' generateName base
+			// ("<visit Job>-") is then never cut by the Job controller.
+			if v := j.Name + "-v10-r2"; len(validation.IsDNS1123Subdomain(v)) > 0 || len(validation.IsValidLabelValue(v)) > 0 || len(v) > 57 {
+				t.Fatalf("visit Job name %q is invalid or longer than 57 characters", v)
 			}
-			if JobName(r.Name, j.Spec.Building) != j.Name {
+			if !strings.HasPrefix(j.Name, strings.TrimRight((r.Name + "-" + j.Spec.Building)[:min(len(r.Name)+1+len(j.Spec.Building), MaxJobNameLength-hashLength-1)], "-.")) {
+				t.Fatalf("job name %q does not begin with its round and building", j.Name)
+			}
+			if JobName(r.Name, r.UID, j.Spec.Building) != j.Name {
 				t.Fatalf("job name of %q is not deterministic", j.Spec.Building)
 			}
 			for k, v := range j.Labels {

@@ -20,41 +20,54 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // MaxJobNameLength bounds a CollectionJob's name so that the name of each of
 // its visit Jobs, "<job>-v<N>" or, for a retry, "<job>-v<N>-r<K>" with N up
-// to 10, stays within the 63 characters a Job name may have (it becomes a
-// pod label value).
-const MaxJobNameLength = 55
+// to 10 and K up to 2 (at most 7 characters more), is at most 57
+// characters. The Job controller names a visit's pod "<visit Job>-<random>"
+// and cuts a generateName base longer than 58 characters; below that the
+// pod's name begins with "<visit Job>-", which is how the collector's
+// admission policy knows whose pod it is.
+const MaxJobNameLength = 50
 
-// hashLength is the number of hex digits of the hash that replaces the tail
-// of a name too long to use whole: 48 bits, so that even 50,000 shortened
-// names that share their prefix collide with odds of about 1 in 200,000.
-const hashLength = 12
+// hashLength is the number of hex digits of the hash every job name ends
+// with: 40 bits, so that even 50,000 buildings of one round whose names
+// were cut to the same prefix share a name with odds of about 1 in 1,000
+// (and the round then says so, rather than adopting another's job).
+const hashLength = 10
 
-// JobName is the name of the CollectionJob of a building in a round:
-// "<round>-<building>". A name longer than MaxJobNameLength keeps its
-// beginning and ends with a hash of the whole round and building names, so
-// two buildings never share a job because their names were cut.
-func JobName(round, building string) string {
-	name := round + "-" + building
-	if len(name) <= MaxJobNameLength {
-		return name
+// JobName is the name of the CollectionJob of a building in the round with
+// the given UID: "<round>-<building>" cut to fit, then "-" and a hash of
+// the round's UID and the building's name. The readable part is for
+// people; the hash makes names that cannot collide: round "a" with building
+// "b-c" and round "a-b" with building "c" differ, and a round deleted and
+// created again under its name (a new UID) never meets the jobs its
+// predecessor is still deleting. For one round it is deterministic, as a
+// ReplicaSet's pod-template-hash is.
+func JobName(roundName string, roundUID types.UID, building string) string {
+	sum := sha256.Sum256([]byte(string(roundUID) + "/" + building))
+	hash := hex.EncodeToString(sum[:])[:hashLength]
+	prefix := roundName + "-" + building
+	if len(prefix) > MaxJobNameLength-hashLength-1 {
+		prefix = prefix[:MaxJobNameLength-hashLength-1]
 	}
-	sum := sha256.Sum256([]byte(round + "/" + building))
-	prefix := strings.TrimRight(name[:MaxJobNameLength-hashLength-1], "-.")
-	return prefix + "-" + hex.EncodeToString(sum[:])[:hashLength]
+	// A name must begin and end with an alphanumeric character; a cut can
+	// leave a '-' or '.' at the end.
+	prefix = strings.TrimRight(prefix, "-.")
+	return prefix + "-" + hash
 }
 
 // LabelValue makes a name usable as a label value (at most 63 characters),
-// shortening it the same way JobName does when it is longer.
+// keeping its beginning and ending with a hash when it is longer.
 func LabelValue(name string) string {
-	const maxLabel = 63
+	const maxLabel, labelHash = 63, 12
 	if len(name) <= maxLabel {
 		return name
 	}
 	sum := sha256.Sum256([]byte(name))
-	prefix := strings.TrimRight(name[:maxLabel-hashLength-1], "-._")
-	return prefix + "-" + hex.EncodeToString(sum[:])[:hashLength]
+	prefix := strings.TrimRight(name[:maxLabel-labelHash-1], "-._")
+	return prefix + "-" + hex.EncodeToString(sum[:])[:labelHash]
 }

@@ -46,7 +46,7 @@ func NewJob(r *sweepv1alpha1.TestingRound, b *sweepv1alpha1.Building) *sweepv1al
 	homeVisit := min(b.Spec.HomeVisit, expected)
 	return &sweepv1alpha1.CollectionJob{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:            JobName(r.Name, b.Name),
+			Name:            JobName(r.Name, r.UID, b.Name),
 			Namespace:       r.Namespace,
 			Labels:          labels,
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(r, sweepv1alpha1.GroupVersion.WithKind("TestingRound"))},

@@ -24,6 +24,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -63,39 +64,114 @@ func job(building string, level sweepv1alpha1.ControlLevel, suspend bool, phase 
 func TestJobName(t *testing.T) {
 	long := strings.Repeat("b", 80)
 	cases := []struct {
-		round, building string
-		want            string
+		name       string
+		round      string
+		uid        types.UID
+		building   string
+		wantPrefix string
 	}{
-		{"baoguo-1126", "xinjiang-7", "baoguo-1126-xinjiang-7"},
-		{"r", strings.Repeat("x", 53), "r-" + strings.Repeat("x", 53)},
+		{"short names are kept whole", "baoguo-1126", "u1", "xinjiang-7", "baoguo-1126-xinjiang-7-"},
+		{"a long building is cut", "r", "u1", strings.Repeat("x", 80), "r-" + strings.Repeat("x", 37) + "-"},
+		{"a long round is cut", strings.Repeat("r", 63), "u1", "b", strings.Repeat("r", 39) + "-"},
+		{"a cut ending in '-' is trimmed", strings.Repeat("r", 38), "u1", "b", strings.Repeat("r", 38) + "-"},
+		{"a cut ending in '.' is trimmed", "a." + strings.Repeat("r", 36) + ".x", "u1", "b", "a." + strings.Repeat("r", 36) + "-"},
+		{"the longest names fit", strings.Repeat("a", 253), "u1", strings.Repeat("b", 253), strings.Repeat("a", 39) + "-"},
 	}
 	for _, c := range cases {
-		if got := JobName(c.round, c.building); got != c.want {
-			t.Errorf("JobName(%q, %q) = %q, want %q", c.round, c.building, got, c.want)
+		t.Run(c.name, func(t *testing.T) {
+			n := JobName(c.round, c.uid, c.building)
+			if !strings.HasPrefix(n, c.wantPrefix) || len(n) != len(c.wantPrefix)+hashLength {
+				t.Errorf("JobName(%q, %q, %q) = %q, want %q and a %d-digit hash", c.round, c.uid, c.building, n, c.wantPrefix, hashLength)
+			}
+			if len(n) > MaxJobNameLength {
+				t.Errorf("%q is %d characters, more than %d", n, len(n), MaxJobNameLength)
+			}
+			// The longest visit Job name is at most 57 characters, so its
+			// pods' generateName ("<visit Job>-", at most 58) is never cut
+			// by the Job controller; and it is a valid label value.
+			visit := n + "-v10-r2"
+			if len(visit) > 57 || len(validation.IsDNS1123Subdomain(visit)) > 0 || len(validation.IsValidLabelValue(visit)) > 0 {
+				t.Errorf("visit Job name %q (%d characters) is invalid or too long", visit, len(visit))
+			}
+			if JobName(c.round, c.uid, c.building) != n {
+				t.Error("JobName is not deterministic")
+			}
+			if JobName(c.round, "u2", c.building) == n {
+				t.Error("a round recreated under its name (new UID) gets the same job names")
+			}
+		})
+	}
+
+	// Names that the old "<round>-<building>" scheme joined into one.
+	collisions := [][2][2]string{
+		{{"a", "b-c"}, {"a-b", "c"}},
+		{{"r", "1-2-3"}, {"r-1", "2-3"}},
+		{{strings.Repeat("r", 40), long + "-1"}, {strings.Repeat("r", 40), long + "-2"}},
+	}
+	for _, c := range collisions {
+		x := JobName(c[0][0], types.UID("uid-"+c[0][0]), c[0][1])
+		y := JobName(c[1][0], types.UID("uid-"+c[1][0]), c[1][1])
+		if x == y {
+			t.Errorf("round %q building %q and round %q building %q share the name %q", c[0][0], c[0][1], c[1][0], c[1][1], x)
 		}
 	}
+
 	// Long names are shortened, stay valid, and never collide because of
 	// the cut: these share their first 80 characters.
 	seen := map[string]string{}
 	for i := range 5000 {
 		b := fmt.Sprintf("%s-%d", long, i)
-		n := JobName("round", b)
-		if len(n) > MaxJobNameLength {
-			t.Fatalf("%q is %d long", n, len(n))
-		}
-		if errs := validation.IsDNS1123Label(n + "-v10-r2"); len(errs) > 0 {
-			t.Fatalf("visit job name of %q is invalid: %v", n, errs)
-		}
+		n := JobName("round", "uid", b)
 		if other, dup := seen[n]; dup {
 			t.Fatalf("%q and %q both named %q", other, b, n)
 		}
 		seen[n] = b
-		if JobName("round", b) != n {
-			t.Fatal("JobName is not deterministic")
-		}
 	}
 	if v := LabelValue(strings.Repeat("a", 100)); len(v) > 63 || len(validation.IsValidLabelValue(v)) > 0 {
 		t.Errorf("LabelValue gave invalid %q", v)
+	}
+}
+
+func TestControls(t *testing.T) {
+	r := testRound(2, sweepv1alpha1.OrderName)
+	ref := func(apiVersion, kind, name string, uid types.UID, controller bool) metav1.OwnerReference {
+		return metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, UID: uid, Controller: &controller}
+	}
+	gv := sweepv1alpha1.GroupVersion.String()
+	cases := []struct {
+		name string
+		ns   string
+		refs []metav1.OwnerReference
+		want bool
+	}{
+		{"controlled by the round's UID", "ns", []metav1.OwnerReference{ref(gv, "TestingRound", "r", "uid", true)}, true},
+		{"made by the round, found under another name", "ns", []metav1.OwnerReference{ref(gv, "TestingRound", "other", "uid", true)}, true},
+		{"an earlier round of the same name", "ns", []metav1.OwnerReference{ref(gv, "TestingRound", "r", "old-uid", true)}, false},
+		{"made by hand: the round's name, no UID", "ns", []metav1.OwnerReference{ref(gv, "TestingRound", "r", "", true)}, false},
+		{"owned but not controlled", "ns", []metav1.OwnerReference{ref(gv, "TestingRound", "r", "uid", false)}, false},
+		{"controlled by another kind with the UID", "ns", []metav1.OwnerReference{ref(gv, "TestingSchedule", "r", "uid", true)}, false},
+		{"controlled by another group's TestingRound", "ns", []metav1.OwnerReference{ref("example.com/v1", "TestingRound", "r", "uid", true)}, false},
+		{"in another namespace", "other", []metav1.OwnerReference{ref(gv, "TestingRound", "r", "uid", true)}, false},
+		{"no owner", "ns", nil, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			j := &sweepv1alpha1.CollectionJob{ObjectMeta: metav1.ObjectMeta{Name: JobName("r", "uid", "b"), Namespace: c.ns,
+				Labels: map[string]string{sweepv1alpha1.LabelRound: "r"}, OwnerReferences: c.refs}}
+			if got := Controls(r, j); got != c.want {
+				t.Errorf("Controls = %v, want %v", got, c.want)
+			}
+			if got := len(Controlled(r, []sweepv1alpha1.CollectionJob{*j})) == 1; got != c.want {
+				t.Errorf("Controlled keeps it: %v, want %v", got, c.want)
+			}
+		})
+	}
+	// A round not yet stored (no UID) controls nothing.
+	noUID := r.DeepCopy()
+	noUID.UID = ""
+	orphan := &sweepv1alpha1.CollectionJob{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}}
+	if Controls(noUID, orphan) {
+		t.Error("a round without a UID controls a job without an owner")
 	}
 }
 
@@ -126,7 +202,7 @@ func TestMissingJobs(t *testing.T) {
 		t.Fatalf("missing jobs = %v, want sealed first then by name: b,d,a", names)
 	}
 	a := got[2]
-	if a.Name != "r-a" || a.Spec.Expected != 90 || a.Spec.Exempt != 10 || a.Spec.HomeVisit != 3 || !a.Spec.Suspend ||
+	if a.Name != JobName("r", "uid", "a") || a.Spec.Expected != 90 || a.Spec.Exempt != 10 || a.Spec.HomeVisit != 3 || !a.Spec.Suspend ||
 		a.Spec.Round != "r" || a.Labels[sweepv1alpha1.LabelCommunity] != "xinjiang" || a.Labels["other"] != "" ||
 		a.Labels[sweepv1alpha1.LabelRound] != "r" || metav1.GetControllerOf(a).UID != "uid" {
 		t.Errorf("job a not built from its building and round: %+v", a)
@@ -271,6 +347,59 @@ func TestStatusRollsUpJobs(t *testing.T) {
 	bad := []sweepv1alpha1.CollectionJob{job("x", "", false, sweepv1alpha1.JobCompleted, 10, 15)}
 	if st := Status(r, ptrs(bad), 0, now); st.Residents.Sampled != 10 || st.Residents.Missed != 0 {
 		t.Errorf("sampled above expected counted: %+v", st.Residents)
+	}
+}
+
+// At the deadline every unfinished job counts as expired and its residents
+// as missed, whether or not the job has written Expired yet: a building
+// never admitted has no timer of its own and used to stay outstanding until
+// a resync hours later.
+func TestStatusAtTheDeadline(t *testing.T) {
+	jobs := []sweepv1alpha1.CollectionJob{
+		job("a", "", false, sweepv1alpha1.JobCompleted, 10, 10),
+		job("b", "", false, sweepv1alpha1.JobWaiting, 10, 6),
+		job("c", "", true, "", 10, 0), // never admitted
+		job("d", "", false, sweepv1alpha1.JobExpired, 10, 3),
+	}
+	cases := []struct {
+		name       string
+		now        time.Time
+		deadline   time.Time
+		wantB      sweepv1alpha1.BuildingCounts
+		wantMissed int64
+		wantOutst  int64
+		wantPhase  sweepv1alpha1.RoundPhase
+	}{
+		{"before the deadline", t0.Add(time.Hour), t0.Add(2 * time.Hour),
+			sweepv1alpha1.BuildingCounts{Total: 4, Queued: 1, Waiting: 1, Completed: 1, Expired: 1}, 7, 14, sweepv1alpha1.RoundRunning},
+		{"at the deadline", t0.Add(2 * time.Hour), t0.Add(2 * time.Hour),
+			sweepv1alpha1.BuildingCounts{Total: 4, Completed: 1, Expired: 3}, 21, 0, sweepv1alpha1.RoundDeadlineExceeded},
+		{"after it", t0.Add(3 * time.Hour), t0.Add(2 * time.Hour),
+			sweepv1alpha1.BuildingCounts{Total: 4, Completed: 1, Expired: 3}, 21, 0, sweepv1alpha1.RoundDeadlineExceeded},
+		{"the deadline moved later before it passed: outstanding", t0.Add(time.Hour), t0.Add(4 * time.Hour),
+			sweepv1alpha1.BuildingCounts{Total: 4, Queued: 1, Waiting: 1, Completed: 1, Expired: 1}, 7, 14, sweepv1alpha1.RoundRunning},
+		{"the deadline moved later after the round exceeded it: still over", t0.Add(3 * time.Hour), t0.Add(4 * time.Hour),
+			sweepv1alpha1.BuildingCounts{Total: 4, Completed: 1, Expired: 3}, 21, 0, sweepv1alpha1.RoundDeadlineExceeded},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := testRound(2, sweepv1alpha1.OrderName)
+			r.Status.Phase = sweepv1alpha1.RoundRunning
+			if c.wantPhase == sweepv1alpha1.RoundDeadlineExceeded && c.now.Before(c.deadline) {
+				r.Status.Phase = sweepv1alpha1.RoundDeadlineExceeded // exceeded before the edit
+			}
+			r.Spec.Deadline = metav1.Time{Time: c.deadline}
+			st := Status(r, ptrs(jobs), 0, c.now)
+			if st.Buildings != c.wantB {
+				t.Errorf("buildings = %+v, want %+v", st.Buildings, c.wantB)
+			}
+			if st.Residents.Missed != c.wantMissed || st.Residents.Outstanding != c.wantOutst || st.Residents.Sampled != 19 {
+				t.Errorf("residents = %+v, want missed %d, outstanding %d, sampled 19", st.Residents, c.wantMissed, c.wantOutst)
+			}
+			if st.Phase != c.wantPhase {
+				t.Errorf("phase %s, want %s", st.Phase, c.wantPhase)
+			}
+		})
 	}
 }
 

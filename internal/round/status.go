@@ -126,9 +126,21 @@ func Status(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, 
 	}
 	b := &st.Buildings
 	res := &st.Residents
+	// Past the deadline, or past one it had before it was moved later:
+	// a round that exceeded its deadline is over for good.
+	pastDeadline := st.Phase == sweepv1alpha1.RoundDeadlineExceeded
 	for _, j := range jobs {
 		b.Total++
-		switch EffectivePhase(j) {
+		// At the deadline every unfinished job is over, whether or not it
+		// has written Expired yet: a building never admitted (no visit, no
+		// timer of its own) is counted missed at once, not outstanding
+		// until its job catches up.
+		over := Finished(j) || pastDeadline
+		phase := EffectivePhase(j)
+		if !Finished(j) && pastDeadline {
+			phase = sweepv1alpha1.JobExpired
+		}
+		switch phase {
 		case sweepv1alpha1.JobQueued:
 			b.Queued++
 		case sweepv1alpha1.JobActive:
@@ -148,7 +160,7 @@ func Status(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, 
 		res.Sampled += sampled
 		res.Exempt += int64(max(j.Spec.Exempt, 0))
 		res.HomeVisited += min(int64(max(j.Status.HomeVisited, 0)), sampled)
-		if Finished(j) {
+		if over {
 			res.Missed += expected - sampled
 		} else {
 			res.Outstanding += expected - sampled
@@ -264,8 +276,8 @@ func setConditions(r *sweepv1alpha1.TestingRound, st *sweepv1alpha1.TestingRound
 				r.Spec.Deadline.UTC().Format(time.RFC3339)))
 	case st.Phase == sweepv1alpha1.RoundDeadlineExceeded:
 		set(ConditionDeadlineExceeded, metav1.ConditionTrue, ReasonDeadlinePassed,
-			fmt.Sprintf("The deadline %s passed with %d of %d buildings unfinished; residents not sampled there count as missed.",
-				r.Spec.Deadline.UTC().Format(time.RFC3339), unfinished, b.Total))
+			fmt.Sprintf("The deadline %s passed with %d of %d buildings unfinished (expired); residents not sampled there count as missed.",
+				r.Spec.Deadline.UTC().Format(time.RFC3339), b.Expired, b.Total))
 	default:
 		set(ConditionDeadlineExceeded, metav1.ConditionFalse, ReasonBeforeDeadline,
 			fmt.Sprintf("The deadline is %s.", r.Spec.Deadline.UTC().Format(time.RFC3339)))

@@ -84,6 +84,7 @@ func (p painter) paint(color, s string) string {
 // ETA and supplies; under it each community; under each community its
 // buildings, with phase, progress bar, sampled, missed, visits and tubes.
 func Tree(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, opt Options) {
+	jobs = round.Controlled(tr, jobs) // the round's own, as the operator counts them
 	loc := opt.Location
 	if loc == nil {
 		loc = time.Local

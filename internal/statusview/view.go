@@ -30,11 +30,13 @@ import (
 	"time"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/round"
 )
 
 // Summary writes the end-of-round report: duration, counts, tubes, and the
 // missed households of every building that has any (the mop-up list).
 func Summary(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob) {
+	jobs = round.Controlled(tr, jobs) // the round's own, as the operator counts them
 	st := tr.Status
 	res := st.Residents
 	dur := "-"

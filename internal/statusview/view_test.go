@@ -61,7 +61,7 @@ var now = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 // communities and one without a community label, in every phase, and its
 // status computed by internal/round as the operator computes it.
 func testRound(extra int) (*sweepv1alpha1.TestingRound, []sweepv1alpha1.CollectionJob) {
-	tr := &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Name: "today", Namespace: "pingfang"}}
+	tr := &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Name: "today", Namespace: "pingfang", UID: "today-uid"}}
 	tr.Spec.Start = &metav1.Time{Time: now.Add(-3 * time.Hour)}
 	tr.Spec.Deadline = metav1.Time{Time: now.Add(9 * time.Hour)}
 	tr.Spec.PoolSize = 10
@@ -162,6 +162,35 @@ func TestSummary(t *testing.T) {
 	var b bytes.Buffer
 	Summary(&b, tr, jobs)
 	golden(t, "summary.golden", b.Bytes())
+}
+
+// A job the round does not control by UID is not shown, however much it
+// looks like one of its own: one left by an earlier round of the same name,
+// or one made by hand with the round's label and owner name.
+func TestOnlyTheRoundsOwnJobsAreShown(t *testing.T) {
+	tr, jobs := testRound(0)
+	var before, beforeSum bytes.Buffer
+	Tree(&before, tr, jobs, Options{Now: now})
+	Summary(&beforeSum, tr, jobs)
+
+	old := tr.DeepCopy()
+	old.UID = "earlier-round-of-the-same-name"
+	forged := append([]sweepv1alpha1.CollectionJob(nil), jobs...)
+	for _, b := range []string{"ghost-1", "ghost-2"} {
+		j := round.NewJob(old, &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: b}, Spec: sweepv1alpha1.BuildingSpec{Residents: 50}})
+		j.Status = sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobExpired, Missed: 50, MissedHouseholds: []string{"9-901"}}
+		forged = append(forged, *j)
+	}
+	forged[len(forged)-1].OwnerReferences[0].UID = "" // by hand: the round's name only
+	var after, afterSum bytes.Buffer
+	Tree(&after, tr, forged, Options{Now: now})
+	Summary(&afterSum, tr, forged)
+	if before.String() != after.String() || beforeSum.String() != afterSum.String() {
+		t.Errorf("jobs the round does not control changed the view:\n%s\nwant\n%s", after.String()+afterSum.String(), before.String()+beforeSum.String())
+	}
+	if strings.Contains(after.String()+afterSum.String(), "ghost") {
+		t.Error("a job the round does not control is shown")
+	}
 }
 
 // A drill's numbers look like a real round's: the tree and the summary

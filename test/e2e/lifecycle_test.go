@@ -203,10 +203,16 @@ func TestRoundLifecycle(t *testing.T) {
 				}
 			}
 			cl.awaitRoundPhase(t, ns, "short", sweepv1alpha1.RoundDeadlineExceeded, 4*time.Minute)
-			// The round turns DeadlineExceeded at the deadline; its buildings
-			// expire a moment later, and the status follows them.
+			// The round turns DeadlineExceeded at the deadline and counts
+			// every unfinished building expired at once; the jobs themselves
+			// are written Expired a moment later.
 			var done *sweepv1alpha1.TestingRound
 			await(t, time.Minute, "every building of the round to be finished", func(ctx context.Context) (bool, error) {
+				for _, cj := range cl.jobs(t, ns) {
+					if cj.Status.CompletionTime == nil {
+						return false, nil
+					}
+				}
 				done = cl.round(t, ns, "short")
 				b := done.Status.Buildings
 				return b.Total == int32(len(swept)) && b.Completed+b.Expired+b.Failed == b.Total && done.Status.Residents.Outstanding == 0, nil
