@@ -49,20 +49,35 @@ type StatusReporter struct {
 }
 
 // ReportFor is the report of visit a.Visit with outcome o: the one place
-// that turns an outcome into a report (missed residents, tubes by pool
-// size, at most MaxMissedHouseholds households).
+// that turns what a source counts into counts against the roster. A
+// registry counts everyone it registered; Sweep expects the roster's
+// residents minus the exempt, and cannot tell who is who, so it counts by
+// number: sampled is capped at expected (the surplus is extraSampled),
+// missed is the rest, and the missed households are the knock list while
+// anyone is outstanding, none once nobody is (docs/collector-api.md,
+// "Counts and the roster"). Tubes follow from pool size; at most
+// MaxMissedHouseholds households are kept.
 func ReportFor(a Assignment, o Outcome, final bool, now time.Time) *sweepv1alpha1.VisitReport {
+	expected := max(a.Expected, 0)
+	sampled := min(max(o.Sampled, 0), expected)
+	missed := expected - sampled
 	households := o.MissedHouseholds
+	if missed == 0 {
+		// The households left are exempt residents' or people the
+		// roster does not know: nobody Sweep expects is behind their doors.
+		households = nil
+	}
 	if len(households) > sweepv1alpha1.MaxMissedHouseholds {
 		households = households[:sweepv1alpha1.MaxMissedHouseholds]
 	}
 	pool := max(a.PoolSize, 1)
 	return &sweepv1alpha1.VisitReport{
 		Visit:            a.Visit,
-		Sampled:          o.Sampled,
-		Missed:           max(a.Expected-o.Sampled, 0),
-		HomeVisited:      o.HomeVisited,
-		Tubes:            (o.Sampled + pool - 1) / pool,
+		Sampled:          sampled,
+		Missed:           missed,
+		ExtraSampled:     max(o.Sampled, 0) - sampled,
+		HomeVisited:      min(max(o.HomeVisited, 0), sampled),
+		Tubes:            (sampled + pool - 1) / pool,
 		MissedHouseholds: append([]string(nil), households...),
 		Final:            final,
 		Time:             metav1.NewTime(now.UTC().Truncate(time.Second)),
