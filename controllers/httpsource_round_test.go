@@ -280,3 +280,59 @@ func TestHTTPSourceFailuresThroughARound(t *testing.T) {
 	}
 	t.Logf("b-huge: the server wrote %v bytes of %d before the client hung up", written, hugeBody)
 }
+
+// TestHTTPSourceRealRegistryThroughARound is
+// TestCSVSourceRealRegistryThroughARound with the http source: the registry
+// answers each building's totals over its whole register.
+func TestHTTPSourceRealRegistryThroughARound(t *testing.T) {
+	answers := map[string]string{}
+	for _, b := range rosterBuildings {
+		var sampled, home int
+		var missed []string
+		for _, r := range b.rows {
+			var hh string
+			var n, s, h int
+			if _, err := fmt.Sscanf(strings.ReplaceAll(r, ",", " "), "%s %d %d %d", &hh, &n, &s, &h); err != nil {
+				t.Fatal(err)
+			}
+			sampled, home = sampled+s, home+h
+			if s < n {
+				missed = append(missed, `"`+hh+`"`)
+			}
+		}
+		answers[b.name] = fmt.Sprintf(`{"building":%q,"sampled":%d,"homeVisited":%d,"missedHouseholds":[%s]}`,
+			b.name, sampled, home, strings.Join(missed, ","))
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(r.URL.Path, "/") // /v1/rounds/{round}/buildings/{building}/samples
+		body, ok := answers[parts[len(parts)-2]]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, body)
+	}))
+	defer srv.Close()
+
+	ns := newNamespace(t)
+	createRosterBuildings(t, ns)
+	clk := clocktesting.NewFakeClock(time.Now())
+	startManagerWith(t, ns, clk, nil, func(mgr ctrl.Manager) Executor { return NewLocalExecutor(mgr.GetClient(), 8, 0) })
+	tr := newRound(ns, "registry", clk.Now(), 3, street)
+	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
+	tr.Spec.Collector.Source = sweepv1alpha1.SourceHTTP
+	tr.Spec.Collector.HTTP = &sweepv1alpha1.HTTPSource{URL: srv.URL}
+	if err := k8s.Create(context.Background(), tr); err != nil {
+		t.Fatal(err)
+	}
+	dumpOnFailure(t, ns, "registry")
+	await(t, "round Completed", func() (bool, error) {
+		if getRound(t, ns, "registry").Status.Phase == sweepv1alpha1.RoundCompleted {
+			return true, nil
+		}
+		advanceToNextVisits(t, ns, clk)
+		return false, nil
+	})
+	checkRosterRound(t, ns, "registry")
+}
