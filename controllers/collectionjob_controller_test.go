@@ -44,7 +44,7 @@ import (
 )
 
 func jobExecutor(mgr ctrl.Manager) Executor {
-	return &JobExecutor{Client: mgr.GetClient(), Image: "sweep:test"}
+	return &JobExecutor{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Image: "sweep:test"}
 }
 
 // oneBuilding creates building "b" (120 residents, 20 exempt, 4 at home)

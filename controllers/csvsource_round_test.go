@@ -125,6 +125,9 @@ func (k *mountingKubelet) run(ctx context.Context, job *batchv1.Job) {
 		k.errors[job.Name] = err.Error()
 	}
 	k.mu.Unlock()
+	if err != nil {
+		failedPod(ctx, k.t, job, err.Error())
+	}
 	now := metav1.Now()
 	job.Status.StartTime = &now
 	if err == nil {
@@ -153,8 +156,8 @@ func (k *mountingKubelet) run(ctx context.Context, job *batchv1.Job) {
 // the other two fail their visit three times and end Failed, their
 // residents missed, and the collector's error names the file, the lines
 // and what is wrong with them, or the building with no rows. The error
-// reaches the pod (its exit and log) but not the CollectionJob: the
-// condition names the visit Job that failed so ops can read its pod's log.
+// reaches the CollectionJob's Failed condition through the pod's
+// termination message, which also names the visit Job that failed.
 func TestCSVSourceBadExportsThroughARound(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -227,9 +230,12 @@ func TestCSVSourceBadExportsThroughARound(t *testing.T) {
 			if !strings.Contains(kubelet.errors[last], s) {
 				t.Errorf("%s: the collector's error does not say %q: %s", building, s, kubelet.errors[last])
 			}
+			if !strings.Contains(c.Message, s) {
+				t.Errorf("%s: the Failed condition does not say %q: %s", building, s, c.Message)
+			}
 		}
 		for _, leak := range []string{"two", "unit 1 room 3"} {
-			if strings.Contains(kubelet.errors[last], leak) {
+			if strings.Contains(kubelet.errors[last], leak) || strings.Contains(c.Message, leak) {
 				t.Errorf("%s: the collector's error repeats the cell %q: %s", building, leak, kubelet.errors[last])
 			}
 		}
