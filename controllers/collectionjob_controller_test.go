@@ -58,7 +58,7 @@ func oneBuilding(t *testing.T, ns string, now time.Time, absent, stillAbsent, ma
 		t.Fatal(err)
 	}
 	tr := newRound(ns, "r", now, 1, street)
-	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: maxVisits, Interval: &metav1.Duration{Duration: time.Hour}}
+	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: maxVisits, Interval: &sweepv1alpha1.Duration{Duration: time.Hour}}
 	tr.Spec.Collector.Drill = &sweepv1alpha1.DrillSource{Seed: 7, AbsentPercent: &absent, StillAbsentPercent: &stillAbsent}
 	if err := k8s.Create(ctx, tr); err != nil {
 		t.Fatal(err)

@@ -169,7 +169,7 @@ func TestHTTPSourceFailuresThroughARound(t *testing.T) {
 	tr := newRound(ns, "registry", clk.Now(), int32(len(buildings)), street)
 	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
 	tr.Spec.Collector.Source = sweepv1alpha1.SourceHTTP
-	tr.Spec.Collector.HTTP = &sweepv1alpha1.HTTPSource{URL: srv.URL, Timeout: &metav1.Duration{Duration: timeout}}
+	tr.Spec.Collector.HTTP = &sweepv1alpha1.HTTPSource{URL: srv.URL, Timeout: &sweepv1alpha1.Duration{Duration: timeout}}
 	if err := k8s.Create(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestHTTPSourceErrorReachesTheJobWithTheJobExecutor(t *testing.T) {
 	tr := newRound(ns, "registry", clk.Now(), 1, street)
 	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
 	tr.Spec.Collector.Source = sweepv1alpha1.SourceHTTP
-	tr.Spec.Collector.HTTP = &sweepv1alpha1.HTTPSource{URL: srv.URL, Timeout: &metav1.Duration{Duration: time.Second}}
+	tr.Spec.Collector.HTTP = &sweepv1alpha1.HTTPSource{URL: srv.URL, Timeout: &sweepv1alpha1.Duration{Duration: time.Second}}
 	if err := k8s.Create(context.Background(), tr); err != nil {
 		t.Fatal(err)
 	}

@@ -223,10 +223,7 @@ func endVisit(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobSt
 	if st.Missed > 0 {
 		d.VisitResult = ResultMissed
 	}
-	interval := time.Hour
-	if cj.Spec.Visits.Interval != nil {
-		interval = cj.Spec.Visits.Interval.Duration
-	}
+	interval := cj.Spec.Visits.IntervalOrDefault()
 	next := now.Add(interval)
 	if st.Missed > 0 && st.Visits < max(cj.Spec.Visits.Max, 1) && next.Before(cj.Spec.Deadline.Time) {
 		st.Phase = sweepv1alpha1.JobWaiting

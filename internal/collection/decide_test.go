@@ -36,7 +36,7 @@ func newJob(mod func(*sweepv1alpha1.CollectionJob)) *sweepv1alpha1.CollectionJob
 		ObjectMeta: metav1.ObjectMeta{Name: "r-b1", Namespace: "ns"},
 		Spec: sweepv1alpha1.CollectionJobSpec{
 			Round: "r", Building: "b1", Expected: 100, Households: 40, PoolSize: 10,
-			Visits:   sweepv1alpha1.VisitPolicy{Max: 3, Interval: &metav1.Duration{Duration: time.Hour}},
+			Visits:   sweepv1alpha1.VisitPolicy{Max: 3, Interval: &sweepv1alpha1.Duration{Duration: time.Hour}},
 			Deadline: metav1.Time{Time: t0.Add(10 * time.Hour)},
 		},
 	}
