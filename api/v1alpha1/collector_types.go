@@ -101,7 +101,7 @@ type HTTPSource struct {
 	// from 1s to 10m.
 	// +optional
 	// +kubebuilder:default="30s"
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('10m')",message="timeout must be from 1s to 10m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1s') && duration(self) <= duration('10m'))",message="timeout must be from 1s to 10m"
 	Timeout *Duration `json:"timeout,omitempty"`
 
 	// tokenSecretRef names a key of a Secret in the round's namespace holding
@@ -142,6 +142,6 @@ type VisitPolicy struct {
 	// next, as a duration such as "30m" or "1h". At least one minute.
 	// +optional
 	// +kubebuilder:default="1h"
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="interval must be at least 1m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self) >= duration('1m')",message="interval must be at least 1m"
 	Interval *Duration `json:"interval,omitempty"`
 }

@@ -29,6 +29,12 @@ const DurationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 
 // Duration is a duration such as "30s", "30m" or "1h30m".
 //
+// Each field's CEL bounds first check the pattern (the rule is skipped for
+// a value that is not a duration, which the pattern rejects): a CEL rule
+// that fails to evaluate on a value stored before the schema would reject
+// every later write of the object, status included, while the pattern
+// ratchets (an unchanged stored value is let through).
+//
 // Its JSON decoding never fails: a value stored before the schema checked
 // it (or written past it) is kept as it was and marked invalid, so that one
 // bad object cannot stop the operator's cache from listing a whole

@@ -48,7 +48,7 @@ type RoundTemplateSpec struct {
 	// time plus duration, e.g. "12h" for a round from 06:00 to 18:00. From
 	// 1m to 168h (7 days).
 	// +required
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('168h')",message="duration must be from 1m to 168h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('168h'))",message="duration must be from 1m to 168h"
 	Duration Duration `json:"duration"`
 
 	// teams is how many buildings each round sweeps at once. Default 10.
