@@ -79,7 +79,7 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 		}
 		return json.Marshal(d.InvalidText)
 	}
-	return json.Marshal(d.Duration.String())
+	return json.Marshal(d.String())
 }
 
 // ToUnstructured gives the JSON value, for the unstructured converter.
@@ -87,7 +87,7 @@ func (d Duration) ToUnstructured() any {
 	if d.InvalidText != "" {
 		return d.InvalidText
 	}
-	return d.Duration.String()
+	return d.String()
 }
 
 // Invalid returns an error naming field when d holds a value that is not a

@@ -338,7 +338,7 @@ func TestSamplesAndEdgeCasesAreAcceptedWithDefaults(t *testing.T) {
 	}
 	s := round.Spec
 	if s.Teams != 10 || s.Order != sweepv1alpha1.OrderSealedFirst || s.PoolSize != 10 ||
-		s.Visits.Max != 3 || s.Visits.Interval.Duration.String() != "1h0m0s" ||
+		s.Visits.Max != 3 || s.Visits.Interval.String() != "1h0m0s" ||
 		s.Collector.Source != sweepv1alpha1.SourceDrill || s.Suspend || s.BuildingSelector != nil {
 		t.Errorf("defaults not applied as documented: %+v", s)
 	}
