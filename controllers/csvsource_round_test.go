@@ -124,6 +124,9 @@ func (k *mountingKubelet) run(ctx context.Context, job *batchv1.Job) {
 		k.errors[job.Name] = err.Error()
 	}
 	k.mu.Unlock()
+	if err != nil {
+		failedPod(ctx, k.t, job, err.Error())
+	}
 	now := metav1.Now()
 	job.Status.StartTime = &now
 	if err == nil {
@@ -152,8 +155,8 @@ func (k *mountingKubelet) run(ctx context.Context, job *batchv1.Job) {
 // the other two fail their visit three times and end Failed, their
 // residents missed, and the collector's error names the file, the lines
 // and what is wrong with them, or the building with no rows. The error
-// reaches the pod (its exit and log) but not the CollectionJob: the
-// condition names the visit Job that failed so ops can read its pod's log.
+// reaches the CollectionJob's Failed condition through the pod's
+// termination message, which also names the visit Job that failed.
 func TestCSVSourceBadExportsThroughARound(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -226,9 +229,12 @@ func TestCSVSourceBadExportsThroughARound(t *testing.T) {
 			if !strings.Contains(kubelet.errors[last], s) {
 				t.Errorf("%s: the collector's error does not say %q: %s", building, s, kubelet.errors[last])
 			}
+			if !strings.Contains(c.Message, s) {
+				t.Errorf("%s: the Failed condition does not say %q: %s", building, s, c.Message)
+			}
 		}
 		for _, leak := range []string{"two", "unit 1 room 3"} {
-			if strings.Contains(kubelet.errors[last], leak) {
+			if strings.Contains(kubelet.errors[last], leak) || strings.Contains(c.Message, leak) {
 				t.Errorf("%s: the collector's error repeats the cell %q: %s", building, leak, kubelet.errors[last])
 			}
 		}
@@ -236,4 +242,111 @@ func TestCSVSourceBadExportsThroughARound(t *testing.T) {
 	if res := getRound(t, ns, "csv").Status.Residents; res.Sampled != 5 || res.Missed != 16 {
 		t.Errorf("round residents %+v; want 5 sampled and 16 missed", res)
 	}
+}
+
+// rosterBuilding is a building as the roster and as a real registry see it
+// (issue 16): the roster counts residents and exempt ones; the registry
+// lists every registered resident per household, knows nothing of
+// exemptions and may know people the roster does not.
+type rosterBuilding struct {
+	name              string
+	residents, exempt int32
+	rows              []string // household,residents,sampled,home_visited
+	sampled, missed   int32    // what the round must count
+	extra, home       int32
+	missedHouseholds  []string
+}
+
+var rosterBuildings = []rosterBuilding{
+	// 10 registered, 1 in hospital (exempt), the other 9 sampled: the
+	// registry still lists the patient's household as not sampled.
+	{name: "b-exempt", residents: 10, exempt: 1,
+		rows:    []string{"1-0101,3,3,1", "1-0102,4,4,0", "1-0201,3,2,0"},
+		sampled: 9, home: 1},
+	// The registry knows three people who moved in; all sampled.
+	{name: "b-movedin", residents: 8,
+		rows:    []string{"1-0101,5,5,2", "1-0102,4,4,0", "2-0301,2,2,0"},
+		sampled: 8, extra: 3, home: 2},
+	// 12 registered, 2 exempt: two households hold sampled and unsampled
+	// residents, for one missed resident (the other unsampled are exempt).
+	{name: "b-mixed", residents: 12, exempt: 2,
+		rows:    []string{"1-0101,4,2,1", "1-0102,4,3,0", "1-0201,4,4,4"},
+		sampled: 9, missed: 1, home: 5, missedHouseholds: []string{"1-0101", "1-0102"}},
+}
+
+// createRosterBuildings creates rosterBuildings in ns.
+func createRosterBuildings(t *testing.T, ns string) {
+	t.Helper()
+	for _, b := range rosterBuildings {
+		obj := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: b.name, Namespace: ns, Labels: street},
+			Spec: sweepv1alpha1.BuildingSpec{Residents: b.residents, Exempt: b.exempt, Households: 3}}
+		if err := k8s.Create(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkRosterRound checks that every roster building of round name finished
+// Completed with exact counts, and the round's totals.
+func checkRosterRound(t *testing.T, ns, name string) {
+	t.Helper()
+	var sampled, missed int64
+	for _, b := range rosterBuildings {
+		cj := getJob(t, ns, jobName(t, ns, name, b.name))
+		st := cj.Status
+		if st.Phase != sweepv1alpha1.JobCompleted || st.Sampled != b.sampled || st.Missed != b.missed || st.ExtraSampled != b.extra ||
+			st.HomeVisited != b.home || strings.Join(st.MissedHouseholds, " ") != strings.Join(b.missedHouseholds, " ") {
+			t.Errorf("%s: phase %s, sampled %d, missed %d, extra %d, home %d, households %q, conditions %+v; want Completed, %d, %d, %d, %d, %q",
+				b.name, st.Phase, st.Sampled, st.Missed, st.ExtraSampled, st.HomeVisited, st.MissedHouseholds, st.Conditions,
+				b.sampled, b.missed, b.extra, b.home, b.missedHouseholds)
+		}
+		if c := meta.FindStatusCondition(st.Conditions, collection.ConditionReportIgnored); c != nil && c.Status == metav1.ConditionTrue {
+			t.Errorf("%s: a report was ignored: %s", b.name, c.Message)
+		}
+		sampled, missed = sampled+int64(b.sampled), missed+int64(b.missed)
+	}
+	if res := getRound(t, ns, name).Status.Residents; res.Sampled != sampled || res.Missed != missed {
+		t.Errorf("round residents %+v; want %d sampled and %d missed", res, sampled, missed)
+	}
+}
+
+// TestCSVSourceRealRegistryThroughARound runs a csv round whose export is
+// a real registry's: exempt residents still listed, people the roster does
+// not know, households with sampled and unsampled residents. Every
+// building completes on its first visit with exact counts (issue 16; the
+// old operator ignored these reports and failed the buildings).
+func TestCSVSourceRealRegistryThroughARound(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	createRosterBuildings(t, ns)
+	lines := []string{"building,household,residents,sampled,home_visited"}
+	for _, b := range rosterBuildings {
+		for _, r := range b.rows {
+			lines = append(lines, b.name+","+r)
+		}
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "samples", Namespace: ns},
+		Data: map[string]string{"samples.csv": strings.Join(lines, "\n")}}
+	if err := k8s.Create(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	startMountingKubelet(t, ns)
+	clk := clocktesting.NewFakeClock(time.Now())
+	startManagerWith(t, ns, clk, nil, jobExecutor)
+	tr := newRound(ns, "csv", clk.Now(), 3, street)
+	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
+	tr.Spec.Collector.Source = sweepv1alpha1.SourceCSV
+	tr.Spec.Collector.CSV = &sweepv1alpha1.CSVSource{ConfigMapName: "samples"}
+	if err := k8s.Create(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	dumpOnFailure(t, ns, "csv")
+	await(t, "round Completed", func() (bool, error) {
+		if getRound(t, ns, "csv").Status.Phase == sweepv1alpha1.RoundCompleted {
+			return true, nil
+		}
+		advanceToNextVisits(t, ns, clk)
+		return false, nil
+	})
+	checkRosterRound(t, ns, "csv")
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,10 @@ const LabelCollectionJob = "sweep.masstesting.io/collectionjob"
 // attempt is one Job with its own name and nothing is retried twice.
 type JobExecutor struct {
 	Client client.Client
+	// APIReader reads a failed visit's pods for the collector's error
+	// (their termination message), uncached: the manager must not watch
+	// every pod in the cluster. Nil: the cause is the Job's condition only.
+	APIReader client.Reader
 	// Image runs `sweep collect` when the round has no pod template.
 	Image string
 	// DrillTimeScale scales the drill source's simulated visit time.
@@ -81,6 +86,10 @@ type JobExecutor struct {
 // what the operator itself holds (get collectionjobs, patch their status).
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;create
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;create
+
+// The collector's error reaches the CollectionJob through its pod's
+// termination message, read once per failed attempt.
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
 
 // Start creates the attempt's Job; an existing one is left alone.
 func (e *JobExecutor) Start(ctx context.Context, cj *sweepv1alpha1.CollectionJob, tr *sweepv1alpha1.TestingRound, name string, visit int32) error {
@@ -115,9 +124,45 @@ func (e *JobExecutor) Observe(ctx context.Context, cj *sweepv1alpha1.CollectionJ
 		case batchv1.JobFailed:
 			obs.State = collection.VisitFailed
 			obs.Cause = fmt.Sprintf("%s: %s", c.Reason, c.Message)
+			if msg := e.terminationMessage(ctx, &job); msg != "" {
+				obs.Cause += "; collector: " + msg
+			}
 		}
 	}
 	return obs, nil
+}
+
+// maxCauseMessage bounds the collector's message in a cause: enough for a
+// registry's error, short enough for a condition and an event.
+const maxCauseMessage = 1024
+
+// terminationMessage is what the collector of a failed visit Job wrote as
+// its container's termination message (`sweep collect` writes its error
+// there), or "" when no pod says anything or the pods cannot be read: the
+// Job's own reason still explains the failure.
+func (e *JobExecutor) terminationMessage(ctx context.Context, job *batchv1.Job) string {
+	if e.APIReader == nil {
+		return ""
+	}
+	var pods corev1.PodList
+	if err := e.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace),
+		client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+		return ""
+	}
+	var msg string
+	var at time.Time
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			t := cs.State.Terminated
+			if t != nil && strings.TrimSpace(t.Message) != "" && !t.FinishedAt.Time.Before(at) {
+				msg, at = strings.TrimSpace(t.Message), t.FinishedAt.Time
+			}
+		}
+	}
+	if len(msg) > maxCauseMessage {
+		msg = strings.ToValidUTF8(msg[:maxCauseMessage], "") + "..."
+	}
+	return strings.Join(strings.Fields(msg), " ")
 }
 
 // Stop deletes the attempt's Job and its pods.

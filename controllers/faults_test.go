@@ -295,7 +295,7 @@ func TestConflictsAndServerErrorsLoseNoResult(t *testing.T) {
 		return NewLocalExecutor(mgr.GetClient(), 8, 0.0001)
 	})
 	tr := newRound(ns, "faulty", clk.Now(), teams, street)
-	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: maxVisits, Interval: &metav1.Duration{Duration: time.Minute}}
+	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: maxVisits, Interval: &sweepv1alpha1.Duration{Duration: time.Minute}}
 	tr.Spec.Collector.Drill = &sweepv1alpha1.DrillSource{Seed: 9, AbsentPercent: ptr.To[int32](25), StillAbsentPercent: ptr.To[int32](40)}
 	if err := k8s.Create(context.Background(), tr); err != nil {
 		t.Fatal(err)
@@ -668,7 +668,7 @@ func TestOpsEditsARunningRoundWhileCollectorsReport(t *testing.T) {
 	})
 	ctx := context.Background()
 	tr := newRound(ns, "edited", clk.Now(), 3, street)
-	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: maxVisits, Interval: &metav1.Duration{Duration: time.Minute}}
+	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: maxVisits, Interval: &sweepv1alpha1.Duration{Duration: time.Minute}}
 	tr.Spec.Collector.Drill = &sweepv1alpha1.DrillSource{Seed: 3, AbsentPercent: ptr.To[int32](20), StillAbsentPercent: ptr.To[int32](50)}
 	if err := k8s.Create(ctx, tr); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -167,7 +168,7 @@ func TestHTTPSourceFailuresThroughARound(t *testing.T) {
 	tr := newRound(ns, "registry", clk.Now(), int32(len(buildings)), street)
 	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
 	tr.Spec.Collector.Source = sweepv1alpha1.SourceHTTP
-	tr.Spec.Collector.HTTP = &sweepv1alpha1.HTTPSource{URL: srv.URL, Timeout: &metav1.Duration{Duration: timeout}}
+	tr.Spec.Collector.HTTP = &sweepv1alpha1.HTTPSource{URL: srv.URL, Timeout: &sweepv1alpha1.Duration{Duration: timeout}}
 	if err := k8s.Create(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
@@ -278,4 +279,106 @@ func TestHTTPSourceFailuresThroughARound(t *testing.T) {
 		}
 	}
 	t.Logf("b-huge: the server wrote %v bytes of %d before the client hung up", written, hugeBody)
+}
+
+// TestHTTPSourceRealRegistryThroughARound is
+// TestCSVSourceRealRegistryThroughARound with the http source: the registry
+// answers each building's totals over its whole register.
+func TestHTTPSourceRealRegistryThroughARound(t *testing.T) {
+	answers := map[string]string{}
+	for _, b := range rosterBuildings {
+		var sampled, home int
+		var missed []string
+		for _, r := range b.rows {
+			var hh string
+			var n, s, h int
+			if _, err := fmt.Sscanf(strings.ReplaceAll(r, ",", " "), "%s %d %d %d", &hh, &n, &s, &h); err != nil {
+				t.Fatal(err)
+			}
+			sampled, home = sampled+s, home+h
+			if s < n {
+				missed = append(missed, `"`+hh+`"`)
+			}
+		}
+		answers[b.name] = fmt.Sprintf(`{"building":%q,"sampled":%d,"homeVisited":%d,"missedHouseholds":[%s]}`,
+			b.name, sampled, home, strings.Join(missed, ","))
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(r.URL.Path, "/") // /v1/rounds/{round}/buildings/{building}/samples
+		body, ok := answers[parts[len(parts)-2]]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, body)
+	}))
+	defer srv.Close()
+
+	ns := newNamespace(t)
+	createRosterBuildings(t, ns)
+	clk := clocktesting.NewFakeClock(time.Now())
+	startManagerWith(t, ns, clk, nil, func(mgr ctrl.Manager) Executor { return NewLocalExecutor(mgr.GetClient(), 8, 0) })
+	tr := newRound(ns, "registry", clk.Now(), 3, street)
+	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
+	tr.Spec.Collector.Source = sweepv1alpha1.SourceHTTP
+	tr.Spec.Collector.HTTP = &sweepv1alpha1.HTTPSource{URL: srv.URL}
+	if err := k8s.Create(context.Background(), tr); err != nil {
+		t.Fatal(err)
+	}
+	dumpOnFailure(t, ns, "registry")
+	await(t, "round Completed", func() (bool, error) {
+		if getRound(t, ns, "registry").Status.Phase == sweepv1alpha1.RoundCompleted {
+			return true, nil
+		}
+		advanceToNextVisits(t, ns, clk)
+		return false, nil
+	})
+	checkRosterRound(t, ns, "registry")
+}
+
+// TestHTTPSourceErrorReachesTheJobWithTheJobExecutor: with visit Jobs, the
+// registry's 503 message reaches the CollectionJob's Failed condition
+// through the collector pod's termination message (issue 16: only the
+// Job's BackoffLimitExceeded did).
+func TestHTTPSourceErrorReachesTheJobWithTheJobExecutor(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, "registry closed for maintenance until 06:00")
+	}))
+	defer srv.Close()
+
+	ns := newNamespace(t)
+	b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: "b-503", Namespace: ns, Labels: street},
+		Spec: sweepv1alpha1.BuildingSpec{Residents: 10, Households: 4}}
+	if err := k8s.Create(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	startFakeKubelet(t, ns, func(*batchv1.Job) kubeletAction { return runCollector })
+	clk := clocktesting.NewFakeClock(time.Now())
+	startManagerWith(t, ns, clk, nil, jobExecutor)
+	tr := newRound(ns, "registry", clk.Now(), 1, street)
+	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
+	tr.Spec.Collector.Source = sweepv1alpha1.SourceHTTP
+	tr.Spec.Collector.HTTP = &sweepv1alpha1.HTTPSource{URL: srv.URL, Timeout: &sweepv1alpha1.Duration{Duration: time.Second}}
+	if err := k8s.Create(context.Background(), tr); err != nil {
+		t.Fatal(err)
+	}
+	dumpOnFailure(t, ns, "registry")
+	name := jobName(t, ns, "registry", "b-503")
+	await(t, "b-503 Failed", func() (bool, error) {
+		if getJob(t, ns, name).Status.Phase == sweepv1alpha1.JobFailed {
+			return true, nil
+		}
+		advanceToNextVisits(t, ns, clk)
+		return false, nil
+	})
+	c := meta.FindStatusCondition(getJob(t, ns, name).Status.Conditions, collection.ConditionFailed)
+	want := "answered 503 Service Unavailable for building b-503 visit 1: registry closed for maintenance until 06:00"
+	if c == nil || !strings.Contains(c.Message, "BackoffLimitExceeded") || !strings.Contains(c.Message, want) {
+		t.Errorf("Failed condition %+v; want the Job's reason and the collector's %q", c, want)
+	}
+	await(t, "the Failed event", func() (bool, error) {
+		return strings.Contains(jobEvents(t, ns, name)["Failed"], want), nil
+	})
 }

@@ -48,7 +48,7 @@ func TestVisitPodsRunAsTheCollector(t *testing.T) {
 	}
 	ts := &sweepv1alpha1.TestingSchedule{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "borrowed"},
 		Spec: sweepv1alpha1.TestingScheduleSpec{Schedule: "0 6 * * *", RoundTemplate: sweepv1alpha1.RoundTemplate{
-			Spec: sweepv1alpha1.RoundTemplateSpec{Duration: metav1.Duration{Duration: time.Hour}, Collector: tr.Spec.Collector}}}}
+			Spec: sweepv1alpha1.RoundTemplateSpec{Duration: sweepv1alpha1.Duration{Duration: time.Hour}, Collector: tr.Spec.Collector}}}}
 	if err := k8s.Create(ctx, ts); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), want) {
 		t.Errorf("schedule with serviceAccountName default: %v, want Invalid with %q", err, want)
 	}

@@ -106,6 +106,9 @@ func (k *fakeKubelet) handle(ctx context.Context, job *batchv1.Job) {
 			err = collector.Run(ctx, a, src, collector.StatusReporter{Client: k8s})
 		}
 		ok = err == nil
+		if err != nil {
+			failedPod(ctx, k.t, job, err.Error())
+		}
 	}
 	now := metav1.Now()
 	job.Status.StartTime = &now
@@ -132,4 +135,30 @@ func (k *fakeKubelet) jobs() []string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return append([]string(nil), k.seen...)
+}
+
+// failedPod records the pod of a visit Job whose collector failed with
+// message, as the kubelet would: `sweep collect` writes its error to the
+// termination log, and the kubelet puts it into the container's
+// state.terminated.message.
+func failedPod(ctx context.Context, t *testing.T, job *batchv1.Job, message string) {
+	t.Helper()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: job.Namespace, Name: job.Name + "-pod",
+		Labels: map[string]string{batchv1.JobNameLabel: job.Name}}, Spec: *job.Spec.Template.Spec.DeepCopy()}
+	if err := k8s.Create(ctx, pod); err != nil {
+		if ctx.Err() == nil {
+			t.Errorf("creating the pod of visit Job %s: %v", job.Name, err)
+		}
+		return
+	}
+	now := metav1.Now()
+	pod.Status.Phase = corev1.PodFailed
+	for _, c := range pod.Spec.Containers {
+		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{Name: c.Name, Image: c.Image,
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error",
+				Message: message, StartedAt: now, FinishedAt: now}}})
+	}
+	if err := k8s.Status().Update(ctx, pod); err != nil && ctx.Err() == nil {
+		t.Errorf("setting status of the pod of visit Job %s: %v", job.Name, err)
+	}
 }

@@ -119,21 +119,7 @@ func testCacheOptions(ns string) cache.Options {
 // newExecutor makes (none when nil).
 func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func(*TestingRoundReconciler), newExecutor func(ctrl.Manager) Executor) (stop func()) {
 	t.Helper()
-	mcfg := rest.CopyConfig(cfg)
-	mcfg.QPS, mcfg.Burst = 500, 1000 // the manager's defaults
-	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
-		Logger:                 testManagerLogger,
-		NewClient:              testManagerNewClient,
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: testMetricsAddr},
-		HealthProbeBindAddress: "0",
-		Cache:                  testCacheOptions(ns),
-		// Tests start several managers in one process, one after another.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := newTestManager(t, testCacheOptions(ns))
 	rec := &TestingRoundReconciler{
 		Client:         mgr.GetClient(),
 		Clock:          clk,
@@ -157,6 +143,34 @@ func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func
 			t.Fatal(err)
 		}
 	}
+	return runManager(t, mgr)
+}
+
+// newTestManager makes a manager as the operator's, with the given cache.
+func newTestManager(t *testing.T, cacheOpts cache.Options) ctrl.Manager {
+	t.Helper()
+	mcfg := rest.CopyConfig(cfg)
+	mcfg.QPS, mcfg.Burst = 500, 1000 // the manager's defaults
+	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
+		Logger:                 testManagerLogger,
+		NewClient:              testManagerNewClient,
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: testMetricsAddr},
+		HealthProbeBindAddress: "0",
+		Cache:                  cacheOpts,
+		// Tests start several managers in one process, one after another.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mgr
+}
+
+// runManager starts mgr until the returned stop function is called (or
+// the test ends).
+func runManager(t *testing.T, mgr ctrl.Manager) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

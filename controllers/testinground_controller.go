@@ -264,6 +264,12 @@ const nameTakenRetry = 30 * time.Second
 // finds its own jobs, but it never adopts one from an earlier round of its
 // name or one made by hand.
 func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, now time.Time) ([]*sweepv1alpha1.CollectionJob, int, int, error) {
+	if err := tr.Spec.InvalidDurations(); err != nil {
+		// Stored before the schema checked it: the jobs would carry it.
+		// Reported, and the round waits for the spec to change.
+		r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidSpec", "Reconcile", "No building is swept until this is fixed: %v", err)
+		return nil, 0, 0, nil
+	}
 	selector, err := round.Selector(tr)
 	if err != nil {
 		// The schema catches most bad selectors; one it cannot is reported,

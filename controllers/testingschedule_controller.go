@@ -50,8 +50,8 @@ import (
 const ScheduleFieldOwner = "sweep-schedule-controller"
 
 // Schedule condition: Ready is True while the schedule creates rounds as
-// planned, False (with the reason) when its schedule or time zone cannot
-// be used.
+// planned, False (with the reason) when its schedule, time zone or a
+// duration of its round template cannot be used.
 const (
 	ConditionScheduleReady = "Ready"
 	ReasonScheduled        = "Scheduled"
@@ -115,6 +115,9 @@ func (r *TestingScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	st.ObservedGeneration = s.Generation
 
 	cron, loc, err := schedule.Parse(s.Spec.Schedule, s.Spec.TimeZone)
+	if err == nil {
+		err = s.Spec.InvalidDurations()
+	}
 	if err != nil {
 		// Retrying cannot help: wait for the spec to change, and say why.
 		st.NextScheduleTime = nil

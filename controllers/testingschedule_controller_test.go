@@ -100,7 +100,7 @@ func newTestSchedule(ns, name, cron string, mod func(*sweepv1alpha1.TestingSched
 		Spec: sweepv1alpha1.TestingScheduleSpec{
 			Schedule: cron, TimeZone: "Asia/Shanghai",
 			RoundTemplate: sweepv1alpha1.RoundTemplate{Spec: sweepv1alpha1.RoundTemplateSpec{
-				Duration:  metav1.Duration{Duration: 12 * time.Hour},
+				Duration:  sweepv1alpha1.Duration{Duration: 12 * time.Hour},
 				Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}},
 				BuildingSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
 					sweepv1alpha1.LabelStreet: "baoguo",
@@ -281,7 +281,7 @@ func TestScheduleConcurrencyPolicies(t *testing.T) {
 				s.Spec.ConcurrencyPolicy = policy
 				s.Spec.SuccessfulRoundsHistoryLimit = ptr.To[int32](1)
 				// Long rounds, so that yesterday's still runs at 06:00.
-				s.Spec.RoundTemplate.Spec.Duration = metav1.Duration{Duration: 30 * time.Hour}
+				s.Spec.RoundTemplate.Spec.Duration = sweepv1alpha1.Duration{Duration: 30 * time.Hour}
 			})
 			if err := k8s.Create(context.Background(), s); err != nil {
 				t.Fatal(err)

@@ -153,10 +153,18 @@ type VisitReport struct {
 	// +kubebuilder:validation:Minimum=0
 	Sampled int32 `json:"sampled"`
 
-	// missed is the expected residents not sampled so far.
+	// missed is the expected residents not sampled so far: expected =
+	// sampled + missed.
 	// +required
 	// +kubebuilder:validation:Minimum=0
 	Missed int32 `json:"missed"`
+
+	// extraSampled is the residents the source counts as sampled beyond the
+	// expected ones: people the registry knows and the roster does not
+	// (moved in, or exempt and sampled anyway). They are not in sampled.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ExtraSampled int32 `json:"extraSampled,omitempty"`
 
 	// homeVisited is the sampled residents who were sampled at home.
 	// +optional
@@ -168,8 +176,11 @@ type VisitReport struct {
 	// +kubebuilder:validation:Minimum=0
 	Tubes int32 `json:"tubes,omitempty"`
 
-	// missedHouseholds are the unit-room ids (such as "2-1203") of
-	// households with residents not sampled, at most 500.
+	// missedHouseholds is the knock list: the unit-room ids (such as
+	// "2-1203") of households with residents the source has not sampled, at
+	// most 500. Empty when missed is 0. A household may hold several missed
+	// residents, and exempt residents the source cannot tell apart, so the
+	// list may be longer or shorter than missed.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=500
@@ -220,6 +231,13 @@ type CollectionJobStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	Missed int32 `json:"missed,omitempty"`
 
+	// extraSampled is the residents the source counted as sampled beyond
+	// the expected ones: people the registry knows and the roster does not.
+	// Not in sampled; above 0 it says the building's roster needs updating.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ExtraSampled int32 `json:"extraSampled,omitempty"`
+
 	// homeVisited is the sampled residents sampled at home.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
@@ -230,8 +248,10 @@ type CollectionJobStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	Tubes int32 `json:"tubes,omitempty"`
 
-	// missedHouseholds are the unit-room ids (such as "2-1203") of
-	// households with residents not sampled, at most 500.
+	// missedHouseholds is the knock list for a mop-up: unit-room ids (such
+	// as "2-1203") of households with residents not sampled, at most 500;
+	// empty when missed is 0. Exempt residents' households may be on it
+	// while anyone is missed: the registry does not know who is exempt.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=500

@@ -18,7 +18,6 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // SourceType names where the collector learns who has been sampled.
@@ -113,10 +112,12 @@ type HTTPSource struct {
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') || self.startsWith('http://')",message="url must start with http:// or https://"
 	URL string `json:"url"`
 
-	// timeout bounds one request to the API.
+	// timeout bounds one request to the API, as a duration such as "30s":
+	// from 1s to 10m.
 	// +optional
 	// +kubebuilder:default="30s"
-	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1s') && duration(self) <= duration('10m'))",message="timeout must be from 1s to 10m"
+	Timeout *Duration `json:"timeout,omitempty"`
 
 	// tokenSecretRef names a key of a Secret in the round's namespace holding
 	// a bearer token for the API. It reaches the collector pod as an
@@ -156,8 +157,6 @@ type VisitPolicy struct {
 	// next, as a duration such as "30m" or "1h". At least one minute.
 	// +optional
 	// +kubebuilder:default="1h"
-	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="interval must be at least 1m"
-	Interval *metav1.Duration `json:"interval,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self) >= duration('1m')",message="interval must be at least 1m"
+	Interval *Duration `json:"interval,omitempty"`
 }

@@ -45,9 +45,11 @@ type RoundTemplateSpec struct {
 	BuildingSelector *metav1.LabelSelector `json:"buildingSelector,omitempty"`
 
 	// duration is how long each round runs: its deadline is the scheduled
-	// time plus duration, e.g. "12h" for a round from 06:00 to 18:00.
+	// time plus duration, e.g. "12h" for a round from 06:00 to 18:00. From
+	// 1m to 168h (7 days).
 	// +required
-	Duration metav1.Duration `json:"duration"`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('168h'))",message="duration must be from 1m to 168h"
+	Duration Duration `json:"duration"`
 
 	// teams is how many buildings each round sweeps at once. Default 10.
 	// +optional

@@ -120,6 +120,12 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 	// deadlineOnly leaves out the collector, for the cases about it.
 	const deadlineOnly = `deadline: "2026-11-26T18:00:00Z"`
 	const dl = deadlineOnly + `, collector: {source: drill}`
+	schedule := func(template string) string {
+		return "apiVersion: sweep.masstesting.io/v1alpha1\nkind: TestingSchedule\nmetadata: {name: s}\nspec: {schedule: \"0 6 * * *\", roundTemplate: {spec: " + template + "}}"
+	}
+	httpTimeout := func(v string) string {
+		return `collector: {source: http, http: {url: "https://registry.example", timeout: "` + v + `"}}`
+	}
 	cases := []struct {
 		name     string
 		manifest string
@@ -155,6 +161,12 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"visits.max 11", round(`{` + dl + `, visits: {max: 11}}`), "spec.visits.max", ""},
 		{"interval of 10s", round(`{` + dl + `, visits: {interval: 10s}}`), "spec.visits.interval", "interval must be at least 1m"},
 		{"interval not a duration", round(`{` + dl + `, visits: {interval: soon}}`), "spec.visits.interval", ""},
+		{"interval with a space", round(`{` + dl + `, visits: {interval: "1 h"}}`), "spec.visits.interval", ""},
+		{"http timeout not a duration", round(`{` + dl + `, ` + httpTimeout("soon") + `}`), "spec.collector.http.timeout", "should match"},
+		{"http timeout negative", round(`{` + dl + `, ` + httpTimeout("-5s") + `}`), "spec.collector.http.timeout", "should match"},
+		{"http timeout of 0s", round(`{` + dl + `, ` + httpTimeout("0s") + `}`), "spec.collector.http.timeout", "timeout must be from 1s to 10m"},
+		{"http timeout of 1h", round(`{` + dl + `, ` + httpTimeout("1h") + `}`), "spec.collector.http.timeout", "timeout must be from 1s to 10m"},
+		{"http timeout a number", round(`{` + dl + `, collector: {source: http, http: {url: "https://registry.example", timeout: 30}}}`), "spec.collector.http.timeout", ""},
 		{"unknown order", round(`{` + dl + `, order: Random}`), "spec.order", "Unsupported value"},
 		{"selector with an unknown operator", round(`{` + dl + `, buildingSelector: {matchExpressions: [{key: community, operator: Like, values: [a]}]}}`), "spec.buildingSelector", "operator must be one of"},
 		{"selector In without values", round(`{` + dl + `, buildingSelector: {matchExpressions: [{key: community, operator: In}]}}`), "spec.buildingSelector", "values must be non-empty for In"},
@@ -166,7 +178,18 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"drill absent above 100 percent", round(`{` + deadlineOnly + `, collector: {source: drill, drill: {absentPercent: 101}}}`), "spec.collector.drill.absentPercent", ""},
 		{"negative ttl", round(`{` + dl + `, ttlSecondsAfterFinished: -1}`), "spec.ttlSecondsAfterFinished", ""},
 
+		// TestingSchedule round template: every duration.
+		{"schedule without duration", schedule(`{teams: 2}`), "spec.roundTemplate.spec.duration", "Required value"},
+		{"schedule duration in words", schedule(`{duration: "12 hours"}`), "spec.roundTemplate.spec.duration", "should match"},
+		{"schedule duration of 30s", schedule(`{duration: 30s}`), "spec.roundTemplate.spec.duration", "duration must be from 1m to 168h"},
+		{"schedule duration of 200h", schedule(`{duration: 200h}`), "spec.roundTemplate.spec.duration", "duration must be from 1m to 168h"},
+		{"schedule interval not a duration", schedule(`{duration: 12h, visits: {interval: later}}`), "spec.roundTemplate.spec.visits.interval", ""},
+		{"schedule http timeout not a duration", schedule(`{duration: 12h, ` + httpTimeout("30 s") + `}`), "spec.roundTemplate.spec.collector.http.timeout", "should match"},
+
 		// CollectionJob spec.
+		{"job interval not a duration", with(t, validJob, "spec.visits", map[string]any{"interval": "1 hour"}), "spec.visits.interval", ""},
+		{"job http timeout not a duration", with(t, validJob, "spec.collector", map[string]any{"source": "http",
+			"http": map[string]any{"url": "https://registry.example", "timeout": "whenever"}}), "spec.collector.http.timeout", "should match"},
 		{"job without round", with(t, validJob, "spec.round", ""), "spec.round", ""},
 		{"job with negative expected", with(t, validJob, "spec.expected", int64(-5)), "spec.expected", ""},
 		{"job with homeVisit above expected", with(t, validJob, "spec.homeVisit", int64(101)), "spec.homeVisit", "homeVisit must not exceed expected"},
@@ -323,7 +346,7 @@ func TestSamplesAndEdgeCasesAreAcceptedWithDefaults(t *testing.T) {
 	}
 	s := round.Spec
 	if s.Teams != 10 || s.Order != sweepv1alpha1.OrderSealedFirst || s.PoolSize != 10 ||
-		s.Visits.Max != 3 || s.Visits.Interval.Duration.String() != "1h0m0s" ||
+		s.Visits.Max != 3 || s.Visits.Interval.String() != "1h0m0s" ||
 		s.Collector.Source != sweepv1alpha1.SourceDrill || s.Suspend || s.BuildingSelector != nil {
 		t.Errorf("defaults not applied as documented: %+v", s)
 	}

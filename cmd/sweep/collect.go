@@ -19,6 +19,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
+	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -29,11 +31,18 @@ import (
 // operator set on the pod (see internal/collector/assignment.go), the
 // report goes to the CollectionJob's status. A non-zero exit tells the
 // operator the visit failed.
-func runCollect(args []string) error {
+func runCollect(args []string) (err error) {
 	fs := flag.NewFlagSet("collect", flag.ContinueOnError)
+	termLog := fs.String("termination-log", "/dev/termination-log",
+		"file the error goes to when the visit fails: the container's terminationMessagePath, which the operator reads into the CollectionJob's condition")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			writeTerminationMessage(*termLog, err)
+		}
+	}()
 	a, err := collector.FromEnv(collector.OSLookup)
 	if err != nil {
 		return err
@@ -52,4 +61,25 @@ func runCollect(args []string) error {
 	}
 	fmt.Printf("visit %d of %s/%s reported\n", a.Visit, a.Namespace, a.Building)
 	return nil
+}
+
+// maxTerminationMessage is what the kubelet keeps of a termination message
+// (4096 bytes); the collector's errors name lines and fields, never a
+// resident (issue 9, Privacy), and are short.
+const maxTerminationMessage = 4096
+
+// writeTerminationMessage writes err where the kubelet picks it up as the
+// container's termination message. The file is the kubelet's: outside a
+// pod it does not exist and nothing is written.
+func writeTerminationMessage(path string, err error) {
+	msg := err.Error()
+	if len(msg) > maxTerminationMessage {
+		msg = strings.ToValidUTF8(msg[:maxTerminationMessage-3], "") + "..."
+	}
+	f, ferr := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if ferr != nil {
+		return
+	}
+	_, _ = f.WriteString(msg)
+	_ = f.Close()
 }

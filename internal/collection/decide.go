@@ -257,10 +257,7 @@ func endVisit(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobSt
 	if st.Missed > 0 {
 		d.VisitResult = ResultMissed
 	}
-	interval := time.Hour
-	if cj.Spec.Visits.Interval != nil {
-		interval = cj.Spec.Visits.Interval.Duration
-	}
+	interval := cj.Spec.Visits.IntervalOrDefault()
 	next := now.Add(interval)
 	if st.Missed > 0 && st.Visits < max(cj.Spec.Visits.Max, 1) && next.Before(cj.Spec.Deadline.Time) {
 		st.Phase = sweepv1alpha1.JobWaiting
@@ -329,6 +326,7 @@ func acceptReport(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJ
 	}
 	st.Sampled = r.Sampled
 	st.Missed = cj.Spec.Expected - r.Sampled
+	st.ExtraSampled = r.ExtraSampled
 	st.HomeVisited = r.HomeVisited
 	st.Tubes = r.Tubes
 	st.MissedHouseholds = append([]string(nil), r.MissedHouseholds...)
@@ -340,22 +338,28 @@ func acceptReport(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJ
 	return r.Final
 }
 
-// impossible says what is wrong with a report's numbers, or "".
+// impossible says what is wrong with a report's numbers, or "". The rules
+// are the report's contract in docs/collector-api.md: counts are against the
+// roster (expected = sampled + missed), and missed households are the knock
+// list, empty once nobody is missed. Their number is not compared with
+// missed or with the roster's households: a household may hold several
+// missed residents or exempt ones, and a registry may know households the
+// roster does not.
 func impossible(cj *sweepv1alpha1.CollectionJob, r *sweepv1alpha1.VisitReport, st *sweepv1alpha1.CollectionJobStatus) string {
 	exp := cj.Spec.Expected
 	switch {
-	case r.Sampled < 0 || r.Missed < 0 || r.HomeVisited < 0 || r.Tubes < 0:
+	case r.Sampled < 0 || r.Missed < 0 || r.ExtraSampled < 0 || r.HomeVisited < 0 || r.Tubes < 0:
 		return "negative counts"
 	case r.Sampled > exp:
-		return fmt.Sprintf("%d sampled but only %d residents are expected", r.Sampled, exp)
-	case r.Sampled+r.Missed != exp:
+		return fmt.Sprintf("%d sampled but only %d residents are expected (count the surplus in extraSampled)", r.Sampled, exp)
+	case int64(r.Sampled)+int64(r.Missed) != int64(exp):
 		return fmt.Sprintf("sampled %d + missed %d is not the %d expected", r.Sampled, r.Missed, exp)
 	case r.HomeVisited > r.Sampled:
 		return fmt.Sprintf("%d sampled at home but only %d sampled", r.HomeVisited, r.Sampled)
-	case int32(len(r.MissedHouseholds)) > r.Missed:
-		return fmt.Sprintf("%d missed households but only %d missed residents", len(r.MissedHouseholds), r.Missed)
-	case cj.Spec.Households > 0 && int32(len(r.MissedHouseholds)) > cj.Spec.Households:
-		return fmt.Sprintf("%d missed households but the building has %d", len(r.MissedHouseholds), cj.Spec.Households)
+	case len(r.MissedHouseholds) > sweepv1alpha1.MaxMissedHouseholds:
+		return fmt.Sprintf("%d missed households, more than the %d a report holds", len(r.MissedHouseholds), sweepv1alpha1.MaxMissedHouseholds)
+	case r.Missed == 0 && len(r.MissedHouseholds) > 0:
+		return fmt.Sprintf("%d missed households but no missed residents", len(r.MissedHouseholds))
 	case r.Sampled < st.Sampled:
 		return fmt.Sprintf("%d sampled is fewer than the %d already reported; sampled counts are for the whole round", r.Sampled, st.Sampled)
 	}

@@ -17,6 +17,8 @@ limitations under the License.
 package collection
 
 import (
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +36,7 @@ func newJob(mod func(*sweepv1alpha1.CollectionJob)) *sweepv1alpha1.CollectionJob
 		ObjectMeta: metav1.ObjectMeta{Name: "r-b1", Namespace: "ns"},
 		Spec: sweepv1alpha1.CollectionJobSpec{
 			Round: "r", Building: "b1", Expected: 100, Households: 40, PoolSize: 10,
-			Visits:   sweepv1alpha1.VisitPolicy{Max: 3, Interval: &metav1.Duration{Duration: time.Hour}},
+			Visits:   sweepv1alpha1.VisitPolicy{Max: 3, Interval: &sweepv1alpha1.Duration{Duration: time.Hour}},
 			Deadline: metav1.Time{Time: t0.Add(10 * time.Hour)},
 		},
 	}
@@ -100,8 +102,10 @@ func TestDecide(t *testing.T) {
 			sweepv1alpha1.JobActive, 2, 0, "", "", ReasonWrongVisit, ConditionReportIgnored},
 		{"sampled above expected is ignored", newJob(active(1, &sweepv1alpha1.VisitReport{Visit: 1, Sampled: 150, Final: true, Time: metav1.Time{Time: t0}})), running, t0,
 			sweepv1alpha1.JobActive, 1, 0, "", "", ReasonBadReport, ConditionReportIgnored},
-		{"more missed households than missed residents is ignored", newJob(active(1, report(1, 99, true, "1-101", "1-102"))), running, t0,
+		{"missed households with nobody missed is ignored", newJob(active(1, report(1, 100, true, "1-101"))), running, t0,
 			sweepv1alpha1.JobActive, 1, 0, "", "", ReasonBadReport, ConditionReportIgnored},
+		{"more missed households than missed residents is accepted", newJob(active(1, report(1, 99, true, "1-101", "1-102"))), running, t0,
+			sweepv1alpha1.JobWaiting, 1, 99, "", "", "", ""},
 		{"fewer sampled than already reported is ignored", newJob(func(cj *sweepv1alpha1.CollectionJob) {
 			active(2, report(2, 50, true))(cj)
 			cj.Status.Sampled = 90
@@ -161,6 +165,54 @@ func TestDecide(t *testing.T) {
 				if cond := meta.FindStatusCondition(st.Conditions, c.condition); cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, "visit") {
 					t.Errorf("condition %s: %+v", c.condition, cond)
 				}
+			}
+		})
+	}
+}
+
+// TestImpossible is the report contract of docs/collector-api.md: counts
+// against the roster add up, and missed households are the knock list,
+// whose length is not tied to missed or to the roster's households.
+func TestImpossible(t *testing.T) {
+	households := func(n int) []string {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("1-%d", i)
+		}
+		return ids
+	}
+	for _, c := range []struct {
+		name   string
+		r      sweepv1alpha1.VisitReport
+		before int32  // sampled already accepted
+		want   string // part of the reason; "" for a possible report
+	}{
+		// Expected 9: 10 registered, 1 exempt (in hospital), all 9 sampled.
+		// The registry still lists the patient's household, which the
+		// collector drops once nobody is missed.
+		{"exempt resident, all sampled", sweepv1alpha1.VisitReport{Sampled: 9}, 0, ""},
+		// The registry knows 3 residents the roster does not; all sampled.
+		{"registry larger than the roster", sweepv1alpha1.VisitReport{Sampled: 9, ExtraSampled: 3, HomeVisited: 2}, 0, ""},
+		// Households holding sampled and unsampled residents, and exempt
+		// residents' households: more households than missed residents.
+		{"more households than missed", sweepv1alpha1.VisitReport{Sampled: 8, Missed: 1, MissedHouseholds: households(3)}, 0, ""},
+		{"fewer households than missed", sweepv1alpha1.VisitReport{Sampled: 5, Missed: 4, MissedHouseholds: households(1)}, 0, ""},
+		{"more households than the roster's", sweepv1alpha1.VisitReport{Sampled: 4, Missed: 5, MissedHouseholds: households(7)}, 0, ""},
+		{"negative extraSampled", sweepv1alpha1.VisitReport{Sampled: 9, ExtraSampled: -1}, 0, "negative counts"},
+		{"negative missed", sweepv1alpha1.VisitReport{Sampled: 9, Missed: -1}, 0, "negative counts"},
+		{"sampled above expected", sweepv1alpha1.VisitReport{Sampled: 10}, 0, "10 sampled but only 9 residents are expected"},
+		{"counts do not add up", sweepv1alpha1.VisitReport{Sampled: 5, Missed: 3}, 0, "sampled 5 + missed 3 is not the 9 expected"},
+		{"missed overflows int32", sweepv1alpha1.VisitReport{Sampled: 9, Missed: math.MaxInt32}, 0, "is not the 9 expected"},
+		{"home above sampled", sweepv1alpha1.VisitReport{Sampled: 2, Missed: 7, HomeVisited: 3}, 0, "3 sampled at home but only 2 sampled"},
+		{"households with nobody missed", sweepv1alpha1.VisitReport{Sampled: 9, MissedHouseholds: households(1)}, 0, "1 missed households but no missed residents"},
+		{"more households than a report holds", sweepv1alpha1.VisitReport{Sampled: 0, Missed: 9, MissedHouseholds: households(501)}, 0, "more than the 500"},
+		{"sampled going down", sweepv1alpha1.VisitReport{Sampled: 5, Missed: 4}, 6, "5 sampled is fewer than the 6 already reported"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cj := newJob(func(cj *sweepv1alpha1.CollectionJob) { cj.Spec.Expected, cj.Spec.Households = 9, 4 })
+			got := impossible(cj, &c.r, &sweepv1alpha1.CollectionJobStatus{Sampled: c.before})
+			if (got == "") != (c.want == "") || !strings.Contains(got, c.want) {
+				t.Errorf("impossible = %q, want %q", got, c.want)
 			}
 		})
 	}

@@ -212,10 +212,10 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("%s has no rows for building %s", name, a.Building)
 	}
 
-	// The registry may know more residents than Sweep expects (people moved
-	// in); the status never counts more than expected, and home visits never
-	// more than the sampled residents it counts.
-	out.Sampled = int32(min(sampled, int64(max(a.Expected, 0))))
+	// Raw counts: ReportFor fits them to the roster (exempt residents,
+	// people the roster does not know). Each row is bounded by int32, the
+	// sum is not.
+	out.Sampled = int32(min(sampled, math.MaxInt32))
 	out.HomeVisited = int32(min(home, int64(out.Sampled)))
 	return out, nil
 }

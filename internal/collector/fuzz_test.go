@@ -19,6 +19,9 @@ package collector
 import (
 	"strings"
 	"testing"
+	"time"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
 // maxErrorLen bounds a source's error message: it becomes the cause in a
@@ -30,15 +33,24 @@ const maxErrorLen = 4096
 // may repeat them (issue 9, Privacy).
 var canaries = []string{"ZHANG Canary-Wei", "13800138000"}
 
+// checkOutcome checks a source's outcome and the report ReportFor makes of
+// it against the report contract (docs/collector-api.md): the operator must
+// never find it impossible.
 func checkOutcome(t *testing.T, o Outcome, a Assignment) {
 	t.Helper()
-	if o.Sampled < 0 || o.Sampled > a.Expected || o.HomeVisited < 0 || o.HomeVisited > o.Sampled {
-		t.Fatalf("outcome %d sampled, %d at home, with %d expected", o.Sampled, o.HomeVisited, a.Expected)
+	if o.Sampled < 0 || o.HomeVisited < 0 || o.HomeVisited > o.Sampled {
+		t.Fatalf("outcome %d sampled, %d at home", o.Sampled, o.HomeVisited)
 	}
 	for _, h := range o.MissedHouseholds {
 		if !isHouseholdID(h) {
 			t.Fatalf("missed household %q is not an id the status accepts", h)
 		}
+	}
+	r := ReportFor(a, o, true, time.Now())
+	if r.Sampled < 0 || r.Missed < 0 || r.Sampled+r.Missed != a.Expected || r.HomeVisited > r.Sampled ||
+		r.ExtraSampled != o.Sampled-r.Sampled || len(r.MissedHouseholds) > sweepv1alpha1.MaxMissedHouseholds ||
+		(r.Missed == 0 && len(r.MissedHouseholds) > 0) {
+		t.Fatalf("outcome %+v with %d expected gives an impossible report %+v", o, a.Expected, r)
 	}
 }
 

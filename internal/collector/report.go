@@ -18,14 +18,15 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
@@ -46,23 +47,56 @@ type Reporter interface {
 type StatusReporter struct {
 	Client client.Client
 	Now    func() time.Time
+	// FinalTimeout bounds how long a final report is retried; 0 means
+	// DefaultFinalTimeout. The visit's deadline bounds it too: the visit
+	// Job's activeDeadlineSeconds ends the pod, and the local executor
+	// cancels the context.
+	FinalTimeout time.Duration
 }
 
+const (
+	// DefaultFinalTimeout outlasts an API server restart or a 30 s outage
+	// with room to spare; a visit's result is worth the wait.
+	DefaultFinalTimeout = 2 * time.Minute
+	// reportBackoff and reportMaxBackoff are the first and the longest
+	// pause between tries of a final report.
+	reportBackoff    = 200 * time.Millisecond
+	reportMaxBackoff = 5 * time.Second
+	// reportAttemptTimeout bounds one try, so that a connection that hangs
+	// (a partition, not a refusal) is given up and tried again.
+	reportAttemptTimeout = 15 * time.Second
+)
+
 // ReportFor is the report of visit a.Visit with outcome o: the one place
-// that turns an outcome into a report (missed residents, tubes by pool
-// size, at most MaxMissedHouseholds households).
+// that turns what a source counts into counts against the roster. A
+// registry counts everyone it registered; Sweep expects the roster's
+// residents minus the exempt, and cannot tell who is who, so it counts by
+// number: sampled is capped at expected (the surplus is extraSampled),
+// missed is the rest, and the missed households are the knock list while
+// anyone is outstanding, none once nobody is (docs/collector-api.md,
+// "Counts and the roster"). Tubes follow from pool size; at most
+// MaxMissedHouseholds households are kept.
 func ReportFor(a Assignment, o Outcome, final bool, now time.Time) *sweepv1alpha1.VisitReport {
+	expected := max(a.Expected, 0)
+	sampled := min(max(o.Sampled, 0), expected)
+	missed := expected - sampled
 	households := o.MissedHouseholds
+	if missed == 0 {
+		// The households left are exempt residents' or people the
+		// roster does not know: nobody Sweep expects is behind their doors.
+		households = nil
+	}
 	if len(households) > sweepv1alpha1.MaxMissedHouseholds {
 		households = households[:sweepv1alpha1.MaxMissedHouseholds]
 	}
 	pool := max(a.PoolSize, 1)
 	return &sweepv1alpha1.VisitReport{
 		Visit:            a.Visit,
-		Sampled:          o.Sampled,
-		Missed:           max(a.Expected-o.Sampled, 0),
-		HomeVisited:      o.HomeVisited,
-		Tubes:            (o.Sampled + pool - 1) / pool,
+		Sampled:          sampled,
+		Missed:           missed,
+		ExtraSampled:     max(o.Sampled, 0) - sampled,
+		HomeVisited:      min(max(o.HomeVisited, 0), sampled),
+		Tubes:            (sampled + pool - 1) / pool,
 		MissedHouseholds: append([]string(nil), households...),
 		Final:            final,
 		Time:             metav1.NewTime(now.UTC().Truncate(time.Second)),
@@ -85,20 +119,61 @@ func (r StatusReporter) Report(ctx context.Context, a Assignment, o Outcome, fin
 	u.SetGroupVersionKind(sweepv1alpha1.GroupVersion.WithKind("CollectionJob"))
 	u.SetNamespace(a.Namespace)
 	u.SetName(a.CollectionJob)
-	apply := func() error {
+	apply := func(ctx context.Context) error {
 		return r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership)
 	}
 	if !final {
-		return apply()
+		return apply(ctx)
 	}
-	transient := func(err error) bool {
-		return apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
-			apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err)
-	}
-	if err := retry.OnError(retry.DefaultBackoff, transient, apply); err != nil {
+	if err := r.retry(ctx, apply); err != nil {
 		return fmt.Errorf("reporting visit %d of %s/%s: %w", a.Visit, a.Namespace, a.CollectionJob, err)
 	}
 	return nil
+}
+
+// retry tries a final report until it is written, the error is permanent,
+// or FinalTimeout has passed, with a doubling pause capped at
+// reportMaxBackoff.
+func (r StatusReporter) retry(ctx context.Context, apply func(context.Context) error) error {
+	bound := r.FinalTimeout
+	if bound <= 0 {
+		bound = DefaultFinalTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	wait := reportBackoff
+	for tries := 1; ; tries++ {
+		actx, acancel := context.WithTimeout(ctx, reportAttemptTimeout)
+		err := apply(actx)
+		acancel()
+		if err == nil || !transientReportError(err) {
+			return err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("gave up after %d tries in %s: %w", tries, bound, err)
+		case <-timer.C:
+		}
+		wait = min(2*wait, reportMaxBackoff)
+	}
+}
+
+// transientReportError says whether a failed report may succeed when tried
+// again: the API server was unreachable (refused, reset, EOF, timed out) or
+// answered that it is busy, restarting or in conflict. Refusals that stay
+// true (403, 404, 422, 400) are not retried.
+func transientReportError(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		// No answer from the API server: a connection error or a
+		// timeout of this try.
+		return true
+	}
+	code := status.Status().Code
+	return apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
+		apierrors.IsTooManyRequests(err) || code == http.StatusRequestTimeout || code >= 500
 }
 
 // Run performs one visit: asks the source, sends progress reports while it

@@ -26,15 +26,21 @@ import (
 )
 
 // Outcome is what a source knows about a building after a visit: counts for
-// the whole round so far, this visit included.
+// the whole round so far, this visit included, as the source counts them.
+// A registry does not know the roster: it may count more residents than
+// Sweep expects and list households of exempt residents. ReportFor turns an
+// outcome into counts against the roster (docs/collector-api.md, "Counts
+// and the roster").
 type Outcome struct {
-	// Sampled is the expected residents sampled so far in this round.
+	// Sampled is the residents the source counts as sampled so far in this
+	// round, 0 or more; it may exceed the residents expected.
 	Sampled int32
-	// HomeVisited is the sampled residents who were sampled at home.
+	// HomeVisited is the sampled residents who were sampled at home, at
+	// most Sampled.
 	HomeVisited int32
 	// MissedHouseholds are the unit-room ids ("2-1203") of households with
-	// residents not sampled yet. May be longer than the status can keep;
-	// the reporter caps it.
+	// residents the source has not sampled yet. May be longer than the
+	// status can keep; the reporter caps it.
 	MissedHouseholds []string
 }
 

@@ -225,10 +225,7 @@ func supplies(g func(v float64, item, kind string), s sweepv1alpha1.Supplies) {
 // visitInterval is a visit policy's interval, with the API's default (1h)
 // when it is unset, as the collection controller applies it.
 func visitInterval(p sweepv1alpha1.VisitPolicy) time.Duration {
-	if p.Interval != nil {
-		return p.Interval.Duration
-	}
-	return time.Hour
+	return p.IntervalOrDefault()
 }
 
 // LastProgress is the latest sign of progress of a building under way

@@ -49,7 +49,7 @@ func newSchedule(cronSpec string, mod func(*sweepv1alpha1.TestingSchedule)) *swe
 		Spec: sweepv1alpha1.TestingScheduleSpec{
 			Schedule: cronSpec, TimeZone: "Asia/Shanghai",
 			ConcurrencyPolicy: sweepv1alpha1.ConcurrencyForbid,
-			RoundTemplate:     sweepv1alpha1.RoundTemplate{Spec: sweepv1alpha1.RoundTemplateSpec{Duration: metav1.Duration{Duration: 12 * time.Hour}}},
+			RoundTemplate:     sweepv1alpha1.RoundTemplate{Spec: sweepv1alpha1.RoundTemplateSpec{Duration: sweepv1alpha1.Duration{Duration: 12 * time.Hour}}},
 		},
 	}
 	if mod != nil {

@@ -217,7 +217,7 @@ func TestWhoMayWriteWhat(t *testing.T) {
 
 		schedule := &sweepv1alpha1.TestingSchedule{ObjectMeta: metav1.ObjectMeta{Namespace: sns, Name: "daily"},
 			Spec: sweepv1alpha1.TestingScheduleSpec{Schedule: "0 6 * * *", RoundTemplate: sweepv1alpha1.RoundTemplate{Spec: sweepv1alpha1.RoundTemplateSpec{
-				Duration: metav1.Duration{Duration: 12 * time.Hour},
+				Duration: sweepv1alpha1.Duration{Duration: 12 * time.Hour},
 				Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}, Template: &corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 					Containers: []corev1.Container{{Name: "c", Image: "sweep:e2e"}},
 					Volumes:    []corev1.Volume{{Name: "t", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "registry-token"}}}}}}}}}}}

@@ -52,7 +52,7 @@ func drillRound(ns, name string, teams, visits int32, deadline time.Duration, se
 			Start:    &now,
 			Deadline: metav1.NewTime(now.Add(deadline)),
 			Teams:    teams,
-			Visits:   sweepv1alpha1.VisitPolicy{Max: visits, Interval: &metav1.Duration{Duration: time.Minute}},
+			Visits:   sweepv1alpha1.VisitPolicy{Max: visits, Interval: &sweepv1alpha1.Duration{Duration: time.Minute}},
 			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{
 				Source: sweepv1alpha1.SourceDrill,
 				Drill:  &sweepv1alpha1.DrillSource{Seed: seed, AbsentPercent: ptr.To[int32](20), StillAbsentPercent: ptr.To[int32](40)},

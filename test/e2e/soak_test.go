@@ -261,9 +261,9 @@ func soakSchedule(ns string, offset int) *sweepv1alpha1.TestingSchedule {
 			SuccessfulRoundsHistoryLimit: ptr.To[int32](soakHistoryLimit),
 			FailedRoundsHistoryLimit:     ptr.To[int32](soakHistoryLimit),
 			RoundTemplate: sweepv1alpha1.RoundTemplate{Spec: sweepv1alpha1.RoundTemplateSpec{
-				Duration: metav1.Duration{Duration: soakRoundDuration},
+				Duration: sweepv1alpha1.Duration{Duration: soakRoundDuration},
 				Teams:    soakTeams,
-				Visits:   sweepv1alpha1.VisitPolicy{Max: 2, Interval: &metav1.Duration{Duration: soakVisitInterval}},
+				Visits:   sweepv1alpha1.VisitPolicy{Max: 2, Interval: &sweepv1alpha1.Duration{Duration: soakVisitInterval}},
 				Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{
 					Source: sweepv1alpha1.SourceDrill,
 					Drill:  &sweepv1alpha1.DrillSource{Seed: int64(offset) + 1, AbsentPercent: ptr.To[int32](20), StillAbsentPercent: ptr.To[int32](40)},

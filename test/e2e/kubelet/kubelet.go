@@ -37,6 +37,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +57,12 @@ import (
 
 // ExitCodeAnnotation is read by the kwok stages that finish a pod.
 const ExitCodeAnnotation = "e2e.sweep.masstesting.io/exit-code"
+
+// TerminationMessageAnnotation carries the collector's last output line,
+// its error, to the kwok stage that fails a pod, which makes it the
+// container's termination message: what `sweep collect` writes to
+// /dev/termination-log on a real node.
+const TerminationMessageAnnotation = "e2e.sweep.masstesting.io/termination-message"
 
 // visitLabel marks visit pods (controllers.LabelVisit; not imported, so
 // that the harness depends only on what is visible on the pod).
@@ -151,7 +158,7 @@ func (k *Kubelet) handle(ctx context.Context, lister corelisters.PodNamespaceLis
 	if k.Decide != nil {
 		action = k.Decide(p)
 	}
-	code := "0"
+	code, message := "0", ""
 	switch {
 	case action == Hold:
 		return nil
@@ -171,9 +178,12 @@ func (k *Kubelet) handle(ctx context.Context, lister corelisters.PodNamespaceLis
 		if err != nil {
 			code = "1"
 			k.record(fmt.Errorf("collector for pod %s: %w", key, err))
+			lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+			message = lines[len(lines)-1]
 		}
 	}
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{ExitCodeAnnotation: code}}})
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		ExitCodeAnnotation: code, TerminationMessageAnnotation: message}}})
 	_, err = k.Client.CoreV1().Pods(key.Namespace).Patch(ctx, key.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	return err
 }

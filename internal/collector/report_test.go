@@ -1,0 +1,187 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package collector
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+)
+
+// apiServer stands in for the API server at addr: it answers the status
+// apply with the status code answer(n) for the n-th request (from 1).
+type apiServer struct {
+	requests atomic.Int32
+	answer   func(n int32) int
+}
+
+func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := s.requests.Add(1)
+	_, _ = io.Copy(io.Discard, r.Body)
+	code := s.answer(n)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	if code == http.StatusOK {
+		_, _ = fmt.Fprint(w, `{"apiVersion":"sweep.masstesting.io/v1alpha1","kind":"CollectionJob","metadata":{"name":"cj-1","namespace":"ns-1"}}`)
+		return
+	}
+	_, _ = fmt.Fprintf(w, `{"apiVersion":"v1","kind":"Status","status":"Failure","code":%d,"reason":%q,"message":"answered %d"}`,
+		code, http.StatusText(code), code)
+}
+
+// reporterTo returns a StatusReporter whose client talks to addr, and a
+// counter of the connections it tried to open (refused ones included).
+func reporterTo(t *testing.T, addr string) (StatusReporter, *atomic.Int32) {
+	t.Helper()
+	dials := &atomic.Int32{}
+	cfg := &rest.Config{Host: "http://" + addr, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, network, address)
+	}}
+	scheme := runtime.NewScheme()
+	if err := sweepv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	mapper := meta.NewDefaultRESTMapper(nil)
+	mapper.Add(sweepv1alpha1.GroupVersion.WithKind("CollectionJob"), meta.RESTScopeNamespace)
+	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return StatusReporter{Client: c}, dials
+}
+
+var reportAssignment = Assignment{Namespace: "ns-1", Round: "r-1", Building: "b-1", CollectionJob: "cj-1", Visit: 1, Expected: 10}
+
+// TestFinalReportSurvivesAnOutage: the API server refuses connections, then
+// answers 503 while it starts, then takes the report. The final report gets
+// through (issue 16: it used to be retried for 0.3 s, and never on a
+// refused connection).
+func TestFinalReportSurvivesAnOutage(t *testing.T) {
+	// A port nobody listens on: connections are refused until the server
+	// starts on it.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	rep, dials := reporterTo(t, addr)
+
+	done := make(chan error, 1)
+	go func() { done <- rep.Report(context.Background(), reportAssignment, Outcome{Sampled: 10}, true) }()
+
+	await := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for !cond() {
+			select {
+			case err := <-done:
+				t.Fatalf("the report ended (%v) while waiting for %s", err, what)
+			case <-time.After(10 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s", what)
+			}
+		}
+	}
+	await("three refused connections", func() bool { return dials.Load() >= 3 })
+
+	srv := &apiServer{answer: func(n int32) int {
+		if n <= 2 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	}}
+	l, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listening on %s again: %v", addr, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(l) }()
+	defer func() { _ = hs.Close() }()
+
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the final report failed: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the final report was not written within a minute of the API server's return")
+	}
+	if n := srv.requests.Load(); n != 3 {
+		t.Errorf("the API server got %d requests, want 3 (two 503s, then the report)", n)
+	}
+}
+
+// TestFinalReportPermanentErrorsAreNotRetried: a refusal that stays true
+// (forbidden, gone, invalid) ends the report at once.
+func TestFinalReportPermanentErrorsAreNotRetried(t *testing.T) {
+	for _, code := range []int{http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			srv := &apiServer{answer: func(int32) int { return code }}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+			go func() { _ = hs.Serve(l) }()
+			defer func() { _ = hs.Close() }()
+			rep, _ := reporterTo(t, l.Addr().String())
+			err = rep.Report(context.Background(), reportAssignment, Outcome{Sampled: 10}, true)
+			wantErr(t, err, "reporting visit 1 of ns-1/cj-1", fmt.Sprintf("answered %d", code))
+			if n := srv.requests.Load(); n != 1 {
+				t.Errorf("%d requests, want 1: a permanent error is not retried", n)
+			}
+		})
+	}
+}
+
+// TestFinalReportGivesUpAtItsBound: an API server that never comes back
+// ends the report after FinalTimeout, with the last error.
+func TestFinalReportGivesUpAtItsBound(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	rep, dials := reporterTo(t, addr)
+	rep.FinalTimeout = 500 * time.Millisecond
+	start := time.Now()
+	err = rep.Report(context.Background(), reportAssignment, Outcome{Sampled: 10}, true)
+	wantErr(t, err, "reporting visit 1 of ns-1/cj-1: gave up after", "connection refused")
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("gave up after %s, want about the 500ms bound", took)
+	}
+	if dials.Load() < 2 {
+		t.Errorf("%d connections tried, want retries", dials.Load())
+	}
+}
