@@ -258,6 +258,7 @@ func TestAdmit(t *testing.T) {
 func TestPhase(t *testing.T) {
 	done := job("a", "", false, sweepv1alpha1.JobCompleted, 10, 10)
 	busy := job("b", "", false, sweepv1alpha1.JobActive, 10, 3)
+	expired := job("c", "", false, sweepv1alpha1.JobExpired, 10, 3)
 	cases := []struct {
 		name    string
 		now     time.Time
@@ -275,6 +276,9 @@ func TestPhase(t *testing.T) {
 		{"all finished", t0.Add(time.Hour), false, sweepv1alpha1.RoundRunning, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundCompleted, 0},
 		{"all finished while suspended", t0.Add(time.Hour), true, sweepv1alpha1.RoundSuspended, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundCompleted, 0},
 		{"deadline with buildings unfinished", t0.Add(12 * time.Hour), false, sweepv1alpha1.RoundRunning, []sweepv1alpha1.CollectionJob{busy, done}, sweepv1alpha1.RoundDeadlineExceeded, 0},
+		// The jobs were written Expired at the deadline before the round's
+		// own reconcile saw it: every one is finished, none completed in time.
+		{"every job expired before the round saw the deadline", t0.Add(12 * time.Hour), false, sweepv1alpha1.RoundRunning, []sweepv1alpha1.CollectionJob{done, expired}, sweepv1alpha1.RoundDeadlineExceeded, 0},
 		{"deadline while suspended", t0.Add(13 * time.Hour), true, sweepv1alpha1.RoundSuspended, []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundDeadlineExceeded, 0},
 		{"completed stays completed", t0.Add(13 * time.Hour), false, sweepv1alpha1.RoundCompleted, []sweepv1alpha1.CollectionJob{busy}, sweepv1alpha1.RoundCompleted, 0},
 		{"deadline exceeded stays", t0.Add(13 * time.Hour), false, sweepv1alpha1.RoundDeadlineExceeded, []sweepv1alpha1.CollectionJob{done}, sweepv1alpha1.RoundDeadlineExceeded, 0},

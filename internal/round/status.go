@@ -76,6 +76,12 @@ func Phase(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, u
 	}
 	started := r.Spec.Start == nil || !now.Before(r.Spec.Start.Time)
 	if started && len(jobs) > 0 && unplanned == 0 && allFinished(jobs) {
+		// Every building written Expired at the deadline is finished too,
+		// and may be seen so before the round's own reconcile at the
+		// deadline: such a round exceeded its deadline, it did not complete.
+		if anyExpired(jobs) {
+			return sweepv1alpha1.RoundDeadlineExceeded
+		}
 		return sweepv1alpha1.RoundCompleted
 	}
 	switch {
@@ -100,6 +106,15 @@ func Expanding(r *sweepv1alpha1.TestingRound, now time.Time) bool {
 // past: it sweeps nothing, rather than marking every resident missed.
 func DeadlinePassedAtCreation(r *sweepv1alpha1.TestingRound) bool {
 	return !r.CreationTimestamp.Before(&r.Spec.Deadline)
+}
+
+func anyExpired(jobs []*sweepv1alpha1.CollectionJob) bool {
+	for _, j := range jobs {
+		if j.Status.Phase == sweepv1alpha1.JobExpired {
+			return true
+		}
+	}
+	return false
 }
 
 func allFinished(jobs []*sweepv1alpha1.CollectionJob) bool {
