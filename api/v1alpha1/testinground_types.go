@@ -189,6 +189,12 @@ type ResidentCounts struct {
 	Exempt int64 `json:"exempt"`
 	// homeVisited residents were sampled at home; part of sampled.
 	HomeVisited int64 `json:"homeVisited"`
+	// extraSampled is what the sources counted as sampled beyond the
+	// buildings' expected residents: people the roster does not have
+	// (moved in) or exempt residents sampled anyway. Not part of sampled;
+	// above zero, the roster needs updating.
+	// +optional
+	ExtraSampled int64 `json:"extraSampled,omitempty"`
 }
 
 // TubeCounts counts sample tubes.

@@ -68,7 +68,7 @@ var (
 
 var (
 	roundBuildings = prometheus.NewDesc("sweep_round_buildings", "Buildings of a round by the phase of their CollectionJob.", []string{"namespace", "round", "phase"}, nil)
-	roundResidents = prometheus.NewDesc("sweep_round_residents", "Residents of a round by state: expected, sampled, outstanding, missed, exempt, home_visited.", []string{"namespace", "round", "state"}, nil)
+	roundResidents = prometheus.NewDesc("sweep_round_residents", "Residents of a round by state: expected, sampled, outstanding, missed, exempt, home_visited, extra_sampled (sampled beyond the roster: the roster needs updating).", []string{"namespace", "round", "state"}, nil)
 	roundTubes     = prometheus.NewDesc("sweep_round_tubes", "Sample tubes of a round: forecast and used.", []string{"namespace", "round", "kind"}, nil)
 	// roundInfo carries what describes a round rather than measures it;
 	// dashboards and alerts join on it (source="drill" marks simulated
@@ -156,7 +156,7 @@ func (c *RoundCollector) collectRound(ch chan<- prometheus.Metric, tr *sweepv1al
 	}
 	r := st.Residents
 	for state, n := range map[string]int64{"expected": r.Expected, "sampled": r.Sampled, "outstanding": r.Outstanding,
-		"missed": r.Missed, "exempt": r.Exempt, "home_visited": r.HomeVisited} {
+		"missed": r.Missed, "exempt": r.Exempt, "home_visited": r.HomeVisited, "extra_sampled": r.ExtraSampled} {
 		g(roundResidents, float64(n), ns, name, state)
 	}
 	g(roundTubes, float64(st.Tubes.Forecast), ns, name, "forecast")

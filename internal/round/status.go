@@ -175,6 +175,7 @@ func Status(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, 
 		res.Sampled += sampled
 		res.Exempt += int64(max(j.Spec.Exempt, 0))
 		res.HomeVisited += min(int64(max(j.Status.HomeVisited, 0)), sampled)
+		res.ExtraSampled += int64(max(j.Status.ExtraSampled, 0))
 		if over {
 			res.Missed += expected - sampled
 		} else {
