@@ -179,11 +179,11 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"negative ttl", round(`{` + dl + `, ttlSecondsAfterFinished: -1}`), "spec.ttlSecondsAfterFinished", ""},
 
 		// TestingSchedule round template: every duration.
-		{"schedule without duration", schedule(`{teams: 2}`), "spec.roundTemplate.spec.duration", "Required value"},
-		{"schedule duration in words", schedule(`{duration: "12 hours"}`), "spec.roundTemplate.spec.duration", "should match"},
-		{"schedule duration of 30s", schedule(`{duration: 30s}`), "spec.roundTemplate.spec.duration", "duration must be from 1m to 168h"},
-		{"schedule duration of 200h", schedule(`{duration: 200h}`), "spec.roundTemplate.spec.duration", "duration must be from 1m to 168h"},
-		{"schedule interval not a duration", schedule(`{duration: 12h, visits: {interval: later}}`), "spec.roundTemplate.spec.visits.interval", ""},
+		{"schedule without duration", schedule(`{teams: 2, collector: {source: drill}}`), "spec.roundTemplate.spec.duration", "Required value"},
+		{"schedule duration in words", schedule(`{duration: "12 hours", collector: {source: drill}}`), "spec.roundTemplate.spec.duration", "should match"},
+		{"schedule duration of 30s", schedule(`{duration: 30s, collector: {source: drill}}`), "spec.roundTemplate.spec.duration", "duration must be from 1m to 168h"},
+		{"schedule duration of 200h", schedule(`{duration: 200h, collector: {source: drill}}`), "spec.roundTemplate.spec.duration", "duration must be from 1m to 168h"},
+		{"schedule interval not a duration", schedule(`{duration: 12h, visits: {interval: later}, collector: {source: drill}}`), "spec.roundTemplate.spec.visits.interval", ""},
 		{"schedule http timeout not a duration", schedule(`{duration: 12h, ` + httpTimeout("30 s") + `}`), "spec.roundTemplate.spec.collector.http.timeout", "should match"},
 
 		// CollectionJob spec.

@@ -41,7 +41,8 @@ import (
 // finishedRound imports the small ledger into ns, creates a round over it
 // as the operator would expand it, plays the collectors' reports, and
 // rolls the round up as the round controller would: every building
-// finished (two expired at the deadline), so the round is Completed.
+// finished, two of them expired at the deadline, so the round exceeded its
+// deadline.
 func finishedRound(t *testing.T, ns string) {
 	t.Helper()
 	ctx := context.Background()
@@ -123,7 +124,7 @@ func finishedRound(t *testing.T, ns string) {
 	if err := k8s.Status().Update(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
-	if tr.Status.Phase != sweepv1alpha1.RoundCompleted {
+	if tr.Status.Phase != sweepv1alpha1.RoundDeadlineExceeded {
 		t.Fatalf("round phase %s", tr.Status.Phase)
 	}
 }
@@ -159,7 +160,7 @@ func TestMissedOutputs(t *testing.T) {
 	for _, b := range l.Buildings {
 		total += b.MissedResidents
 	}
-	if len(l.Buildings) != 3 || total != 71 || l.Phase != sweepv1alpha1.RoundCompleted {
+	if len(l.Buildings) != 3 || total != 71 || l.Phase != sweepv1alpha1.RoundDeadlineExceeded {
 		t.Errorf("json list: %d buildings, %d missed, phase %s", len(l.Buildings), total, l.Phase)
 	}
 	if out, _, _ := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "--community", "nowhere"); !strings.Contains(out, "Nobody missed") {
@@ -240,12 +241,13 @@ func TestMissedNeedsOnlyReadAccess(t *testing.T) {
 func TestStatusTreeAndSummary(t *testing.T) {
 	const ns = "status"
 	finishedRound(t, ns)
+	// A round over its deadline prints in full, and the exit code says so.
 	out, _, err := sweep(t, adminConf, "status", "baoguo-2026-11-26", "-n", ns)
-	if err != nil {
-		t.Errorf("status: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "exceeded its deadline") {
+		t.Errorf("status of a round over its deadline: %v, want an error saying so", err)
 	}
 	for _, want := range []string{
-		"Round status/baoguo-2026-11-26  Completed",
+		"Round status/baoguo-2026-11-26  DeadlineExceeded",
 		"271 of 342 sampled, 71 missed, 0 outstanding",
 		"Supplies used/forecast: tubes 28/42, swabs 271/378, tube bags 3/4",
 		"xinjiang              4/4 done",
