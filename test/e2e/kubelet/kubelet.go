@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -208,11 +209,29 @@ func (k *Kubelet) collect(ctx context.Context, p *corev1.Pod) error {
 	if err := TokenKubeconfig(k.Kubeconfig, token, f.Name()); err != nil {
 		return err
 	}
-	env := []string{"KUBECONFIG=" + f.Name(), "PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
-	for _, e := range p.Spec.Containers[0].Env {
-		if e.ValueFrom == nil {
-			env = append(env, e.Name+"="+e.Value)
+	c := p.Spec.Containers[0]
+	mounts, err := k.mountConfigMaps(ctx, p, c)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, dir := range mounts {
+			_ = os.RemoveAll(dir)
 		}
+	}()
+	env := []string{"KUBECONFIG=" + f.Name(), "PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
+	for _, e := range c.Env {
+		v, err := k.envValue(ctx, p.Namespace, e)
+		if err != nil {
+			return err
+		}
+		// A path under a mounted volume points into its directory here.
+		for path, dir := range mounts {
+			if strings.HasPrefix(v, path+"/") {
+				v = dir + strings.TrimPrefix(v, path)
+			}
+		}
+		env = append(env, e.Name+"="+v)
 	}
 	cmd := exec.CommandContext(ctx, k.Binary, "collect")
 	cmd.Env = env
@@ -222,6 +241,49 @@ func (k *Kubelet) collect(ctx context.Context, p *corev1.Pod) error {
 		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out.Bytes()))
 	}
 	return nil
+}
+
+// envValue is an environment variable's value as the kubelet sets it: its
+// value, or the Secret key it names (the registry's token).
+func (k *Kubelet) envValue(ctx context.Context, ns string, e corev1.EnvVar) (string, error) {
+	if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+		return e.Value, nil
+	}
+	ref := e.ValueFrom.SecretKeyRef
+	sec, err := k.Client.CoreV1().Secrets(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("env %s: %w", e.Name, err)
+	}
+	return string(sec.Data[ref.Key]), nil
+}
+
+// mountConfigMaps writes the ConfigMap volumes the container mounts (the
+// csv source's export) into temporary directories, as the kubelet mounts
+// them, and returns them by mount path.
+func (k *Kubelet) mountConfigMaps(ctx context.Context, p *corev1.Pod, c corev1.Container) (map[string]string, error) {
+	out := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		for _, v := range p.Spec.Volumes {
+			if v.Name != m.Name || v.ConfigMap == nil {
+				continue
+			}
+			cm, err := k.Client.CoreV1().ConfigMaps(p.Namespace).Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
+			if err != nil {
+				return out, fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+			dir, err := os.MkdirTemp("", "sweep-volume-")
+			if err != nil {
+				return out, err
+			}
+			out[m.MountPath] = dir
+			for key, data := range cm.Data {
+				if err := os.WriteFile(filepath.Join(dir, key), []byte(data), 0o600); err != nil {
+					return out, err
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // PodToken is a token of the pod's ServiceAccount bound to the pod, what
