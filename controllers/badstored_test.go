@@ -114,7 +114,8 @@ func TestBadStoredObjectLeavesOtherNamespacesAlone(t *testing.T) {
 	badSchedule := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "sweep.masstesting.io/v1alpha1", "kind": "TestingSchedule",
 		"metadata": map[string]any{"name": "daily", "namespace": nsBad},
-		"spec":     map[string]any{"schedule": "0 6 * * *", "roundTemplate": map[string]any{"spec": map[string]any{"duration": "12 hours"}}},
+		"spec": map[string]any{"schedule": "0 6 * * *", "roundTemplate": map[string]any{"spec": map[string]any{"duration": "12 hours",
+			"collector": map[string]any{"source": "drill"}}}},
 	}}
 	// The API server takes the changed schema a moment later.
 	for _, obj := range []*unstructured.Unstructured{badRound, badSchedule} {
