@@ -147,6 +147,18 @@ func TestProgNameAsKubectlPlugin(t *testing.T) {
 	}
 }
 
+// Asking a command for help is not a failure, whichever flag package the
+// command uses (manager and collect used to exit 1 with "flag: help
+// requested").
+func TestEveryCommandTakesHelp(t *testing.T) {
+	for _, cmd := range []string{"status", "import", "missed", "manager", "collect"} {
+		c := &cli{out: &bytes.Buffer{}, errOut: &bytes.Buffer{}, prog: "sweep"}
+		if err := c.run(context.Background(), []string{cmd, "--help"}); err != nil {
+			t.Errorf("sweep %s --help: %v, want no error", cmd, err)
+		}
+	}
+}
+
 func TestUnknownSubcommand(t *testing.T) {
 	_, stderr, err := sweep(t, "", "sweeep")
 	if err == nil || !strings.Contains(err.Error(), `unknown subcommand "sweeep"`) || !strings.Contains(stderr, "import") {

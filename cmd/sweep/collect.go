@@ -35,7 +35,7 @@ func runCollect(args []string) (err error) {
 	fs := flag.NewFlagSet("collect", flag.ContinueOnError)
 	termLog := fs.String("termination-log", "/dev/termination-log",
 		"file the error goes to when the visit fails: the container's terminationMessagePath, which the operator reads into the CollectionJob's condition")
-	if err := fs.Parse(args); err != nil {
+	if err := parseStdFlags(fs, args); err != nil {
 		return err
 	}
 	defer func() {

@@ -18,6 +18,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"sync"
 
@@ -84,3 +85,14 @@ func (c *cli) parseFlags(fs *pflag.FlagSet, args []string) error {
 }
 
 var errHelp = errors.New("help requested")
+
+// parseStdFlags is parseFlags for the commands whose flags are the standard
+// library's (manager and collect, for zap's and controller-runtime's flag
+// bindings): -h prints their usage and is not a failure either.
+func parseStdFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelp
+	}
+	return err
+}

@@ -32,6 +32,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -101,9 +102,13 @@ func runManager(args []string) error {
 	perBuilding := fs.Bool("metrics-per-building", false, "also export sweep_building_residents for every building of every round (a city has tens of thousands)")
 	localWorkers := fs.Int("local-workers", 64, "visits run at once by the local executor")
 	pprofAddr := fs.String("pprof-bind-address", "0", "address of Go's /debug/pprof endpoints, for profiling a slow or large manager; 0 disables them (they are unauthenticated: bind to localhost)")
+	// kubectl's and every kubebuilder manager's way to pick a cluster;
+	// without them KUBECONFIG, then the pod's service account.
+	config.RegisterFlags(fs)
+	kubeContext := fs.String("context", "", "the kubeconfig context to use (default: its current context)")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseStdFlags(fs, args); err != nil {
 		return err
 	}
 	logger := zap.New(zap.UseFlagOptions(&zapOpts))
@@ -126,7 +131,7 @@ func runManager(args []string) error {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	cfg, err := ctrl.GetConfig()
+	cfg, err := config.GetConfigWithContext(*kubeContext)
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}

@@ -287,7 +287,9 @@ func (cl *cluster) startManager(t *testing.T, id string, extra ...string) *manag
 
 // launchManager starts one `sweep manager` process; the caller stops it.
 func (cl *cluster) launchManager(id string, extra ...string) (*manager, error) {
-	args := append([]string{"manager", "--executor=job", "--collector-image=sweep:e2e",
+	// The cluster is named by --kubeconfig, as kubebuilder managers take
+	// it, not by KUBECONFIG: every end-to-end test starts it that way.
+	args := append([]string{"manager", "--kubeconfig=" + cl.kubeconfig, "--executor=job", "--collector-image=sweep:e2e",
 		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0"}, extra...)
 	m := &manager{log: filepath.Join(cl.dir, "manager-"+id+".log"), exited: make(chan struct{})}
 	f, err := os.OpenFile(m.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -295,7 +297,11 @@ func (cl *cluster) launchManager(id string, extra ...string) (*manager, error) {
 		return nil, err
 	}
 	m.cmd = exec.Command(sweepBin, args...)
-	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+cl.kubeconfig)
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "KUBECONFIG=") {
+			m.cmd.Env = append(m.cmd.Env, e)
+		}
+	}
 	m.cmd.Stdout, m.cmd.Stderr = f, f
 	if err := m.cmd.Start(); err != nil {
 		f.Close()
