@@ -178,28 +178,7 @@ func TestCSVSourceBadExportsThroughARound(t *testing.T) {
 		"elsewhere-9,1-0101,3,3,0",      // the wrong building's rows
 		"elsewhere-9,1-0102,not,even,a", // are not checked
 	}, "\n")
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "samples", Namespace: ns}, Data: map[string]string{"samples.csv": export}}
-	if err := k8s.Create(ctx, cm); err != nil {
-		t.Fatal(err)
-	}
-	kubelet := startMountingKubelet(t, ns)
-	clk := clocktesting.NewFakeClock(time.Now())
-	startManagerWith(t, ns, clk, nil, jobExecutor)
-	tr := newRound(ns, "csv", clk.Now(), 3, street)
-	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
-	tr.Spec.Collector.Source = sweepv1alpha1.SourceCSV
-	tr.Spec.Collector.CSV = &sweepv1alpha1.CSVSource{ConfigMapName: "samples"}
-	if err := k8s.Create(ctx, tr); err != nil {
-		t.Fatal(err)
-	}
-	dumpOnFailure(t, ns, "csv")
-	await(t, "round Completed", func() (bool, error) {
-		if getRound(t, ns, "csv").Status.Phase == sweepv1alpha1.RoundCompleted {
-			return true, nil
-		}
-		advanceToNextVisits(t, ns, clk)
-		return false, nil
-	})
+	kubelet := runCSVRound(t, ns, export)
 
 	good := getJob(t, ns, jobName(t, ns, "csv", "b-good")).Status
 	if good.Phase != sweepv1alpha1.JobCompleted || good.Sampled != 5 || good.Missed != 2 || good.HomeVisited != 1 || len(good.MissedHouseholds) != 1 || good.MissedHouseholds[0] != "1-0102" {
@@ -319,7 +298,6 @@ func checkRosterRound(t *testing.T, ns, name string) {
 // old operator ignored these reports and failed the buildings).
 func TestCSVSourceRealRegistryThroughARound(t *testing.T) {
 	ns := newNamespace(t)
-	ctx := context.Background()
 	createRosterBuildings(t, ns)
 	lines := []string{"building,household,residents,sampled,home_visited"}
 	for _, b := range rosterBuildings {
@@ -327,12 +305,21 @@ func TestCSVSourceRealRegistryThroughARound(t *testing.T) {
 			lines = append(lines, b.name+","+r)
 		}
 	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "samples", Namespace: ns},
-		Data: map[string]string{"samples.csv": strings.Join(lines, "\n")}}
+	runCSVRound(t, ns, strings.Join(lines, "\n"))
+	checkRosterRound(t, ns, "csv")
+}
+
+// runCSVRound runs a one-visit csv round named "csv" over the export, with
+// the job executor and a kubelet that mounts the export's ConfigMap, until
+// it is Completed.
+func runCSVRound(t *testing.T, ns, export string) *mountingKubelet {
+	t.Helper()
+	ctx := context.Background()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "samples", Namespace: ns}, Data: map[string]string{"samples.csv": export}}
 	if err := k8s.Create(ctx, cm); err != nil {
 		t.Fatal(err)
 	}
-	startMountingKubelet(t, ns)
+	kubelet := startMountingKubelet(t, ns)
 	clk := clocktesting.NewFakeClock(time.Now())
 	startManagerWith(t, ns, clk, nil, jobExecutor)
 	tr := newRound(ns, "csv", clk.Now(), 3, street)
@@ -350,5 +337,5 @@ func TestCSVSourceRealRegistryThroughARound(t *testing.T) {
 		advanceToNextVisits(t, ns, clk)
 		return false, nil
 	})
-	checkRosterRound(t, ns, "csv")
+	return kubelet
 }
