@@ -71,7 +71,9 @@ up)
     --wait 120s >"$dir/kwokctl.log" 2>&1 || { cat "$dir/kwokctl.log" >&2; exit 1; }
   kwokctl get kubeconfig --name "$name" >"$dir/kubeconfig"
   flock -u 9
-  kwokctl scale node --name "$name" --replicas "$nodes" >>"$dir/kwokctl.log" 2>&1 || { cat "$dir/kwokctl.log" >&2; exit 1; }
+  # Real nodes report ephemeral storage; kwok's default node does not, and
+  # the manager's pod requests some (charts/sweep values), so give it some.
+  kwokctl scale node --name "$name" --replicas "$nodes" --param '.allocatable["ephemeral-storage"]="100Gi"' >>"$dir/kwokctl.log" 2>&1 || { cat "$dir/kwokctl.log" >&2; exit 1; }
   if ! KUBECONFIG=$dir/kubeconfig kubectl wait --for condition=Ready node --all --timeout 60s >/dev/null; then
     echo "fake nodes did not become Ready; the kwok controller's log ends:" >&2
     tail -n 30 "$KWOK_WORKDIR/clusters/$name/logs/kwok-controller.log" >&2 || true

@@ -18,6 +18,7 @@ package install
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -51,6 +52,61 @@ func TestChartPods(t *testing.T) {
 			}
 			if pods == 0 {
 				t.Fatal("no pod templates rendered")
+			}
+		})
+	}
+}
+
+// TestChartProductionShape checks what a production install expects beyond
+// the restricted profile (issue 21, kube-score's findings): the user and
+// group stated in the pod, ephemeral-storage requests and limits, and a
+// PodDisruptionBudget that keeps one manager whenever there are two or more.
+func TestChartProductionShape(t *testing.T) {
+	for name, args := range valueSets(t) {
+		t.Run(name, func(t *testing.T) {
+			var deploy *appsv1.Deployment
+			var pdbs []*unstructured.Unstructured
+			for _, u := range decode(t, render(t, args...)) {
+				switch u.GetKind() {
+				case "Deployment":
+					deploy = &appsv1.Deployment{}
+					if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, deploy); err != nil {
+						t.Fatal(err)
+					}
+				case "PodDisruptionBudget":
+					pdbs = append(pdbs, u)
+				}
+			}
+			if deploy == nil {
+				t.Fatal("no Deployment rendered")
+			}
+			pod := deploy.Spec.Template.Spec
+			if sc := pod.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser == 0 || sc.RunAsGroup == nil || *sc.RunAsGroup == 0 {
+				t.Errorf("the pod does not state a non-root runAsUser and runAsGroup: %+v", sc)
+			}
+			for _, c := range pod.Containers {
+				if _, ok := c.Resources.Requests[corev1.ResourceEphemeralStorage]; !ok {
+					t.Errorf("container %s has no ephemeral-storage request", c.Name)
+				}
+				if _, ok := c.Resources.Limits[corev1.ResourceEphemeralStorage]; !ok {
+					t.Errorf("container %s has no ephemeral-storage limit", c.Name)
+				}
+			}
+			replicas := int32(1)
+			if deploy.Spec.Replicas != nil {
+				replicas = *deploy.Spec.Replicas
+			}
+			switch {
+			case replicas > 1 && len(pdbs) != 1:
+				t.Errorf("%d replicas and %d PodDisruptionBudgets, want 1", replicas, len(pdbs))
+			case replicas <= 1 && len(pdbs) != 0:
+				t.Errorf("%d replica and a PodDisruptionBudget: it could only block node drains", replicas)
+			case len(pdbs) == 1:
+				minAvailable, _, _ := unstructured.NestedFieldNoCopy(pdbs[0].Object, "spec", "minAvailable")
+				selector, _, _ := unstructured.NestedStringMap(pdbs[0].Object, "spec", "selector", "matchLabels")
+				if fmt.Sprint(minAvailable) != "1" || !reflect.DeepEqual(selector, deploy.Spec.Selector.MatchLabels) {
+					t.Errorf("PodDisruptionBudget minAvailable %v selector %v; want 1 and the Deployment's %v", minAvailable, selector, deploy.Spec.Selector.MatchLabels)
+				}
 			}
 		})
 	}
