@@ -33,6 +33,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clocktesting "k8s.io/utils/clock/testing"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -165,14 +167,19 @@ func TestRevisitsUntilEveryoneIsSampled(t *testing.T) {
 
 	cj := awaitPhase(t, ns, name, sweepv1alpha1.JobWaiting, 1)
 	first := drillOutcome(t, cj, 1)
-	if cj.Status.Sampled != first.Sampled || cj.Status.Missed == 0 || len(cj.Status.MissedHouseholds) == 0 ||
+	// Waiting for a re-knock: the residents not found are outstanding, not
+	// missed yet (kubectl shows both columns).
+	if cj.Status.Sampled != first.Sampled || cj.Status.Outstanding != 100-first.Sampled || cj.Status.Missed != 0 || len(cj.Status.MissedHouseholds) == 0 ||
 		cj.Status.NextVisitTime == nil || !cj.Status.NextVisitTime.Time.Equal(clk.Now().Add(time.Hour).Truncate(time.Second)) {
 		t.Fatalf("after visit 1: %+v", cj.Status)
+	}
+	if row := printedRow(t, ns, name); fmt.Sprint(row["Outstanding"]) != fmt.Sprint(100-first.Sampled) || row["Missed"] != nil {
+		t.Errorf("kubectl get collectionjobs while Waiting shows %v; want Outstanding %d and no Missed", row, 100-first.Sampled)
 	}
 	clk.Step(time.Hour)
 	pokeJob(t, ns, name)
 	cj = awaitPhase(t, ns, name, sweepv1alpha1.JobCompleted, 2)
-	if cj.Status.Sampled != 100 || cj.Status.Missed != 0 || len(cj.Status.MissedHouseholds) != 0 {
+	if cj.Status.Sampled != 100 || cj.Status.Missed != 0 || cj.Status.Outstanding != 0 || len(cj.Status.MissedHouseholds) != 0 {
 		t.Errorf("after visit 2: %+v", cj.Status)
 	}
 	if got := kubelet.jobs(); !slices.Equal(got, []string{name + "-v1", name + "-v2"}) {
@@ -192,7 +199,7 @@ func TestRevisitsExhaustedLeaveMissedHouseholds(t *testing.T) {
 	pokeJob(t, ns, name)
 	cj := awaitPhase(t, ns, name, sweepv1alpha1.JobCompleted, 2)
 	want := drillOutcome(t, cj, 2)
-	if cj.Status.Sampled != want.Sampled || cj.Status.Missed != 100-want.Sampled || cj.Status.Missed == 0 ||
+	if cj.Status.Sampled != want.Sampled || cj.Status.Missed != 100-want.Sampled || cj.Status.Missed == 0 || cj.Status.Outstanding != 0 ||
 		!slices.Equal(cj.Status.MissedHouseholds, want.MissedHouseholds) || len(want.MissedHouseholds) == 0 {
 		t.Errorf("after the last visit: %+v, want sampled %d and households %v", cj.Status, want.Sampled, want.MissedHouseholds)
 	}
@@ -414,4 +421,32 @@ func TestLocalExecutorMatchesJobExecutor(t *testing.T) {
 	if missed == 0 {
 		t.Error("the drill missed nobody; the comparison proves little")
 	}
+}
+
+// printedRow is the job's row as `kubectl get collectionjobs` prints it: the
+// API server's Table, column name to cell.
+func printedRow(t *testing.T, ns, name string) map[string]any {
+	t.Helper()
+	rc, err := rest.RESTClientFor(restConfigFor(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table metav1.Table
+	err = rc.Get().AbsPath("/apis", sweepv1alpha1.GroupVersion.Group, sweepv1alpha1.GroupVersion.Version, "namespaces", ns, "collectionjobs", name).
+		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").Do(context.Background()).Into(&table)
+	if err != nil || len(table.Rows) != 1 {
+		t.Fatalf("table of %s: %v (%d rows)", name, err, len(table.Rows))
+	}
+	row := map[string]any{}
+	for i, c := range table.ColumnDefinitions {
+		row[c.Name] = table.Rows[0].Cells[i]
+	}
+	return row
+}
+
+func restConfigFor(c *rest.Config) *rest.Config {
+	c = rest.CopyConfig(c)
+	c.GroupVersion = &metav1.SchemeGroupVersion
+	c.NegotiatedSerializer = clientgoscheme.Codecs.WithoutConversion()
+	return c
 }

@@ -224,9 +224,17 @@ type CollectionJobStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	Sampled int32 `json:"sampled,omitempty"`
 
-	// missed is the expected residents not sampled. While the job runs they
-	// may still be found on a re-knock; once it finished they are missed
-	// (漏检).
+	// outstanding is the expected residents not sampled yet while the job
+	// runs: a re-knock may still find them. 0 once the job finished, when
+	// they are counted in missed instead.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Outstanding int32 `json:"outstanding,omitempty"`
+
+	// missed is the expected residents not sampled once the job finished
+	// (漏检): no visit is left for them in this round. 0 while the job runs;
+	// sampled + outstanding + missed is the expected count of an admitted
+	// job.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Missed int32 `json:"missed,omitempty"`
@@ -248,9 +256,9 @@ type CollectionJobStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	Tubes int32 `json:"tubes,omitempty"`
 
-	// missedHouseholds is the knock list for a mop-up: unit-room ids (such
-	// as "2-1203") of households with residents not sampled, at most 500;
-	// empty when missed is 0. Exempt residents' households may be on it
+	// missedHouseholds is the knock list: unit-room ids (such as "2-1203")
+	// of households with residents not sampled, outstanding or missed, at
+	// most 500; empty when everyone expected is sampled. Exempt residents' households may be on it
 	// while anyone is missed: the registry does not know who is exempt.
 	// +optional
 	// +listType=atomic
@@ -302,6 +310,7 @@ type CollectionJobStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Visits",type=integer,JSONPath=`.status.visits`
 // +kubebuilder:printcolumn:name="Sampled",type=integer,JSONPath=`.status.sampled`
+// +kubebuilder:printcolumn:name="Outstanding",type=integer,JSONPath=`.status.outstanding`
 // +kubebuilder:printcolumn:name="Missed",type=integer,JSONPath=`.status.missed`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type CollectionJob struct {

@@ -154,6 +154,30 @@ func Finished(p sweepv1alpha1.JobPhase) bool {
 
 // Decide is the collection controller's one decision function.
 func Decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decision {
+	d := decide(cj, obs, now)
+	splitNotSampled(cj, &d.Status)
+	return d
+}
+
+// splitNotSampled puts the residents not sampled where their name says:
+// outstanding while the job runs (a re-knock may still find them), missed
+// once it finished. A job not admitted yet has neither.
+func splitNotSampled(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobStatus) {
+	if st.Phase == "" || st.Phase == sweepv1alpha1.JobQueued {
+		return
+	}
+	if Finished(st.Phase) {
+		st.Outstanding, st.Missed = 0, notSampled(cj, st)
+		return
+	}
+	st.Outstanding, st.Missed = notSampled(cj, st), 0
+}
+
+func notSampled(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobStatus) int32 {
+	return max(cj.Spec.Expected-st.Sampled, 0)
+}
+
+func decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decision {
 	d := Decision{Status: *cj.Status.DeepCopy()}
 	st := &d.Status
 	st.Report = nil // the collector's field, never written by the operator
@@ -170,10 +194,9 @@ func Decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decisi
 		d.Stop = st.ActiveJob
 		st.ActiveJob, st.NextVisitTime = "", nil
 		st.Phase = sweepv1alpha1.JobExpired
-		st.Missed = exp - st.Sampled
 		st.CompletionTime = &metav1.Time{Time: now}
 		d.Events = append(d.Events, Event{corev1.EventTypeNormal, "Expired",
-			fmt.Sprintf("Deadline reached after %d visits: %d of %d residents sampled, %d missed.", st.Visits, st.Sampled, exp, st.Missed)})
+			fmt.Sprintf("Deadline reached after %d visits: %d of %d residents sampled, %d missed.", st.Visits, st.Sampled, exp, notSampled(cj, st))})
 		return d
 	}
 
@@ -245,7 +268,6 @@ func startVisit(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJob
 	st.FailedAttempts = 0
 	st.NextVisitTime = nil
 	st.ActiveJob = VisitName(cj.Name, visit, 0)
-	st.Missed = cj.Spec.Expected - st.Sampled
 	d.Start, d.Visit = st.ActiveJob, visit
 }
 
@@ -254,12 +276,12 @@ func startVisit(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJob
 func endVisit(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobStatus, d *Decision, now time.Time) {
 	st.ActiveJob = ""
 	d.VisitResult = ResultComplete
-	if st.Missed > 0 {
+	if notSampled(cj, st) > 0 {
 		d.VisitResult = ResultMissed
 	}
 	interval := cj.Spec.Visits.IntervalOrDefault()
 	next := now.Add(interval)
-	if st.Missed > 0 && st.Visits < max(cj.Spec.Visits.Max, 1) && next.Before(cj.Spec.Deadline.Time) {
+	if notSampled(cj, st) > 0 && st.Visits < max(cj.Spec.Visits.Max, 1) && next.Before(cj.Spec.Deadline.Time) {
 		st.Phase = sweepv1alpha1.JobWaiting
 		st.NextVisitTime = &metav1.Time{Time: next}
 		d.RequeueAfter = interval
@@ -279,10 +301,9 @@ func failAttempt(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJo
 	st.FailedAttempts++
 	if st.FailedAttempts >= MaxAttempts {
 		st.Phase = sweepv1alpha1.JobFailed
-		st.Missed = cj.Spec.Expected - st.Sampled
 		st.NextVisitTime = nil
 		st.CompletionTime = &metav1.Time{Time: now}
-		msg := fmt.Sprintf("Gave up after %d attempts of visit %d; last: %s. Residents not sampled (%d) count as missed.", st.FailedAttempts, st.Visits, cause, st.Missed)
+		msg := fmt.Sprintf("Gave up after %d attempts of visit %d; last: %s. Residents not sampled (%d) count as missed.", st.FailedAttempts, st.Visits, cause, notSampled(cj, st))
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionFailed, Status: metav1.ConditionTrue,
 			Reason: reason, Message: msg, ObservedGeneration: cj.Generation, LastTransitionTime: metav1.Time{Time: now}})
 		d.Events = append(d.Events, Event{corev1.EventTypeWarning, "Failed", msg})
@@ -325,7 +346,6 @@ func acceptReport(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJ
 		return ignore(ReasonBadReport, fmt.Sprintf("Ignored the report for visit %d: %s. Results reported earlier are kept.", r.Visit, problem))
 	}
 	st.Sampled = r.Sampled
-	st.Missed = cj.Spec.Expected - r.Sampled
 	st.ExtraSampled = r.ExtraSampled
 	st.HomeVisited = r.HomeVisited
 	st.Tubes = r.Tubes

@@ -147,9 +147,16 @@ func TestDecide(t *testing.T) {
 			if st.Report != nil {
 				t.Error("the operator's status must not carry the collector's report")
 			}
-			if Finished(st.Phase) || st.Phase == sweepv1alpha1.JobQueued {
-				if st.Sampled+st.Missed != c.job.Spec.Expected {
-					t.Errorf("sampled %d + missed %d != expected %d", st.Sampled, st.Missed, c.job.Spec.Expected)
+			// The API's words match the CLI's: residents not sampled are
+			// outstanding while visits remain and missed once finished.
+			switch {
+			case Finished(st.Phase) && !Finished(c.job.Status.Phase):
+				if st.Outstanding != 0 || st.Sampled+st.Missed != c.job.Spec.Expected {
+					t.Errorf("finished with sampled %d, outstanding %d, missed %d of %d expected", st.Sampled, st.Outstanding, st.Missed, c.job.Spec.Expected)
+				}
+			case st.Phase == sweepv1alpha1.JobActive || st.Phase == sweepv1alpha1.JobWaiting:
+				if st.Missed != 0 || st.Sampled+st.Outstanding != c.job.Spec.Expected {
+					t.Errorf("%s with sampled %d, outstanding %d, missed %d of %d expected", st.Phase, st.Sampled, st.Outstanding, st.Missed, c.job.Spec.Expected)
 				}
 			}
 			if c.event != "" {

@@ -92,8 +92,13 @@ func FuzzDecide(f *testing.F) {
 		if st.Sampled < sampled {
 			t.Fatalf("sampled went down from %d to %d", sampled, st.Sampled)
 		}
-		if st.Missed < 0 || (st.Phase != "" && st.Sampled+st.Missed != expected) {
-			t.Fatalf("sampled %d + missed %d with %d expected (phase %q)", st.Sampled, st.Missed, expected, st.Phase)
+		// Admitted: expected = sampled + outstanding + missed, outstanding
+		// while visits remain, missed once finished.
+		if st.Missed < 0 || st.Outstanding < 0 || (st.Phase != "" && st.Sampled+st.Outstanding+st.Missed != expected) {
+			t.Fatalf("sampled %d + outstanding %d + missed %d with %d expected (phase %q)", st.Sampled, st.Outstanding, st.Missed, expected, st.Phase)
+		}
+		if st.Phase != "" && !Finished(before.Status.Phase) && (Finished(st.Phase) && st.Outstanding != 0 || !Finished(st.Phase) && st.Missed != 0) {
+			t.Fatalf("phase %q with %d outstanding and %d missed", st.Phase, st.Outstanding, st.Missed)
 		}
 		if st.HomeVisited < 0 || st.HomeVisited > st.Sampled || st.Tubes < 0 {
 			t.Fatalf("home-visited %d, tubes %d with %d sampled", st.HomeVisited, st.Tubes, st.Sampled)
@@ -101,8 +106,8 @@ func FuzzDecide(f *testing.F) {
 		// Missed households are the knock list: capped, and empty once
 		// nobody is missed (docs/collector-api.md). Their number is not
 		// tied to missed or to the roster's households.
-		if n := len(st.MissedHouseholds); n > sweepv1alpha1.MaxMissedHouseholds || (n > 0 && st.Missed == 0) {
-			t.Fatalf("%d missed households kept with %d residents missed", n, st.Missed)
+		if n := len(st.MissedHouseholds); n > sweepv1alpha1.MaxMissedHouseholds || (n > 0 && st.Sampled == expected) {
+			t.Fatalf("%d missed households kept with everyone sampled", n)
 		}
 		if st.Report != nil {
 			t.Fatal("the decision writes status.report, the collector's field")
