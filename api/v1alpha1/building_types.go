@@ -111,10 +111,44 @@ type BuildingSpec struct {
 	Floors int32 `json:"floors,omitempty"`
 }
 
-// BuildingStatus is reserved for what the operator learns about a building
-// across rounds. The operator writes nothing here yet; a round's results for a
-// building live in that round's CollectionJob.
-type BuildingStatus struct{}
+// BuildingStatus is what the operator learns about a building across
+// rounds; a round's results for a building live in that round's
+// CollectionJob.
+type BuildingStatus struct {
+	// sealRequests are the retests that found households to seal here,
+	// newest last, at most 20. Under the Approval sealing policy they wait
+	// for ops to set spec.controlLevel to Sealed (`sweep seal`); under
+	// Automatic the operator has set it.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	SealRequests []SealRequest `json:"sealRequests,omitempty"`
+}
+
+// SealRequest is one positive pool's households to seal in a building.
+type SealRequest struct {
+	// round is the TestingRound of the positive pool.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Round string `json:"round"`
+	// pool is the PositivePool that found them.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Pool string `json:"pool"`
+	// households are the unit-room ids whose own tube was positive.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=32
+	Households []string `json:"households"`
+	// time is when the pool was resolved.
+	// +required
+	Time metav1.Time `json:"time"`
+	// sealed is true once the Building's control level is Sealed for it:
+	// set by the operator under Automatic, or when ops approved.
+	// +optional
+	Sealed bool `json:"sealed,omitempty"`
+}
 
 // Building is one residential building on a district's roster. Rounds select
 // buildings by label and copy these counts into a CollectionJob when they
@@ -141,7 +175,8 @@ type Building struct {
 	// +required
 	Spec BuildingSpec `json:"spec"`
 
-	// status is reserved; see BuildingStatus.
+	// status is what the operator learned about the building: households
+	// to seal after a positive retest.
 	// +optional
 	Status BuildingStatus `json:"status,omitempty"`
 }

@@ -137,6 +137,15 @@ type CollectionJobSpec struct {
 	// it when a team is free.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// retest, when set, makes this job the single-tube retest of a positive
+	// pool: it visits only the pool's households (expected is the pool's
+	// swabs, poolSize is 1) and is admitted ahead of every building. Its
+	// deadline is the pool's, not the round's. Not counted in the round's
+	// buildings or residents: the pool's status shows it.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="retest is immutable"
+	Retest *RetestSpec `json:"retest,omitempty"`
 }
 
 // VisitReport is what the collector reported about one visit.

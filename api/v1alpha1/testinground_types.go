@@ -138,6 +138,13 @@ type TestingRoundSpec struct {
 	// +required
 	Collector CollectorSpec `json:"collector"`
 
+	// lab names where the round's lab results come from, and how positive
+	// pools are followed up: each positive pooled tube gets a PositivePool
+	// and a single-tube retest of its households, ahead of every queued
+	// building. Without it the round has no lab follow-up.
+	// +optional
+	Lab *LabSpec `json:"lab,omitempty"`
+
 	// suspend holds the round: no building is admitted and no visit starts
 	// (first visits, re-knocks and retries). A visit under way finishes;
 	// admitted buildings keep their teams, and clearing it resumes where
@@ -150,6 +157,21 @@ type TestingRoundSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+}
+
+// PoolCounts counts a round's positive pools by phase.
+type PoolCounts struct {
+	// open pools wait for a team to retest them.
+	Open int32 `json:"open"`
+	// retesting pools have a team retesting their households.
+	Retesting int32 `json:"retesting"`
+	// awaitingResults pools are retested and wait for single-tube results.
+	AwaitingResults int32 `json:"awaitingResults"`
+	// resolved pools have every single tube resulted.
+	Resolved int32 `json:"resolved"`
+	// householdsToSeal is the households whose own tube was positive, over
+	// all resolved pools.
+	HouseholdsToSeal int32 `json:"householdsToSeal"`
 }
 
 // BuildingCounts counts a round's buildings by the phase of their
@@ -241,6 +263,11 @@ type TestingRoundStatus struct {
 	// share included) against used, summed from its CollectionJobs.
 	// +optional
 	Supplies Supplies `json:"supplies,omitempty"`
+
+	// positivePools counts the round's positive pools by phase, and the
+	// households their retests found to seal. Empty without a lab source.
+	// +optional
+	PositivePools *PoolCounts `json:"positivePools,omitempty"`
 
 	// communities is the round's progress and supplies per community, by
 	// name, at most 200; a commander reads it to move supplies before a
