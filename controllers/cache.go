@@ -239,3 +239,19 @@ func pointersTo[T any](items []T) []*T {
 	}
 	return out
 }
+
+// roundPools returns the cached PositivePools the round controls: a few per
+// round, so a namespace list filtered by round.Controls is enough.
+func (c *cacheReader) roundPools(ctx context.Context, tr *sweepv1alpha1.TestingRound) ([]*sweepv1alpha1.PositivePool, error) {
+	var list sweepv1alpha1.PositivePoolList
+	if err := c.reader.List(ctx, &list, client.InNamespace(tr.Namespace)); err != nil {
+		return nil, err
+	}
+	var out []*sweepv1alpha1.PositivePool
+	for i := range list.Items {
+		if round.Controls(tr, &list.Items[i]) {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out, nil
+}

@@ -86,7 +86,21 @@ func startFakeKubelet(t *testing.T, ns string, decide func(*batchv1.Job) kubelet
 }
 
 func (k *fakeKubelet) handle(ctx context.Context, job *batchv1.Job) {
-	action := k.decide(job)
+	k.run(ctx, job, k.decide(job))
+}
+
+// release runs the collector of a visit Job the kubelet holds, and ends
+// the Job as handle would have.
+func (k *fakeKubelet) release(ctx context.Context, ns, name string) {
+	k.t.Helper()
+	var job batchv1.Job
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &job); err != nil {
+		k.t.Fatalf("releasing visit Job %s: %v", name, err)
+	}
+	k.run(ctx, &job, runCollector)
+}
+
+func (k *fakeKubelet) run(ctx context.Context, job *batchv1.Job, action kubeletAction) {
 	if action == hold {
 		return
 	}

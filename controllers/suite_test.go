@@ -47,6 +47,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/round"
 )
 
@@ -132,6 +133,13 @@ func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func
 	if err := rec.SetupWithManager(mgr, 4); err != nil {
 		t.Fatal(err)
 	}
+	labRec := &LabReconciler{
+		Client: mgr.GetClient(), Clock: clk, Recorder: mgr.GetEventRecorder("sweep-lab-controller"),
+		Rounds: rec, Sources: testLabSources,
+	}
+	if err := labRec.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
 	if newExecutor != nil {
 		cr := &CollectionJobReconciler{
 			Client:   mgr.GetClient(),
@@ -192,6 +200,10 @@ var testManagerLogger logr.Logger
 // testManagerNewClient makes the client of managers started by tests: the
 // default (nil), unless a test wraps it to inject faults.
 var testManagerNewClient client.NewClientFunc
+
+// testLabSources makes the lab sources of the managers tests start (the
+// drill lab needs none).
+var testLabSources func(ctx context.Context, tr *sweepv1alpha1.TestingRound) (lab.Source, error)
 
 // testMetricsAddr is where managers started by tests serve metrics: nowhere
 // ("0"), unless a metrics test sets it.

@@ -155,7 +155,14 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	jobs := r.withUnseen(&tr, cachedJobs)
+	all := r.withUnseen(&tr, cachedJobs)
+	// Positive pools' retests hold teams like any job, but the round's
+	// phase and counts are its buildings' (round.IsRetest).
+	jobs := round.SweepJobs(all)
+	pools, err := r.cached.roundPools(ctx, &tr)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 
 	// Expand: one job per selected building. A round whose deadline had
 	// passed when it was created sweeps nothing.
@@ -163,8 +170,9 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if round.Expanding(&tr, now) && !round.DeadlinePassedAtCreation(&tr) {
 		var created []*sweepv1alpha1.CollectionJob
 		var taken int
-		created, unplanned, taken, err = r.expand(ctx, &tr, jobs, now)
+		created, unplanned, taken, err = r.expand(ctx, &tr, jobs, all, now)
 		jobs = append(jobs, created...)
+		all = append(all, created...)
 		if namespaceTerminating(err) {
 			// The namespace controller is deleting the jobs (which brings
 			// the round here to recreate them) and the round itself.
@@ -181,15 +189,19 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 	}
 
-	// Admit as many queued jobs as there are free teams.
-	if round.Phase(&tr, jobs, unplanned, now) == sweepv1alpha1.RoundRunning {
-		if err := r.admit(ctx, &tr, jobs); err != nil {
+	// Admit as many queued jobs as there are free teams: the retests of
+	// positive pools first, also once the round's own sweep is over.
+	if phase := round.Phase(&tr, jobs, unplanned, now); phase == sweepv1alpha1.RoundRunning ||
+		round.Final(phase) && !tr.Spec.Suspend && round.RetestsWaiting(all) {
+		if err := r.admit(ctx, &tr, all); err != nil {
 			return ctrl.Result{}, err
 		}
+		jobs = round.SweepJobs(all)
 	}
 
 	// Roll the jobs up into the round's status.
 	st := round.Status(&tr, jobs, unplanned, now)
+	st.PositivePools = round.PoolCounts(pools)
 	if !equality.Semantic.DeepEqual(st, tr.Status) {
 		if wait := r.statusWriteWait(req.NamespacedName, st.Phase != tr.Status.Phase); wait > 0 {
 			wake.at(wait)
@@ -235,7 +247,10 @@ func (w *wakeup) at(d time.Duration) {
 // says how long until then.
 func (r *TestingRoundReconciler) expireByTTL(ctx context.Context, tr *sweepv1alpha1.TestingRound, now time.Time) (bool, time.Duration) {
 	ttl := tr.Spec.TTLSecondsAfterFinished
-	if ttl == nil || !round.Final(tr.Status.Phase) || tr.Status.CompletionTime == nil {
+	// Positive pools still being chased keep the round: deleting it would
+	// delete them and their retests. Resolving the last one brings the
+	// round back here (its pools are watched).
+	if ttl == nil || !round.Final(tr.Status.Phase) || tr.Status.CompletionTime == nil || round.PoolsUnresolved(tr.Status.PositivePools) {
 		return false, 0
 	}
 	left := tr.Status.CompletionTime.Add(time.Duration(*ttl) * time.Second).Sub(now)
@@ -263,7 +278,7 @@ const nameTakenRetry = 30 * time.Second
 // are deterministic, so after a restart or with a lagging cache the round
 // finds its own jobs, but it never adopts one from an earlier round of its
 // name or one made by hand.
-func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, now time.Time) ([]*sweepv1alpha1.CollectionJob, int, int, error) {
+func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs, all []*sweepv1alpha1.CollectionJob, now time.Time) ([]*sweepv1alpha1.CollectionJob, int, int, error) {
 	if err := tr.Spec.InvalidDurations(); err != nil {
 		// Stored before the schema checked it: the jobs would carry it.
 		// Reported, and the round waits for the spec to change.
@@ -287,7 +302,7 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 		return nil, 0, 0, nil
 	}
 	unplanned := left - len(missing)
-	r.admitAtCreation(tr, jobs, missing, unplanned, now)
+	r.admitAtCreation(tr, jobs, all, missing, unplanned, now)
 	created := make([]*sweepv1alpha1.CollectionJob, len(missing))
 	ok := make([]bool, len(missing))
 	taken := make([]bool, len(missing))
@@ -412,14 +427,14 @@ func (r *TestingRoundReconciler) withUnseen(tr *sweepv1alpha1.TestingRound, jobs
 // wait in the queue. With a lagging cache the same new jobs come first
 // again (the order is fixed and names are deterministic), and creating them
 // again is AlreadyExists: no job is admitted beyond the free teams.
-func (r *TestingRoundReconciler) admitAtCreation(tr *sweepv1alpha1.TestingRound, jobs, missing []*sweepv1alpha1.CollectionJob, unplanned int, now time.Time) {
+func (r *TestingRoundReconciler) admitAtCreation(tr *sweepv1alpha1.TestingRound, jobs, existing, missing []*sweepv1alpha1.CollectionJob, unplanned int, now time.Time) {
 	if round.Phase(tr, jobs, len(missing)+unplanned, now) != sweepv1alpha1.RoundRunning {
 		return
 	}
-	all := make([]*sweepv1alpha1.CollectionJob, 0, len(jobs)+len(missing))
-	all = append(all, jobs...)
+	all := make([]*sweepv1alpha1.CollectionJob, 0, len(existing)+len(missing))
+	all = append(all, existing...)
 	all = append(all, missing...)
-	pending := r.pendingAdmissions(client.ObjectKeyFromObject(tr), jobs)
+	pending := r.pendingAdmissions(client.ObjectKeyFromObject(tr), existing)
 	picked := sets.New[string]()
 	for _, j := range round.Admit(tr, all, pending) {
 		picked.Insert(j.Name)
@@ -653,6 +668,8 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		// its jobs listed) once per job change. Job changes are folded into
 		// one reconcile per JobEventDelay instead, except a job that finished.
 		Watches(&sweepv1alpha1.CollectionJob{}, enqueueRoundOf(r.JobEventDelay, r.pace, r.jobDeleted)).
+		// A pool's phase changes the round's pool counts.
+		Watches(&sweepv1alpha1.PositivePool{}, enqueueRoundOf(r.JobEventDelay, r.pace, nil)).
 		Watches(&sweepv1alpha1.Building{}, handler.EnqueueRequestsFromMapFunc(r.roundsForBuilding),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).

@@ -31,6 +31,9 @@ const (
 	// LabelBuilding is set on CollectionJobs to their building's name
 	// (shortened like LabelRound).
 	LabelBuilding = "sweep.masstesting.io/building"
+	// LabelPool is set on a positive pool's retest CollectionJob to the
+	// PositivePool's name.
+	LabelPool = "sweep.masstesting.io/pool"
 	// LabelSchedule is set on the rounds a TestingSchedule creates, with the
 	// schedule's name (shortened like a job's name when too long).
 	LabelSchedule = "sweep.masstesting.io/schedule"

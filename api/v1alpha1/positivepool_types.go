@@ -17,6 +17,8 @@ limitations under the License.
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -297,4 +299,39 @@ type PositivePoolList struct {
 
 func init() {
 	knownTypes = append(knownTypes, &PositivePool{}, &PositivePoolList{})
+}
+
+// Lab defaults: the CRD sets them on every new round; these cover a value
+// stored before the field existed or stored without being a duration.
+const (
+	DefaultLabPollInterval  = time.Minute
+	DefaultRetestWithin     = 4 * time.Hour
+	DefaultRetestDeadline   = 24 * time.Hour
+	DefaultDrillTurnaround  = 4 * time.Hour
+	DefaultPositivePermille = 10
+)
+
+// Or is the duration, or def when d is unset, not positive or not a
+// duration.
+func (d *Duration) Or(def time.Duration) time.Duration {
+	if d == nil || d.InvalidText != "" || d.Duration <= 0 {
+		return def
+	}
+	return d.Duration
+}
+
+// PollIntervalOrDefault is how often the lab is polled.
+func (l *LabSpec) PollIntervalOrDefault() time.Duration {
+	return l.PollInterval.Or(DefaultLabPollInterval)
+}
+
+// RetestWithinOrDefault is the time a positive pool has to be retested.
+func (l *LabSpec) RetestWithinOrDefault() time.Duration {
+	return l.RetestWithin.Or(DefaultRetestWithin)
+}
+
+// RetestDeadlineOrDefault is how long after its pooled result a retest may
+// run.
+func (l *LabSpec) RetestDeadlineOrDefault() time.Duration {
+	return l.RetestDeadline.Or(DefaultRetestDeadline)
 }

@@ -172,6 +172,11 @@ type PoolCounts struct {
 	// householdsToSeal is the households whose own tube was positive, over
 	// all resolved pools.
 	HouseholdsToSeal int32 `json:"householdsToSeal"`
+	// oldestOpenResultTime is the pooled result time of the oldest pool
+	// not retested yet (open or retesting): the alert on pools not retested
+	// in time reads it.
+	// +optional
+	OldestOpenResultTime *metav1.Time `json:"oldestOpenResultTime,omitempty"`
 }
 
 // BuildingCounts counts a round's buildings by the phase of their

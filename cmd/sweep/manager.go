@@ -167,6 +167,14 @@ func runManager(args []string) error {
 	if err := roundController.SetupWithManager(mgr, *concurrency); err != nil {
 		return fmt.Errorf("setting up the round controller: %w", err)
 	}
+	labController := &controllers.LabReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("sweep-lab-controller"),
+		Rounds:   roundController,
+	}
+	if err := labController.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the lab controller: %w", err)
+	}
 	scheduleController := &controllers.TestingScheduleReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("sweep-schedule-controller"),

@@ -105,9 +105,13 @@ type Observed struct {
 // round ended). The round may be the cache's own object: what is taken is
 // copied.
 func FollowRound(cj *sweepv1alpha1.CollectionJob, r *sweepv1alpha1.TestingRound) {
-	cj.Spec.Deadline = *r.Spec.Deadline.DeepCopy()
-	if ended := r.Status.CompletionTime; r.Status.Phase == sweepv1alpha1.RoundDeadlineExceeded && ended != nil && ended.Before(&cj.Spec.Deadline) {
-		cj.Spec.Deadline = *ended.DeepCopy()
+	// A retest keeps its pool's deadline: a positive pool is chased after
+	// the round's own deadline too.
+	if cj.Spec.Retest == nil {
+		cj.Spec.Deadline = *r.Spec.Deadline.DeepCopy()
+		if ended := r.Status.CompletionTime; r.Status.Phase == sweepv1alpha1.RoundDeadlineExceeded && ended != nil && ended.Before(&cj.Spec.Deadline) {
+			cj.Spec.Deadline = *ended.DeepCopy()
+		}
 	}
 	cj.Spec.Visits = *r.Spec.Visits.DeepCopy()
 	cj.Spec.Collector = *r.Spec.Collector.CollectorSource.DeepCopy()

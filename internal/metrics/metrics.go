@@ -64,6 +64,34 @@ var (
 		Help:    "Time from a building's first visit to its end (completed, expired or failed).",
 		Buckets: durationBuckets,
 	}, []string{"namespace", "phase"})
+
+	// LabTurnaround observes each tube's time from swab to result, as the
+	// lab reports them (a tube is observed once per manager process).
+	LabTurnaround = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "sweep_lab_turnaround_seconds",
+		Help:    "Time from swab to lab result of each resulted tube, pooled or single.",
+		Buckets: durationBuckets,
+	}, []string{"namespace"})
+
+	// PoolRetestDone observes, for each positive pool, the time from its
+	// pooled result to the end of its retest's visits.
+	PoolRetestDone = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "sweep_positive_pool_retest_seconds",
+		Help:    "Time from a positive pooled result to the end of its single-tube retest.",
+		Buckets: durationBuckets,
+	}, []string{"namespace"})
+
+	// LabPollErrors counts polls of a round's lab that failed.
+	LabPollErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sweep_lab_poll_errors_total",
+		Help: "Polls of a round's lab source that failed (unreachable, timed out, answered garbage).",
+	}, []string{"namespace"})
+
+	// LabResultsIgnored counts lab results that could not be taken.
+	LabResultsIgnored = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sweep_lab_results_ignored_total",
+		Help: "Lab results ignored because they could not be taken (a building not in the round, bad ids, a single tube of no positive pool).",
+	}, []string{"namespace"})
 )
 
 var (
@@ -81,6 +109,10 @@ var (
 	roundSupplies = prometheus.NewDesc("sweep_round_supplies", "Supplies of a round by item (tubes, swabs, tube_bags) and kind: forecast (with the round's spare share) and used.", []string{"namespace", "round", "item", "kind"}, nil)
 	commSupplies  = prometheus.NewDesc("sweep_community_supplies", "Supplies of a round in one community by item (tubes, swabs, tube_bags) and kind (forecast, used); at most 200 communities a round.", []string{"namespace", "round", "community", "item", "kind"}, nil)
 	commResidents = prometheus.NewDesc("sweep_community_residents", "Residents of a round in one community by state: expected, sampled, missed; at most 200 communities a round.", []string{"namespace", "round", "community", "state"}, nil)
+	roundPools    = prometheus.NewDesc("sweep_positive_pools", "Positive pools of a round by phase: open (waiting for a team), retesting, awaiting_results, resolved.", []string{"namespace", "round", "phase"}, nil)
+	roundToSeal   = prometheus.NewDesc("sweep_households_to_seal", "Households of a round whose own single tube was positive, over its resolved pools.", []string{"namespace", "round"}, nil)
+	poolOldest    = prometheus.NewDesc("sweep_positive_pool_oldest_open_result_timestamp_seconds", "The pooled result time of the round's oldest positive pool not retested yet (open or retesting); absent when there is none.", []string{"namespace", "round"}, nil)
+	retestWithin  = prometheus.NewDesc("sweep_round_retest_within_seconds", "The round's spec.lab.retestWithin: how soon a positive pool should be retested.", []string{"namespace", "round"}, nil)
 	roundDone     = prometheus.NewDesc("sweep_round_completion_timestamp_seconds", "When the round ended (Completed or DeadlineExceeded).", []string{"namespace", "round"}, nil)
 	roundInterval = prometheus.NewDesc("sweep_round_visit_interval_seconds", "The round's re-knock interval: the time between the end of one visit and the start of the next.", []string{"namespace", "round"}, nil)
 	roundProgress = prometheus.NewDesc("sweep_round_oldest_building_progress_timestamp_seconds",
@@ -112,7 +144,7 @@ type RoundCollector struct {
 // Describe sends the round metrics' descriptions.
 func (c *RoundCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{roundInfo, roundBuildings, roundResidents, roundTubes, roundSupplies, commSupplies, commResidents, roundPhase, roundStart, roundDeadline, roundETA,
-		roundDone, roundInterval, roundProgress, buildingRes} {
+		roundDone, roundInterval, roundProgress, buildingRes, roundPools, roundToSeal, poolOldest, retestWithin} {
 		ch <- d
 	}
 }
@@ -146,6 +178,7 @@ func (c *RoundCollector) collectRound(ch chan<- prometheus.Metric, tr *sweepv1al
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	ns, name, st := tr.Namespace, tr.Name, &tr.Status
+	jobs = round.SweepJobs(jobs) // retests show as pools, not buildings
 	g(roundInfo, 1, ns, name, string(tr.Spec.Collector.Source.Effective()))
 	b := st.Buildings
 	for phase, n := range map[sweepv1alpha1.JobPhase]int32{
@@ -188,6 +221,20 @@ func (c *RoundCollector) collectRound(ch chan<- prometheus.Metric, tr *sweepv1al
 		g(roundDone, float64(st.CompletionTime.Unix()), ns, name)
 	}
 	g(roundInterval, visitInterval(tr.Spec.Visits).Seconds(), ns, name)
+	if tr.Spec.Lab != nil {
+		g(retestWithin, tr.Spec.Lab.RetestWithinOrDefault().Seconds(), ns, name)
+		pc := st.PositivePools
+		if pc == nil {
+			pc = &sweepv1alpha1.PoolCounts{}
+		}
+		for phase, n := range map[string]int32{"open": pc.Open, "retesting": pc.Retesting, "awaiting_results": pc.AwaitingResults, "resolved": pc.Resolved} {
+			g(roundPools, float64(n), ns, name, phase)
+		}
+		g(roundToSeal, float64(pc.HouseholdsToSeal), ns, name)
+		if pc.OldestOpenResultTime != nil {
+			g(poolOldest, float64(pc.OldestOpenResultTime.Unix()), ns, name)
+		}
+	}
 	var oldest time.Time
 	for _, j := range jobs {
 		if t, ok := LastProgress(j); ok && (oldest.IsZero() || t.Before(oldest)) {
@@ -270,7 +317,8 @@ func LastProgress(j *sweepv1alpha1.CollectionJob) (t time.Time, ok bool) {
 // collector that scrapes read, in place of the first.
 func Register(rounds *RoundCollector) error {
 	registeredRounds.Store(rounds)
-	for _, c := range []prometheus.Collector{Visits, VisitDuration, BuildingDuration, latestRounds{}} {
+	for _, c := range []prometheus.Collector{Visits, VisitDuration, BuildingDuration,
+		LabTurnaround, PoolRetestDone, LabPollErrors, LabResultsIgnored, latestRounds{}} {
 		if err := ctrlmetrics.Registry.Register(c); err != nil {
 			if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
 				return err

@@ -113,9 +113,17 @@ func levelRank(l sweepv1alpha1.ControlLevel) int {
 	}
 }
 
-// admitsBefore is the round's admission order: by control level for
-// SealedFirst, then by building name.
+// admitsBefore is the round's admission order: positive pools' retests
+// first, whatever the order (a positive pool is chased the same night), by
+// their pooled tube; then by control level for SealedFirst, then by
+// building name.
 func admitsBefore(order sweepv1alpha1.RoundOrder, a, b *sweepv1alpha1.CollectionJobSpec) bool {
+	if (a.Retest != nil) != (b.Retest != nil) {
+		return a.Retest != nil
+	}
+	if a.Retest != nil && a.Retest.Tube != b.Retest.Tube {
+		return a.Retest.Tube < b.Retest.Tube
+	}
 	if order != sweepv1alpha1.OrderName {
 		if ra, rb := levelRank(a.ControlLevel), levelRank(b.ControlLevel); ra != rb {
 			return ra < rb
