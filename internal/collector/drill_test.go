@@ -18,6 +18,7 @@ package collector
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -107,7 +108,7 @@ func TestAssignmentRoundTripsThroughTheEnvironment(t *testing.T) {
 	a.DrillTimeScale = 0.01
 	env := a.Env()
 	got, err := FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil || got != a {
+	if err != nil || !reflect.DeepEqual(got, a) {
 		t.Fatalf("FromEnv(Env()) = %+v, %v; want %+v", got, err, a)
 	}
 	delete(env, EnvBuilding)
