@@ -287,3 +287,28 @@ func TestCSVSourceOldExportsUnchangedByTheRetestColumn(t *testing.T) {
 		}
 	}
 }
+
+// The retest example of docs/collector-api.md ("Retest rows") gives what
+// the doc says it gives.
+func TestCSVSourceRetestDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/collector-api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "```csv\nbuilding,household,residents,sampled,home_visited,retest\n"
+	i := strings.Index(string(doc), start)
+	if i < 0 {
+		t.Fatal("docs/collector-api.md has no retest CSV example")
+	}
+	example := string(doc[i+len("```csv\n"):])
+	example = example[:strings.Index(example, "```")]
+	path := writeCSV(t, example)
+	sweep, err := CSVSource{}.Visit(context.Background(), csvAssignment(path, "xinjiang-7", 9), nil)
+	if want := (Outcome{Sampled: 8, HomeVisited: 1, MissedHouseholds: []string{"2-1204"}}); err != nil || !reflect.DeepEqual(sweep, want) {
+		t.Errorf("the sweep reads %+v, %v; want %+v", sweep, err, want)
+	}
+	retest, err := CSVSource{}.Visit(context.Background(), retestCSVAssignment(path, "xinjiang-7", "P-0042", "2-1203", "2-1204"), nil)
+	if want := (Outcome{Sampled: 3, MissedHouseholds: []string{"2-1203", "2-1204"}}); err != nil || !reflect.DeepEqual(retest, want) {
+		t.Errorf("the retest reads %+v, %v; want %+v", retest, err, want)
+	}
+}
