@@ -300,8 +300,10 @@ func TestCSVSourceRetestDocExample(t *testing.T) {
 	if i < 0 {
 		t.Fatal("docs/collector-api.md has no retest CSV example")
 	}
-	example := string(doc[i+len("```csv\n"):])
-	example = example[:strings.Index(example, "```")]
+	example, _, closed := strings.Cut(string(doc[i+len("```csv\n"):]), "```")
+	if !closed {
+		t.Fatal("the retest CSV example in docs/collector-api.md is not closed")
+	}
 	path := writeCSV(t, example)
 	sweep, err := CSVSource{}.Visit(context.Background(), csvAssignment(path, "xinjiang-7", 9), nil)
 	if want := (Outcome{Sampled: 8, HomeVisited: 1, MissedHouseholds: []string{"2-1204"}}); err != nil || !reflect.DeepEqual(sweep, want) {
