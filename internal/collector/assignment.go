@@ -19,7 +19,10 @@ package collector
 import (
 	"fmt"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
@@ -40,6 +43,13 @@ type Assignment struct {
 	Floors        int32
 	Sealed        bool
 	PoolSize      int32
+
+	// Retest is the lab's id of the positive pooled tube when the visit is
+	// its single-tube retest (单采单检), "" for a sweep visit. Expected is
+	// then the tube's swabs, PoolSize 1, and RetestHouseholds the unit-room
+	// ids whose swabs went into the tube: the only doors to knock.
+	Retest           string
+	RetestHouseholds []string
 
 	Source string // drill, http or csv
 
@@ -72,6 +82,8 @@ const (
 	EnvFloors           = "SWEEP_FLOORS"
 	EnvSealed           = "SWEEP_SEALED"
 	EnvPoolSize         = "SWEEP_POOL_SIZE"
+	EnvRetest           = "SWEEP_RETEST"
+	EnvRetestHouseholds = "SWEEP_RETEST_HOUSEHOLDS"
 	EnvSource           = "SWEEP_SOURCE"
 	EnvDrillSeed        = "SWEEP_DRILL_SEED"
 	EnvDrillAbsent      = "SWEEP_DRILL_ABSENT_PERCENT"
@@ -92,6 +104,10 @@ func (a Assignment) Env() map[string]string {
 		EnvVisit: i(a.Visit), EnvExpected: i(a.Expected), EnvHomeVisit: i(a.HomeVisit), EnvHouseholds: i(a.Households),
 		EnvUnits: i(a.Units), EnvFloors: i(a.Floors), EnvSealed: strconv.FormatBool(a.Sealed), EnvPoolSize: i(a.PoolSize),
 		EnvSource: a.Source,
+	}
+	if a.Retest != "" {
+		env[EnvRetest] = a.Retest
+		env[EnvRetestHouseholds] = strings.Join(a.RetestHouseholds, " ")
 	}
 	switch a.Source {
 	case "drill":
@@ -143,6 +159,7 @@ func FromEnv(lookup func(string) (string, bool)) (Assignment, error) {
 	a.Floors = num(EnvFloors, false)
 	a.Sealed = str(EnvSealed, false) == "true"
 	a.PoolSize = num(EnvPoolSize, false)
+	a.Retest, a.RetestHouseholds = retestFromEnv(str(EnvRetest, false), str(EnvRetestHouseholds, false), &errs)
 	a.Source = str(EnvSource, true)
 	switch a.Source {
 	case "drill":
@@ -188,6 +205,53 @@ func FromEnv(lookup func(string) (string, bool)) (Assignment, error) {
 	return a, nil
 }
 
+// MaxRetestHouseholds is the most households one pooled tube's retest
+// knocks: a tube holds at most 20 swabs (the PositivePool schema's bound).
+const MaxRetestHouseholds = 20
+
+// tubePattern and tubeMaxLen are what a PositivePool's spec.tube accepts.
+var tubePattern = regexp.MustCompile(`^[0-9A-Za-z]+([-_.][0-9A-Za-z]+)*$`)
+
+const tubeMaxLen = 64
+
+// retestFromEnv reads SWEEP_RETEST and SWEEP_RETEST_HOUSEHOLDS: a tube id,
+// and 1 to MaxRetestHouseholds unit-room ids separated by spaces or commas
+// (a repeated id counts once). Either without the other is an error. A bad
+// value is not repeated in the error, only its place: the variables come
+// from the operator, but a household slot that holds no id may hold a
+// resident's name (issue 9, Privacy).
+func retestFromEnv(tube, list string, errs *[]error) (string, []string) {
+	ids := strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+	switch {
+	case tube == "" && len(ids) == 0:
+		return "", nil
+	case tube == "":
+		*errs = append(*errs, fmt.Errorf("%s is set without %s", EnvRetestHouseholds, EnvRetest))
+		return "", nil
+	case len(tube) > tubeMaxLen || !tubePattern.MatchString(tube):
+		*errs = append(*errs, fmt.Errorf("%s is not a tube id (letters and digits joined by single '-', '_' or '.', at most %d characters)", EnvRetest, tubeMaxLen))
+	}
+	if len(ids) == 0 {
+		*errs = append(*errs, fmt.Errorf("%s must list the pooled tube's households when %s is set", EnvRetestHouseholds, EnvRetest))
+		return tube, nil
+	}
+	if len(ids) > MaxRetestHouseholds {
+		*errs = append(*errs, fmt.Errorf("%s lists %d households, at most %d", EnvRetestHouseholds, len(ids), MaxRetestHouseholds))
+		return tube, nil
+	}
+	households := make([]string, 0, len(ids))
+	for i, id := range ids {
+		if !isHouseholdID(id) {
+			*errs = append(*errs, fmt.Errorf("%s: item %d is not a unit-room id like \"2-1203\"", EnvRetestHouseholds, i+1))
+			continue
+		}
+		if !slices.Contains(households, id) {
+			households = append(households, id)
+		}
+	}
+	return tube, households
+}
+
 func joinErrs(errs []error) error {
 	msg := errs[0].Error()
 	for _, e := range errs[1:] {
@@ -211,6 +275,10 @@ func AssignmentFor(cj *sweepv1alpha1.CollectionJob, visit int32, timeScale float
 		Visit: visit, Expected: s.Expected, HomeVisit: s.HomeVisit, Households: s.Households,
 		Units: s.Units, Floors: s.Floors, Sealed: s.ControlLevel == sweepv1alpha1.ControlLevelSealed,
 		PoolSize: s.PoolSize, Source: string(s.Collector.Source),
+	}
+	if r := s.Retest; r != nil {
+		a.Retest = r.Tube
+		a.RetestHouseholds = append([]string(nil), r.Households...)
 	}
 	if a.Source == "" {
 		a.Source = string(sweepv1alpha1.SourceDrill)

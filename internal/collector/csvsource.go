@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -58,10 +59,24 @@ import (
 // skipped unchecked, so one bad row stops only the building it belongs to.
 // Lines the CSV reader cannot split (a stray quote) are reported by every
 // building, because nobody can tell whose they are.
+//
+// Retests: the header may end with a sixth column, retest, holding the
+// lab's id of a positive pooled tube on the rows of its single-tube retest
+// (one row per household of the tube: its residents to retest, those swabbed
+// one by one since the pooled result, and of those at home). Rows with the
+// column empty are the sweep's, exactly as in a five-column export. A sweep
+// visit reads only its building's sweep rows; the retest of tube T reads
+// only its building's rows marked T, and only those of T's households
+// (Assignment.RetestHouseholds): a row of another household counts neither
+// as sampled nor as missed, because the team knocks only the tube's doors.
+// A household may appear once per building and tube.
 type CSVSource struct{}
 
 // csvHeader is the header the export must start with.
 var csvHeader = []string{"building", "household", "residents", "sampled", "home_visited"}
+
+// csvRetestColumn is the optional sixth column of an export with retests.
+const csvRetestColumn = "retest"
 
 const (
 	// csvMaxErrors bounds how many bad lines one error lists: enough to fix
@@ -109,6 +124,7 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 		bad      []string
 		moreBad  int
 		isHeader = true
+		header   = csvHeader // with csvRetestColumn when the export has it
 	)
 	report := func(line int, msg string) {
 		if len(bad) == csvMaxErrors {
@@ -145,22 +161,38 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 				report(line, msg)
 				return Outcome{}, errors.New(strings.Join(bad, "; "))
 			}
+			if len(rec) > len(csvHeader) {
+				header = append(slices.Clone(csvHeader), csvRetestColumn)
+			}
 			continue
 		}
 
 		if rec[0] != a.Building {
 			continue
 		}
-		found = true
-		if len(rec) != len(csvHeader) {
-			col := "column " + strconv.Itoa(len(csvHeader)+1) + ": unexpected"
-			if len(rec) < len(csvHeader) {
-				col = "column " + csvHeader[len(rec)] + ": missing"
+		if len(rec) != len(header) {
+			// Whose row it is cannot be told: it stops the building's
+			// sweep and retests alike.
+			found = true
+			col := "column " + strconv.Itoa(len(header)+1) + ": unexpected"
+			if len(rec) < len(header) {
+				col = "column " + header[len(rec)] + ": missing"
 			}
 			report(line, fmt.Sprintf(", %s (the row has %d columns, want %d: %s)",
-				col, len(rec), len(csvHeader), strings.Join(csvHeader, ",")))
+				col, len(rec), len(header), strings.Join(header, ",")))
 			continue
 		}
+		rowRetest := "" // a five-column export holds only the sweep's rows
+		if len(header) > len(csvHeader) {
+			rowRetest = rec[len(csvHeader)]
+		}
+		if rowRetest != a.Retest {
+			// The sweep's row on a retest visit, another tube's row, or a
+			// retest's row on a sweep visit: skipped unchecked, like
+			// another building's.
+			continue
+		}
+		found = true
 
 		household := rec[1]
 		if !isHouseholdID(household) {
@@ -190,6 +222,11 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 			report(line, msg)
 			continue
 		}
+		if a.Retest != "" && !slices.Contains(a.RetestHouseholds, household) {
+			// Checked, so a mistake in the tube's rows is still named, but
+			// not counted: the retest knocks only the tube's households.
+			continue
+		}
 		sampled += s
 		home += h
 		if s < residents {
@@ -209,7 +246,14 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 	if !found {
 		// Probably a misspelled name or an export that leaves the building
 		// out; reporting zero sampled would look like nobody came.
-		return Outcome{}, fmt.Errorf("%s has no rows for building %s", name, a.Building)
+		switch {
+		case a.Retest == "":
+			return Outcome{}, fmt.Errorf("%s has no rows for building %s", name, a.Building)
+		case len(header) == len(csvHeader):
+			return Outcome{}, fmt.Errorf("%s has no %s column, so no rows for the retest of tube %s in building %s",
+				name, csvRetestColumn, a.Retest, a.Building)
+		}
+		return Outcome{}, fmt.Errorf("%s has no rows for the retest of tube %s in building %s", name, a.Retest, a.Building)
 	}
 
 	// Raw counts: ReportFor fits them to the roster (exempt residents,
@@ -244,19 +288,23 @@ func csvCount(v, col string, limit int64, limitName string) (int64, string) {
 }
 
 // checkHeader returns a message for report if rec is not exactly
-// csvHeader, or "".
+// csvHeader, with or without csvRetestColumn after it, or "".
 func checkHeader(rec []string) string {
-	want := strings.Join(csvHeader, ",")
+	want := fmt.Sprintf("the header must be %q, or that and %q", strings.Join(csvHeader, ","), ","+csvRetestColumn)
 	for i, col := range csvHeader {
 		if i >= len(rec) {
-			return fmt.Sprintf(", column %d: header is missing %q (the header must be %q)", i+1, col, want)
+			return fmt.Sprintf(", column %d: header is missing %q (%s)", i+1, col, want)
 		}
 		if rec[i] != col {
-			return fmt.Sprintf(", column %d: header is %q, want %q (the header must be %q)", i+1, headerCell(rec[i]), col, want)
+			return fmt.Sprintf(", column %d: header is %q, want %q (%s)", i+1, headerCell(rec[i]), col, want)
 		}
 	}
-	if len(rec) > len(csvHeader) {
-		return fmt.Sprintf(", column %d: header has an extra column %q (the header must be %q)", len(csvHeader)+1, headerCell(rec[len(csvHeader)]), want)
+	extra := len(csvHeader)
+	if len(rec) > extra && rec[extra] == csvRetestColumn {
+		extra++
+	}
+	if len(rec) > extra {
+		return fmt.Sprintf(", column %d: header has an extra column %q (%s)", extra+1, headerCell(rec[extra]), want)
 	}
 	return ""
 }

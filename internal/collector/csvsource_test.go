@@ -182,3 +182,135 @@ func TestCSVSourceIgnoresOtherBuildingsBadRows(t *testing.T) {
 	_, err = CSVSource{}.Visit(context.Background(), csvAssignment(writeCSV(t, text), "b-2", 100), nil)
 	wantErr(t, err, "line 3, column home_visited: missing", "line 4, column household")
 }
+
+// retestCSV is an export with the optional retest column: b-1's sweep
+// rows, the retests of two of its pooled tubes, and b-2's sweep.
+const retestCSV = "building,household,residents,sampled,home_visited,retest\n" +
+	"b-1,1-0101,3,3,0,\n" + // line 2: the sweep
+	"b-1,2-1203,4,4,1,\n" +
+	"b-1,3-0401,2,1,0,\n" +
+	"b-1,2-1203,4,3,0,P-0042\n" + // line 5: tube P-0042's retest
+	"b-1,2-1204,2,0,0,P-0042\n" +
+	"b-1,9-0901,5,5,0,P-0042\n" + // not one of P-0042's households
+	"b-1,2-1203,4,4,0,P-0043\n" + // another tube, same household: fine
+	"b-2,1-0101,2,2,0,\n" +
+	"b-2,1-0102,2,0,0,\"\"\n"
+
+func retestCSVAssignment(path, building, tube string, households ...string) Assignment {
+	a := csvAssignment(path, building, 6)
+	a.PoolSize, a.Retest, a.RetestHouseholds = 1, tube, households
+	return a
+}
+
+func TestCSVSourceRetest(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		a          func(path string) Assignment
+		want       Outcome
+		errParts   []string
+	}{
+		{name: "the sweep skips retest rows", text: retestCSV,
+			a:    func(p string) Assignment { return csvAssignment(p, "b-1", 9) },
+			want: Outcome{Sampled: 8, HomeVisited: 1, MissedHouseholds: []string{"3-0401"}}},
+		{name: "an empty retest cell is the sweep", text: retestCSV,
+			a:    func(p string) Assignment { return csvAssignment(p, "b-2", 4) },
+			want: Outcome{Sampled: 2, MissedHouseholds: []string{"1-0102"}}},
+		{name: "the tube's rows only, other households left out", text: retestCSV,
+			a:    func(p string) Assignment { return retestCSVAssignment(p, "b-1", "P-0042", "2-1203", "2-1204") },
+			want: Outcome{Sampled: 3, MissedHouseholds: []string{"2-1203", "2-1204"}}},
+		{name: "another tube", text: retestCSV,
+			a:    func(p string) Assignment { return retestCSVAssignment(p, "b-1", "P-0043", "2-1203") },
+			want: Outcome{Sampled: 4}},
+		{name: "a tube with no rows", text: retestCSV,
+			a:        func(p string) Assignment { return retestCSVAssignment(p, "b-1", "P-0044", "2-1203") },
+			errParts: []string{"samples.csv has no rows for the retest of tube P-0044 in building b-1"}},
+		{name: "an old export has no retest rows", text: goodCSV,
+			a:        func(p string) Assignment { return retestCSVAssignment(p, "b-1", "P-0042", "2-1203") },
+			errParts: []string{"samples.csv has no retest column, so no rows for the retest of tube P-0042 in building b-1"}},
+		{name: "a bad row of the tube names its line", text: retestCSV + "b-1,2-1205,2,x,0,P-0042\n",
+			a:        func(p string) Assignment { return retestCSVAssignment(p, "b-1", "P-0042", "2-1203", "2-1204") },
+			errParts: []string{"samples.csv line 11, column sampled: not a whole number"}},
+		{name: "a bad row of the tube does not stop the sweep", text: retestCSV + "b-1,2-1205,2,x,0,P-0042\n",
+			a:    func(p string) Assignment { return csvAssignment(p, "b-1", 9) },
+			want: Outcome{Sampled: 8, HomeVisited: 1, MissedHouseholds: []string{"3-0401"}}},
+		{name: "a household twice in one tube", text: retestCSV + "b-1,2-1204,2,2,0,P-0042\n",
+			a:        func(p string) Assignment { return retestCSVAssignment(p, "b-1", "P-0042", "2-1204") },
+			errParts: []string{`samples.csv line 11, column household: "2-1204" already appeared on line 6`}},
+		{name: "a row without the retest cell", text: retestCSV + "b-1,2-1205,2,2,0\n",
+			a:        func(p string) Assignment { return retestCSVAssignment(p, "b-1", "P-0042", "2-1203") },
+			errParts: []string{"samples.csv line 11, column retest: missing (the row has 5 columns, want 6"}},
+		{name: "a column after retest", text: "building,household,residents,sampled,home_visited,retest,note\n",
+			a:        func(p string) Assignment { return retestCSVAssignment(p, "b-1", "P-0042", "2-1203") },
+			errParts: []string{`samples.csv line 1, column 7: header has an extra column "note"`}},
+		{name: "retest in the wrong place", text: "building,household,retest,residents,sampled,home_visited\n",
+			a:        func(p string) Assignment { return csvAssignment(p, "b-1", 9) },
+			errParts: []string{`samples.csv line 1, column 3: header is "retest", want "residents"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := []byte(tc.text)
+			a := tc.a(writeCSV(t, tc.text))
+			out, err := CSVSource{}.Visit(context.Background(), a, nil)
+			if tc.errParts != nil {
+				wantErr(t, err, tc.errParts...)
+				checkError(t, err, data, "samples.csv")
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(out, tc.want) {
+				t.Errorf("outcome %+v, want %+v", out, tc.want)
+			}
+			checkOutcome(t, out, a)
+		})
+	}
+}
+
+// An old export and the same export with an empty retest column give a
+// sweep the same outcome.
+func TestCSVSourceOldExportsUnchangedByTheRetestColumn(t *testing.T) {
+	lines := strings.Split(strings.TrimSuffix(goodCSV, "\n"), "\n")
+	for i, l := range lines {
+		switch {
+		case i == 0:
+			lines[i] = l + ",retest"
+		case strings.TrimSpace(l) != "":
+			lines[i] = l + ","
+		}
+	}
+	withColumn := strings.Join(lines, "\n") + "\n"
+	for _, b := range []string{"b-1", "b-2", "b-3"} {
+		old, oldErr := CSVSource{}.Visit(context.Background(), csvAssignment(writeCSV(t, goodCSV), b, 100), nil)
+		got, err := CSVSource{}.Visit(context.Background(), csvAssignment(writeCSV(t, withColumn), b, 100), nil)
+		if !reflect.DeepEqual(old, got) || fmt.Sprint(oldErr) != fmt.Sprint(err) {
+			t.Errorf("building %s: %+v, %v with the retest column; %+v, %v without", b, got, err, old, oldErr)
+		}
+	}
+}
+
+// The retest example of docs/collector-api.md ("Retest rows") gives what
+// the doc says it gives.
+func TestCSVSourceRetestDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/collector-api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "```csv\nbuilding,household,residents,sampled,home_visited,retest\n"
+	i := strings.Index(string(doc), start)
+	if i < 0 {
+		t.Fatal("docs/collector-api.md has no retest CSV example")
+	}
+	example, _, closed := strings.Cut(string(doc[i+len("```csv\n"):]), "```")
+	if !closed {
+		t.Fatal("the retest CSV example in docs/collector-api.md is not closed")
+	}
+	path := writeCSV(t, example)
+	sweep, err := CSVSource{}.Visit(context.Background(), csvAssignment(path, "xinjiang-7", 9), nil)
+	if want := (Outcome{Sampled: 8, HomeVisited: 1, MissedHouseholds: []string{"2-1204"}}); err != nil || !reflect.DeepEqual(sweep, want) {
+		t.Errorf("the sweep reads %+v, %v; want %+v", sweep, err, want)
+	}
+	retest, err := CSVSource{}.Visit(context.Background(), retestCSVAssignment(path, "xinjiang-7", "P-0042", "2-1203", "2-1204"), nil)
+	if want := (Outcome{Sampled: 3, MissedHouseholds: []string{"2-1203", "2-1204"}}); err != nil || !reflect.DeepEqual(retest, want) {
+		t.Errorf("the retest reads %+v, %v; want %+v", retest, err, want)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -40,6 +41,16 @@ const SamplesPerTeamHour = 117
 //     building's households, so each revisit's list is part of the last;
 //   - a visit takes expected/117 team-hours (the missed only, on a revisit),
 //     half as long again in a sealed building, times DrillTimeScale.
+//
+// A retest visit (a.Retest, the single-tube retest of a positive pooled
+// tube) knocks only the tube's households, a few hours after the sweep,
+// with people told to stay in: each of the tube's residents is absent with
+// half the absentPercent chance, drawn one by one (a pool holds at most 20
+// swabs, too few for a share to come out above 0), and each revisit still
+// misses stillAbsentPercent of them, drawn the same way. Missed households
+// come from a fixed shuffle of the tube's households only, and nobody is
+// sampled at home: a retest swabs at the door. The draws depend on the seed,
+// round, building, tube and visit, so they repeat like a sweep's.
 type DrillSource struct {
 	// Sleep waits for the simulated duration; tests may replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -47,6 +58,9 @@ type DrillSource struct {
 
 // Visit simulates visit a.Visit.
 func (s DrillSource) Visit(ctx context.Context, a Assignment, progress func(Outcome)) (Outcome, error) {
+	if a.Retest != "" {
+		a.HomeVisit = 0
+	}
 	missed := drillMissed(a, a.Visit)
 	out := a.outcome(a.Expected-missed, drillMissedHouseholds(a, missed))
 	dur := drillDuration(a)
@@ -91,6 +105,9 @@ func drillRand(a Assignment, salt string) *rand.Rand {
 // drillMissed is how many expected residents are still not sampled after
 // visit v.
 func drillMissed(a Assignment, v int32) int32 {
+	if a.Retest != "" {
+		return drillRetestMissed(a, v)
+	}
 	findable := a.Expected - min(a.HomeVisit, a.Expected)
 	if findable <= 0 {
 		return 0
@@ -103,6 +120,33 @@ func drillMissed(a Assignment, v int32) int32 {
 	return min(missed, findable)
 }
 
+// drillRetestMissed is how many of a retest's residents are still not
+// sampled after visit v: one draw per resident at visit 1 (absent at half
+// the absentPercent), one per resident still missed at each revisit (still
+// absent at stillAbsentPercent). The stream is the tube's own, so visit v's
+// draws continue visit v-1's and nobody found comes back.
+func drillRetestMissed(a Assignment, v int32) int32 {
+	r := drillRand(a, "retest/"+a.Retest+"/absent")
+	p := float64(a.DrillAbsentPercent) / 2 / 100
+	missed := int32(0)
+	for range max(a.Expected, 0) {
+		if r.Float64() < p {
+			missed++
+		}
+	}
+	still := float64(a.DrillStillAbsentPercent) / 100
+	for i := int32(1); i < v && missed > 0; i++ {
+		left := int32(0)
+		for range missed {
+			if r.Float64() < still {
+				left++
+			}
+		}
+		missed = left
+	}
+	return missed
+}
+
 // drillMissedHouseholds picks the households of the missed residents: about
 // two missed residents a household, never more households than missed
 // residents or than the building has.
@@ -110,8 +154,11 @@ func drillMissedHouseholds(a Assignment, missed int32) []string {
 	if missed == 0 {
 		return nil
 	}
-	ids := HouseholdIDs(a.Households, a.Units, a.Floors)
-	drillRand(a, "households").Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	ids, salt := HouseholdIDs(a.Households, a.Units, a.Floors), "households"
+	if a.Retest != "" {
+		ids, salt = slices.Clone(a.RetestHouseholds), "retest/"+a.Retest+"/households"
+	}
+	drillRand(a, salt).Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 	n := min(int((missed+1)/2), len(ids))
 	return ids[:n]
 }

@@ -18,7 +18,9 @@ package collector
 
 import (
 	"context"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,7 +109,7 @@ func TestAssignmentRoundTripsThroughTheEnvironment(t *testing.T) {
 	a.DrillTimeScale = 0.01
 	env := a.Env()
 	got, err := FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil || got != a {
+	if err != nil || !reflect.DeepEqual(got, a) {
 		t.Fatalf("FromEnv(Env()) = %+v, %v; want %+v", got, err, a)
 	}
 	delete(env, EnvBuilding)
@@ -115,5 +117,96 @@ func TestAssignmentRoundTripsThroughTheEnvironment(t *testing.T) {
 	_, err = FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err == nil || !strings.Contains(err.Error(), EnvBuilding) || !strings.Contains(err.Error(), EnvVisit) {
 		t.Errorf("bad environment error does not name both variables: %v", err)
+	}
+}
+
+func TestDrillRetest(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name                  string
+		seed                  int64
+		tube                  string
+		swabs                 int32
+		households            []string
+		absent, still         int32
+		wantNoneMissedOnVisit int32 // 0: no expectation
+	}{
+		{name: "default drill", seed: 20221126, tube: "P-0042", swabs: 5, households: []string{"2-1203", "2-1204", "3-0401"}, absent: 15, still: 40},
+		{name: "half away, nobody back", seed: 7, tube: "T_9.1", swabs: 20, households: []string{"1-0101", "1-0102", "1-0103", "1-0104", "1-0105", "1-0106", "1-0107", "1-0108", "1-0109", "1-0110"}, absent: 100, still: 100},
+		{name: "one household", seed: 1, tube: "X1", swabs: 4, households: []string{"5-0602"}, absent: 100, still: 50},
+		{name: "nobody away", seed: 3, tube: "X2", swabs: 10, households: []string{"1-0101", "1-0102"}, absent: 0, still: 40, wantNoneMissedOnVisit: 1},
+		{name: "found on the revisit", seed: 3, tube: "X3", swabs: 10, households: []string{"1-0101", "1-0102"}, absent: 100, still: 0, wantNoneMissedOnVisit: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var prev Outcome
+			for v := int32(1); v <= 3; v++ {
+				a := retestAssignment(v)
+				a.DrillSeed, a.Retest, a.Expected, a.RetestHouseholds = tc.seed, tc.tube, tc.swabs, tc.households
+				a.Households, a.HomeVisit = int32(len(tc.households)), 2 // a home-visit count on a retest job is not used
+				a.DrillAbsentPercent, a.DrillStillAbsentPercent = tc.absent, tc.still
+				o, err := DrillSource{}.Visit(ctx, a, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				again, _ := DrillSource{}.Visit(ctx, a, nil)
+				if !reflect.DeepEqual(o, again) {
+					t.Fatalf("visit %d is not deterministic: %+v vs %+v", v, o, again)
+				}
+				checkOutcome(t, o, a)
+				missed := a.Expected - o.Sampled
+				if o.HomeVisited != 0 {
+					t.Errorf("visit %d: %d sampled at home, want 0 on a retest", v, o.HomeVisited)
+				}
+				if int32(len(o.MissedHouseholds)) > missed || len(o.MissedHouseholds) > len(tc.households) || (missed > 0) != (len(o.MissedHouseholds) > 0) {
+					t.Errorf("visit %d: missed households %v for %d missed residents", v, o.MissedHouseholds, missed)
+				}
+				for _, h := range o.MissedHouseholds {
+					if !slices.Contains(tc.households, h) {
+						t.Errorf("visit %d misses household %s, not one of the tube's %v", v, h, tc.households)
+					}
+				}
+				if v > 1 && (o.Sampled < prev.Sampled || len(o.MissedHouseholds) > len(prev.MissedHouseholds)) {
+					t.Errorf("visit %d found fewer than visit %d: %+v after %+v", v, v-1, o, prev)
+				}
+				if tc.wantNoneMissedOnVisit > 0 && (v >= tc.wantNoneMissedOnVisit) != (missed == 0) {
+					t.Errorf("visit %d missed %d; want nobody missed from visit %d on", v, missed, tc.wantNoneMissedOnVisit)
+				}
+				if tc.still == 100 && (missed == 0 || (v > 1 && o.Sampled != prev.Sampled)) {
+					t.Errorf("visit %d: %d missed, want the same few as visit 1 when nobody comes back", v, missed)
+				}
+				prev = o
+			}
+		})
+	}
+}
+
+// Over many tubes, a retest misses about half the sweep's share of
+// residents, and a sweep of the same building is not changed by it.
+func TestDrillRetestMissesAboutHalfTheSweepShare(t *testing.T) {
+	var missed, residents int32
+	tubes := map[string]bool{}
+	for i := range 300 {
+		a := retestAssignment(1)
+		a.DrillAbsentPercent = 20
+		a.Retest = "P-" + strconv.Itoa(i)
+		o, err := DrillSource{}.Visit(context.Background(), a, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		missed += a.Expected - o.Sampled
+		residents += a.Expected
+		tubes[strings.Join(o.MissedHouseholds, " ")] = true
+	}
+	if share := float64(missed) / float64(residents); share < 0.07 || share > 0.13 {
+		t.Errorf("retests missed %d of %d residents (%.3f), want about 0.10 at absentPercent 20", missed, residents, share)
+	}
+	if len(tubes) < 3 {
+		t.Errorf("300 tubes gave only %d different knock lists", len(tubes))
+	}
+	sweep := drillAssignment(1)
+	want, _ := DrillSource{}.Visit(context.Background(), sweep, nil)
+	sweep.Retest, sweep.RetestHouseholds = "", nil
+	if got, _ := (DrillSource{}).Visit(context.Background(), sweep, nil); !reflect.DeepEqual(got, want) {
+		t.Errorf("sweep outcome changed: %+v vs %+v", got, want)
 	}
 }

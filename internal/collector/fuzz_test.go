@@ -17,6 +17,7 @@ limitations under the License.
 package collector
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +117,56 @@ func FuzzParseSamples(f *testing.F) {
 			return
 		}
 		checkOutcome(t, o, a)
+	})
+}
+
+// retestFuzzAssignment is the retest of tube P-0042 of building b-1.
+func retestFuzzAssignment(source string, expected int32) Assignment {
+	return Assignment{Namespace: "ns-1", Round: "r-1", Building: "b-1", Visit: 1, Expected: max(expected, 0), PoolSize: 1,
+		Source: source, CSVFile: "/mnt/samples.csv", Retest: "P-0042", RetestHouseholds: []string{"2-1203", "2-1204", "3-0401"}}
+}
+
+// checkRetestOutcome adds to checkOutcome what a retest promises: the knock
+// list holds only the tube's households.
+func checkRetestOutcome(t *testing.T, o Outcome, a Assignment) {
+	t.Helper()
+	checkOutcome(t, o, a)
+	for _, h := range o.MissedHouseholds {
+		if !slices.Contains(a.RetestHouseholds, h) {
+			t.Fatalf("retest of %s misses household %q, not one of %v", a.Retest, h, a.RetestHouseholds)
+		}
+	}
+}
+
+func FuzzReadCSVRetest(f *testing.F) {
+	f.Add([]byte(retestCSV), int32(5))
+	f.Add([]byte(goodCSV), int32(5))
+	f.Add([]byte("building,household,residents,sampled,home_visited,retest\nb-1,ZHANG Canary-Wei,3,3,0,P-0042\nb-1,2-1203,13800138000,1,0,P-0042\n"), int32(5))
+	f.Add([]byte("building,household,residents,sampled,home_visited,retest\nb-1,2-1203,3,3,0,ZHANG Canary-Wei\nb-1,2-1204,2,1,0,P-0042,13800138000\n"), int32(5))
+	f.Add([]byte("building,household,residents,sampled,home_visited,retest,name\nb-1,2-1203,3,3,0,P-0042,ZHANG Canary-Wei\n"), int32(3))
+	f.Fuzz(func(t *testing.T, data []byte, expected int32) {
+		a := retestFuzzAssignment("csv", expected)
+		o, err := readCSV(data, "samples.csv", a)
+		if err != nil {
+			checkError(t, err, data, "samples.csv line ", "samples.csv has no")
+			return
+		}
+		checkRetestOutcome(t, o, a)
+	})
+}
+
+func FuzzParseSamplesRetest(f *testing.F) {
+	f.Add([]byte(`{"round":"r-1","building":"b-1","retest":"P-0042","sampled":3,"homeVisited":0,"missedHouseholds":["2-1204","9-0901"]}`), int32(5))
+	f.Add([]byte(`{"retest":"ZHANG Canary-Wei","sampled":3,"homeVisited":0}`), int32(5))
+	f.Add([]byte(`{"retest":13800138000,"sampled":3,"homeVisited":0}`), int32(5))
+	f.Add([]byte(`{"sampled":3,"homeVisited":0,"residents":[{"name":"ZHANG Canary-Wei","phone":"13800138000","household":"2-1204"}]}`), int32(5))
+	f.Fuzz(func(t *testing.T, body []byte, expected int32) {
+		a := retestFuzzAssignment("http", expected)
+		o, err := parseSamples(body, a)
+		if err != nil {
+			checkError(t, err, body, "malformed body", "does not add up")
+			return
+		}
+		checkRetestOutcome(t, o, a)
 	})
 }

@@ -26,6 +26,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,9 @@ import (
 //	GET {url}/v1/rounds/{round}/buildings/{building}/samples?namespace=..&visit=..
 //
 // The answer is cumulative for the round, so a visit only has to look it up.
+// A retest visit adds &retest={tube}: the answer is then the pooled tube's
+// single-tube retest only, and missed households that are not the tube's
+// are left off the knock list.
 type HTTPSource struct {
 	// Client makes the requests; nil means http.DefaultClient. Timeouts come
 	// from the assignment, per request, not from the client.
@@ -141,6 +145,9 @@ func samplesURL(a Assignment) (string, error) {
 	q := url.Values{}
 	q.Set("namespace", a.Namespace)
 	q.Set("visit", strconv.Itoa(int(a.Visit)))
+	if a.Retest != "" {
+		q.Set("retest", a.Retest)
+	}
 	return strings.TrimRight(a.HTTPURL, "/") +
 		"/v1/rounds/" + url.PathEscape(a.Round) +
 		"/buildings/" + url.PathEscape(a.Building) +
@@ -306,7 +313,8 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 		return Outcome{}, err
 	}
 	// An answer about another building or round would be recorded against
-	// the wrong one; a misrouted proxy or a cache can do that.
+	// the wrong one; a misrouted proxy or a cache can do that. So would a
+	// retest's answer taken for the sweep's, or another tube's.
 	for _, f := range []struct{ name, want string }{{"round", a.Round}, {"building", a.Building}} {
 		got, err := text(f.name)
 		if err != nil {
@@ -315,6 +323,16 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 		if got != "" && got != f.want {
 			return Outcome{}, malformed("field %q: answer is for %s %q, not %q", f.name, f.name, got, f.want)
 		}
+	}
+	switch tube, err := text("retest"); {
+	case err != nil:
+		return Outcome{}, err
+	case tube != "" && a.Retest == "":
+		// Not quoted: the field was not asked for, so nothing says it
+		// holds a tube id.
+		return Outcome{}, malformed("field \"retest\": answer is for a retest, not the sweep asked for")
+	case tube != "" && tube != a.Retest:
+		return Outcome{}, malformed("field \"retest\": answer is for another tube, not %q", a.Retest)
 	}
 	if raw, ok := fields["missedHouseholds"]; ok && !isNull(raw) {
 		var items []json.RawMessage
@@ -331,6 +349,14 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 			if !isHouseholdID(id) {
 				// Not repeated: it may be a resident's name (issue 9, Privacy).
 				return Outcome{}, malformed("field \"missedHouseholds\": item %d is not a unit-room id like \"2-1203\"", i+1)
+			}
+			if a.Retest != "" && !slices.Contains(a.RetestHouseholds, id) {
+				// A retest knocks only the tube's households. Another
+				// household is the registry's business (a resident swabbed
+				// under the wrong tube), not a door for this team: left
+				// off, like the households ReportFor drops once nobody is
+				// outstanding (docs/collector-api.md, "Retests").
+				continue
 			}
 			out.MissedHouseholds = append(out.MissedHouseholds, id)
 		}

@@ -355,3 +355,78 @@ func TestHTTPSourceRejectsBadBaseURL(t *testing.T) {
 		t.Errorf("error %q shows the URL's password", err)
 	}
 }
+
+// A retest visit asks for the pooled tube's retest only (&retest=), and
+// the knock list keeps only the tube's households (docs/collector-api.md,
+// "Retests").
+func TestHTTPSourceRetest(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       Outcome
+		errParts   []string
+	}{
+		{name: "answer for the tube",
+			body: `{"round":"r-1","building":"b-1","retest":"P-0042","visit":1,"sampled":3,"homeVisited":0,"missedHouseholds":["2-1204"]}`,
+			want: Outcome{Sampled: 3, MissedHouseholds: []string{"2-1204"}}},
+		{name: "retest not echoed",
+			body: `{"sampled":5,"homeVisited":0}`,
+			want: Outcome{Sampled: 5}},
+		{name: "households outside the tube are left off the knock list, counts kept",
+			body: `{"sampled":2,"homeVisited":0,"missedHouseholds":["9-0901","2-1203","1-0101","3-0401"]}`,
+			want: Outcome{Sampled: 2, MissedHouseholds: []string{"2-1203", "3-0401"}}},
+		{name: "only households outside the tube",
+			body: `{"sampled":4,"homeVisited":0,"missedHouseholds":["9-0901"]}`,
+			want: Outcome{Sampled: 4}},
+		{name: "another tube",
+			body:     `{"retest":"P-0043","sampled":5,"homeVisited":0}`,
+			errParts: []string{"malformed body", `field "retest": answer is for another tube, not "P-0042"`}},
+		{name: "not an id is still malformed",
+			body:     `{"sampled":1,"homeVisited":0,"missedHouseholds":["ZHANG Canary-Wei"]}`,
+			errParts: []string{"malformed body", `"missedHouseholds": item 1 is not a unit-room id`}},
+		{name: "retest not a string",
+			body:     `{"retest":13800138000,"sampled":1,"homeVisited":0}`,
+			errParts: []string{"malformed body", `field "retest": is a number, want a string`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) {
+				q := r.URL.Query()
+				if q.Get("retest") != "P-0042" || q.Get("namespace") != "ns-1" || q.Get("visit") != "1" || len(q) != 3 {
+					t.Errorf("query %q, want namespace=ns-1&retest=P-0042&visit=1", r.URL.RawQuery)
+				}
+				if want := "/v1/rounds/r-1/buildings/b-1/samples"; r.URL.Path != want {
+					t.Errorf("path %q, want %q", r.URL.Path, want)
+				}
+				_, _ = fmt.Fprint(w, tc.body)
+			})
+			a := httpAssignment(srv.URL)
+			a.Visit, a.Expected, a.PoolSize = 1, 5, 1
+			a.Retest, a.RetestHouseholds = "P-0042", []string{"2-1203", "2-1204", "3-0401"}
+			out, err := fastSource(srv, 0).Visit(context.Background(), a, nil)
+			if tc.errParts != nil {
+				wantErr(t, err, tc.errParts...)
+				checkError(t, err, []byte(tc.body), "malformed body")
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(out, tc.want) {
+				t.Errorf("outcome %+v, want %+v", out, tc.want)
+			}
+			checkOutcome(t, out, a)
+		})
+	}
+}
+
+// A sweep visit sends no retest parameter, and refuses an answer about a
+// retest: counting one tube's retest as the building's sweep would be wrong.
+func TestHTTPSourceSweepRefusesARetestAnswer(t *testing.T) {
+	srv, _ := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) {
+		if _, has := r.URL.Query()["retest"]; has {
+			t.Errorf("a sweep visit asked %q", r.URL.RawQuery)
+		}
+		_, _ = fmt.Fprint(w, `{"retest":"P-0042","sampled":5,"homeVisited":0}`)
+	})
+	_, err := fastSource(srv, 0).Visit(context.Background(), httpAssignment(srv.URL), nil)
+	wantErr(t, err, `field "retest": answer is for a retest, not the sweep asked for`)
+}
