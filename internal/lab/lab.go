@@ -142,6 +142,9 @@ type FieldProblem struct {
 }
 
 func (p *FieldProblem) String() string {
+	if p.Field == "" {
+		return p.Msg
+	}
 	if p.Item > 0 {
 		return fmt.Sprintf("field %q: item %d %s", p.Field, p.Item, p.Msg)
 	}
