@@ -58,7 +58,11 @@ func DecodePage(body []byte, cursor string, limit int) (Page, error) {
 			if IsTubeID(r.Tube) {
 				where = " (tube " + r.Tube + ")"
 			}
-			return Page{}, fmt.Errorf(`field "results": item %d%s, %s`, i+1, where, p)
+			sep := ", "
+			if p.Field == "" {
+				sep = " "
+			}
+			return Page{}, fmt.Errorf(`field "results": item %d%s%s%s`, i+1, where, sep, p)
 		}
 		page.Results = append(page.Results, r)
 	}
