@@ -236,6 +236,9 @@ func csvResult(columns, rec []string) (TubeResult, string, string) {
 		case colHousehold:
 			r.Household = v
 		case colHouseholds:
+			if v == "" {
+				continue
+			}
 			r.Households = strings.Fields(v)
 			if len(r.Households) > MaxSwabs {
 				return r, col, fmt.Sprintf("has %d unit-room ids, at most %d (one per swab)", len(r.Households), MaxSwabs)
