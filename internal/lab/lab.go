@@ -106,6 +106,10 @@ type Query struct {
 var (
 	tubeID      = regexp.MustCompile(`^[0-9A-Za-z]+([-_.][0-9A-Za-z]+)*$`)
 	householdID = regexp.MustCompile(`^[0-9A-Za-z]+(-[0-9A-Za-z]+)*$`)
+	// personalNumber is a run of 11 digits or more: a mobile number has
+	// 11, an ID number 17 and a check character. No unit or room number
+	// is that long.
+	personalNumber = regexp.MustCompile(`[0-9]{11}`)
 )
 
 const (
@@ -123,8 +127,11 @@ const (
 func IsTubeID(s string) bool { return len(s) <= maxTubeID && tubeID.MatchString(s) }
 
 // IsHouseholdID says whether s is a unit-room id such as "2-1203": letters
-// and digits in groups joined by single dashes, at most 32 characters.
-func IsHouseholdID(s string) bool { return len(s) <= maxHouseholdID && householdID.MatchString(s) }
+// and digits in groups joined by single dashes, at most 32 characters, and
+// no run of 11 digits or more (that is a phone or ID number, not a room).
+func IsHouseholdID(s string) bool {
+	return len(s) <= maxHouseholdID && householdID.MatchString(s) && !personalNumber.MatchString(s)
+}
 
 // isBuildingName says whether s can be the name of a Building (a DNS
 // subdomain name), and so may be repeated in a message.
@@ -184,7 +191,7 @@ func Check(r TubeResult) *FieldProblem {
 		}
 		for i, h := range r.Households {
 			if !IsHouseholdID(h) {
-				return bad("households", i+1, "is not a unit-room id like \"2-1203\" (letters and digits joined by single dashes, at most %d characters)", maxHouseholdID)
+				return bad("households", i+1, "is not a unit-room id like \"2-1203\" (letters and digits joined by single dashes, at most %d characters, no 11 digits in a row)", maxHouseholdID)
 			}
 			if j := slices.Index(r.Households[:i], h); j >= 0 {
 				return bad("households", i+1, "repeats item %d", j+1)
@@ -195,7 +202,7 @@ func Check(r TubeResult) *FieldProblem {
 			return bad("pool", 0, "is not a lab tube id: a single tube names the pooled tube it retests")
 		}
 		if !IsHouseholdID(r.Household) {
-			return bad("household", 0, "is not a unit-room id like \"2-1203\" (letters and digits joined by single dashes, at most %d characters)", maxHouseholdID)
+			return bad("household", 0, "is not a unit-room id like \"2-1203\" (letters and digits joined by single dashes, at most %d characters, no 11 digits in a row)", maxHouseholdID)
 		}
 	default:
 		return bad("kind", 0, "is neither %q nor %q", Pooled, Single)
