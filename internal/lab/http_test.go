@@ -544,7 +544,7 @@ func TestHTTPSourceRejectsMalformedPages(t *testing.T) {
 		{"next is a number", `{"results":[],"next":3}`, []string{`field "next": is a number, want a string`}},
 		{"next with spaces", `{"results":[],"next":"a b"}`, []string{`field "next": is not a cursor`}},
 		{"more without results", `{"results":[],"next":"c-9","more":true}`, []string{`field "more": is true for a page without results`}},
-		{"more without next", page(ok+`,"positive":false`)[:len(page(ok+`,"positive":false`))-1] + `,"more":true}`, []string{`field "next": is missing or the cursor asked with, while "more" is true`}},
+		{"more without next", `{"results":[{` + ok + `,"positive":false}],"more":true}`, []string{`field "next": is missing or the cursor asked with, while "more" is true`}},
 		{"more results than the limit", `{"results":[` + strings.Repeat(`{},`, 1000) + `{}]}`, []string{`field "results": has 1001 results, more than the limit 1000 asked for`}},
 		{"body over 4 MiB", `{"results":[],"pad":"` + strings.Repeat("x", 4<<20) + `"}`, []string{"larger than 4 MiB"}},
 	} {

@@ -156,7 +156,11 @@ func TestLabAPIDocExamples(t *testing.T) {
 			t.Fatalf("no %s example", lang)
 		}
 		rest := doc[start+len(lang)+4:]
-		return rest[:strings.Index(rest, "```")]
+		example, _, found := strings.Cut(rest, "```")
+		if !found {
+			t.Fatalf("the %s example does not end", lang)
+		}
+		return example
 	}
 	page, err := DecodePage([]byte(block("json")), "", MaxPage)
 	if err != nil || len(page.Results) != 3 || page.Next != "r-00000312" {
