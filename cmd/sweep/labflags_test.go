@@ -20,7 +20,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -63,7 +63,7 @@ func TestLabFlags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual([]string(opts.AllowedPrefixes), tc.prefixes) && (len(tc.prefixes) > 0 || len(opts.AllowedPrefixes) > 0) {
+			if !slices.Equal(opts.AllowedPrefixes, tc.prefixes) && (len(tc.prefixes) > 0 || len(opts.AllowedPrefixes) > 0) {
 				t.Errorf("prefixes %q, want %q", opts.AllowedPrefixes, tc.prefixes)
 			}
 		})
