@@ -101,6 +101,7 @@ func runManager(args []string) error {
 	drillTimeScale := fs.Float64("drill-time-scale", 1, "scale of the drill source's simulated visit time (1 = real time, 117 residents an hour per team; 0 = instant)")
 	perBuilding := fs.Bool("metrics-per-building", false, "also export sweep_building_residents for every building of every round (a city has tens of thousands)")
 	localWorkers := fs.Int("local-workers", 64, "visits run at once by the local executor")
+	labOptions := labFlags(fs)
 	pprofAddr := fs.String("pprof-bind-address", "0", "address of Go's /debug/pprof endpoints, for profiling a slow or large manager; 0 disables them (they are unauthenticated: bind to localhost)")
 	// kubectl's and every kubebuilder manager's way to pick a cluster;
 	// without them KUBECONFIG, then the pod's service account.
@@ -117,6 +118,13 @@ func runManager(args []string) error {
 	// through the same structured logger so every line is JSON.
 	klog.SetLogger(logger)
 	setMemoryLimit(logger)
+	labOpts, err := labOptions()
+	if err != nil {
+		return err
+	}
+	// The round controller polls the http lab sources with these
+	// (lab.NewHTTPSource); wired with the lab follow-up (issue 17).
+	_ = labOpts
 
 	var tlsOpts []func(*tls.Config)
 	if !*enableHTTP2 {

@@ -29,6 +29,8 @@ import (
 	"slices"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
@@ -75,8 +77,8 @@ type TubeResult struct {
 // cursor to ask from next time.
 type Page struct {
 	Results []TubeResult
-	// Next is the cursor after the last result; empty when the source
-	// does not page (the csv export is read whole).
+	// Next is the cursor to ask from next time: after the last result, or
+	// the cursor asked with when the page is empty. Store it as it is.
 	Next string
 	// More is true when the source has more results right away.
 	More bool
@@ -89,7 +91,9 @@ type Page struct {
 type Source interface {
 	// Results returns the round's results after cursor ("" for the
 	// first). A source must bound what it reads and time out, and return
-	// an error that names the field or line it could not read.
+	// an error that names the field or line it could not read. Every
+	// result it returns passes Check; the caller still runs Problem,
+	// which also knows the round's buildings.
 	Results(ctx context.Context, q Query, cursor string) (Page, error)
 }
 
@@ -102,47 +106,124 @@ type Query struct {
 var (
 	tubeID      = regexp.MustCompile(`^[0-9A-Za-z]+([-_.][0-9A-Za-z]+)*$`)
 	householdID = regexp.MustCompile(`^[0-9A-Za-z]+(-[0-9A-Za-z]+)*$`)
+	// personalNumber is a run of 11 digits or more: a mobile number has
+	// 11, an ID number 17 and a check character. No unit or room number
+	// is that long.
+	personalNumber = regexp.MustCompile(`[0-9]{11}`)
 )
 
-// Problem returns why a result cannot be taken, or "". buildings are the
-// round's buildings; a result for any other is refused, so that a lab's
-// mix-up cannot send a team to a building the round never swept.
-func Problem(r TubeResult, buildings map[string]bool) string {
+const (
+	// maxTubeID and maxHouseholdID are the lengths the PositivePool and
+	// CollectionJob schemas accept.
+	maxTubeID      = 64
+	maxHouseholdID = 32
+	// MaxSwabs is the most swabs one tube holds (a 20-in-1 pool).
+	MaxSwabs = 20
+)
+
+// IsTubeID says whether s is a lab tube id Sweep accepts: letters and
+// digits in groups joined by single "-", "_" or ".", at most 64
+// characters.
+func IsTubeID(s string) bool { return len(s) <= maxTubeID && tubeID.MatchString(s) }
+
+// IsHouseholdID says whether s is a unit-room id such as "2-1203": letters
+// and digits in groups joined by single dashes, at most 32 characters, and
+// no run of 11 digits or more (that is a phone or ID number, not a room).
+func IsHouseholdID(s string) bool {
+	return len(s) <= maxHouseholdID && householdID.MatchString(s) && !personalNumber.MatchString(s)
+}
+
+// isBuildingName says whether s can be the name of a Building (a DNS
+// subdomain name), and so may be repeated in a message.
+func isBuildingName(s string) bool { return len(validation.IsDNS1123Subdomain(s)) == 0 }
+
+// FieldProblem is what is wrong with one field of a result in itself,
+// whatever the round: Field is the field's JSON name (the CSV column is
+// the same in snake_case), Item the 1-based item of a list field (0 when
+// the field is not a list). Msg never repeats a value that is not a valid
+// id: a field that holds no id may hold a resident's name or phone number.
+type FieldProblem struct {
+	Field string
+	Item  int
+	Msg   string
+}
+
+func (p *FieldProblem) String() string {
+	if p.Field == "" {
+		return p.Msg
+	}
+	if p.Item > 0 {
+		return fmt.Sprintf("field %q: item %d %s", p.Field, p.Item, p.Msg)
+	}
+	return fmt.Sprintf("field %q: %s", p.Field, p.Msg)
+}
+
+// Check returns what is wrong with r in itself, or nil: the checks of
+// Problem that need no round. The sources run it on every result they
+// read, so that a malformed result fails its page (or CSV file) with the
+// field named, and a result they return always passes it.
+func Check(r TubeResult) *FieldProblem {
+	bad := func(field string, item int, format string, args ...any) *FieldProblem {
+		return &FieldProblem{Field: field, Item: item, Msg: fmt.Sprintf(format, args...)}
+	}
 	switch {
-	case len(r.Tube) == 0 || len(r.Tube) > 64 || !tubeID.MatchString(r.Tube):
-		return fmt.Sprintf("tube id %q is not a lab tube id", r.Tube)
-	case !buildings[r.Building]:
-		return fmt.Sprintf("tube %s: building %q is not in this round", r.Tube, r.Building)
+	case !IsTubeID(r.Tube):
+		return bad("tube", 0, "is not a lab tube id (letters and digits in groups joined by single -, _ or ., at most %d characters)", maxTubeID)
+	case !isBuildingName(r.Building):
+		return bad("building", 0, "is not a Building name (lower-case letters, digits, - and ., at most 253 characters)")
 	case r.ResultTime.IsZero():
-		return fmt.Sprintf("tube %s: resultTime is missing", r.Tube)
+		return bad("resultTime", 0, "is missing")
 	case r.SwabTime != nil && r.SwabTime.After(r.ResultTime):
-		return fmt.Sprintf("tube %s: swabTime is after resultTime", r.Tube)
+		return bad("swabTime", 0, "is after resultTime")
 	}
 	switch r.Kind {
 	case Pooled:
 		if !r.Positive {
-			return ""
+			return nil
 		}
-		if r.Swabs < 1 || r.Swabs > 20 {
-			return fmt.Sprintf("positive tube %s: swabs %d is not from 1 to 20", r.Tube, r.Swabs)
+		if r.Swabs < 1 || r.Swabs > MaxSwabs {
+			return bad("swabs", 0, "is %d for a positive pooled tube, want 1 to %d", r.Swabs, MaxSwabs)
 		}
-		if len(r.Households) == 0 || len(r.Households) > sweepv1alpha1.MaxPoolHouseholds || len(r.Households) > int(r.Swabs) {
-			return fmt.Sprintf("positive tube %s: %d households for %d swabs (1 to %d, at most one per swab)", r.Tube, len(r.Households), r.Swabs, sweepv1alpha1.MaxPoolHouseholds)
+		limit := min(int(r.Swabs), sweepv1alpha1.MaxPoolHouseholds)
+		if len(r.Households) == 0 || len(r.Households) > limit {
+			return bad("households", 0, "lists %d households for a positive pooled tube of %d swabs, want 1 to %d (at most one per swab)",
+				len(r.Households), r.Swabs, limit)
 		}
-		for _, h := range r.Households {
-			if len(h) > 32 || !householdID.MatchString(h) {
-				return fmt.Sprintf("positive tube %s: household %q is not a unit-room id", r.Tube, h)
+		for i, h := range r.Households {
+			if !IsHouseholdID(h) {
+				return bad("households", i+1, "is not a unit-room id like \"2-1203\" (letters and digits joined by single dashes, at most %d characters, no 11 digits in a row)", maxHouseholdID)
+			}
+			if j := slices.Index(r.Households[:i], h); j >= 0 {
+				return bad("households", i+1, "repeats item %d", j+1)
 			}
 		}
 	case Single:
-		if len(r.Pool) == 0 || !tubeID.MatchString(r.Pool) {
-			return fmt.Sprintf("single tube %s: pool %q is not a lab tube id", r.Tube, r.Pool)
+		if !IsTubeID(r.Pool) {
+			return bad("pool", 0, "is not a lab tube id: a single tube names the pooled tube it retests")
 		}
-		if len(r.Household) > 32 || !householdID.MatchString(r.Household) {
-			return fmt.Sprintf("single tube %s: household %q is not a unit-room id", r.Tube, r.Household)
+		if !IsHouseholdID(r.Household) {
+			return bad("household", 0, "is not a unit-room id like \"2-1203\" (letters and digits joined by single dashes, at most %d characters, no 11 digits in a row)", maxHouseholdID)
 		}
 	default:
-		return fmt.Sprintf("tube %s: kind %q is neither pooled nor single", r.Tube, r.Kind)
+		return bad("kind", 0, "is neither %q nor %q", Pooled, Single)
+	}
+	return nil
+}
+
+// Problem returns why a result cannot be taken, or "". buildings are the
+// round's buildings; a result for any other is refused, so that a lab's
+// mix-up cannot send a team to a building the round never swept. The
+// message may go into events and logs: it names the tube when its id is
+// valid and never repeats a value that is not a valid id or name.
+func Problem(r TubeResult, buildings map[string]bool) string {
+	p := Check(r)
+	switch {
+	case p != nil && p.Field == "tube":
+		return "a result's " + p.String()
+	case p != nil:
+		return fmt.Sprintf("tube %s: %s", r.Tube, p)
+	case !buildings[r.Building]:
+		return fmt.Sprintf("tube %s: building %q is not in this round", r.Tube, r.Building)
 	}
 	return ""
 }
