@@ -382,3 +382,45 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+// LabSources returns the Sources function of a manager: the http source
+// with the operator's own token and URL prefixes (opts), and the csv
+// source reading its ConfigMap through reader (not cached: the operator
+// reads only the ConfigMaps rounds name, when it polls them).
+func LabSources(reader client.Reader, opts lab.HTTPOptions) func(ctx context.Context, tr *sweepv1alpha1.TestingRound) (lab.Source, error) {
+	return func(ctx context.Context, tr *sweepv1alpha1.TestingRound) (lab.Source, error) {
+		l := tr.Spec.Lab
+		switch l.Source {
+		case sweepv1alpha1.SourceHTTP:
+			if l.HTTP == nil {
+				return nil, errors.New("spec.lab.http is required when spec.lab.source is http")
+			}
+			if err := opts.CheckURL(l.HTTP.URL); err != nil {
+				return nil, fmt.Errorf("spec.lab.http.url: %w", err)
+			}
+			src := lab.NewHTTPSource(l.HTTP, opts)
+			// One poll must not hold a worker for minutes: a lab that
+			// does not answer is asked again at the next poll.
+			src.Retries = 1
+			return src, nil
+		case sweepv1alpha1.SourceCSV:
+			if l.CSV == nil {
+				return nil, errors.New("spec.lab.csv is required when spec.lab.source is csv")
+			}
+			var cm corev1.ConfigMap
+			if err := reader.Get(ctx, types.NamespacedName{Namespace: tr.Namespace, Name: l.CSV.ConfigMapName}, &cm); err != nil {
+				return nil, fmt.Errorf("spec.lab.csv.configMapName %s: %w", l.CSV.ConfigMapName, err)
+			}
+			key := l.CSV.Key
+			if key == "" {
+				key = "results.csv"
+			}
+			data, ok := cm.Data[key]
+			if !ok {
+				return nil, fmt.Errorf("spec.lab.csv.key: ConfigMap %s has no key %q", cm.Name, key)
+			}
+			return &lab.CSVSource{Data: []byte(data), Name: cm.Name + "/" + key}, nil
+		}
+		return nil, fmt.Errorf("spec.lab.source %q is not a lab source", l.Source)
+	}
+}

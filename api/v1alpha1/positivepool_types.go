@@ -64,7 +64,7 @@ type LabSpec struct {
 
 	// csv names the exported result list. Required when source is csv.
 	// +optional
-	CSV *CSVSource `json:"csv,omitempty"`
+	CSV *LabCSV `json:"csv,omitempty"`
 
 	// pollInterval is how often the operator asks the lab for new results,
 	// as a duration such as "1m": from 10s to 1h.
@@ -131,6 +131,22 @@ type LabHTTP struct {
 	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1s') && duration(self) <= duration('10m'))",message="timeout must be from 1s to 10m"
 	Timeout *Duration `json:"timeout,omitempty"`
+}
+
+// LabCSV is an exported list of tube results (docs/lab-api.md, "CSV
+// export") in a ConfigMap of the round's namespace. The operator reads it
+// at every poll; replacing it with a longer export adds the new rows.
+type LabCSV struct {
+	// configMapName is the ConfigMap holding the export.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ConfigMapName string `json:"configMapName"`
+	// key is the ConfigMap key holding the CSV text.
+	// +optional
+	// +kubebuilder:default="results.csv"
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
 }
 
 // RetestSpec marks a CollectionJob as the single-tube retest (单采单检) of

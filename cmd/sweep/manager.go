@@ -124,7 +124,6 @@ func runManager(args []string) error {
 	}
 	// The round controller polls the http lab sources with these
 	// (lab.NewHTTPSource); wired with the lab follow-up (issue 17).
-	_ = labOpts
 
 	var tlsOpts []func(*tls.Config)
 	if !*enableHTTP2 {
@@ -179,6 +178,7 @@ func runManager(args []string) error {
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("sweep-lab-controller"),
 		Rounds:   roundController,
+		Sources:  controllers.LabSources(mgr.GetAPIReader(), labOpts),
 	}
 	if err := labController.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the lab controller: %w", err)
