@@ -108,6 +108,7 @@ func (r *LabReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		r.forget(tr.UID)
 		return ctrl.Result{}, nil
 	}
+	metrics.InitLab(tr.Namespace)
 	now := r.Clock.Now()
 	st := r.state(tr.UID)
 

@@ -152,6 +152,17 @@ func residents(state string) string {
 	return fmt.Sprintf(`max(sweep_round_residents{%s, state="%s"})`, round, state)
 }
 
+// district selects the district the dashboard's variable picks: the lab's
+// histograms carry no round.
+const district = `namespace="$namespace"`
+
+// quantileOverRange is a quantile of a district's histogram over the
+// dashboard's time range: positive pools are a few a night, too few for a
+// rate over minutes.
+func quantileOverRange(q, histogram string) string {
+	return fmt.Sprintf(`histogram_quantile(%s, sum by (le) (increase(%s_bucket{%s}[$__range])))`, q, histogram, district)
+}
+
 // RoundOverview is the commanders' dashboard: one round of one district at
 // a glance.
 func RoundOverview() (dashboard.Dashboard, error) {
@@ -177,7 +188,7 @@ func RoundOverview() (dashboard.Dashboard, error) {
 
 	return numbered(dashboard.NewDashboardBuilder("Sweep / Round overview").
 		Uid(RoundOverviewUID).
-		Description("One testing round of one district: how far it is, whether it finishes before the deadline, where residents are missed, and the tubes it uses. Explained panel by panel in docs/dashboards.md.").
+		Description("One testing round of one district: how far it is, whether it finishes before the deadline, where residents are missed, its positive pools and households to seal, and the tubes it uses. Explained panel by panel in docs/dashboards.md.").
 		Tags([]string{"sweep"}).
 		Refresh("30s").
 		Time("now-12h", "now").
@@ -235,6 +246,42 @@ func RoundOverview() (dashboard.Dashboard, error) {
 			query("A", fmt.Sprintf(`max by (phase) (sweep_round_buildings{%s})`, round), "{{phase}}")).
 			Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal)).
 			FillOpacity(40)).
+		WithRow(dashboard.NewRowBuilder("Positive pools")).
+		WithPanel(overTime("Positive pools by phase",
+			"Pooled tubes that tested positive (混管阳性) and where their follow-up stands: open (no team yet), retesting (a team is retesting the households one by one), awaiting results (single tubes at the lab), resolved. Stacked, so the total is the round's positive pools. Empty for a round without a lab.",
+			"none",
+			query("A", fmt.Sprintf(`max by (phase) (sweep_positive_pools{%s})`, round), "{{phase}}")).
+			Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal)).
+			FillOpacity(40).
+			Decimals(0)).
+		WithPanel(overTime("Oldest open pool against retest limit",
+			"How long the round's oldest positive pool not retested yet (open or retesting) has waited since its pooled result, against the round's retestWithin. 0 while no pool waits. Above the limit, the SweepPositivePoolNotRetested alert fires.",
+			"s",
+			// No pool waits: the gauge is absent, and the age is 0 for a
+			// round with a lab.
+			query("A", fmt.Sprintf(`(time() - max(sweep_positive_pool_oldest_open_result_timestamp_seconds{%[1]s})) or (0 * max(sweep_round_retest_within_seconds{%[1]s}))`, round), "oldest open pool"),
+			query("B", fmt.Sprintf(`max(sweep_round_retest_within_seconds{%s})`, round), "retest within")).
+			OverrideByName("retest within", []dashboard.DynamicConfigValue{
+				{Id: "color", Value: map[string]any{"mode": "fixed", "fixedColor": "red"}},
+				{Id: "custom.fillOpacity", Value: 0},
+				{Id: "custom.lineStyle", Value: map[string]any{"fill": "dash", "dash": []int{10, 10}}},
+			})).
+		WithPanel(bigNumber("Households to seal",
+			"Households (unit-room ids) whose own single tube was positive, over the round's resolved pools: the households to seal. Red from the first one. Their list is in `kubectl get positivepools`.",
+			"none", thresholds("green", 1.0, "red"),
+			now("A", fmt.Sprintf(`max(sweep_households_to_seal{%s})`, round), "to seal")).Span(8)).
+		WithPanel(bigNumber("Time to retest",
+			"From a positive pooled result to the end of its single-tube retest, median and 90th percentile over the time range shown, for every round of the district.",
+			"s", thresholds("blue"),
+			now("A", quantileOverRange("0.5", "sweep_positive_pool_retest_seconds"), "median"),
+			now("B", quantileOverRange("0.9", "sweep_positive_pool_retest_seconds"), "90th percentile")).
+			TextMode(common.BigValueTextModeValueAndName).Span(8)).
+		WithPanel(bigNumber("Lab turnaround",
+			"From swab to lab result of each tube, pooled or single, median and 90th percentile over the time range shown, for every round of the district.",
+			"s", thresholds("blue"),
+			now("A", quantileOverRange("0.5", "sweep_lab_turnaround_seconds"), "median"),
+			now("B", quantileOverRange("0.9", "sweep_lab_turnaround_seconds"), "90th percentile")).
+			TextMode(common.BigValueTextModeValueAndName).Span(8)).
 		WithRow(dashboard.NewRowBuilder("Communities and supplies")).
 		WithPanel(barchart.NewPanelBuilder().
 			Title("Residents by community").

@@ -94,6 +94,19 @@ var (
 	}, []string{"namespace"})
 )
 
+// InitLab makes a district's lab series exist at zero once one of its
+// rounds has a lab (the lab controller calls it on each reconcile). A
+// counter or histogram child appears on its first increment otherwise, and
+// rate() and increase() never count that first poll error, ignored result
+// or observation: a night's one positive pool would leave the time-to-retest
+// panel empty and a single ignored result would not alert.
+func InitLab(namespace string) {
+	LabPollErrors.WithLabelValues(namespace)
+	LabResultsIgnored.WithLabelValues(namespace)
+	LabTurnaround.WithLabelValues(namespace)
+	PoolRetestDone.WithLabelValues(namespace)
+}
+
 var (
 	roundBuildings = prometheus.NewDesc("sweep_round_buildings", "Buildings of a round by the phase of their CollectionJob.", []string{"namespace", "round", "phase"}, nil)
 	roundResidents = prometheus.NewDesc("sweep_round_residents", "Residents of a round by state: expected, sampled, outstanding, missed, exempt, home_visited, extra_sampled (sampled beyond the roster: the roster needs updating).", []string{"namespace", "round", "state"}, nil)

@@ -53,6 +53,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/lab"
 )
 
 // root is the repository, from this package's directory.
@@ -89,6 +90,7 @@ func TestDashboardsAndAlertsAgainstARealPrometheus(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	dir := t.TempDir()
+	testStart := time.Now()
 
 	// The control plane.
 	env := &envtest.Environment{
@@ -209,6 +211,13 @@ scrape_configs:
 	}
 	tr.Spec.Collector.Source = sweepv1alpha1.SourceDrill
 	tr.Spec.Collector.Drill = &sweepv1alpha1.DrillSource{Seed: 11, AbsentPercent: ptr.To[int32](10)}
+	// The drill lab, so that the positive-pool panels have pools: results a
+	// second after each building, polled every 10s (the least allowed), and
+	// a seed that marks exactly two pooled tubes of the first buildings
+	// positive.
+	tr.Spec.Lab = &sweepv1alpha1.LabSpec{Source: sweepv1alpha1.SourceDrill, PollInterval: sweepv1alpha1.NewDuration(10 * time.Second),
+		Drill: &sweepv1alpha1.LabDrill{Seed: labSeed(t, roundName, labPermille), PositivePermille: ptr.To(labPermille),
+			Turnaround: sweepv1alpha1.NewDuration(time.Second)}}
 	if err := k8s.Create(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
@@ -283,14 +292,37 @@ scrape_configs:
 		return ok, nil
 	})
 	t.Logf("completed: %s", last)
+
+	// The positive pools: found, retested and resolved (late results are
+	// the normal case, so this may come after the round completed), and
+	// Prometheus has seen each pool's time to retest.
+	districtSel := fmt.Sprintf(`namespace=%q`, ns)
+	await(t, "the round's positive pools resolved, as Prometheus reports", 3*time.Minute, func() (bool, error) {
+		pc := round().Status.PositivePools
+		if pc == nil || pc.Resolved == 0 || pc.Open+pc.Retesting+pc.AwaitingResults > 0 {
+			last = fmt.Sprintf("status %+v", pc)
+			return false, nil
+		}
+		resolved, err1 := scalar(ctx, prom, `max(sweep_positive_pools{namespace="$namespace", round="$round", phase="resolved"})`)
+		retested, err2 := scalar(ctx, prom, fmt.Sprintf(`sum(sweep_positive_pool_retest_seconds_count{%s})`, districtSel))
+		turnaround, err3 := scalar(ctx, prom, fmt.Sprintf(`sum(sweep_lab_turnaround_seconds_count{%s})`, districtSel))
+		last = fmt.Sprintf("status %+v; Prometheus resolved %v retested %v turnaround samples %v (%v %v %v)", pc, resolved, retested, turnaround, err1, err2, err3)
+		return err1 == nil && err2 == nil && err3 == nil &&
+			int32(resolved) == pc.Resolved && int32(retested) == pc.Resolved && turnaround > 0, nil
+	})
+	t.Logf("pools: %s", last)
+	if pc := round().Status.PositivePools; pc.Resolved != 2 {
+		t.Errorf("the lab seed should make two positive pools: %+v", pc)
+	}
 	if st := round().Status; st.Residents.Missed == 0 || st.ProgressPercent != 100 {
 		t.Errorf("the drill should leave residents missed and the round at 100%%: %+v", st.Residents)
 	}
 
 	// Every query of every panel of both dashboards answers, with the
 	// variables a commander or ops would pick: this district, this round,
-	// this scrape job. $__rate_interval is Grafana's; 1m spans the round.
-	vars := strings.NewReplacer("$namespace", ns, "$round", roundName, "$job", job, "$__rate_interval", "1m")
+	// this scrape job. $__rate_interval and $__range are Grafana's; 1m
+	// spans the round, and 1h the whole test, as a dashboard's range would.
+	vars := strings.NewReplacer("$namespace", ns, "$round", roundName, "$job", job, "$__rate_interval", "1m", "$__range", "1h")
 	now := time.Now()
 	for _, p := range panels {
 		expr := vars.Replace(p.expr)
@@ -355,8 +387,72 @@ scrape_configs:
 				n++
 			}
 		}
-		return n >= 6, nil
+		return n >= 9, nil
 	})
+
+	// SweepPositivePoolNotRetested joins two gauges on (namespace, round):
+	// its comparison turned round (retested within the limit, as every
+	// pool here is) must match the round while a pool was open, or the
+	// alert could never fire.
+	notRetested := `(time() - max by (namespace, round) (sweep_positive_pool_oldest_open_result_timestamp_seconds))
+	  < on (namespace, round) max by (namespace, round) (sweep_round_retest_within_seconds)`
+	m, _, _, err := prom.QueryRange(ctx, notRetested, promv1.Range{Start: testStart, End: time.Now(), Step: time.Second})
+	if err != nil {
+		t.Fatalf("%s: %v", notRetested, err)
+	}
+	matched := false
+	if mat, ok := m.(model.Matrix); ok {
+		for _, s := range mat {
+			matched = matched || (string(s.Metric["namespace"]) == ns && string(s.Metric["round"]) == roundName && len(s.Values) > 0)
+		}
+	}
+	if !matched {
+		t.Errorf("the comparison of SweepPositivePoolNotRetested never matched the round while its pools were open: %s gave %v", notRetested, m)
+	}
+}
+
+// labPermille is the drill lab's share of positive pooled tubes, per
+// thousand.
+const labPermille int32 = 10
+
+// labSeed finds a drill lab seed that marks exactly two pooled tubes
+// positive, both among the first five tubes of b-00 to b-02: every
+// building fills at least that many, and those are swept first, so the
+// pools are found while buildings still queue. lab.Drill is pure; a
+// tube's positivity depends on the seed, round, building and tube only.
+func labSeed(t *testing.T, round string, permille int32) int64 {
+	t.Helper()
+	done := metav1.Now()
+	jobs := func(tubes int32, names int) []*sweepv1alpha1.CollectionJob {
+		var out []*sweepv1alpha1.CollectionJob
+		for i := range names {
+			out = append(out, &sweepv1alpha1.CollectionJob{
+				Spec:   sweepv1alpha1.CollectionJobSpec{Building: fmt.Sprintf("b-%02d", i), Expected: 130, Households: 40, PoolSize: 10},
+				Status: sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobCompleted, Sampled: 130, Tubes: tubes, CompletionTime: &done},
+			})
+		}
+		return out
+	}
+	// At most 129 residents a building, 10 swabs a tube: 13 tubes.
+	all, first := jobs(13, buildings), jobs(5, 3)
+	positives := func(seed int64, js []*sweepv1alpha1.CollectionJob) int {
+		tr := &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Name: round}, Spec: sweepv1alpha1.TestingRoundSpec{
+			Lab: &sweepv1alpha1.LabSpec{Drill: &sweepv1alpha1.LabDrill{Seed: seed, PositivePermille: &permille, Turnaround: sweepv1alpha1.NewDuration(time.Second)}}}}
+		n := 0
+		for _, r := range lab.Drill(tr, js, done.Add(time.Hour)) {
+			if r.Positive {
+				n++
+			}
+		}
+		return n
+	}
+	for seed := int64(1); seed < 1_000_000; seed++ {
+		if positives(seed, first) == 2 && positives(seed, all) == 2 {
+			return seed
+		}
+	}
+	t.Fatal("no drill lab seed gives two positive tubes")
+	return 0
 }
 
 // dashboardFiles are the generated dashboards the test reads.
