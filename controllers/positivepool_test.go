@@ -24,8 +24,8 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -58,7 +58,7 @@ func nightSeed(t *testing.T, round string, permille int32) int64 {
 	var jobs []*sweepv1alpha1.CollectionJob
 	for _, b := range []string{"b-0", "b-1", "b-2", "b-3", "b-4", "b-5"} {
 		jobs = append(jobs, &sweepv1alpha1.CollectionJob{
-			Spec: sweepv1alpha1.CollectionJobSpec{Building: b, Expected: 100, Households: 40, Units: 2, Floors: 10, PoolSize: 10},
+			Spec:   sweepv1alpha1.CollectionJobSpec{Building: b, Expected: 100, Households: 40, Units: 2, Floors: 10, PoolSize: 10},
 			Status: sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobCompleted, Sampled: 100, Tubes: 10, CompletionTime: &done},
 		})
 	}

@@ -117,7 +117,7 @@ type BuildingSpec struct {
 type BuildingStatus struct {
 	// sealRequests are the retests that found households to seal here,
 	// newest last, at most 20. Under the Approval sealing policy they wait
-	// for ops to set spec.controlLevel to Sealed (`sweep seal`); under
+	// for ops to set spec.controlLevel to Sealed (`kubectl patch`); under
 	// Automatic the operator has set it.
 	// +optional
 	// +listType=atomic
@@ -144,8 +144,10 @@ type SealRequest struct {
 	// time is when the pool was resolved.
 	// +required
 	Time metav1.Time `json:"time"`
-	// sealed is true once the Building's control level is Sealed for it:
-	// set by the operator under Automatic, or when ops approved.
+	// sealed says the Building's control level was Sealed when the request
+	// was recorded: set by the operator under the Automatic policy, or
+	// sealed already. Under Approval, ops seal it by setting
+	// spec.controlLevel (the Level column of `kubectl get buildings`).
 	// +optional
 	Sealed bool `json:"sealed,omitempty"`
 }

@@ -29,7 +29,7 @@ type SealingPolicy string
 
 const (
 	// SealingApproval records the households to seal on the Building and
-	// asks for an ops approval (`sweep seal`) before the Building's control
+	// asks for an ops approval (ops set spec.controlLevel) before its control
 	// level becomes Sealed.
 	SealingApproval SealingPolicy = "Approval"
 	// SealingAutomatic sets the Building's control level to Sealed at once,
@@ -91,7 +91,8 @@ type LabSpec struct {
 
 	// sealing decides what a household to seal does to its Building:
 	// Approval (the default) records it on the Building and waits for ops
-	// (`sweep seal`); Automatic sets the Building's control level to Sealed.
+	// (`kubectl patch building`); Automatic sets the Building's control
+	// level to Sealed.
 	// +optional
 	// +kubebuilder:default=Approval
 	Sealing SealingPolicy `json:"sealing,omitempty"`
