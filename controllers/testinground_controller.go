@@ -202,6 +202,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	// Roll the jobs up into the round's status.
 	st := round.Status(&tr, jobs, unplanned, now)
 	st.PositivePools = round.PoolCounts(pools)
+	st.RetestSupplies = round.RetestSupplies(&tr, &st, all, pools)
 	if !equality.Semantic.DeepEqual(st, tr.Status) {
 		if wait := r.statusWriteWait(req.NamespacedName, st.Phase != tr.Status.Phase); wait > 0 {
 			wake.at(wait)

@@ -269,6 +269,14 @@ type TestingRoundStatus struct {
 	// +optional
 	Supplies Supplies `json:"supplies,omitempty"`
 
+	// retestSupplies are the single tubes and swabs the round's positive
+	// pools need: forecast from the round's positivity so far (positive
+	// pooled tubes per tube used, applied to every tube the round
+	// forecasts, each needing poolSize single tubes and swabs), and used by
+	// the retests. Empty without a lab source.
+	// +optional
+	RetestSupplies *Supplies `json:"retestSupplies,omitempty"`
+
 	// positivePools counts the round's positive pools by phase, and the
 	// households their retests found to seal. Empty without a lab source.
 	// +optional

@@ -944,6 +944,11 @@ func (in *TestingRoundStatus) DeepCopyInto(out *TestingRoundStatus) {
 	out.Residents = in.Residents
 	out.Tubes = in.Tubes
 	out.Supplies = in.Supplies
+	if in.RetestSupplies != nil {
+		in, out := &in.RetestSupplies, &out.RetestSupplies
+		*out = new(Supplies)
+		**out = **in
+	}
 	if in.PositivePools != nil {
 		in, out := &in.PositivePools, &out.PositivePools
 		*out = new(PoolCounts)

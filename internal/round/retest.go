@@ -83,3 +83,34 @@ func PoolCounts(pools []*sweepv1alpha1.PositivePool) *sweepv1alpha1.PoolCounts {
 func PoolsUnresolved(c *sweepv1alpha1.PoolCounts) bool {
 	return c != nil && c.Open+c.Retesting+c.AwaitingResults > 0
 }
+
+// RetestSupplies is what the round's retests need and used. The forecast
+// reserves, for every tube the round forecasts, poolSize single tubes and
+// swabs at the round's positivity so far (positive pools per tube used), and
+// never less than the pools found already need; used is the retests' own.
+// Nil for a round without a lab.
+func RetestSupplies(r *sweepv1alpha1.TestingRound, st *sweepv1alpha1.TestingRoundStatus, jobs []*sweepv1alpha1.CollectionJob, pools []*sweepv1alpha1.PositivePool) *sweepv1alpha1.Supplies {
+	if r.Spec.Lab == nil {
+		return nil
+	}
+	out := &sweepv1alpha1.Supplies{}
+	var found int64
+	for _, p := range pools {
+		found += int64(p.Spec.Swabs)
+	}
+	pool := int64(max(r.Spec.PoolSize, 1))
+	var reserve int64
+	if used := st.Tubes.Used; used > 0 {
+		reserve = ceilDiv(st.Tubes.Forecast*int64(len(pools)), used) * pool
+	}
+	reserve = max(reserve, found)
+	spare := int64(max(r.Spec.Supplies.SparePercent, 0))
+	tubes := ceilDiv(reserve*(100+spare), 100)
+	out.Forecast = sweepv1alpha1.SupplyCounts{Tubes: tubes, Swabs: tubes, TubeBags: ceilDiv(tubes, tubesPerBag(r.Spec.Supplies))}
+	for _, j := range jobs {
+		if IsRetest(j) {
+			addCounts(&out.Used, JobUsed(j, r.Spec.Supplies))
+		}
+	}
+	return out
+}
