@@ -133,7 +133,9 @@ func Decide(o Observed) Decision {
 	for _, t := range names {
 		p := byTube[t]
 		job := retests[p.Name]
-		if job == nil {
+		// A pool whose retest ended keeps what it has: a retest job
+		// deleted after that is not run again.
+		if job == nil && !retestEnded(p.Status.Phase) {
 			if sj := sweepJob[p.Spec.Building]; sj != nil && p.DeletionTimestamp == nil {
 				d.NewRetests = append(d.NewRetests, NewRetest(r, p, sj))
 			}
@@ -245,6 +247,11 @@ func PoolStatus(p *sweepv1alpha1.PositivePool, job *sweepv1alpha1.CollectionJob,
 			st.Phase = sweepv1alpha1.PoolRetesting
 		}
 	}
+	// The phase never goes back: a retest job that is gone (deleted after
+	// it ended) or seen late in the cache leaves the pool where it was.
+	if poolPhaseRank(st.Phase) < poolPhaseRank(old.Phase) {
+		st.Phase = old.Phase
+	}
 	singles := t.Singles[p.Spec.Tube]
 	seal := map[string]bool{}
 	for _, h := range st.HouseholdsToSeal {
@@ -294,4 +301,22 @@ func PoolStatus(p *sweepv1alpha1.PositivePool, job *sweepv1alpha1.CollectionJob,
 		}
 	}
 	return st, events
+}
+
+// poolPhaseRank orders a pool's phases: a pool only moves forward.
+func poolPhaseRank(p sweepv1alpha1.PositivePoolPhase) int {
+	switch p {
+	case sweepv1alpha1.PoolRetesting:
+		return 1
+	case sweepv1alpha1.PoolAwaitingResults:
+		return 2
+	case sweepv1alpha1.PoolResolved:
+		return 3
+	}
+	return 0
+}
+
+// retestEnded says whether a pool in phase p is past its retest.
+func retestEnded(p sweepv1alpha1.PositivePoolPhase) bool {
+	return poolPhaseRank(p) >= poolPhaseRank(sweepv1alpha1.PoolAwaitingResults)
 }
