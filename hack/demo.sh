@@ -6,11 +6,17 @@
 # 2. installs the CRDs and runs the operator as a process on this machine with
 #    the local executor (visits run in-process: kwok has no container runtime);
 # 3. applies the demo district (config/samples/sweep_demo_district.yaml) and a
-#    drill round with re-knocks one minute apart, drill time scaled down;
+#    drill round with re-knocks one minute apart, drill time scaled down, and
+#    a drill lab: one pooled tube of xinjiang-6 comes back positive seconds
+#    after the building is swept, so a positive pool appears, its single-tube
+#    retest is admitted ahead of the queued buildings, and the pool resolves
+#    with a household to seal (docs/positive-pools.md);
 # 4. shows the round live with `sweep status --watch`, then its summary;
 # 5. tears everything down on exit or Ctrl-C.
-# It takes about 3 minutes: 32 teams sweep 64 buildings, two visits each at
-# most, a minute apart (a team waits with its building between visits). SWEEP_DEMO_KEEP=1 keeps the cluster at the end.
+# It takes about 4 minutes: 24 teams sweep 64 buildings, two visits each at
+# most, a minute apart (a team waits with its building between visits).
+# SWEEP_DEMO_KEEP=1 keeps the cluster at the end; SWEEP_DEMO_BIN runs another
+# sweep binary than bin/sweep.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +26,7 @@ name=sweep-demo
 work=$(mktemp -d "${TMPDIR:-/tmp}/sweep-demo.XXXXXX")
 metrics_addr=${SWEEP_DEMO_METRICS:-127.0.0.1:18080}
 kubeconfig=$work/kubeconfig
+sweep=${SWEEP_DEMO_BIN:-$bin/sweep}
 manager_pid=
 
 cleanup() {
@@ -46,13 +53,14 @@ kubectl apply --server-side -f "$root/config/crd/bases" >/dev/null
 # fails at once on that; so ask again until it answers.
 for i in $(seq 60); do
   kubectl wait --for condition=established --timeout=60s crd/buildings.sweep.masstesting.io \
-    crd/testingrounds.sweep.masstesting.io crd/collectionjobs.sweep.masstesting.io >/dev/null 2>&1 && break
+    crd/testingrounds.sweep.masstesting.io crd/collectionjobs.sweep.masstesting.io \
+    crd/positivepools.sweep.masstesting.io >/dev/null 2>&1 && break
   [ "$i" = 60 ] && { echo "the CRDs were not established within a minute" >&2; exit 1; }
   sleep 1
 done
 
 echo ">> starting the operator (local executor, drill time x0.001); log: $work/manager.log"
-"$bin/sweep" manager --executor=local --drill-time-scale=0.001 \
+"$sweep" manager --executor=local --drill-time-scale=0.001 \
   --metrics-bind-address="$metrics_addr" --metrics-secure=false \
   --health-probe-bind-address=127.0.0.1:0 >"$work/manager.log" 2>&1 &
 manager_pid=$!
@@ -72,14 +80,25 @@ metadata:
 spec:
   start: "$start"
   deadline: "$deadline"
-  teams: 32
+  teams: 24
   visits: {max: 2, interval: 1m}
   collector:
     source: drill
     drill: {seed: 20221126, absentPercent: 15, stillAbsentPercent: 40}
+  # A drill lab: results 5 s after a building is swept. Seed 525 at 2 per
+  # mille marks tube 0 of xinjiang-6 (a Controlled building of the first
+  # wave) positive and no other tube of the district (lab.Drill is pure:
+  # TestDemoLabSeed checks it), so one positive pool appears while
+  # buildings are still queued.
+  lab:
+    source: drill
+    drill: {seed: 525, positivePermille: 2, turnaround: 5s}
+    pollInterval: 10s
+    sealing: Automatic
 YAML
 echo ">> round demo-round started at $start; watching it (Ctrl-C stops the demo)"
 sleep 1
-"$bin/sweep" status -n demo --watch --interval 2s --timeout 6m demo-round
+"$sweep" status -n demo --watch --interval 2s --timeout 10m demo-round
 echo
 kubectl get testingrounds -n demo
+kubectl get positivepools -n demo

@@ -48,6 +48,19 @@ type MissedList struct {
 	// whose missed households are invented for an exercise.
 	Source    sweepv1alpha1.SourceType `json:"source"`
 	Buildings []MissedBuilding         `json:"buildings"`
+	// Retests are the single-tube retests of positive pools with residents
+	// not retested: not buildings of the round, but people whose pooled
+	// tube was positive, listed under their pool.
+	Retests []MissedRetest `json:"retests,omitempty"`
+}
+
+// MissedRetest is the retest of one positive pool with residents not
+// retested (yet, while it runs).
+type MissedRetest struct {
+	// Pool is the PositivePool's name, Tube the lab's id of its tube.
+	Pool string `json:"pool"`
+	Tube string `json:"tube"`
+	MissedBuilding
 }
 
 // MissedBuilding is one building with residents not sampled.
@@ -143,7 +156,7 @@ func missedList(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJ
 		if j.Spec.Round != tr.Name || (building != "" && j.Spec.Building != building) || (community != "" && round.Community(j) != community) {
 			continue
 		}
-		if !final && j.Status.Visits == 0 {
+		if !final && j.Status.Visits == 0 && !round.IsRetest(j) {
 			// A running round's buildings not visited yet: nobody there is
 			// missed so far, only not reached.
 			continue
@@ -166,8 +179,18 @@ func missedList(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJ
 		if t := lastVisit(j); t != nil {
 			mb.LastVisitTime = t.UTC().Format(time.RFC3339)
 		}
+		if round.IsRetest(j) {
+			// A retest is not a building: its residents are listed under
+			// their pool, and only once it visited or finished (a queued
+			// retest has missed nobody yet).
+			if j.Status.Visits > 0 || round.Finished(j) {
+				out.Retests = append(out.Retests, MissedRetest{Pool: j.Spec.Retest.Pool, Tube: j.Spec.Retest.Tube, MissedBuilding: mb})
+			}
+			continue
+		}
 		out.Buildings = append(out.Buildings, mb)
 	}
+	sort.Slice(out.Retests, func(a, b int) bool { return out.Retests[a].Pool < out.Retests[b].Pool })
 	sort.Slice(out.Buildings, func(a, b int) bool {
 		if out.Buildings[a].Community != out.Buildings[b].Community {
 			return out.Buildings[a].Community < out.Buildings[b].Community
@@ -193,28 +216,40 @@ func writeMissedCSV(w io.Writer, l MissedList) error {
 	cw := csv.NewWriter(w)
 	// source is on every row, so that a drill's rows stay marked after
 	// they are filtered or pasted elsewhere.
-	_ = cw.Write([]string{"namespace", "round", "source", "community", "building", "address", "phase", "visits", "last_visit", "missed_residents", "household"})
-	for _, b := range l.Buildings {
+	// pool is empty on a building's rows and names the positive pool on a
+	// retest's: those residents' pooled tube was positive.
+	_ = cw.Write([]string{"namespace", "round", "source", "community", "building", "address", "phase", "visits", "last_visit", "missed_residents", "household", "pool"})
+	write := func(b MissedBuilding, pool string) {
 		hh := b.MissedHouseholds
 		if len(hh) == 0 {
 			hh = []string{""} // the building's count, without household ids
 		}
 		for _, h := range hh {
 			_ = cw.Write([]string{l.Namespace, l.Round, string(l.Source), b.Community, b.Building, b.Address, b.Phase,
-				strconv.Itoa(int(b.Visits)), b.LastVisitTime, strconv.Itoa(int(b.MissedResidents)), h})
+				strconv.Itoa(int(b.Visits)), b.LastVisitTime, strconv.Itoa(int(b.MissedResidents)), h, pool})
 		}
+	}
+	for _, b := range l.Buildings {
+		write(b, "")
+	}
+	for _, r := range l.Retests {
+		write(r.MissedBuilding, r.Pool)
 	}
 	cw.Flush()
 	return cw.Error()
 }
 
 func writeMissedTable(w io.Writer, l MissedList) error {
-	if len(l.Buildings) == 0 {
+	if len(l.Buildings) == 0 && len(l.Retests) == 0 {
 		_, err := fmt.Fprintf(w, "Nobody missed in round %s/%s.\n", l.Namespace, l.Round)
 		return err
 	}
 	if l.Source.Simulated() {
 		fmt.Fprintln(w, statusview.DrillBanner)
+	}
+	if len(l.Buildings) == 0 {
+		fmt.Fprintf(w, "No building of round %s/%s has residents not sampled.\n", l.Namespace, l.Round)
+		return writeMissedRetests(w, l)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMMUNITY\tBUILDING\tPHASE\tVISITS\tLAST VISIT\tMISSED\tHOUSEHOLDS")
@@ -230,8 +265,25 @@ func writeMissedTable(w io.Writer, l MissedList) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d residents in %d buildings not sampled in round %s/%s (%s).\n", total, len(l.Buildings), l.Namespace, l.Round, orDash(string(l.Phase)))
-	return err
+	if _, err := fmt.Fprintf(w, "%d residents in %d buildings not sampled in round %s/%s (%s).\n", total, len(l.Buildings), l.Namespace, l.Round, orDash(string(l.Phase))); err != nil {
+		return err
+	}
+	return writeMissedRetests(w, l)
+}
+
+// writeMissedRetests lists the residents of positive pools not retested,
+// pool by pool: not buildings, and the first to go back for.
+func writeMissedRetests(w io.Writer, l MissedList) error {
+	if len(l.Retests) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nResidents of positive pools not retested (%d pools):\n", len(l.Retests))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "POOL\tTUBE\tBUILDING\tPHASE\tVISITS\tNOT RETESTED\tHOUSEHOLDS")
+	for _, r := range l.Retests {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.Pool, r.Tube, r.Building, r.Phase, r.Visits, r.MissedResidents, strings.Join(r.MissedHouseholds, " "))
+	}
+	return tw.Flush()
 }
 
 func orDash(s string) string {

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/round"
 	"github.com/masstesting/sweep/internal/statusview"
 )
@@ -271,5 +273,122 @@ func TestStatusTreeAndSummary(t *testing.T) {
 	}
 	if _, _, err := sweep(t, adminConf, "status", "-n", ns, "nope"); err == nil || !strings.Contains(err.Error(), "status/nope") {
 		t.Errorf("unknown round: %v", err)
+	}
+}
+
+// poolsRound is finishedRound with a drill lab that found two pooled tubes
+// positive: xinjiang-1's pool resolved, one household to seal, its retest
+// missed one resident of 3-502; xinjiang-2's retest still waits for its
+// second visit. The retests are jobs of the round with its label and
+// controller reference, as the lab controller makes them.
+func poolsRound(t *testing.T, ns string) {
+	t.Helper()
+	finishedRound(t, ns)
+	ctx := context.Background()
+	var tr sweepv1alpha1.TestingRound
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "baoguo-2026-11-26"}, &tr); err != nil {
+		t.Fatal(err)
+	}
+	tr.Spec.Lab = &sweepv1alpha1.LabSpec{Source: sweepv1alpha1.SourceDrill, Sealing: sweepv1alpha1.SealingApproval}
+	if err := k8s.Update(ctx, &tr); err != nil {
+		t.Fatal(err)
+	}
+	result := tr.Spec.Deadline.Add(-8 * time.Hour)
+	var pools []*sweepv1alpha1.PositivePool
+	for _, pc := range []struct {
+		building, tube string
+		hh             []string
+		pool           sweepv1alpha1.PositivePoolStatus
+		job            sweepv1alpha1.CollectionJobStatus
+	}{
+		{"xinjiang-1", "T0001", []string{"1-101", "3-502"},
+			sweepv1alpha1.PositivePoolStatus{Phase: sweepv1alpha1.PoolResolved, Retested: 4, Resulted: 4, HouseholdsToSeal: []string{"1-101"}},
+			sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobCompleted, Visits: 2, Sampled: 4, Missed: 1, Tubes: 4, MissedHouseholds: []string{"3-502"},
+				StartTime: &metav1.Time{Time: result.Add(30 * time.Minute)}, CompletionTime: &metav1.Time{Time: result.Add(90 * time.Minute)}}},
+		{"xinjiang-2", "T0002", []string{"2-301", "2-302"},
+			sweepv1alpha1.PositivePoolStatus{Phase: sweepv1alpha1.PoolRetesting, Retested: 2},
+			sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobWaiting, Visits: 1, Sampled: 2, Tubes: 2,
+				StartTime: &metav1.Time{Time: result.Add(30 * time.Minute)}}},
+	} {
+		p := lab.NewPool(&tr, lab.TubeResult{Tube: pc.tube, Building: pc.building, Kind: lab.Pooled, Positive: true,
+			Swabs: 5, Households: pc.hh, ResultTime: result})
+		if err := k8s.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		p.Status = pc.pool
+		p.Status.RetestJob = p.Name
+		if err := k8s.Status().Update(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		pools = append(pools, p)
+		var sweepJob sweepv1alpha1.CollectionJob
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: round.JobName(tr.Name, tr.UID, pc.building)}, &sweepJob); err != nil {
+			t.Fatal(err)
+		}
+		j := lab.NewRetest(&tr, p, &sweepJob)
+		j.Spec.Suspend = false
+		if err := k8s.Create(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		j.Status = pc.job
+		if err := k8s.Status().Update(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr.Status.PositivePools = round.PoolCounts(pools)
+	if err := k8s.Status().Update(ctx, &tr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A round with positive pools: `sweep status` prints them under the round
+// and in the summary, the retests are not listed as buildings, and `sweep
+// missed` lists the resident a retest missed under its pool, not as a
+// building.
+func TestStatusAndMissedWithPools(t *testing.T) {
+	const ns = "pools"
+	poolsRound(t, ns)
+	out, _, err := sweep(t, adminConf, "status", "baoguo-2026-11-26", "-n", ns)
+	if err == nil || !strings.Contains(err.Error(), "exceeded its deadline") {
+		t.Errorf("status: %v", err)
+	}
+	for _, want := range []string{
+		"Positive pools 2: 0 open, 1 retesting, 0 awaiting results, 1 resolved; 1 households to seal",
+		"  xinjiang-1  T0001  Resolved   4/5",
+		"Completed, visit 2, 1 missed (3-502)  1-101",
+		"  xinjiang-2  T0002  Retesting  2/5",
+		"xinjiang              4/4 done",
+		"positive   2 pools: 1 resolved, 0 awaiting results, 1 retesting, 0 open; 1 households to seal",
+		"xinjiang-1  T0001  Resolved   4/5       1 (3-502)     1-101",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	// Four buildings, each once in the tree: the retests are not buildings.
+	for _, b := range []string{"xinjiang-1", "xinjiang-2", "xinjiang-3", "xinjiang-4"} {
+		if n := strings.Count(out, "─ "+b+" "); n != 1 {
+			t.Errorf("%s is %d times in the tree, want once:\n%s", b, n, out)
+		}
+	}
+
+	table, _, err := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A pool's name ends in a hash of the round's UID, new in each run:
+	// the golden holds it as ten x's (the same width, so the columns hold).
+	golden(t, "missed_pools_table.golden", regexp.MustCompile(`-[0-9a-f]{10}\b`).ReplaceAllString(table, "-xxxxxxxxxx"))
+	jsonOut, _, _ := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "-o", "json")
+	var l MissedList
+	if err := json.Unmarshal([]byte(jsonOut), &l); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Buildings) != 3 || len(l.Retests) != 2 || l.Retests[0].MissedResidents+l.Retests[1].MissedResidents != 4 {
+		t.Errorf("json: %d buildings, retests %+v; want the same 3 buildings and both retests under their pools", len(l.Buildings), l.Retests)
+	}
+	csvOut, _, _ := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "-o", "csv")
+	if !strings.Contains(csvOut, ",xinjiang-1,") || !strings.Contains(csvOut, ",3-502,"+l.Retests[0].Pool+"\n") {
+		t.Errorf("csv lacks the retest's missed household under its pool:\n%s", csvOut)
 	}
 }

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
@@ -84,8 +86,12 @@ func (c *cli) runStatus(ctx context.Context, args []string) error {
 		// The label finds them; the controller reference's UID says which
 		// are the round's, as the operator counts them.
 		jobs.Items = round.Controlled(&tr, jobs.Items)
+		pools, err := roundPools(ctx, cl, &tr)
+		if err != nil {
+			return err
+		}
 		var buf bytes.Buffer
-		statusview.Tree(&buf, &tr, jobs.Items, statusview.Options{Now: time.Now(), Color: useColor, All: *all})
+		statusview.Tree(&buf, &tr, jobs.Items, statusview.Options{Now: time.Now(), Color: useColor, All: *all, Pools: pools})
 		if c.tty && *watch {
 			// Redraw in place on a terminal.
 			fmt.Fprint(c.out, "\033[H\033[2J")
@@ -97,7 +103,7 @@ func (c *cli) runStatus(ctx context.Context, args []string) error {
 		if final || !*watch {
 			if final {
 				fmt.Fprintln(c.out)
-				statusview.Summary(c.out, &tr, jobs.Items)
+				statusview.Summary(c.out, &tr, jobs.Items, pools)
 			}
 			if tr.Status.Phase == sweepv1alpha1.RoundDeadlineExceeded {
 				return fmt.Errorf("round %s/%s exceeded its deadline", ns, name)
@@ -110,6 +116,30 @@ func (c *cli) runStatus(ctx context.Context, args []string) error {
 		case <-time.After(*interval):
 		}
 	}
+}
+
+// roundPools lists the PositivePools the round controls (round.Controls,
+// the operator's one ownership rule). A round without a lab has none and
+// is not asked about them; a user who may not read pools, or a cluster
+// whose CRDs predate them, sees the round's status counts alone.
+func roundPools(ctx context.Context, cl client.Client, tr *sweepv1alpha1.TestingRound) ([]sweepv1alpha1.PositivePool, error) {
+	if tr.Spec.Lab == nil && tr.Status.PositivePools == nil {
+		return nil, nil
+	}
+	var list sweepv1alpha1.PositivePoolList
+	if err := cl.List(ctx, &list, client.InNamespace(tr.Namespace)); err != nil {
+		if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing the round's positive pools: %w", err)
+	}
+	var out []sweepv1alpha1.PositivePool
+	for i := range list.Items {
+		if round.Controls(tr, &list.Items[i]) {
+			out = append(out, list.Items[i])
+		}
+	}
+	return out, nil
 }
 
 func isTerminal(f *os.File) bool {

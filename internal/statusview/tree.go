@@ -39,6 +39,10 @@ type Options struct {
 	// BuildingsPerCommunity, those under way and those with missed
 	// residents first, and sums up the rest by phase.
 	All bool
+	// Pools are the positive pools of the round's lab follow-up; those the
+	// round does not control are left out. Nil when they could not be
+	// read: the round's status counts are shown alone.
+	Pools []sweepv1alpha1.PositivePool
 }
 
 // BuildingsPerCommunity is how many buildings a community lists without All.
@@ -81,10 +85,14 @@ func (p painter) paint(color, s string) string {
 }
 
 // Tree writes a round as a tree: the round with its progress, deadline,
-// ETA and supplies; under it each community; under each community its
-// buildings, with phase, progress bar, sampled, missed, visits and tubes.
+// ETA and supplies, and its positive pools if it has any; under it each
+// community; under each community its buildings, with phase, progress bar,
+// sampled, missed, visits and tubes. Retests are not buildings: they show
+// under their pool.
 func Tree(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, opt Options) {
 	jobs = round.Controlled(tr, jobs) // the round's own, as the operator counts them
+	retests := retestsByPool(jobs)
+	jobs = sweepJobs(jobs)
 	loc := opt.Location
 	if loc == nil {
 		loc = time.Local
@@ -118,8 +126,10 @@ func Tree(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.Coll
 	fmt.Fprintf(w, "Buildings %s finished: %d queued, %d active, %d waiting, %d completed, %d expired, %d failed\n",
 		orDash(st.BuildingProgress), b.Queued, b.Active, b.Waiting, b.Completed, b.Expired, b.Failed)
 	sup := st.Supplies
-	fmt.Fprintf(w, "Supplies used/forecast: tubes %d/%d, swabs %d/%d, tube bags %d/%d\n\n",
+	fmt.Fprintf(w, "Supplies used/forecast: tubes %d/%d, swabs %d/%d, tube bags %d/%d\n",
 		sup.Used.Tubes, sup.Forecast.Tubes, sup.Used.Swabs, sup.Forecast.Swabs, sup.Used.TubeBags, sup.Forecast.TubeBags)
+	writePools(w, p, tr, opt.Pools, retests, opt.Now)
+	fmt.Fprintln(w)
 
 	// Communities from the jobs themselves, so the tree is right even
 	// before the round's status lists them.

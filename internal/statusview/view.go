@@ -33,10 +33,15 @@ import (
 	"github.com/masstesting/sweep/internal/round"
 )
 
-// Summary writes the end-of-round report: duration, counts, tubes, and the
-// missed households of every building that has any (the mop-up list).
-func Summary(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob) {
+// Summary writes the end-of-round report: duration, counts, tubes, the
+// missed households of every building that has any (the mop-up list), and
+// the round's positive pools with their households to seal and residents
+// not retested. pools may hold other rounds' pools: only the round's own
+// are shown; nil shows the round's status counts alone.
+func Summary(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, pools []sweepv1alpha1.PositivePool) {
 	jobs = round.Controlled(tr, jobs) // the round's own, as the operator counts them
+	retests := retestsByPool(jobs)
+	jobs = sweepJobs(jobs)
 	st := tr.Status
 	res := st.Residents
 	dur := "-"
@@ -67,6 +72,9 @@ func Summary(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.C
 	sort.Slice(missed, func(a, b int) bool { return missed[a].Spec.Building < missed[b].Spec.Building })
 	if len(missed) == 0 {
 		fmt.Fprintln(w, "  nobody missed")
+	}
+	writePoolSummary(w, tr, pools, retests)
+	if len(missed) == 0 {
 		return
 	}
 	fmt.Fprintf(w, "\nMissed households by building (%d buildings):\n", len(missed))

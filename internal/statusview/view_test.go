@@ -29,6 +29,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/round"
 )
 
@@ -160,7 +161,7 @@ func TestSummary(t *testing.T) {
 	tr.Status.Phase = sweepv1alpha1.RoundDeadlineExceeded
 	tr.Status.CompletionTime = &metav1.Time{Time: now.Add(time.Hour)}
 	var b bytes.Buffer
-	Summary(&b, tr, jobs)
+	Summary(&b, tr, jobs, nil)
 	golden(t, "summary.golden", b.Bytes())
 }
 
@@ -171,7 +172,7 @@ func TestOnlyTheRoundsOwnJobsAreShown(t *testing.T) {
 	tr, jobs := testRound(0)
 	var before, beforeSum bytes.Buffer
 	Tree(&before, tr, jobs, Options{Now: now})
-	Summary(&beforeSum, tr, jobs)
+	Summary(&beforeSum, tr, jobs, nil)
 
 	old := tr.DeepCopy()
 	old.UID = "earlier-round-of-the-same-name"
@@ -184,7 +185,7 @@ func TestOnlyTheRoundsOwnJobsAreShown(t *testing.T) {
 	forged[len(forged)-1].OwnerReferences[0].UID = "" // by hand: the round's name only
 	var after, afterSum bytes.Buffer
 	Tree(&after, tr, forged, Options{Now: now})
-	Summary(&afterSum, tr, forged)
+	Summary(&afterSum, tr, forged, nil)
 	if before.String() != after.String() || beforeSum.String() != afterSum.String() {
 		t.Errorf("jobs the round does not control changed the view:\n%s\nwant\n%s", after.String()+afterSum.String(), before.String()+beforeSum.String())
 	}
@@ -201,11 +202,112 @@ func TestDrillIsMarkedWhereResultsAreShown(t *testing.T) {
 		tr.Spec.Collector.Source = src
 		var tree, summary bytes.Buffer
 		Tree(&tree, tr, jobs, Options{Now: now, Location: time.UTC})
-		Summary(&summary, tr, jobs)
+		Summary(&summary, tr, jobs, nil)
 		for name, out := range map[string]string{"tree": tree.String(), "summary": summary.String()} {
 			if got, want := strings.Contains(out, DrillBanner), src.Simulated(); got != want {
 				t.Errorf("source %q: %s shows the drill banner: %v, want %v\n%s", src, name, got, want, out)
 			}
 		}
+	}
+}
+
+// poolRound is testRound with a drill lab and three positive pools: one in
+// xinjiang-1 resolved with a household to seal (its retest missed one
+// resident), one in xinjiang-2 whose retest waits for its second visit,
+// one in kangqiao-1 still open; plus a pool of an earlier round of the same
+// name, which is not shown. The retests are jobs of the round like any
+// other and must not show as buildings.
+func poolRound() (*sweepv1alpha1.TestingRound, []sweepv1alpha1.CollectionJob, []sweepv1alpha1.PositivePool) {
+	tr, jobs := testRound(0)
+	tr.Spec.Lab = &sweepv1alpha1.LabSpec{Source: sweepv1alpha1.SourceDrill, Sealing: sweepv1alpha1.SealingApproval}
+	byBuilding := map[string]*sweepv1alpha1.CollectionJob{}
+	for i := range jobs {
+		byBuilding[jobs[i].Spec.Building] = &jobs[i]
+	}
+	var pools []sweepv1alpha1.PositivePool
+	add := func(building, tube string, swabs int32, hh []string, age time.Duration, st sweepv1alpha1.PositivePoolStatus, job sweepv1alpha1.CollectionJobStatus) {
+		p := lab.NewPool(tr, lab.TubeResult{Tube: tube, Building: building, Kind: lab.Pooled, Positive: true,
+			Swabs: swabs, Households: hh, ResultTime: now.Add(-age)})
+		p.Status = st
+		if job.Phase != "" {
+			j := lab.NewRetest(tr, p, byBuilding[building])
+			j.Spec.Suspend = false
+			j.Status = job
+			jobs = append(jobs, *j)
+		}
+		pools = append(pools, *p)
+	}
+	add("xinjiang-1", "T0001", 10, []string{"1-301", "2-502", "3-101"}, 2*time.Hour,
+		sweepv1alpha1.PositivePoolStatus{Phase: sweepv1alpha1.PoolResolved, Retested: 9, Resulted: 9, HouseholdsToSeal: []string{"2-502"}},
+		sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobCompleted, Visits: 2, Sampled: 9, Missed: 1, Tubes: 9, MissedHouseholds: []string{"3-101"}})
+	add("xinjiang-2", "T0002", 8, []string{"1-101", "1-102"}, 40*time.Minute,
+		sweepv1alpha1.PositivePoolStatus{Phase: sweepv1alpha1.PoolRetesting, Retested: 5},
+		sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobWaiting, Visits: 1, Sampled: 5, Tubes: 5,
+			NextVisitTime: &metav1.Time{Time: now.Add(20 * time.Minute)}})
+	add("kangqiao-1", "T0003", 10, []string{"3-2201", "3-2202"}, 5*time.Minute, sweepv1alpha1.PositivePoolStatus{}, sweepv1alpha1.CollectionJobStatus{})
+
+	earlier := tr.DeepCopy()
+	earlier.UID = "an-earlier-round-of-the-same-name"
+	ghost := lab.NewPool(earlier, lab.TubeResult{Tube: "GHOST", Building: "ghost-1", Swabs: 5, Households: []string{"9-901"}, ResultTime: now})
+	pools = append(pools, *ghost)
+
+	ptrs := make([]*sweepv1alpha1.CollectionJob, len(jobs))
+	for i := range jobs {
+		ptrs[i] = &jobs[i]
+	}
+	tr.Status = round.Status(tr, round.SweepJobs(ptrs), 0, now) // as the round controller counts
+	pp := make([]*sweepv1alpha1.PositivePool, 0, len(pools))
+	for i := range pools[:3] {
+		pp = append(pp, &pools[i])
+	}
+	tr.Status.PositivePools = round.PoolCounts(pp)
+	return tr, jobs, pools
+}
+
+// A round with positive pools shows them under its header, one line each,
+// and its summary lists them with the households to seal; the retests are
+// not listed as buildings, and a pool of another round is not shown.
+func TestPoolsAreShownAndRetestsAreNotBuildings(t *testing.T) {
+	tr, jobs, pools := poolRound()
+	var tree, summary bytes.Buffer
+	Tree(&tree, tr, jobs, Options{Now: now, Location: time.UTC, Pools: pools})
+	tr.Status.Phase = sweepv1alpha1.RoundDeadlineExceeded
+	tr.Status.CompletionTime = &metav1.Time{Time: now.Add(time.Hour)}
+	Summary(&summary, tr, jobs, pools)
+	golden(t, "tree_pools.golden", tree.Bytes())
+	golden(t, "summary_pools.golden", summary.Bytes())
+	out := tree.String() + summary.String()
+	for _, want := range []string{
+		"Positive pools 3: 1 open, 1 retesting, 0 awaiting results, 1 resolved; 1 households to seal",
+		"Buildings 4/7 finished",
+		"positive   3 pools: 1 resolved, 0 awaiting results, 1 retesting, 1 open; 1 households to seal",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("view lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "GHOST") {
+		t.Errorf("a pool of another round is shown:\n%s", out)
+	}
+	// Each building appears once in the tree: a retest is not a building
+	// row (the pool line names its building, indented under the header).
+	for _, b := range []string{"xinjiang-1", "xinjiang-2"} {
+		if n := strings.Count(tree.String(), "─ "+b); n != 1 {
+			t.Errorf("%s listed %d times in the tree, want once:\n%s", b, n, tree.String())
+		}
+	}
+	// Without the pools (not readable), the status counts are shown alone.
+	var bare bytes.Buffer
+	Tree(&bare, tr, jobs, Options{Now: now, Location: time.UTC})
+	if !strings.Contains(bare.String(), "Positive pools 3: 1 open") || strings.Contains(bare.String(), "T0001") {
+		t.Errorf("without the pools listed:\n%s", bare.String())
+	}
+	// And another round (another UID) without a lab shows no block at all.
+	tr0, jobs0 := testRound(0)
+	tr0.UID = "another-round"
+	var plain bytes.Buffer
+	Tree(&plain, tr0, jobs0, Options{Now: now, Location: time.UTC, Pools: pools})
+	if strings.Contains(plain.String(), "Positive pools") {
+		t.Errorf("a round without pools shows a pools block:\n%s", plain.String())
 	}
 }
