@@ -27,6 +27,8 @@ import (
 	"strings"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -42,12 +44,22 @@ const (
 	docsRound     = "baoguo-daily-202611270600"
 )
 
-var docsPlaceholders = strings.NewReplacer(
-	"$NS", docsNamespace,
-	"$ROUND", docsRound,
-	"<namespace of the round>", docsNamespace,
-	"<namespace>", docsNamespace,
-)
+// docsPlaceholders is the one table of the docs' placeholders: job is the
+// CollectionJob the test creates for the docs' round, activeJob the visit
+// Job it names. A placeholder left unfilled fails the test.
+func docsPlaceholders(job, activeJob string) *strings.Replacer {
+	return strings.NewReplacer(
+		"$NS", docsNamespace,
+		"$ROUND", docsRound,
+		"<namespace of the round>", docsNamespace,
+		"<namespace>", docsNamespace,
+		"<job>", job,
+		"<activeJob>", activeJob,
+	)
+}
+
+// unfilled finds a placeholder the table does not fill.
+var unfilled = regexp.MustCompile(`<[A-Za-z][^<>]*>`)
 
 // Markers the docs carry for commands this test must treat differently;
 // they are visible in the docs on purpose, so a reader sees the exception.
@@ -62,10 +74,11 @@ const (
 
 // docCommand is one kubectl command of the docs, as written.
 type docCommand struct {
-	file  string // relative to the repository
-	line  int
-	text  string // continuation lines joined
-	fails bool
+	file   string // relative to the repository
+	line   int
+	text   string // continuation lines joined
+	fails  bool
+	inline bool // a code span in prose, not a line of a fenced block
 }
 
 func (c docCommand) String() string { return c.file + ":" + strconv.Itoa(c.line) + ": " + c.text }
@@ -81,7 +94,7 @@ func docsCommands(t *testing.T, rel string) []docCommand {
 		t.Fatal(err)
 	}
 	lines := strings.Split(string(data), "\n")
-	var out []docCommand
+	out := docsSpans(rel, lines)
 	inBlock, console, blockNotRun, blockFails := false, false, false, false
 	var cur *docCommand // a command continued with a trailing backslash
 	continued := false  // the previous line (of any command) ended in a backslash
@@ -125,12 +138,65 @@ func docsCommands(t *testing.T, rel string) []docCommand {
 		out = append(out, docCommand{file: rel, line: i + 1, text: strings.TrimSuffix(cmd, `\`), fails: blockFails})
 		cur = &out[len(out)-1]
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].line < out[j].line })
+	return out
+}
+
+// codeSpan is a markdown code span; its text may wrap across lines of the
+// source.
+var codeSpan = regexp.MustCompile("`([^`]+)`")
+
+// notRunAfter matches the marker of a span not run: an HTML comment right
+// after the span's closing backtick (blanks and line ends between).
+var notRunAfter = regexp.MustCompile(`^\s*<!--\s*` + markerNotRun + `:[^>]+-->`)
+
+// docsSpans returns the kubectl commands written as code spans in the prose
+// of a file's lines (outside fenced blocks): every span that starts with
+// "kubectl ", its line ends joined with a blank as markdown renders them,
+// but for syntax and for spans marked not run. A span is syntax, not a
+// command, when it is kubectl and one word (`kubectl apply`, `kubectl
+// explain`: the name of a command, in a sentence about it) or shows a
+// grammar (`...`, `<command>`); every other span runs. A span is marked not
+// run by `<!-- not run by TestDocsKubectlCommands: <reason> -->` right after
+// it.
+func docsSpans(rel string, lines []string) []docCommand {
+	prose := make([]string, len(lines))
+	inBlock := false
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "```") {
+			inBlock = !inBlock
+			continue
+		}
+		if !inBlock {
+			prose[i] = l
+		}
+	}
+	text := strings.Join(prose, "\n")
+	var out []docCommand
+	for _, m := range codeSpan.FindAllStringSubmatchIndex(text, -1) {
+		span := strings.Join(strings.Fields(text[m[2]:m[3]]), " ")
+		if !strings.HasPrefix(span, "kubectl ") || notRunAfter.MatchString(text[m[1]:]) {
+			continue
+		}
+		if len(strings.Fields(span)) < 3 || strings.Contains(span, "...") || strings.Contains(span, "<command>") {
+			continue
+		}
+		out = append(out, docCommand{file: rel, line: strings.Count(text[:m[0]], "\n") + 1, text: span, inline: true})
+	}
 	return out
 }
 
 // TestDocsKubectlCommands runs every kubectl command of README.md and
 // docs/*.md against a local cluster, as written but for the placeholders
-// (docsPlaceholders), each file's commands in document order: a command
+// (docsPlaceholders), each file's commands in document order (commands
+// that delete Sweep's CRDs after all others): the lines of fenced blocks
+// (docsCommands) and the code spans of prose and tables that start with
+// "kubectl " (docsSpans, which says which spans are syntax rather than
+// commands), in a kubeconfig whose context names the district's namespace,
+// as the docs assume for commands without -n. A command marked
+// `not run by TestDocsKubectlCommands: <reason>` is one the local cluster
+// cannot answer (a pod's log: kwok runs no containers) or one quoted as a
+// mistake. A command
 // that the docs give and that fails, or a Sweep short name that kubectl
 // resolves to another resource, is a wrong instruction in the middle of an
 // alert. Every `kubectl get` must also list at least one object, and only
@@ -165,9 +231,33 @@ func TestDocsKubectlCommands(t *testing.T) {
 	if err := cl.c.Create(ctx, &r); err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.c.Create(ctx, round.NewJob(&r, b)); err != nil {
+	job := round.NewJob(&r, b)
+	if err := cl.c.Create(ctx, job); err != nil {
 		t.Fatal(err)
 	}
+	// The job's visit under way (a stand-in for the visit Job the job
+	// executor creates, run by kwok) and the collector's ServiceAccount
+	// the executor creates in the round's namespace.
+	activeJob := job.Name + "-v1"
+	visit := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Namespace: docsNamespace, Name: activeJob},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers:    []corev1.Container{{Name: "collect", Image: "sweep:docs"}},
+		}}},
+	}
+	if err := cl.c.Create(ctx, visit); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: docsNamespace, Name: "sweep-collector"}}); err != nil {
+		t.Fatal(err)
+	}
+	job.Status.Phase = sweepv1alpha1.JobActive
+	job.Status.ActiveJob = activeJob
+	if err := cl.c.Status().Update(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	placeholders := docsPlaceholders(job.Name, activeJob)
 	r.Status.Phase = sweepv1alpha1.RoundCompleted
 	if err := cl.c.Status().Update(ctx, &r); err != nil {
 		t.Fatal(err)
@@ -191,12 +281,28 @@ func TestDocsKubectlCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The repository's files the docs name, as from its root.
+	if err := os.Symlink(filepath.Join(root, "charts"), filepath.Join(work, "charts")); err != nil {
+		t.Fatal(err)
+	}
+	// The reader's context names the district's namespace: commands without
+	// -n use it (docs/operations.md).
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if data, err := os.ReadFile(cl.kubeconfig); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(kubeconfig, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, filepath.Join(k8sBin, "kubectl"), "--kubeconfig", kubeconfig, "config", "set-context", "--current", "--namespace", docsNamespace)
+	// The docs' schedule, which README.md and docs/collection.md list
+	// before docs/operations.md applies it.
+	run(t, filepath.Join(k8sBin, "kubectl"), "--kubeconfig", kubeconfig, "apply", "-f", filepath.Join(work, "baoguo-daily.yaml"))
 	// kubectl finds `kubectl sweep` as kubectl-sweep on the PATH.
 	pathDir := t.TempDir()
 	if err := os.Symlink(sweepBin, filepath.Join(pathDir, "kubectl-sweep")); err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "KUBECONFIG="+cl.kubeconfig, "PATH="+pathDir+":"+k8sBin+":"+os.Getenv("PATH"))
+	env := append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+pathDir+":"+k8sBin+":"+os.Getenv("PATH"))
 	sh := func(text string) (string, error) {
 		// A shell, since the docs pipe and redirect.
 		cmd := exec.Command("bash", "-o", "pipefail", "-c", text)
@@ -212,49 +318,71 @@ func TestDocsKubectlCommands(t *testing.T) {
 		files = append(files, filepath.Join("docs", filepath.Base(d)))
 	}
 	sort.Strings(files[1:])
-	ran := 0
+	// Each file's commands in document order, but commands that delete
+	// Sweep's CRDs last: they delete everything the others read.
+	var commands, last []docCommand
 	for _, f := range files {
 		for _, c := range docsCommands(t, f) {
-			text := docsPlaceholders.Replace(withoutComment(c.text))
-			out, err := sh(text)
-			ran++
-			switch {
-			case c.fails && err == nil:
-				t.Errorf("%s: the docs show it refused, it exited 0:\n%s", c, out)
-				continue
-			case c.fails:
-				continue
-			case err != nil:
-				t.Errorf("%s: %v\n%s", c, err, out)
-				continue
-			}
-			resource, ok := getResource(text)
-			if !ok {
-				continue
-			}
-			names, err := sh(text + " -o name")
-			if err != nil {
-				t.Errorf("%s: with -o name: %v\n%s", c, err, names)
-				continue
-			}
-			listed := strings.Fields(names)
-			if len(listed) == 0 {
-				t.Errorf("%s: lists no object (the test created what the docs name; does %q mean another resource?):\n%s", c, resource, out)
-				continue
-			}
-			if !allSweep(resource, sweepWords) {
-				continue
-			}
-			for _, n := range listed {
-				if !sweepPlurals.MatchString(n) {
-					t.Errorf("%s: lists %s, not a Sweep object: %q names another resource for kubectl", c, n, resource)
-				}
+			if strings.HasPrefix(c.text, "kubectl delete crd") {
+				last = append(last, c)
+			} else {
+				commands = append(commands, c)
 			}
 		}
 	}
-	t.Logf("ran %d kubectl commands from %d files", ran, len(files))
-	if ran < 15 {
-		t.Errorf("ran %d commands from the docs: the extraction missed some?", ran)
+	ran, inline := 0, 0
+	for _, c := range append(commands, last...) {
+		text := placeholders.Replace(withoutComment(c.text))
+		if p := unfilled.FindString(text); p != "" {
+			t.Errorf("%s: %s is not in the test's table of placeholders (docsPlaceholders)", c, p)
+			continue
+		}
+		out, err := sh(text)
+		if c.inline {
+			inline++
+		}
+		result := "ok"
+		if err != nil {
+			result = err.Error()
+		}
+		t.Logf("%s: %s", c, result)
+		ran++
+		switch {
+		case c.fails && err == nil:
+			t.Errorf("%s: the docs show it refused, it exited 0:\n%s", c, out)
+			continue
+		case c.fails:
+			continue
+		case err != nil:
+			t.Errorf("%s: %v\n%s", c, err, out)
+			continue
+		}
+		resource, ok := getResource(text)
+		if !ok {
+			continue
+		}
+		names, err := sh(text + " -o name")
+		if err != nil {
+			t.Errorf("%s: with -o name: %v\n%s", c, err, names)
+			continue
+		}
+		listed := strings.Fields(names)
+		if len(listed) == 0 {
+			t.Errorf("%s: lists no object (the test created what the docs name; does %q mean another resource?):\n%s", c, resource, out)
+			continue
+		}
+		if !allSweep(resource, sweepWords) {
+			continue
+		}
+		for _, n := range listed {
+			if !sweepPlurals.MatchString(n) {
+				t.Errorf("%s: lists %s, not a Sweep object: %q names another resource for kubectl", c, n, resource)
+			}
+		}
+	}
+	t.Logf("ran %d kubectl commands (%d inline) from %d files", ran, inline, len(files))
+	if ran < 15 || inline < 25 {
+		t.Errorf("ran %d commands from the docs, %d of them inline: the extraction missed some?", ran, inline)
 	}
 }
 
