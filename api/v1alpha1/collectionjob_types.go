@@ -299,9 +299,13 @@ type CollectionJobStatus struct {
 // named from the round and the building, runs visits (each a Job running the
 // collector), and re-knocks until everyone is sampled or the deadline passes.
 //
+// Short name `coljob`, not `cj`: `cj` is batch/v1 CronJob's, and kubectl
+// picks the built-in, so `kubectl get cj` answered with CronJobs. In the
+// `sweep` category with rounds and schedules.
+//
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=cj,categories=sweep
+// +kubebuilder:resource:shortName=coljob,categories=sweep
 // +kubebuilder:selectablefield:JSONPath=`.spec.round`
 // +kubebuilder:selectablefield:JSONPath=`.spec.building`
 // +kubebuilder:selectablefield:JSONPath=`.status.phase`
