@@ -17,6 +17,9 @@ KO_VERSION ?= v0.19.1
 # this module's zip by test/e2e/install to validate the chart's optional
 # objects against a real API server.
 PROMETHEUS_OPERATOR_VERSION ?= v0.85.0
+# cert-manager's CRDs (Issuer, Certificate), read the same way from its
+# module's deploy/crds, for the chart's metrics certificate.
+CERT_MANAGER_VERSION ?= v1.21.2
 
 # The project's version: the VERSION file is its one source. `make build`
 # stamps it into the binary, `make chart-files` into charts/sweep/Chart.yaml,
@@ -41,7 +44,7 @@ PROMETHEUS ?= $(LOCALBIN)/prometheus
 KO ?= $(LOCALBIN)/ko
 CHART := charts/sweep
 
-export KWOK_VERSION PROMETHEUS_OPERATOR_VERSION
+export KWOK_VERSION PROMETHEUS_OPERATOR_VERSION CERT_MANAGER_VERSION
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
