@@ -257,9 +257,10 @@ type CollectionJobStatus struct {
 	Tubes int32 `json:"tubes,omitempty"`
 
 	// missedHouseholds is the knock list: unit-room ids (such as "2-1203")
-	// of households with residents not sampled, outstanding or missed, at
-	// most 500; empty when everyone expected is sampled. Exempt residents' households may be on it
-	// while anyone is missed: the registry does not know who is exempt.
+	// of households with residents not sampled (outstanding or missed),
+	// at most 500; empty when everyone expected is sampled. Exempt
+	// residents' households may be on it while anyone is not sampled: the
+	// registry does not know who is exempt.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=500
