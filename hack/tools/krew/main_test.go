@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -43,7 +44,12 @@ func packed(t *testing.T) (string, string) {
 		if err := os.MkdirAll(p.dir(dist), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(p.dir(dist), p.Bin), []byte("binary for "+s), 0o755); err != nil {
+		bin := "binary for " + s
+		if s == runtime.GOOS+"/"+runtime.GOARCH {
+			// The host's stands in for sweep when run: `version`.
+			bin = "#!/bin/sh\necho " + testVersion + "\n"
+		}
+		if err := os.WriteFile(filepath.Join(p.dir(dist), p.Bin), []byte(bin), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -57,11 +63,24 @@ func checkErr(dist, license string) error {
 	return checker{dist: dist, version: testVersion, license: license, platforms: Platforms, log: io.Discard}.check()
 }
 
+// The full manifest, every platform of Platforms, from the real template:
+// with SWEEP_KREW_VALIDATOR, SWEEP_KREW and SWEEP_KUBECTL set (`make
+// plugin-check` sets them) krew's validator checks it, krew installs every
+// platform's archive and kubectl runs the host's as `kubectl sweep version`.
+// `make plugin-check` builds the real binaries for fewer platforms
+// (PLUGIN_CHECK_PLATFORMS); this is where the full manifest is validated.
 func TestPackThenCheck(t *testing.T) {
 	dist, license := packed(t)
-	if err := checkErr(dist, license); err != nil {
+	var log bytes.Buffer
+	c := checker{dist: dist, version: testVersion, license: license, platforms: Platforms, log: &log,
+		validator: os.Getenv("SWEEP_KREW_VALIDATOR"), krew: os.Getenv("SWEEP_KREW"), kubectl: os.Getenv("SWEEP_KUBECTL")}
+	if c.validator == "" || c.krew == "" {
+		t.Log("SWEEP_KREW_VALIDATOR or SWEEP_KREW unset: checking without krew's validator or krew install")
+	}
+	if err := c.check(); err != nil {
 		t.Fatal(err)
 	}
+	t.Log(log.String())
 	m, err := readManifest(filepath.Join(dist, manifestName))
 	if err != nil {
 		t.Fatal(err)
