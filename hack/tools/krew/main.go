@@ -237,7 +237,9 @@ func (c checker) check() error {
 		// -skip-install: it would download the release URL; the archives
 		// are installed below with --archive instead.
 		if out, err := exec.Command(c.validator, "-manifest", manifest, "-skip-install").CombinedOutput(); err != nil {
-			return fmt.Errorf("validate-krew-manifest: %w\n%s", err, out)
+			// klog.Fatal's goroutine dump says nothing about the manifest.
+			msg, _, _ := strings.Cut(string(out), "\ngoroutine ")
+			return fmt.Errorf("validate-krew-manifest: %w\n%s", err, msg)
 		}
 		c.logf("validate-krew-manifest %s", manifest)
 	}

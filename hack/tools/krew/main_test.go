@@ -224,3 +224,20 @@ func repack(t *testing.T, dist, platform string, names ...string) {
 		return strings.Replace(s, sha256Hex(old), sha256Hex(buf.Bytes()), 1)
 	})
 }
+
+// krew's own validator refuses what krew-index would (with
+// SWEEP_KREW_VALIDATOR set, as `make plugin-check` does).
+func TestValidatorRefuses(t *testing.T) {
+	validator := os.Getenv("SWEEP_KREW_VALIDATOR")
+	if validator == "" {
+		t.Skip("SWEEP_KREW_VALIDATOR unset")
+	}
+	dist, license := packed(t)
+	edit(t, filepath.Join(dist, manifestName), func(s string) string {
+		return strings.Replace(s, "  shortDescription:", "  #shortDescription:", 1)
+	})
+	c := checker{dist: dist, version: testVersion, license: license, platforms: Platforms, log: io.Discard, validator: validator}
+	if err := c.check(); err == nil || !strings.Contains(err.Error(), "should have a short description") {
+		t.Fatalf("check: %v, want validate-krew-manifest's refusal", err)
+	}
+}
