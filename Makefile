@@ -17,6 +17,9 @@ KO_VERSION ?= v0.19.1
 # this module's zip by test/e2e/install to validate the chart's optional
 # objects against a real API server.
 PROMETHEUS_OPERATOR_VERSION ?= v0.85.0
+# cert-manager's CRDs (Issuer, Certificate), read the same way from its
+# module's deploy/crds, for the chart's metrics certificate.
+CERT_MANAGER_VERSION ?= v1.21.2
 
 # The project's version: the VERSION file is its one source. `make build`
 # stamps it into the binary, `make chart-files` into charts/sweep/Chart.yaml,
@@ -25,6 +28,11 @@ VERSION := $(shell cat $(CURDIR)/VERSION)
 # Helm chart versions are SemVer without the leading v.
 CHART_VERSION := $(patsubst v%,%,$(VERSION))
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# How `make build` and `make plugin` build sweep, as the image does: static
+# (no cgo), no local paths (-trimpath) and no VCS stamp, so the same source
+# gives the same bytes and the plugin's binary for this machine is the very
+# binary `make build` writes (`make plugin-check` compares them).
+GO_BUILD := CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "$(LDFLAGS)"
 
 IMAGE_REPO ?= ghcr.io/masstesting/sweep
 IMG ?= $(IMAGE_REPO):$(VERSION)
@@ -41,7 +49,7 @@ PROMETHEUS ?= $(LOCALBIN)/prometheus
 KO ?= $(LOCALBIN)/ko
 CHART := charts/sweep
 
-export KWOK_VERSION PROMETHEUS_OPERATOR_VERSION
+export KWOK_VERSION PROMETHEUS_OPERATOR_VERSION CERT_MANAGER_VERSION
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -114,7 +122,7 @@ alerts-test: promtool ## Check the alert rules and run their unit tests with pro
 	$(PROMTOOL) test rules config/prometheus/rules/sweep.rules_test.yaml
 
 .PHONY: test
-test: verify-generated fmt vet lint helm-lint k8s-bin kustomize alerts-test ## Run every test: unit, the alert rules' unit tests, the chart's lint, envtest (a real kube-apiserver) and end to end (kwok clusters; a real Prometheus).
+test: verify-generated fmt vet lint helm-lint k8s-bin kustomize alerts-test plugin-check ## Run every test: unit, the alert rules' unit tests, the krew plugin's manifest and archives, the chart's lint, envtest (a real kube-apiserver) and end to end (kwok clusters; a real Prometheus).
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test $$(go list ./... | grep -v /test/e2e) -count=1
 	$(MAKE) --no-print-directory test-e2e
 
@@ -164,27 +172,59 @@ helm-lint: helm ## Lint and render the Helm chart with default and non-default v
 
 .PHONY: build
 build: ## Build the sweep binary.
-	go build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/sweep ./cmd/sweep
+	$(GO_BUILD) -o $(LOCALBIN)/sweep ./cmd/sweep
 
-# Needs a Docker engine (or podman via DOCKER=podman); see image-tarball for
-# a build without one.
-DOCKER ?= docker
-.PHONY: docker-build
-docker-build: ## Build the image IMG from the Dockerfile (needs a Docker engine).
-	$(DOCKER) build --build-arg VERSION=$(VERSION) -t $(IMG) .
+# kubectl-sweep for krew (docs/install.md, "As a kubectl plugin"): the sweep
+# binary, renamed, cross-built as `make build` builds it, for the platforms
+# krew users expect, into reproducible tar.gz archives (the binary and
+# LICENSE; fixed order, modes, owner and times), and the plugin manifest
+# hack/tools/krew/sweep.yaml.tmpl filled in with the version and each
+# archive's sha256. Upload the archives to the release $(VERSION) and submit
+# dist/krew/sweep.yaml to krew-index (or serve it yourself).
+PLUGIN_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+PLUGIN_DIST ?= $(CURDIR)/dist/krew
+KREW_BIN ?= $(LOCALBIN)/krew
 
-# ko builds the Go binary itself and layers it onto the base image in
-# .ko.yaml (the Dockerfile's base, same digest): no Docker engine, no
-# Dockerfile. It only pulls the base image's manifest and layers. Not part of
-# `make test`.
-.PHONY: image-tarball
-image-tarball: ko ## Build the image without Docker into bin/sweep-image.tar (ko; `docker load` format).
-	VERSION=$(VERSION) KO_DOCKER_REPO=$(IMAGE_REPO) \
-	  $(KO) build --push=false --bare --tags=$(VERSION) --tarball=$(LOCALBIN)/sweep-image.tar ./cmd/sweep
+.PHONY: plugin
+plugin: ## Cross-build kubectl-sweep archives for krew and write their manifest, into dist/krew.
+	rm -rf $(PLUGIN_DIST) && mkdir -p $(PLUGIN_DIST)
+	for p in $(PLUGIN_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; exe=; if [ $$os = windows ]; then exe=.exe; fi; \
+	  GOOS=$$os GOARCH=$$arch $(GO_BUILD) -o $(PLUGIN_DIST)/$${os}_$${arch}/kubectl-sweep$$exe ./cmd/sweep; \
+	done
+	cd hack/tools/krew && go run . pack -dist $(PLUGIN_DIST) -version $(VERSION) -license $(CURDIR)/LICENSE -platforms "$(PLUGIN_PLATFORMS)"
 
-.PHONY: run
-run: ## Run the manager against the cluster in your kubeconfig.
-	go run ./cmd/sweep manager
+# Part of `make test`. Cross-building all five platforms takes minutes on
+# two cores, so the check builds the real binaries for PLUGIN_CHECK_PLATFORMS
+# only (this machine's, which `make build` must equal, and windows/amd64,
+# the one with .exe) into dist/krew-check, leaving dist/krew alone; the full
+# five-platform manifest from the same template is validated by the unit
+# tests with stand-in binaries. `make plugin-check
+# PLUGIN_CHECK_PLATFORMS="$(PLUGIN_PLATFORMS)"` checks a whole release.
+# In hack/tools/krew (its own module): go vet; the unit tests (the full
+# manifest through krew's validator and krew install; tampered archives and
+# manifests fail); then on the real build: krew's validate-krew-manifest;
+# every platform listed, its uri, bin and sha256 right, its archive holding
+# exactly the files the manifest copies, its binary the cross-built one and
+# its archive reproducible; each archive installed by krew itself
+# (KREW_OS/KREW_ARCH, --archive); and the host's binary byte for byte what
+# `make build` writes (built here into dist/krew-check/make-build, so
+# bin/sweep is left alone), run by kubectl as `kubectl sweep version` once
+# installed.
+PLUGIN_CHECK_PLATFORMS ?= $(sort $(shell go env GOOS)/$(shell go env GOARCH) windows/amd64)
+PLUGIN_CHECK_DIST ?= $(CURDIR)/dist/krew-check
+
+.PHONY: plugin-check
+plugin-check: krew-bin ## Check the krew manifest and archives with krew's validator and krew itself, against `make build`.
+	$(MAKE) --no-print-directory plugin PLUGIN_PLATFORMS="$(PLUGIN_CHECK_PLATFORMS)" PLUGIN_DIST=$(PLUGIN_CHECK_DIST)
+	$(MAKE) --no-print-directory build LOCALBIN=$(PLUGIN_CHECK_DIST)/make-build
+	cd hack/tools/krew && export KREW_NO_UPGRADE_CHECK=1 && go vet ./... && \
+	  SWEEP_KREW_VALIDATOR=$(KREW_BIN)/validate-krew-manifest SWEEP_KREW=$(KREW_BIN)/kubectl-krew \
+	    $(if $(wildcard $(KUBECTL)),SWEEP_KUBECTL=$(KUBECTL)) go test -count=1 ./... && \
+	  go run . check -dist $(PLUGIN_CHECK_DIST) -version $(VERSION) -license $(CURDIR)/LICENSE \
+	    -platforms "$(PLUGIN_CHECK_PLATFORMS)" -make-build $(PLUGIN_CHECK_DIST)/make-build/sweep \
+	    -validator $(KREW_BIN)/validate-krew-manifest -krew $(KREW_BIN)/kubectl-krew \
+	    $(if $(wildcard $(KUBECTL)),-kubectl $(KUBECTL))
 
 ##@ Deployment
 
@@ -217,7 +257,14 @@ demo: k8s-bin build ## Run a drill round over a 64-building district on a local 
 ##@ Tools
 
 .PHONY: tools
-tools: controller-gen kustomize golangci-lint helm k8s-bin promtool prometheus ## Install every pinned tool into bin/.
+tools: controller-gen kustomize golangci-lint helm k8s-bin promtool prometheus krew-bin ## Install every pinned tool into bin/.
+
+# krew and its manifest validator, at the version hack/tools/krew/go.mod
+# pins (go's build cache makes a second run take a second or two).
+.PHONY: krew-bin
+krew-bin: ## Build krew (as kubectl-krew) and validate-krew-manifest into bin/krew.
+	cd hack/tools/krew && go build -o $(KREW_BIN)/kubectl-krew sigs.k8s.io/krew/cmd/krew && \
+	  go build -o $(KREW_BIN)/validate-krew-manifest sigs.k8s.io/krew/cmd/validate-krew-manifest
 
 .PHONY: k8s-bin
 k8s-bin: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and kwokctl into bin/k8s.

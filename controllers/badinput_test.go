@@ -138,7 +138,7 @@ func TestHostileReportsThroughTheAPI(t *testing.T) {
 		await(t, "the Warning event for "+c.what, func() (bool, error) {
 			return strings.Contains(jobEvents(t, ns, name)[collection.ReasonBadReport], c.says), nil
 		})
-		if st := getJob(t, ns, name).Status; st.Sampled != 30 || st.Missed != 70 || st.Phase != sweepv1alpha1.JobActive {
+		if st := getJob(t, ns, name).Status; st.Sampled != 30 || st.Outstanding != 70 || st.Missed != 0 || st.Phase != sweepv1alpha1.JobActive {
 			t.Fatalf("after %s the results changed: %+v", c.what, st)
 		}
 	}

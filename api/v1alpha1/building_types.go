@@ -157,9 +157,16 @@ type SealRequest struct {
 // start, so editing a Building never changes a round that is already running.
 // Buildings are usually created from the ledger's CSV with `sweep import`.
 //
+// Short name `bldg`. Buildings are not in the `sweep` category: a district
+// has thousands of them and they change once per ledger import, so
+// `kubectl get sweep` (what is running) would be buried under the roster;
+// `kubectl get bldg` lists them, `kubectl get sweep,bldg` everything.
+// Short names and categories must collide with nothing built into
+// Kubernetes nor with common operators' CRDs (TestNamesDoNotCollide).
+//
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=bldg,categories=sweep
+// +kubebuilder:resource:shortName=bldg
 // +kubebuilder:printcolumn:name="Community",type=string,JSONPath=`.spec.community`
 // +kubebuilder:printcolumn:name="Residents",type=integer,JSONPath=`.spec.residents`
 // +kubebuilder:printcolumn:name="Exempt",type=integer,JSONPath=`.spec.exempt`

@@ -266,9 +266,10 @@ type CollectionJobStatus struct {
 	Tubes int32 `json:"tubes,omitempty"`
 
 	// missedHouseholds is the knock list: unit-room ids (such as "2-1203")
-	// of households with residents not sampled, outstanding or missed, at
-	// most 500; empty when everyone expected is sampled. Exempt residents' households may be on it
-	// while anyone is missed: the registry does not know who is exempt.
+	// of households with residents not sampled (outstanding or missed),
+	// at most 500; empty when everyone expected is sampled. Exempt
+	// residents' households may be on it while anyone is not sampled: the
+	// registry does not know who is exempt.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=500
@@ -308,9 +309,13 @@ type CollectionJobStatus struct {
 // named from the round and the building, runs visits (each a Job running the
 // collector), and re-knocks until everyone is sampled or the deadline passes.
 //
+// Short name `coljob`, not `cj`: `cj` is batch/v1 CronJob's, and kubectl
+// picks the built-in, so `kubectl get cj` answered with CronJobs. In the
+// `sweep` category with rounds and schedules.
+//
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=cj,categories=sweep
+// +kubebuilder:resource:shortName=coljob,categories=sweep
 // +kubebuilder:selectablefield:JSONPath=`.spec.round`
 // +kubebuilder:selectablefield:JSONPath=`.spec.building`
 // +kubebuilder:selectablefield:JSONPath=`.status.phase`

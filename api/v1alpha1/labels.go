@@ -19,7 +19,7 @@ package v1alpha1
 // Labels Sweep reads and writes. Label Buildings with street and community
 // so rounds can select them; the operator copies those two labels to each
 // building's CollectionJob and adds round and building, so that
-// `kubectl get cj -l sweep.masstesting.io/community=xinjiang` works.
+// `kubectl get coljob -l sweep.masstesting.io/community=xinjiang` works.
 const (
 	// LabelStreet is the street office a Building belongs to.
 	LabelStreet = "sweep.masstesting.io/street"

@@ -322,9 +322,12 @@ type TestingRoundStatus struct {
 // operator creates one CollectionJob per selected building, admits as many at
 // once as the round has teams, and rolls their results up into this status.
 //
+// Short name `round` only: `tr` is Tekton's TaskRun, which a cluster running
+// Tekton would answer instead. In the `sweep` category.
+//
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName={round,tr},categories=sweep
+// +kubebuilder:resource:shortName=round,categories=sweep
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Buildings",type=string,JSONPath=`.status.buildingProgress`,description="finished/total buildings"
 // +kubebuilder:printcolumn:name="Sampled",type=integer,JSONPath=`.status.residents.sampled`

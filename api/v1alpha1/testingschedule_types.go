@@ -223,9 +223,13 @@ type TestingScheduleStatus struct {
 // TestingSchedule runs rounds on a schedule, the CronJob pattern for rounds:
 // a daily round at 06:00 in Asia/Shanghai, kept for a few days.
 //
+// Short name `roundsched`, not `ts`: two letters are too easily taken by
+// other operators' CRDs, and a short name that another resource also has
+// makes kubectl pick one of them silently. In the `sweep` category.
+//
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=ts,categories=sweep
+// +kubebuilder:resource:shortName=roundsched,categories=sweep
 // +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule`
 // +kubebuilder:printcolumn:name="TimeZone",type=string,JSONPath=`.spec.timeZone`
 // +kubebuilder:printcolumn:name="Suspend",type=boolean,JSONPath=`.spec.suspend`

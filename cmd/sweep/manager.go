@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -87,6 +89,11 @@ func runManager(args []string) error {
 	leaseDuration := fs.Duration("leader-elect-lease-duration", 15*time.Second, "how long a standby waits after the leader's last renewal before it takes over")
 	renewDeadline := fs.Duration("leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it gives up leading (and exits)")
 	retryPeriod := fs.Duration("leader-elect-retry-period", 2*time.Second, "how often candidates try to acquire or renew the Lease")
+	// kubebuilder's flags for a metrics certificate issued elsewhere (by
+	// cert-manager, mounted from a Secret), so that scrapers can verify it.
+	metricsCertPath := fs.String("metrics-cert-path", "", "directory of the metrics server's certificate and key (a mounted kubernetes.io/tls Secret); empty: a self-signed certificate made at start-up, which no scraper can verify")
+	metricsCertName := fs.String("metrics-cert-name", "tls.crt", "file name of the metrics certificate (PEM, the chain from the server's certificate up) in --metrics-cert-path")
+	metricsCertKey := fs.String("metrics-cert-key", "tls.key", "file name of the metrics certificate's private key (PEM) in --metrics-cert-path")
 	enableHTTP2 := fs.Bool("enable-http2", false, "serve HTTP/2 on the metrics endpoint (off: CVE-2023-44487, CVE-2023-39325)")
 	concurrency := fs.Int("max-concurrent-reconciles", 4, "rounds reconciled at once (collection jobs: four times as many)")
 	workers := fs.Int("expansion-workers", 64, "parallel API writes of one round's reconcile (creating and admitting jobs)")
@@ -129,6 +136,22 @@ func runManager(args []string) error {
 	if !*enableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
+	// The named certificate, reloaded when its files change (a Secret
+	// volume is updated in place when cert-manager renews it). Unreadable
+	// at start-up is an error: falling back to a self-signed certificate
+	// would only show as failed scrapes.
+	var certWatcher *certwatcher.CertWatcher
+	if *metricsCertPath != "" {
+		if !*secureMetrics {
+			return fmt.Errorf("--metrics-cert-path needs --metrics-secure: the certificate is only served over HTTPS")
+		}
+		var err error
+		certWatcher, err = certwatcher.New(filepath.Join(*metricsCertPath, *metricsCertName), filepath.Join(*metricsCertPath, *metricsCertKey))
+		if err != nil {
+			return fmt.Errorf("loading the metrics certificate: %w", err)
+		}
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.GetCertificate = certWatcher.GetCertificate })
+	}
 	metricsOpts := metricsserver.Options{
 		BindAddress:   *metricsAddr,
 		SecureServing: *secureMetrics,
@@ -164,6 +187,12 @@ func runManager(args []string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
+	}
+	if certWatcher != nil {
+		// Started with the manager, on every replica (it needs no leader).
+		if err := mgr.Add(certWatcher); err != nil {
+			return fmt.Errorf("watching the metrics certificate: %w", err)
+		}
 	}
 	roundController := &controllers.TestingRoundReconciler{
 		Client:         mgr.GetClient(),

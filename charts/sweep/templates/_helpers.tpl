@@ -47,3 +47,20 @@ app.kubernetes.io/component: controller-manager
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The metrics Service's name in the cluster, which the metrics
+certificate is valid for and the ServiceMonitor verifies. */}}
+{{- define "sweep.metricsServerName" -}}
+{{- printf "%s-metrics.%s.svc" (include "sweep.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/* The Secret holding the metrics certificate (tls.crt, tls.key), or ""
+when the manager makes a self-signed one. */}}
+{{- define "sweep.metricsCertSecret" -}}
+{{- $c := .Values.metrics.certificate -}}
+{{- if eq $c.source "certManager" -}}
+{{- printf "%s-metrics-cert" (include "sweep.fullname" .) -}}
+{{- else if eq $c.source "secret" -}}
+{{- required "metrics.certificate.secretName is required with metrics.certificate.source=secret: the kubernetes.io/tls Secret of the metrics certificate" $c.secretName -}}
+{{- end -}}
+{{- end -}}

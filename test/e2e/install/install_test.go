@@ -52,6 +52,8 @@ const (
 	// Default of the Makefile's PROMETHEUS_OPERATOR_VERSION, for go test
 	// run without make.
 	prometheusOperatorVersion = "v0.85.0"
+	// Default of the Makefile's CERT_MANAGER_VERSION.
+	certManagerVersion = "v1.21.2"
 )
 
 // denial matches what an RBAC refusal looks like in the manager's log
@@ -109,7 +111,12 @@ func TestInstall(t *testing.T) {
 		// PrometheusRule the chart can render, from the pinned module.
 		crds := prometheusOperatorCRDs(t)
 		kubectl("apply", "--server-side", "-f", filepath.Join(crds, "monitoring.coreos.com_servicemonitors.yaml"), "-f", filepath.Join(crds, "monitoring.coreos.com_prometheusrules.yaml"))
-		awaitEstablished("crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com")
+		// cert-manager's, for the metrics certificate's Issuers and
+		// Certificates, from its pinned module too.
+		cm := certManagerCRDs(t)
+		kubectl("apply", "--server-side", "-f", filepath.Join(cm, "cert-manager.io_issuers.yaml"), "-f", filepath.Join(cm, "cert-manager.io_certificates.yaml"))
+		awaitEstablished("crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com",
+			"crd/issuers.cert-manager.io", "crd/certificates.cert-manager.io")
 		for _, ns := range []string{"district-a", "district-b", "monitoring"} {
 			kubectl("create", "namespace", ns)
 		}
@@ -318,22 +325,36 @@ func TestInstall(t *testing.T) {
 // module proxy (so nothing is copied into this repository).
 func prometheusOperatorCRDs(t *testing.T) string {
 	t.Helper()
-	v := os.Getenv("PROMETHEUS_OPERATOR_VERSION")
+	return filepath.Join(moduleDir(t, "github.com/prometheus-operator/prometheus-operator", "PROMETHEUS_OPERATOR_VERSION", prometheusOperatorVersion), "example", "prometheus-operator-crd")
+}
+
+// certManagerCRDs returns the directory of cert-manager's CRD YAMLs in its
+// module, at the pinned version, the same way.
+func certManagerCRDs(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(moduleDir(t, "github.com/cert-manager/cert-manager", "CERT_MANAGER_VERSION", certManagerVersion), "deploy", "crds")
+}
+
+// moduleDir downloads a module at the version in the environment variable
+// (or the default) and returns its directory in the module cache.
+func moduleDir(t *testing.T, path, versionVar, defaultVersion string) string {
+	t.Helper()
+	v := os.Getenv(versionVar)
 	if v == "" {
-		v = prometheusOperatorVersion
+		v = defaultVersion
 	}
-	cmd := exec.Command("go", "mod", "download", "-json", "github.com/prometheus-operator/prometheus-operator@"+v)
+	cmd := exec.Command("go", "mod", "download", "-json", path+"@"+v)
 	// Outside this module, so that go.mod and go.sum stay untouched.
 	cmd.Dir = t.TempDir()
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("go mod download prometheus-operator@%s: %v", v, err)
+		t.Fatalf("go mod download %s@%s: %v", path, v, err)
 	}
 	var mod struct{ Dir string }
 	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
 		t.Fatalf("go mod download: %v %s", err, out)
 	}
-	return filepath.Join(mod.Dir, "example", "prometheus-operator-crd")
+	return mod.Dir
 }
 
 // tokenKubeconfig writes a kubeconfig for the admin kubeconfig's cluster
