@@ -197,6 +197,21 @@ type VisitReport struct {
 	// +kubebuilder:validation:items:Pattern=`^[0-9A-Za-z]+(-[0-9A-Za-z]+)*$`
 	MissedHouseholds []string `json:"missedHouseholds,omitempty"`
 
+	// missedByReason counts the missed residents by the reason the source
+	// gave for their household, fitted to missed: the fields add up to
+	// missed, residents without a reason are unknown
+	// (docs/collector-api.md, "Missed reasons"). Absent from a collector
+	// that knows no reasons: the operator then counts them all unknown.
+	// +optional
+	MissedByReason *MissedReasonCounts `json:"missedByReason,omitempty"`
+
+	// missedHouseholdReasons is the reason of each household on
+	// missedHouseholds that got one from the source, in the same order.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=500
+	MissedHouseholdReasons []HouseholdReason `json:"missedHouseholdReasons,omitempty"`
+
 	// final is true when the collector finished the visit; a report without
 	// it is progress only.
 	// +optional
@@ -276,6 +291,23 @@ type CollectionJobStatus struct {
 	// +kubebuilder:validation:items:MaxLength=32
 	// +kubebuilder:validation:items:Pattern=`^[0-9A-Za-z]+(-[0-9A-Za-z]+)*$`
 	MissedHouseholds []string `json:"missedHouseholds,omitempty"`
+
+	// notSampledByReason counts the residents not sampled by the reason
+	// the source gave for their household: outstanding ones while visits
+	// remain, missed ones once the job finished. Its fields add up to
+	// outstanding + missed; residents without a reason (the source gave
+	// none, or no report came yet) are unknown. Absent when everyone
+	// expected is sampled and before the job is admitted.
+	// +optional
+	NotSampledByReason *MissedReasonCounts `json:"notSampledByReason,omitempty"`
+
+	// missedHouseholdReasons is the reason of each household on
+	// missedHouseholds that got one from the source, in the same order,
+	// at most 500; households without a reason are not listed.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=500
+	MissedHouseholdReasons []HouseholdReason `json:"missedHouseholdReasons,omitempty"`
 
 	// report is the collector's latest report. The collector writes it
 	// through the status subresource with its own field manager.

@@ -222,6 +222,12 @@ type ResidentCounts struct {
 	// above zero, the roster needs updating.
 	// +optional
 	ExtraSampled int64 `json:"extraSampled,omitempty"`
+	// missedByReason counts the missed residents by the reason their
+	// buildings' sources gave: the fields add up to missed. Residents
+	// without a reason are unknown, such as everyone of a building never
+	// visited before the deadline. Retests are not counted, as in missed.
+	// +optional
+	MissedByReason *MissedReasonTotals `json:"missedByReason,omitempty"`
 }
 
 // TubeCounts counts sample tubes.

@@ -30,6 +30,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
 // CSVSource reads a CSV export of the sample-registration system, mounted
@@ -70,13 +72,27 @@ import (
 // (Assignment.RetestHouseholds): a row of another household counts neither
 // as sampled nor as missed, because the team knocks only the tube's doors.
 // A household may appear once per building and tube.
+//
+// Reasons: the header may also add a column reason (before or after
+// retest), why the household's residents not sampled were missed, one of
+// not-home, refused, away, in-hospital, moved-out, vacant, unreachable or
+// unknown; empty means none given (unknown). It is used on rows with
+// sampled below residents; ReportFor fits the counts to the roster.
 type CSVSource struct{}
 
 // csvHeader is the header the export must start with.
 var csvHeader = []string{"building", "household", "residents", "sampled", "home_visited"}
 
-// csvRetestColumn is the optional sixth column of an export with retests.
-const csvRetestColumn = "retest"
+// The optional columns an export may add after csvHeader, in either order,
+// each at most once.
+const (
+	// csvRetestColumn holds a positive pooled tube's id on its retest's
+	// rows.
+	csvRetestColumn = "retest"
+	// csvReasonColumn holds why a household's residents were not sampled,
+	// one of sweepv1alpha1.MissedReasons, or nothing.
+	csvReasonColumn = "reason"
+)
 
 const (
 	// csvMaxErrors bounds how many bad lines one error lists: enough to fix
@@ -123,8 +139,10 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 		seen     = map[string]int{} // household -> line it first appeared on
 		bad      []string
 		moreBad  int
-		isHeader = true
-		header   = csvHeader // with csvRetestColumn when the export has it
+		isHeader  = true
+		header    = csvHeader // with the optional columns the export has
+		retestCol = -1        // index of csvRetestColumn, if there is one
+		reasonCol = -1        // index of csvReasonColumn, if there is one
 	)
 	report := func(line int, msg string) {
 		if len(bad) == csvMaxErrors {
@@ -161,9 +179,9 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 				report(line, msg)
 				return Outcome{}, errors.New(strings.Join(bad, "; "))
 			}
-			if len(rec) > len(csvHeader) {
-				header = append(slices.Clone(csvHeader), csvRetestColumn)
-			}
+			header = slices.Clone(rec)
+			retestCol = slices.Index(header, csvRetestColumn)
+			reasonCol = slices.Index(header, csvReasonColumn)
 			continue
 		}
 
@@ -182,9 +200,9 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 				col, len(rec), len(header), strings.Join(header, ",")))
 			continue
 		}
-		rowRetest := "" // a five-column export holds only the sweep's rows
-		if len(header) > len(csvHeader) {
-			rowRetest = rec[len(csvHeader)]
+		rowRetest := "" // an export without retest column holds only the sweep's rows
+		if retestCol >= 0 {
+			rowRetest = rec[retestCol]
 		}
 		if rowRetest != a.Retest {
 			// The sweep's row on a retest visit, another tube's row, or a
@@ -218,6 +236,15 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 		if msg == "" {
 			h, msg = csvCount(rec[4], "home_visited", s, "sampled")
 		}
+		reason := sweepv1alpha1.MissedReason("")
+		if msg == "" && reasonCol >= 0 {
+			reason = sweepv1alpha1.MissedReason(rec[reasonCol])
+			if reason != "" && !reason.Valid() {
+				// Not repeated: a reason column may hold a free-text
+				// note naming the resident.
+				msg = ", column reason: not one of " + reasonList + " (or empty)"
+			}
+		}
 		if msg != "" {
 			report(line, msg)
 			continue
@@ -230,7 +257,10 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 		sampled += s
 		home += h
 		if s < residents {
+			// A reason on a row with nobody left to sample is checked
+			// above but not used: nobody is missed there.
 			out.MissedHouseholds = append(out.MissedHouseholds, household)
+			out.Missed = append(out.Missed, HouseholdMissed{Household: household, Residents: int32(residents - s), Reason: reason})
 		}
 	}
 
@@ -249,7 +279,7 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 		switch {
 		case a.Retest == "":
 			return Outcome{}, fmt.Errorf("%s has no rows for building %s", name, a.Building)
-		case len(header) == len(csvHeader):
+		case retestCol < 0:
 			return Outcome{}, fmt.Errorf("%s has no %s column, so no rows for the retest of tube %s in building %s",
 				name, csvRetestColumn, a.Retest, a.Building)
 		}
@@ -287,10 +317,11 @@ func csvCount(v, col string, limit int64, limitName string) (int64, string) {
 	return n, ""
 }
 
-// checkHeader returns a message for report if rec is not exactly
-// csvHeader, with or without csvRetestColumn after it, or "".
+// checkHeader returns a message for report if rec is not csvHeader, with
+// none, one or both of csvRetestColumn and csvReasonColumn after it, or "".
 func checkHeader(rec []string) string {
-	want := fmt.Sprintf("the header must be %q, or that and %q", strings.Join(csvHeader, ","), ","+csvRetestColumn)
+	want := fmt.Sprintf("the header must be %q, optionally followed by %q and %q in either order",
+		strings.Join(csvHeader, ","), csvRetestColumn, csvReasonColumn)
 	for i, col := range csvHeader {
 		if i >= len(rec) {
 			return fmt.Sprintf(", column %d: header is missing %q (%s)", i+1, col, want)
@@ -299,12 +330,13 @@ func checkHeader(rec []string) string {
 			return fmt.Sprintf(", column %d: header is %q, want %q (%s)", i+1, headerCell(rec[i]), col, want)
 		}
 	}
-	extra := len(csvHeader)
-	if len(rec) > extra && rec[extra] == csvRetestColumn {
-		extra++
-	}
-	if len(rec) > extra {
-		return fmt.Sprintf(", column %d: header has an extra column %q (%s)", extra+1, headerCell(rec[extra]), want)
+	for i := len(csvHeader); i < len(rec); i++ {
+		switch col := rec[i]; {
+		case col != csvRetestColumn && col != csvReasonColumn:
+			return fmt.Sprintf(", column %d: header has an extra column %q (%s)", i+1, headerCell(col), want)
+		case slices.Index(rec, col) < i:
+			return fmt.Sprintf(", column %d: header has %q twice (%s)", i+1, col, want)
+		}
 	}
 	return ""
 }

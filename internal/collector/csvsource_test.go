@@ -59,11 +59,13 @@ func TestCSVSourceGoodFile(t *testing.T) {
 		expected int32
 		want     Outcome
 	}{
-		{"b-1", 100, Outcome{Sampled: 7, HomeVisited: 5, MissedHouseholds: []string{"2-1203", "1-0102", "B-0907"}}},
-		{"b-2", 100, Outcome{Sampled: 5, HomeVisited: 2, MissedHouseholds: []string{"1-0101"}}},
+		{"b-1", 100, Outcome{Sampled: 7, HomeVisited: 5, MissedHouseholds: []string{"2-1203", "1-0102", "B-0907"},
+			Missed: []HouseholdMissed{{"2-1203", 2, ""}, {"1-0102", 2, ""}, {"B-0907", 1, ""}}}},
+		{"b-2", 100, Outcome{Sampled: 5, HomeVisited: 2, MissedHouseholds: []string{"1-0101"}, Missed: []HouseholdMissed{{"1-0101", 2, ""}}}},
 		// The source counts what the export says; ReportFor fits it to
 		// the roster (TestReportsFitTheRoster).
-		{"b-1", 4, Outcome{Sampled: 7, HomeVisited: 5, MissedHouseholds: []string{"2-1203", "1-0102", "B-0907"}}},
+		{"b-1", 4, Outcome{Sampled: 7, HomeVisited: 5, MissedHouseholds: []string{"2-1203", "1-0102", "B-0907"},
+			Missed: []HouseholdMissed{{"2-1203", 2, ""}, {"1-0102", 2, ""}, {"B-0907", 1, ""}}}},
 	} {
 		t.Run(fmt.Sprintf("%s expected %d", tc.building, tc.expected), func(t *testing.T) {
 			out, err := CSVSource{}.Visit(context.Background(), csvAssignment(path, tc.building, tc.expected), nil)
@@ -176,7 +178,7 @@ func TestCSVSourceIgnoresOtherBuildingsBadRows(t *testing.T) {
 	if err != nil {
 		t.Fatalf("b-2's rows stopped b-1: %v", err)
 	}
-	if want := (Outcome{Sampled: 2, HomeVisited: 1, MissedHouseholds: []string{"1-0101"}}); !reflect.DeepEqual(out, want) {
+	if want := (Outcome{Sampled: 2, HomeVisited: 1, MissedHouseholds: []string{"1-0101"}, Missed: []HouseholdMissed{{"1-0101", 1, ""}}}); !reflect.DeepEqual(out, want) {
 		t.Errorf("outcome %+v, want %+v", out, want)
 	}
 	_, err = CSVSource{}.Visit(context.Background(), csvAssignment(writeCSV(t, text), "b-2", 100), nil)
@@ -211,13 +213,13 @@ func TestCSVSourceRetest(t *testing.T) {
 	}{
 		{name: "the sweep skips retest rows", text: retestCSV,
 			a:    func(p string) Assignment { return csvAssignment(p, "b-1", 9) },
-			want: Outcome{Sampled: 8, HomeVisited: 1, MissedHouseholds: []string{"3-0401"}}},
+			want: Outcome{Sampled: 8, HomeVisited: 1, MissedHouseholds: []string{"3-0401"}, Missed: []HouseholdMissed{{"3-0401", 1, ""}}}},
 		{name: "an empty retest cell is the sweep", text: retestCSV,
 			a:    func(p string) Assignment { return csvAssignment(p, "b-2", 4) },
-			want: Outcome{Sampled: 2, MissedHouseholds: []string{"1-0102"}}},
+			want: Outcome{Sampled: 2, MissedHouseholds: []string{"1-0102"}, Missed: []HouseholdMissed{{"1-0102", 2, ""}}}},
 		{name: "the tube's rows only, other households left out", text: retestCSV,
 			a:    func(p string) Assignment { return retestCSVAssignment(p, "b-1", "P-0042", "2-1203", "2-1204") },
-			want: Outcome{Sampled: 3, MissedHouseholds: []string{"2-1203", "2-1204"}}},
+			want: Outcome{Sampled: 3, MissedHouseholds: []string{"2-1203", "2-1204"}, Missed: []HouseholdMissed{{"2-1203", 1, ""}, {"2-1204", 2, ""}}}},
 		{name: "another tube", text: retestCSV,
 			a:    func(p string) Assignment { return retestCSVAssignment(p, "b-1", "P-0043", "2-1203") },
 			want: Outcome{Sampled: 4}},
@@ -232,7 +234,7 @@ func TestCSVSourceRetest(t *testing.T) {
 			errParts: []string{"samples.csv line 11, column sampled: not a whole number"}},
 		{name: "a bad row of the tube does not stop the sweep", text: retestCSV + "b-1,2-1205,2,x,0,P-0042\n",
 			a:    func(p string) Assignment { return csvAssignment(p, "b-1", 9) },
-			want: Outcome{Sampled: 8, HomeVisited: 1, MissedHouseholds: []string{"3-0401"}}},
+			want: Outcome{Sampled: 8, HomeVisited: 1, MissedHouseholds: []string{"3-0401"}, Missed: []HouseholdMissed{{"3-0401", 1, ""}}}},
 		{name: "a household twice in one tube", text: retestCSV + "b-1,2-1204,2,2,0,P-0042\n",
 			a:        func(p string) Assignment { return retestCSVAssignment(p, "b-1", "P-0042", "2-1204") },
 			errParts: []string{`samples.csv line 11, column household: "2-1204" already appeared on line 6`}},
@@ -306,11 +308,11 @@ func TestCSVSourceRetestDocExample(t *testing.T) {
 	}
 	path := writeCSV(t, example)
 	sweep, err := CSVSource{}.Visit(context.Background(), csvAssignment(path, "xinjiang-7", 9), nil)
-	if want := (Outcome{Sampled: 8, HomeVisited: 1, MissedHouseholds: []string{"2-1204"}}); err != nil || !reflect.DeepEqual(sweep, want) {
+	if want := (Outcome{Sampled: 8, HomeVisited: 1, MissedHouseholds: []string{"2-1204"}, Missed: []HouseholdMissed{{"2-1204", 1, ""}}}); err != nil || !reflect.DeepEqual(sweep, want) {
 		t.Errorf("the sweep reads %+v, %v; want %+v", sweep, err, want)
 	}
 	retest, err := CSVSource{}.Visit(context.Background(), retestCSVAssignment(path, "xinjiang-7", "P-0042", "2-1203", "2-1204"), nil)
-	if want := (Outcome{Sampled: 3, MissedHouseholds: []string{"2-1203", "2-1204"}}); err != nil || !reflect.DeepEqual(retest, want) {
+	if want := (Outcome{Sampled: 3, MissedHouseholds: []string{"2-1203", "2-1204"}, Missed: []HouseholdMissed{{"2-1203", 1, ""}, {"2-1204", 2, ""}}}); err != nil || !reflect.DeepEqual(retest, want) {
 		t.Errorf("the retest reads %+v, %v; want %+v", retest, err, want)
 	}
 }

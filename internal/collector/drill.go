@@ -23,6 +23,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
 // SamplesPerTeamHour is how many residents one collection team swabs in an
@@ -39,6 +41,9 @@ const SamplesPerTeamHour = 117
 //     found, and sampled at home;
 //   - missed households are the first ones of a fixed shuffle of the
 //     building's households, so each revisit's list is part of the last;
+//     they share the missed residents evenly, and each has a reason drawn
+//     from the seed and its id (mostly not-home, some none), the same on
+//     every visit;
 //   - a visit takes expected/117 team-hours (the missed only, on a revisit),
 //     half as long again in a sealed building, times DrillTimeScale.
 //
@@ -62,7 +67,7 @@ func (s DrillSource) Visit(ctx context.Context, a Assignment, progress func(Outc
 		a.HomeVisit = 0
 	}
 	missed := drillMissed(a, a.Visit)
-	out := a.outcome(a.Expected-missed, drillMissedHouseholds(a, missed))
+	out := a.outcome(a.Expected-missed, missed)
 	dur := drillDuration(a)
 	if dur > 0 {
 		sleep := s.Sleep
@@ -79,7 +84,7 @@ func (s DrillSource) Visit(ctx context.Context, a Assignment, progress func(Outc
 				before = drillMissed(a, a.Visit-1)
 			}
 			half := missed + (before-missed)/2
-			progress(a.outcome(a.Expected-half, drillMissedHouseholds(a, half)))
+			progress(a.outcome(a.Expected-half, half))
 		}
 		if err := sleep(ctx, dur-dur/2); err != nil {
 			return Outcome{}, err
@@ -88,9 +93,48 @@ func (s DrillSource) Visit(ctx context.Context, a Assignment, progress func(Outc
 	return out, nil
 }
 
-func (a Assignment) outcome(sampled int32, households []string) Outcome {
+// outcome is the drill's outcome with sampled residents sampled and missed
+// not: the missed households share the missed residents as evenly as they
+// can, each with its own reason (drillReason).
+func (a Assignment) outcome(sampled, missed int32) Outcome {
 	sampled = max(0, min(sampled, a.Expected))
-	return Outcome{Sampled: sampled, HomeVisited: min(a.HomeVisit, sampled), MissedHouseholds: households}
+	households := drillMissedHouseholds(a, missed)
+	out := Outcome{Sampled: sampled, HomeVisited: min(a.HomeVisit, sampled), MissedHouseholds: households}
+	for i, h := range households {
+		n := missed / int32(len(households))
+		if int32(i) < missed%int32(len(households)) {
+			n++
+		}
+		out.Missed = append(out.Missed, HouseholdMissed{Household: h, Residents: n, Reason: drillReason(a, h)})
+	}
+	return out
+}
+
+// drillReasons weigh the reasons a drill gives a missed household, in
+// percent: mostly nobody home, some away or unreachable, a few of the
+// rest, and some with no reason at all (unknown), as a registry's records
+// would.
+var drillReasons = []struct {
+	reason  sweepv1alpha1.MissedReason
+	percent int
+}{
+	{sweepv1alpha1.MissedNotHome, 40}, {sweepv1alpha1.MissedAway, 15}, {sweepv1alpha1.MissedUnreachable, 10},
+	{sweepv1alpha1.MissedRefused, 8}, {sweepv1alpha1.MissedInHospital, 5}, {sweepv1alpha1.MissedMovedOut, 5},
+	{sweepv1alpha1.MissedVacant, 2}, {"", 15},
+}
+
+// drillReason is household h's reason in a drill: drawn from the seed, the
+// round, the building and the household only, so it stays the same on
+// every visit (and in a retest of the household).
+func drillReason(a Assignment, h string) sweepv1alpha1.MissedReason {
+	n := drillRand(a, "reason/"+h).IntN(100)
+	for _, r := range drillReasons {
+		if n < r.percent {
+			return r.reason
+		}
+		n -= r.percent
+	}
+	return ""
 }
 
 // drillRand is the building's own random stream, from the seed and names.

@@ -53,6 +53,24 @@ func checkOutcome(t *testing.T, o Outcome, a Assignment) {
 		(r.Missed == 0 && len(r.MissedHouseholds) > 0) {
 		t.Fatalf("outcome %+v with %d expected gives an impossible report %+v", o, a.Expected, r)
 	}
+	// Missed reasons (issue 18): by reason adds up to missed, every
+	// household with a reason is on the knock list, none is unknown.
+	if (r.Missed > 0) != (r.MissedByReason != nil) || (r.MissedByReason != nil && r.MissedByReason.Total() != int64(r.Missed)) {
+		t.Fatalf("report's missed by reason %+v with %d missed", r.MissedByReason, r.Missed)
+	}
+	if len(r.MissedHouseholdReasons) > len(r.MissedHouseholds) {
+		t.Fatalf("%d household reasons for %d missed households", len(r.MissedHouseholdReasons), len(r.MissedHouseholds))
+	}
+	for _, hr := range r.MissedHouseholdReasons {
+		if !hr.Reason.Valid() || hr.Reason == sweepv1alpha1.MissedUnknown || !slices.Contains(r.MissedHouseholds, hr.Household) {
+			t.Fatalf("household reason %+v: not a reason the status takes, or not on the knock list %v", hr, r.MissedHouseholds)
+		}
+	}
+	for _, m := range o.Missed {
+		if !isHouseholdID(m.Household) || m.Residents < 0 || (m.Reason != "" && !m.Reason.Valid()) {
+			t.Fatalf("outcome's missed household %+v is not one the status accepts", m)
+		}
+	}
 }
 
 func checkError(t *testing.T, err error, data []byte, mustName ...string) {
@@ -83,6 +101,9 @@ func FuzzReadCSV(f *testing.F) {
 	f.Add([]byte("building,household,residents,sampled,home_visited\nb-1,\"1-01\"01,3,3,3\nb-1,1-0101,-13800138000,0,0\nb-1,1-0103,x,0,0\n"), "b-1", int32(3))
 	f.Add([]byte("building,household\n"), "b-1", int32(3))
 	f.Add([]byte(""), "b-1", int32(0))
+	f.Add([]byte(reasonsCSV), "b-1", int32(13))
+	f.Add([]byte(reasonsCSV), "b-1", int32(3))
+	f.Add([]byte("building,household,residents,sampled,home_visited,reason,retest\nb-1,1-0101,3,1,0,ZHANG Canary-Wei,\nb-1,1-0102,3,1,0,away,\n"), "b-1", int32(6))
 	f.Add([]byte("building,household,residents,sampled,home_visited\n"+strings.Repeat("b-1,"+strings.Repeat("x-", 400)+"y,1,1,1\n", 25)), "b-1", int32(30))
 	f.Fuzz(func(t *testing.T, data []byte, building string, expected int32) {
 		a := csvAssignment("/mnt/samples.csv", building, max(expected, 0))
@@ -108,6 +129,9 @@ func FuzzParseSamples(f *testing.F) {
 	f.Add([]byte(`{"sampled":1,"homeVisited":1,"missedHouseholds":["ZHANG Canary-Wei"]}`), int32(5))
 	f.Add([]byte(`{"sampled":1.5e3,"homeVisited":-0}`), int32(5))
 	f.Add([]byte(`[1,2,3]`), int32(5))
+	f.Add([]byte(`{"sampled":3,"homeVisited":1,"missedReasons":[{"household":"1-0101","residents":2,"reason":"not-home"},{"household":"1-0102","residents":9,"reason":"away"}]}`), int32(5))
+	f.Add([]byte(`{"sampled":3,"homeVisited":1,"missedReasons":[{"household":"1-0101","residents":2,"reason":"ZHANG Canary-Wei"}]}`), int32(5))
+	f.Add([]byte(`{"sampled":3,"homeVisited":1,"missedReasons":[{"household":"1-0101","residents":13800138000,"reason":"away"}]}`), int32(5))
 	f.Add([]byte(`null`), int32(5))
 	f.Fuzz(func(t *testing.T, body []byte, expected int32) {
 		a := Assignment{Namespace: "ns-1", Round: "r-1", Building: "b-1", Visit: 1, Expected: max(expected, 0), Source: "http"}

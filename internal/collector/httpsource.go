@@ -30,6 +30,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
 // HTTPSource asks a city's sample-registration system who has been sampled
@@ -273,21 +275,13 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 			}
 			return 0, nil
 		}
-		if kind := jsonKind(raw); kind != "a number" {
-			return 0, malformed("field %q: is %s, want a whole number", name, kind)
-		}
-		n, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
-		switch {
 		// The value itself is not repeated: a misplaced field may carry a
 		// resident's phone number (issue 9, Privacy).
-		case err != nil:
-			return 0, malformed("field %q: is not a whole number", name)
-		case n < 0:
-			return 0, malformed("field %q: is negative", name)
-		case n > math.MaxInt32:
-			return 0, malformed("field %q: is too large (at most %d)", name, math.MaxInt32)
+		n, problem := wholeNumber(raw)
+		if problem != "" {
+			return 0, malformed("field %q: %s", name, problem)
 		}
-		return int32(n), nil
+		return n, nil
 	}
 	text := func(name string) (string, error) {
 		raw, ok := fields[name]
@@ -362,6 +356,12 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 		}
 	}
 
+	if raw, ok := fields["missedReasons"]; ok && !isNull(raw) {
+		if out.Missed, err = parseMissedReasons(raw, a, malformed); err != nil {
+			return Outcome{}, err
+		}
+	}
+
 	// sampled may exceed the residents expected: the registry knows
 	// everyone registered, the roster may not (ReportFor counts the surplus
 	// as extraSampled).
@@ -370,6 +370,92 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 			a.Building, a.Visit, out.HomeVisited, out.Sampled)
 	}
 	return out, nil
+}
+
+// parseMissedReasons checks the optional missedReasons field: a list of
+// {"household", "residents", "reason"} objects, each household once, each
+// reason from the fixed list. Values are never repeated in an error, except
+// a household id that passed its check: a reason field may be a free-text
+// note with a resident's name in it.
+func parseMissedReasons(raw json.RawMessage, a Assignment, malformed func(string, ...any) error) ([]HouseholdMissed, error) {
+	const field = "missedReasons"
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, malformed("field %q: is %s, want a list of objects", field, jsonKind(raw))
+	}
+	var out []HouseholdMissed
+	seen := map[string]int{}
+	for i, item := range items {
+		n := i + 1
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(item, &obj); err != nil || obj == nil {
+			return nil, malformed("field %q: item %d is %s, want an object", field, n, jsonKind(item))
+		}
+		var id string
+		switch v, ok := obj["household"]; {
+		case !ok || isNull(v):
+			return nil, malformed("field %q: item %d: \"household\" is missing", field, n)
+		case json.Unmarshal(v, &id) != nil:
+			return nil, malformed("field %q: item %d: \"household\" is %s, want a string", field, n, jsonKind(v))
+		case !isHouseholdID(id):
+			return nil, malformed("field %q: item %d: \"household\" is not a unit-room id like \"2-1203\"", field, n)
+		}
+		if first, dup := seen[id]; dup {
+			return nil, malformed("field %q: item %d: household %q is already item %d", field, n, id, first)
+		}
+		seen[id] = n
+		v, ok := obj["residents"]
+		if !ok || isNull(v) {
+			return nil, malformed("field %q: item %d: \"residents\" is missing", field, n)
+		}
+		residents, problem := wholeNumber(v)
+		if problem != "" {
+			return nil, malformed("field %q: item %d: \"residents\" %s", field, n, problem)
+		}
+		var reason string
+		switch v, ok := obj["reason"]; {
+		case !ok || isNull(v):
+			return nil, malformed("field %q: item %d: \"reason\" is missing", field, n)
+		case json.Unmarshal(v, &reason) != nil:
+			return nil, malformed("field %q: item %d: \"reason\" is %s, want a string", field, n, jsonKind(v))
+		case !sweepv1alpha1.MissedReason(reason).Valid():
+			return nil, malformed("field %q: item %d: \"reason\" is not one of %s", field, n, reasonList)
+		}
+		if a.Retest != "" && !slices.Contains(a.RetestHouseholds, id) {
+			// Not the tube's: neither knocked nor counted, like its
+			// missedHouseholds ids.
+			continue
+		}
+		out = append(out, HouseholdMissed{Household: id, Residents: residents, Reason: sweepv1alpha1.MissedReason(reason)})
+	}
+	return out, nil
+}
+
+// reasonList names the reasons a source may send, for error messages.
+var reasonList = func() string {
+	names := make([]string, len(sweepv1alpha1.MissedReasons))
+	for i, r := range sweepv1alpha1.MissedReasons {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ", ")
+}()
+
+// wholeNumber parses a JSON count from 0 to the int32 maximum; problem says
+// what is wrong with it ("is negative"), without repeating it.
+func wholeNumber(raw json.RawMessage) (n int32, problem string) {
+	if kind := jsonKind(raw); kind != "a number" {
+		return 0, fmt.Sprintf("is %s, want a whole number", kind)
+	}
+	v, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
+	switch {
+	case err != nil:
+		return 0, "is not a whole number"
+	case v < 0:
+		return 0, "is negative"
+	case v > math.MaxInt32:
+		return 0, fmt.Sprintf("is too large (at most %d)", math.MaxInt32)
+	}
+	return int32(v), ""
 }
 
 // describeBody says what kind of body a 200 answer that is not a JSON

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -74,33 +75,62 @@ const (
 // number: sampled is capped at expected (the surplus is extraSampled),
 // missed is the rest, and the missed households are the knock list while
 // anyone is outstanding, none once nobody is (docs/collector-api.md,
-// "Counts and the roster"). Tubes follow from pool size; at most
-// MaxMissedHouseholds households are kept.
+// "Counts and the roster"). The source's residents by reason are fitted to
+// missed (MissedReasonCounts.FitTo: a surplus is trimmed, a shortfall is
+// unknown), so they always add up to it ("Missed reasons"). Tubes follow
+// from pool size; at most MaxMissedHouseholds households are kept.
 func ReportFor(a Assignment, o Outcome, final bool, now time.Time) *sweepv1alpha1.VisitReport {
 	expected := max(a.Expected, 0)
 	sampled := min(max(o.Sampled, 0), expected)
 	missed := expected - sampled
-	households := o.MissedHouseholds
+	pool := max(a.PoolSize, 1)
+	r := &sweepv1alpha1.VisitReport{
+		Visit:        a.Visit,
+		Sampled:      sampled,
+		Missed:       missed,
+		ExtraSampled: max(o.Sampled, 0) - sampled,
+		HomeVisited:  min(max(o.HomeVisited, 0), sampled),
+		Tubes:        (sampled + pool - 1) / pool,
+		Final:        final,
+		Time:         metav1.NewTime(now.UTC().Truncate(time.Second)),
+	}
 	if missed == 0 {
 		// The households left are exempt residents' or people the
 		// roster does not know: nobody Sweep expects is behind their doors.
-		households = nil
+		return r
 	}
+	var byReason sweepv1alpha1.MissedReasonCounts
+	reasons := map[string]sweepv1alpha1.MissedReason{}
+	households := slices.Clone(o.MissedHouseholds)
+	listed := make(map[string]bool, len(households))
+	for _, h := range households {
+		listed[h] = true
+	}
+	for _, m := range o.Missed {
+		byReason.Add(m.Reason, m.Residents)
+		if _, given := reasons[m.Household]; !given && m.Reason.Valid() && m.Reason != sweepv1alpha1.MissedUnknown {
+			reasons[m.Household] = m.Reason
+		}
+		if !listed[m.Household] {
+			// A household with residents not sampled is on the knock
+			// list, whether or not the source also listed it there.
+			listed[m.Household] = true
+			households = append(households, m.Household)
+		}
+	}
+	fitted := byReason.FitTo(missed)
+	r.MissedByReason = &fitted
 	if len(households) > sweepv1alpha1.MaxMissedHouseholds {
 		households = households[:sweepv1alpha1.MaxMissedHouseholds]
 	}
-	pool := max(a.PoolSize, 1)
-	return &sweepv1alpha1.VisitReport{
-		Visit:            a.Visit,
-		Sampled:          sampled,
-		Missed:           missed,
-		ExtraSampled:     max(o.Sampled, 0) - sampled,
-		HomeVisited:      min(max(o.HomeVisited, 0), sampled),
-		Tubes:            (sampled + pool - 1) / pool,
-		MissedHouseholds: append([]string(nil), households...),
-		Final:            final,
-		Time:             metav1.NewTime(now.UTC().Truncate(time.Second)),
+	r.MissedHouseholds = households
+	for _, h := range households {
+		if reason, ok := reasons[h]; ok {
+			r.MissedHouseholdReasons = append(r.MissedHouseholdReasons, sweepv1alpha1.HouseholdReason{Household: h, Reason: reason})
+			delete(reasons, h) // a household listed twice gets one entry
+		}
 	}
+	return r
 }
 
 // Report applies status.report for visit a.Visit. A final report is retried

@@ -23,6 +23,8 @@ package collector
 
 import (
 	"context"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
 // Outcome is what a source knows about a building after a visit: counts for
@@ -42,6 +44,26 @@ type Outcome struct {
 	// residents the source has not sampled yet. May be longer than the
 	// status can keep; the reporter caps it.
 	MissedHouseholds []string
+	// Missed is what the source says about the residents not sampled, one
+	// entry per household it knows them for: how many and, if it gave one,
+	// why. A household here is missed even when MissedHouseholds leaves it
+	// out. ReportFor fits the residents to the roster's count
+	// (sweepv1alpha1.MissedReasonCounts.FitTo); nil when the source gives
+	// no counts per household (every resident not sampled is then
+	// unknown).
+	Missed []HouseholdMissed
+}
+
+// HouseholdMissed is one household's residents not sampled, as a source
+// counts them.
+type HouseholdMissed struct {
+	// Household is the unit-room id, such as "2-1203".
+	Household string
+	// Residents is how many of its residents the source has not sampled.
+	Residents int32
+	// Reason is why, from the fixed list; "" or unknown when the source
+	// gave none.
+	Reason sweepv1alpha1.MissedReason
 }
 
 // Source says who has been sampled in a building.
