@@ -132,13 +132,13 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 	r.FieldsPerRecord = -1 // a short or long row is reported with its line below
 
 	var (
-		out      Outcome
-		sampled  int64
-		home     int64
-		found    bool
-		seen     = map[string]int{} // household -> line it first appeared on
-		bad      []string
-		moreBad  int
+		out       Outcome
+		sampled   int64
+		home      int64
+		found     bool
+		seen      = map[string]int{} // household -> line it first appeared on
+		bad       []string
+		moreBad   int
 		isHeader  = true
 		header    = csvHeader // with the optional columns the export has
 		retestCol = -1        // index of csvRetestColumn, if there is one

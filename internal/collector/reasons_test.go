@@ -222,7 +222,7 @@ func TestReportForFitsReasonsToMissed(t *testing.T) {
 		// The registry counts the exempt patient the roster left out:
 		// trimmed, unknown first, then away and in hospital, refused last.
 		{name: "beyond missed: trimmed in order", expected: 10,
-			o: Outcome{Sampled: 7, Missed: []HouseholdMissed{{"1-0101", 1, rf}, {"1-0102", 1, ih}, {"1-0103", 2, aw}, {"1-0104", 1, ""}, {"1-0105", 1, nh}}},
+			o:    Outcome{Sampled: 7, Missed: []HouseholdMissed{{"1-0101", 1, rf}, {"1-0102", 1, ih}, {"1-0103", 2, aw}, {"1-0104", 1, ""}, {"1-0105", 1, nh}}},
 			want: &sweepv1alpha1.MissedReasonCounts{Refused: 1, NotHome: 1, InHospital: 1}, wantHH: []string{"1-0101", "1-0102", "1-0103", "1-0104", "1-0105"},
 			wantWhy: []sweepv1alpha1.HouseholdReason{{Household: "1-0101", Reason: rf}, {Household: "1-0102", Reason: ih}, {Household: "1-0103", Reason: aw}, {Household: "1-0105", Reason: nh}}},
 		{name: "nobody missed: no reasons", expected: 10,
