@@ -169,6 +169,28 @@ func (c MissedReasonCounts) FitTo(n int32) MissedReasonCounts {
 	return out
 }
 
+// Fitted is c fitted to n residents not sampled (FitTo; nil counts are all
+// unknown), or nil when n is 0 or less, as a status keeps them.
+func (c *MissedReasonCounts) Fitted(n int32) *MissedReasonCounts {
+	if n <= 0 {
+		return nil
+	}
+	var f MissedReasonCounts
+	if c != nil {
+		f = *c
+	}
+	f = f.FitTo(n)
+	return &f
+}
+
+// OrZero is c, or no counts for nil.
+func (c *MissedReasonCounts) OrZero() *MissedReasonCounts {
+	if c == nil {
+		return &MissedReasonCounts{}
+	}
+	return c
+}
+
 // Add adds n residents under reason r (unknown for a reason not in the
 // list), saturating at the int32 maximum.
 func (c *MissedReasonCounts) Add(r MissedReason, n int32) {

@@ -227,7 +227,7 @@ type ResidentCounts struct {
 	// without a reason are unknown, such as everyone of a building never
 	// visited before the deadline. Retests are not counted, as in missed.
 	// +optional
-	MissedByReason *MissedReasonTotals `json:"missedByReason,omitempty"`
+	MissedByReason MissedReasonTotals `json:"missedByReason,omitempty"`
 }
 
 // TubeCounts counts sample tubes.

@@ -165,16 +165,21 @@ func Decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decisi
 
 // splitNotSampled puts the residents not sampled where their name says:
 // outstanding while the job runs (a re-knock may still find them), missed
-// once it finished. A job not admitted yet has neither.
+// once it finished. A job not admitted yet has neither. Their counts by
+// reason are fitted to them, so they add up whatever happened: no report
+// yet, a report without reasons (an older collector), or the deadline
+// (everyone the accepted reports did not give a reason is unknown).
 func splitNotSampled(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobStatus) {
 	if st.Phase == "" || st.Phase == sweepv1alpha1.JobQueued {
 		return
 	}
+	n := notSampled(cj, st)
+	st.NotSampledByReason = st.NotSampledByReason.Fitted(n)
 	if Finished(st.Phase) {
-		st.Outstanding, st.Missed = 0, notSampled(cj, st)
+		st.Outstanding, st.Missed = 0, n
 		return
 	}
-	st.Outstanding, st.Missed = notSampled(cj, st), 0
+	st.Outstanding, st.Missed = n, 0
 }
 
 func notSampled(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJobStatus) int32 {
@@ -354,6 +359,10 @@ func acceptReport(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJ
 	st.HomeVisited = r.HomeVisited
 	st.Tubes = r.Tubes
 	st.MissedHouseholds = append([]string(nil), r.MissedHouseholds...)
+	// Fitted to what is not sampled by splitNotSampled; nil (an older
+	// collector's report) counts everyone unknown.
+	st.NotSampledByReason = r.MissedByReason.DeepCopy()
+	st.MissedHouseholdReasons = append([]sweepv1alpha1.HouseholdReason(nil), r.MissedHouseholdReasons...)
 	if c := meta.FindStatusCondition(st.Conditions, ConditionReportIgnored); c != nil && c.Status == metav1.ConditionTrue {
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReportIgnored, Status: metav1.ConditionFalse,
 			Reason: "ReportAccepted", Message: fmt.Sprintf("The report for visit %d was accepted.", r.Visit),
@@ -384,8 +393,28 @@ func impossible(cj *sweepv1alpha1.CollectionJob, r *sweepv1alpha1.VisitReport, s
 		return fmt.Sprintf("%d missed households, more than the %d a report holds", len(r.MissedHouseholds), sweepv1alpha1.MaxMissedHouseholds)
 	case r.Missed == 0 && len(r.MissedHouseholds) > 0:
 		return fmt.Sprintf("%d missed households but no missed residents", len(r.MissedHouseholds))
+	case r.MissedByReason != nil && r.MissedByReason.FitTo(r.Missed) != *r.MissedByReason:
+		// A collector fits them (collector.ReportFor); counts that are
+		// negative or do not add up come from something else.
+		return fmt.Sprintf("missed by reason adds up to %d, not the %d missed", r.MissedByReason.Total(), r.Missed)
+	case len(r.MissedHouseholdReasons) > len(r.MissedHouseholds):
+		return fmt.Sprintf("%d household reasons for %d missed households", len(r.MissedHouseholdReasons), len(r.MissedHouseholds))
+	case badHouseholdReason(r.MissedHouseholdReasons):
+		return "a household reason is not one of the known reasons"
 	case r.Sampled < st.Sampled:
 		return fmt.Sprintf("%d sampled is fewer than the %d already reported; sampled counts are for the whole round", r.Sampled, st.Sampled)
 	}
 	return ""
+}
+
+// badHouseholdReason says whether a household's reason is one the status
+// does not take: not in the list, or unknown (households without a reason
+// are not listed).
+func badHouseholdReason(reasons []sweepv1alpha1.HouseholdReason) bool {
+	for _, hr := range reasons {
+		if !hr.Reason.Valid() || hr.Reason == sweepv1alpha1.MissedUnknown {
+			return true
+		}
+	}
+	return false
 }

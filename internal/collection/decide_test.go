@@ -247,3 +247,73 @@ func TestRetryBackoffGrows(t *testing.T) {
 		t.Errorf("backoff %v then %v, want %v then %v", d1.RequeueAfter, d2.RequeueAfter, RetryBackoff, 2*RetryBackoff)
 	}
 }
+
+// Counts by reason reach the status fitted to the residents not sampled:
+// outstanding while visits remain, missed once final (issue 18).
+func TestDecideNotSampledByReason(t *testing.T) {
+	withReasons := func(r *sweepv1alpha1.VisitReport, c sweepv1alpha1.MissedReasonCounts, hr ...sweepv1alpha1.HouseholdReason) *sweepv1alpha1.VisitReport {
+		r.MissedByReason, r.MissedHouseholdReasons = &c, hr
+		return r
+	}
+	running := Observed{State: VisitRunning, Started: t0}
+	nh := sweepv1alpha1.HouseholdReason{Household: "1-0101", Reason: sweepv1alpha1.MissedNotHome}
+	for _, tc := range []struct {
+		name          string
+		job           *sweepv1alpha1.CollectionJob
+		now           time.Time
+		want          *sweepv1alpha1.MissedReasonCounts
+		wantHousehold []sweepv1alpha1.HouseholdReason
+		outstanding   bool
+		ignored       bool
+	}{
+		{name: "no report yet: everyone outstanding is unknown", job: newJob(active(1, nil)), now: t0.Add(time.Minute),
+			want: &sweepv1alpha1.MissedReasonCounts{Unknown: 100}, outstanding: true},
+		{name: "a report with reasons, visits left: outstanding",
+			job: newJob(active(1, withReasons(report(1, 90, true, "1-0101", "1-0102"), sweepv1alpha1.MissedReasonCounts{NotHome: 6, Unknown: 4}, nh))),
+			now: t0.Add(time.Minute), want: &sweepv1alpha1.MissedReasonCounts{NotHome: 6, Unknown: 4}, wantHousehold: []sweepv1alpha1.HouseholdReason{nh}, outstanding: true},
+		{name: "the last visit's report: missed",
+			job: newJob(active(3, withReasons(report(3, 95, true, "1-0101"), sweepv1alpha1.MissedReasonCounts{Refused: 5}))),
+			now: t0.Add(time.Minute), want: &sweepv1alpha1.MissedReasonCounts{Refused: 5}},
+		{name: "an older collector's report without reasons: unknown", job: newJob(active(3, report(3, 95, true, "1-0101"))),
+			now: t0.Add(time.Minute), want: &sweepv1alpha1.MissedReasonCounts{Unknown: 5}},
+		{name: "everyone sampled: none", job: newJob(active(1, withReasons(report(1, 100, true), sweepv1alpha1.MissedReasonCounts{}))),
+			now: t0.Add(time.Minute)},
+		{name: "reasons that do not add up: report ignored",
+			job: newJob(active(1, withReasons(report(1, 90, true, "1-0101"), sweepv1alpha1.MissedReasonCounts{NotHome: 60}))),
+			now: t0.Add(time.Minute), want: &sweepv1alpha1.MissedReasonCounts{Unknown: 100}, outstanding: true, ignored: true},
+		{name: "a household reason not in the list: report ignored",
+			job: newJob(active(1, withReasons(report(1, 90, true, "1-0101"), sweepv1alpha1.MissedReasonCounts{Unknown: 10},
+				sweepv1alpha1.HouseholdReason{Household: "1-0101", Reason: "ZHANG Canary-Wei"}))),
+			now: t0.Add(time.Minute), want: &sweepv1alpha1.MissedReasonCounts{Unknown: 100}, outstanding: true, ignored: true},
+		{name: "deadline with the reasons of an earlier visit: missed",
+			job: newJob(func(cj *sweepv1alpha1.CollectionJob) {
+				active(2, nil)(cj)
+				cj.Status.Sampled = 90
+				cj.Status.NotSampledByReason = &sweepv1alpha1.MissedReasonCounts{Away: 10}
+			}),
+			now: t0.Add(11 * time.Hour), want: &sweepv1alpha1.MissedReasonCounts{Away: 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(tc.job, running, tc.now)
+			st := d.Status
+			if fmt.Sprint(st.NotSampledByReason) != fmt.Sprint(tc.want) {
+				t.Errorf("not sampled by reason %+v, want %+v", st.NotSampledByReason, tc.want)
+			}
+			if fmt.Sprint(st.MissedHouseholdReasons) != fmt.Sprint(tc.wantHousehold) {
+				t.Errorf("household reasons %+v, want %+v", st.MissedHouseholdReasons, tc.wantHousehold)
+			}
+			if n := st.Outstanding; (n > 0) != tc.outstanding {
+				t.Errorf("outstanding %d, missed %d (phase %s)", st.Outstanding, st.Missed, st.Phase)
+			}
+			if st.NotSampledByReason != nil && st.NotSampledByReason.Total() != int64(st.Outstanding+st.Missed) {
+				t.Errorf("by reason %+v does not add up to %d outstanding + %d missed", st.NotSampledByReason, st.Outstanding, st.Missed)
+			}
+			c := meta.FindStatusCondition(st.Conditions, ConditionReportIgnored)
+			if ignored := c != nil && c.Status == metav1.ConditionTrue; ignored != tc.ignored {
+				t.Errorf("report ignored %v, want %v (%v)", ignored, tc.ignored, c)
+			} else if ignored && strings.Contains(c.Message, "Canary") {
+				t.Errorf("condition repeats the bad reason: %s", c.Message)
+			}
+		})
+	}
+}

@@ -73,6 +73,23 @@ func FuzzDecide(f *testing.F) {
 		}
 		rep := &sweepv1alpha1.VisitReport{Visit: rVisit, Sampled: rSampled, Missed: rMissed, HomeVisited: rHome, Tubes: rTubes,
 			MissedHouseholds: ids, Final: rFinal, Time: metav1.Time{Time: t0.Add(time.Minute)}}
+		// Counts by reason (issue 18), from the values above so the seed
+		// corpus keeps its shape: none (an older collector), counts that
+		// add up to missed, or counts that do not (a buggy or hostile
+		// writer), with household reasons good or bad.
+		switch rHouseholds % 3 {
+		case 1:
+			rep.MissedByReason = &sweepv1alpha1.MissedReasonCounts{NotHome: rHome, Refused: rTubes, Unknown: rMissed - rHome - rTubes}
+		case 2:
+			rep.MissedByReason = &sweepv1alpha1.MissedReasonCounts{Away: rHome, Unknown: rTubes}
+		}
+		for i, h := range ids[:min(len(ids), int(rTubes&0x3ff))] {
+			reason := sweepv1alpha1.MissedReasons[i%len(sweepv1alpha1.MissedReasons)]
+			if rSampled%5 == 0 {
+				reason = "ZHANG Canary-Wei"
+			}
+			rep.MissedHouseholdReasons = append(rep.MissedHouseholdReasons, sweepv1alpha1.HouseholdReason{Household: h, Reason: reason})
+		}
 		obs := Observed{State: VisitState(int(state) % 4), Started: t0}
 		if viaObserved {
 			obs.Report = rep
@@ -99,6 +116,22 @@ func FuzzDecide(f *testing.F) {
 		}
 		if st.Phase != "" && !Finished(before.Status.Phase) && (Finished(st.Phase) && st.Outstanding != 0 || !Finished(st.Phase) && st.Missed != 0) {
 			t.Fatalf("phase %q with %d outstanding and %d missed", st.Phase, st.Outstanding, st.Missed)
+		}
+		// Not sampled by reason adds up to outstanding + missed, once
+		// admitted, and holds only reasons the schema takes (issue 18).
+		if st.Phase != "" && st.Phase != sweepv1alpha1.JobQueued {
+			by := st.NotSampledByReason
+			if n := st.Outstanding + st.Missed; (n > 0) != (by != nil) || (by != nil && (by.Total() != int64(n) || *by != by.FitTo(n))) {
+				t.Fatalf("not sampled by reason %+v with %d outstanding and %d missed", by, st.Outstanding, st.Missed)
+			}
+		}
+		if len(st.MissedHouseholdReasons) > len(st.MissedHouseholds) {
+			t.Fatalf("%d household reasons for %d missed households", len(st.MissedHouseholdReasons), len(st.MissedHouseholds))
+		}
+		for _, hr := range st.MissedHouseholdReasons {
+			if !hr.Reason.Valid() || hr.Reason == sweepv1alpha1.MissedUnknown {
+				t.Fatalf("status keeps household reason %q", hr.Reason)
+			}
 		}
 		if st.HomeVisited < 0 || st.HomeVisited > st.Sampled || st.Tubes < 0 {
 			t.Fatalf("home-visited %d, tubes %d with %d sampled", st.HomeVisited, st.Tubes, st.Sampled)

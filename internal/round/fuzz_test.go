@@ -92,6 +92,11 @@ func fuzzWorld(roundName string, teams int32, byName bool, data []byte) (*sweepv
 		j.Spec.Suspend = st&2 != 0
 		j.Status.Phase = fuzzPhases[int(st>>2)%len(fuzzPhases)]
 		j.Status.Sampled = int32(st) - 40 // sometimes negative or above expected: the rollup must cope
+		if cnt&1 != 0 {
+			// Counts by reason that need not add up to anything, some
+			// negative: the rollup fits them to what it counts missed.
+			j.Status.NotSampledByReason = &sweepv1alpha1.MissedReasonCounts{NotHome: int32(cnt / 2), Refused: int32(st) - 60, Unknown: int32(lv)}
+		}
 		if st&0x80 != 0 {
 			pending.Insert(j.Name)
 		}
@@ -247,6 +252,16 @@ func FuzzStatus(f *testing.F) {
 		}
 		if res.HomeVisited > res.Sampled {
 			t.Fatalf("%d home-visited of %d sampled", res.HomeVisited, res.Sampled)
+		}
+		// Missed by reason adds up to missed (issue 18), whatever the
+		// jobs' own counts say, and no count is negative.
+		if res.MissedByReason.Total() != res.Missed {
+			t.Fatalf("missed by reason %+v adds up to %d, not the %d missed", res.MissedByReason, res.MissedByReason.Total(), res.Missed)
+		}
+		for _, reason := range sweepv1alpha1.MissedReasons {
+			if res.MissedByReason.Get(reason) < 0 {
+				t.Fatalf("missed by reason %+v: %s is negative", res.MissedByReason, reason)
+			}
 		}
 		if b.Total != int32(len(jobs)) || b.Queued+b.Active+b.Waiting+b.Completed+b.Expired+b.Failed != b.Total {
 			t.Fatalf("buildings by phase %+v do not add up to %d jobs", b, len(jobs))

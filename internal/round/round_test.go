@@ -310,6 +310,10 @@ func TestStatusRollsUpJobs(t *testing.T) {
 	}
 	jobs[0].Spec.Exempt, jobs[0].Status.HomeVisited, jobs[0].Status.Tubes = 4, 2, 10
 	jobs[1].Status.Tubes = 2
+	// Missed by reason: a's reasons, e's without (unknown); b's are
+	// outstanding, not missed.
+	jobs[0].Status.NotSampledByReason = &sweepv1alpha1.MissedReasonCounts{NotHome: 2, Refused: 1}
+	jobs[1].Status.NotSampledByReason = &sweepv1alpha1.MissedReasonCounts{Away: 30}
 	now := t0.Add(2 * time.Hour)
 	st := Status(r, ptrs(jobs), 0, now)
 
@@ -317,7 +321,8 @@ func TestStatusRollsUpJobs(t *testing.T) {
 	if st.Buildings != wantB {
 		t.Errorf("buildings = %+v, want %+v", st.Buildings, wantB)
 	}
-	wantR := sweepv1alpha1.ResidentCounts{Expected: 220, Sampled: 146, Outstanding: 66, Missed: 8, Exempt: 4, HomeVisited: 2}
+	wantR := sweepv1alpha1.ResidentCounts{Expected: 220, Sampled: 146, Outstanding: 66, Missed: 8, Exempt: 4, HomeVisited: 2,
+		MissedByReason: sweepv1alpha1.MissedReasonTotals{NotHome: 2, Refused: 1, Unknown: 5}}
 	if st.Residents != wantR {
 		t.Errorf("residents = %+v, want %+v", st.Residents, wantR)
 	}

@@ -178,6 +178,11 @@ func Status(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, 
 		res.ExtraSampled += int64(max(j.Status.ExtraSampled, 0))
 		if over {
 			res.Missed += expected - sampled
+			// The job's counts by reason, fitted to what the round counts
+			// missed: a job over by the round's deadline has not written
+			// them as missed yet, and one never visited has none (all
+			// unknown).
+			res.MissedByReason.AddCounts(*j.Status.NotSampledByReason.Fitted(int32(expected - sampled)).OrZero())
 		} else {
 			res.Outstanding += expected - sampled
 		}
