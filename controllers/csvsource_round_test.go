@@ -18,8 +18,11 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -30,11 +33,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/collector"
+	"github.com/masstesting/sweep/internal/metrics"
 )
 
 // mountingKubelet is a stand-in kubelet for the csv source, which needs
@@ -314,6 +319,13 @@ func TestCSVSourceRealRegistryThroughARound(t *testing.T) {
 // it is Completed.
 func runCSVRound(t *testing.T, ns, export string) *mountingKubelet {
 	t.Helper()
+	return runCSVRoundWith(t, ns, export, nil, jobExecutor)
+}
+
+// runCSVRoundWith is runCSVRound with the manager's round reconciler tuned
+// and its executor made by newExecutor (which must be the job executor's).
+func runCSVRoundWith(t *testing.T, ns, export string, tune func(*TestingRoundReconciler), newExecutor func(ctrl.Manager) Executor) *mountingKubelet {
+	t.Helper()
 	ctx := context.Background()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "samples", Namespace: ns}, Data: map[string]string{"samples.csv": export}}
 	if err := k8s.Create(ctx, cm); err != nil {
@@ -321,7 +333,7 @@ func runCSVRound(t *testing.T, ns, export string) *mountingKubelet {
 	}
 	kubelet := startMountingKubelet(t, ns)
 	clk := clocktesting.NewFakeClock(time.Now())
-	startManagerWith(t, ns, clk, nil, jobExecutor)
+	startManagerWith(t, ns, clk, tune, newExecutor)
 	tr := newRound(ns, "csv", clk.Now(), 3, street)
 	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
 	tr.Spec.Collector.Source = sweepv1alpha1.SourceCSV
@@ -338,4 +350,125 @@ func runCSVRound(t *testing.T, ns, export string) *mountingKubelet {
 		return false, nil
 	})
 	return kubelet
+}
+
+// reasonBuildings are buildings whose registry gives missed reasons (issue
+// 18). rows are household,residents,sampled,home_visited,reason.
+var reasonBuildings = []struct {
+	name              string
+	residents, exempt int32
+	rows              []string
+	// what the CollectionJob must hold once final
+	byReason   sweepv1alpha1.MissedReasonCounts
+	households []sweepv1alpha1.HouseholdReason
+}{
+	// 10 expected (2 exempt, in hospital); the registry lists 4 not
+	// sampled, 2 of them the exempt patients: fitted to the 2 missed, the
+	// in-hospital ones are trimmed before the not-home ones.
+	{name: "r-trim", residents: 12, exempt: 2,
+		rows:     []string{"1-0101,4,2,1,not-home", "1-0102,4,2,0,in-hospital", "1-0201,4,4,4,"},
+		byReason: sweepv1alpha1.MissedReasonCounts{NotHome: 2},
+		households: []sweepv1alpha1.HouseholdReason{{Household: "1-0101", Reason: sweepv1alpha1.MissedNotHome},
+			{Household: "1-0102", Reason: sweepv1alpha1.MissedInHospital}}},
+	// A household without a reason counts unknown.
+	{name: "r-refused", residents: 6,
+		rows:       []string{"2-0101,3,1,0,refused", "2-0102,3,2,0,"},
+		byReason:   sweepv1alpha1.MissedReasonCounts{Refused: 2, Unknown: 1},
+		households: []sweepv1alpha1.HouseholdReason{{Household: "2-0101", Reason: sweepv1alpha1.MissedRefused}}},
+	// No reasons at all (for http: an answer without missedReasons).
+	{name: "r-none", residents: 5,
+		rows:     []string{"3-0101,5,3,0,"},
+		byReason: sweepv1alpha1.MissedReasonCounts{Unknown: 2}},
+}
+
+// reasonRoundMissed is what the round over reasonBuildings counts missed,
+// by reason.
+var reasonRoundMissed = sweepv1alpha1.MissedReasonTotals{NotHome: 2, Refused: 2, Unknown: 3}
+
+func createReasonBuildings(t *testing.T, ns string) {
+	t.Helper()
+	for _, b := range reasonBuildings {
+		obj := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: b.name, Namespace: ns, Labels: street},
+			Spec: sweepv1alpha1.BuildingSpec{Residents: b.residents, Exempt: b.exempt, Households: int32(len(b.rows))}}
+		if err := k8s.Create(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// serveRoundMetrics makes the next manager serve metrics with the round
+// collector registered, and returns where, the round reconciler's tune and
+// an executor maker wrapping newExecutor.
+func serveRoundMetrics(t *testing.T, newExecutor func(ctrl.Manager) Executor) (string, func(*TestingRoundReconciler), func(ctrl.Manager) Executor) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	testMetricsAddr = addr
+	t.Cleanup(func() { testMetricsAddr = "0" })
+	var rounds *TestingRoundReconciler
+	return addr, func(r *TestingRoundReconciler) { rounds = r }, func(mgr ctrl.Manager) Executor {
+		if err := metrics.Register(&metrics.RoundCollector{Reader: mgr.GetClient(), RoundJobs: rounds.RoundJobs}); err != nil {
+			t.Fatal(err)
+		}
+		return newExecutor(mgr)
+	}
+}
+
+// checkReasonRound checks that the reasons of reasonBuildings reached each
+// CollectionJob's status, the round's status and the metric, and that they
+// add up to missed at every level.
+func checkReasonRound(t *testing.T, ns, name, metricsAddr string) {
+	t.Helper()
+	for _, b := range reasonBuildings {
+		st := getJob(t, ns, jobName(t, ns, name, b.name)).Status
+		if st.Phase != sweepv1alpha1.JobCompleted || st.NotSampledByReason == nil || *st.NotSampledByReason != b.byReason ||
+			fmt.Sprint(st.MissedHouseholdReasons) != fmt.Sprint(b.households) {
+			t.Errorf("%s: phase %s, missed %d, by reason %+v, household reasons %+v, conditions %+v; want Completed, %+v, %+v",
+				b.name, st.Phase, st.Missed, st.NotSampledByReason, st.MissedHouseholdReasons, st.Conditions, b.byReason, b.households)
+		}
+		if st.NotSampledByReason != nil && st.NotSampledByReason.Total() != int64(st.Missed+st.Outstanding) {
+			t.Errorf("%s: by reason %+v does not add up to %d missed", b.name, st.NotSampledByReason, st.Missed)
+		}
+	}
+	res := getRound(t, ns, name).Status.Residents
+	if res.MissedByReason != reasonRoundMissed || res.MissedByReason.Total() != res.Missed {
+		t.Errorf("round missed %d by reason %+v, want %+v", res.Missed, res.MissedByReason, reasonRoundMissed)
+	}
+	key := func(reason sweepv1alpha1.MissedReason) string {
+		labels := []string{"namespace=" + ns, "round=" + name, "reason=" + string(reason)}
+		sort.Strings(labels)
+		return "sweep_round_missed_residents{" + strings.Join(labels, ",") + "}"
+	}
+	var got map[string]float64
+	// The cache the collector reads may trail the API by a moment.
+	await(t, "the missed-by-reason metric", func() (bool, error) {
+		got = scrape(t, metricsAddr)
+		return got[key(sweepv1alpha1.MissedNotHome)] == float64(reasonRoundMissed.NotHome), nil
+	})
+	for _, reason := range sweepv1alpha1.MissedReasons {
+		if v, ok := got[key(reason)]; !ok || v != float64(reasonRoundMissed.Get(reason)) {
+			t.Errorf("%s = %v (present %v), want %d from the round status", key(reason), v, ok, reasonRoundMissed.Get(reason))
+		}
+	}
+}
+
+// TestCSVSourceMissedReasonsThroughARound: an export with a reason column
+// gives its reasons to the CollectionJobs, the round and the metric, fitted
+// to the roster (issue 18).
+func TestCSVSourceMissedReasonsThroughARound(t *testing.T) {
+	ns := newNamespace(t)
+	createReasonBuildings(t, ns)
+	lines := []string{"building,household,residents,sampled,home_visited,reason"}
+	for _, b := range reasonBuildings {
+		for _, r := range b.rows {
+			lines = append(lines, b.name+","+r)
+		}
+	}
+	addr, tune, exec := serveRoundMetrics(t, jobExecutor)
+	runCSVRoundWith(t, ns, strings.Join(lines, "\n"), tune, exec)
+	checkReasonRound(t, ns, "csv", addr)
 }

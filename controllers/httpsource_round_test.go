@@ -382,3 +382,70 @@ func TestHTTPSourceErrorReachesTheJobWithTheJobExecutor(t *testing.T) {
 		return strings.Contains(jobEvents(t, ns, name)["Failed"], want), nil
 	})
 }
+
+// TestHTTPSourceMissedReasonsThroughARound: a registry's missedReasons
+// reach the CollectionJobs, the round and the metric, fitted to the
+// roster; a building answered the old way, without them, counts unknown
+// (issue 18).
+func TestHTTPSourceMissedReasonsThroughARound(t *testing.T) {
+	answers := map[string]string{}
+	for _, b := range reasonBuildings {
+		var sampled, home int
+		var missed, reasons []string
+		for _, r := range b.rows {
+			f := strings.Split(r, ",")
+			var n, s, h int
+			if _, err := fmt.Sscanf(f[1]+" "+f[2]+" "+f[3], "%d %d %d", &n, &s, &h); err != nil {
+				t.Fatal(err)
+			}
+			sampled, home = sampled+s, home+h
+			if s < n {
+				missed = append(missed, `"`+f[0]+`"`)
+				if f[4] != "" {
+					reasons = append(reasons, fmt.Sprintf(`{"household":%q,"residents":%d,"reason":%q}`, f[0], n-s, f[4]))
+				}
+			}
+		}
+		answer := fmt.Sprintf(`{"building":%q,"sampled":%d,"homeVisited":%d,"missedHouseholds":[%s]`, b.name, sampled, home, strings.Join(missed, ","))
+		if len(reasons) > 0 {
+			answer += `,"missedReasons":[` + strings.Join(reasons, ",") + `]`
+		}
+		answers[b.name] = answer + "}"
+	}
+	if strings.Contains(answers["r-none"], "missedReasons") {
+		t.Fatal("r-none must be answered the old way, without missedReasons")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(r.URL.Path, "/") // /v1/rounds/{round}/buildings/{building}/samples
+		body, ok := answers[parts[len(parts)-2]]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, body)
+	}))
+	defer srv.Close()
+
+	ns := newNamespace(t)
+	createReasonBuildings(t, ns)
+	addr, tune, exec := serveRoundMetrics(t, func(mgr ctrl.Manager) Executor { return NewLocalExecutor(mgr.GetClient(), 8, 0) })
+	clk := clocktesting.NewFakeClock(time.Now())
+	startManagerWith(t, ns, clk, tune, exec)
+	tr := newRound(ns, "registry", clk.Now(), 3, street)
+	tr.Spec.Visits = sweepv1alpha1.VisitPolicy{Max: 1}
+	tr.Spec.Collector.Source = sweepv1alpha1.SourceHTTP
+	tr.Spec.Collector.HTTP = &sweepv1alpha1.HTTPSource{URL: srv.URL}
+	if err := k8s.Create(context.Background(), tr); err != nil {
+		t.Fatal(err)
+	}
+	dumpOnFailure(t, ns, "registry")
+	await(t, "round Completed", func() (bool, error) {
+		if getRound(t, ns, "registry").Status.Phase == sweepv1alpha1.RoundCompleted {
+			return true, nil
+		}
+		advanceToNextVisits(t, ns, clk)
+		return false, nil
+	})
+	checkReasonRound(t, ns, "registry", addr)
+}

@@ -110,7 +110,10 @@ func InitLab(namespace string) {
 var (
 	roundBuildings = prometheus.NewDesc("sweep_round_buildings", "Buildings of a round by the phase of their CollectionJob.", []string{"namespace", "round", "phase"}, nil)
 	roundResidents = prometheus.NewDesc("sweep_round_residents", "Residents of a round by state: expected, sampled, outstanding, missed, exempt, home_visited, extra_sampled (sampled beyond the roster: the roster needs updating).", []string{"namespace", "round", "state"}, nil)
-	roundTubes     = prometheus.NewDesc("sweep_round_tubes", "Sample tubes of a round: forecast and used.", []string{"namespace", "round", "kind"}, nil)
+	// reason is one of the 8 sweepv1alpha1.MissedReasons, a fixed list:
+	// never a source's free text.
+	roundMissed = prometheus.NewDesc("sweep_round_missed_residents", "Missed residents of a round by the reason their household gave (not-home, refused, away, in-hospital, moved-out, vacant, unreachable; unknown when none was given); they add up to sweep_round_residents{state=\"missed\"}.", []string{"namespace", "round", "reason"}, nil)
+	roundTubes  = prometheus.NewDesc("sweep_round_tubes", "Sample tubes of a round: forecast and used.", []string{"namespace", "round", "kind"}, nil)
 	// roundInfo carries what describes a round rather than measures it;
 	// dashboards and alerts join on it (source="drill" marks simulated
 	// results), so the measuring series keep their labels.
@@ -156,7 +159,7 @@ type RoundCollector struct {
 
 // Describe sends the round metrics' descriptions.
 func (c *RoundCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{roundInfo, roundBuildings, roundResidents, roundTubes, roundSupplies, commSupplies, commResidents, roundPhase, roundStart, roundDeadline, roundETA,
+	for _, d := range []*prometheus.Desc{roundInfo, roundBuildings, roundResidents, roundMissed, roundTubes, roundSupplies, commSupplies, commResidents, roundPhase, roundStart, roundDeadline, roundETA,
 		roundDone, roundInterval, roundProgress, buildingRes, roundPools, roundToSeal, poolOldest, retestWithin} {
 		ch <- d
 	}
@@ -204,6 +207,11 @@ func (c *RoundCollector) collectRound(ch chan<- prometheus.Metric, tr *sweepv1al
 	for state, n := range map[string]int64{"expected": r.Expected, "sampled": r.Sampled, "outstanding": r.Outstanding,
 		"missed": r.Missed, "exempt": r.Exempt, "home_visited": r.HomeVisited, "extra_sampled": r.ExtraSampled} {
 		g(roundResidents, float64(n), ns, name, state)
+	}
+	// Every reason, 0 included, so a sum by reason across districts has
+	// the same series everywhere.
+	for _, reason := range sweepv1alpha1.MissedReasons {
+		g(roundMissed, float64(r.MissedByReason.Get(reason)), ns, name, string(reason))
 	}
 	g(roundTubes, float64(st.Tubes.Forecast), ns, name, "forecast")
 	g(roundTubes, float64(st.Tubes.Used), ns, name, "used")
