@@ -74,8 +74,8 @@ func TestNamesDoNotCollide(t *testing.T) {
 			}
 		}
 	}
-	if len(sweep) != 4 {
-		t.Fatalf("discovery lists %d Sweep resources, want 4 (Building, TestingRound, CollectionJob, TestingSchedule): %+v", len(sweep), sweep)
+	if len(sweep) != 5 {
+		t.Fatalf("discovery lists %d Sweep resources, want 5 (Building, TestingRound, CollectionJob, TestingSchedule, PositivePool): %+v", len(sweep), sweep)
 	}
 	if len(others) < 40 {
 		t.Fatalf("discovery lists only %d other resources: not a real API server's?", len(others))

@@ -302,7 +302,9 @@ func TestDocsKubectlCommands(t *testing.T) {
 	if err := os.Symlink(sweepBin, filepath.Join(pathDir, "kubectl-sweep")); err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+pathDir+":"+k8sBin+":"+os.Getenv("PATH"))
+	// A cache of its own: kubectl caches discovery by server address, and
+	// another cluster on the same port may have served other Sweep kinds.
+	env := append(os.Environ(), "KUBECONFIG="+kubeconfig, "KUBECACHEDIR="+t.TempDir(), "PATH="+pathDir+":"+k8sBin+":"+os.Getenv("PATH"))
 	sh := func(text string) (string, error) {
 		// A shell, since the docs pipe and redirect.
 		cmd := exec.Command("bash", "-o", "pipefail", "-c", text)
