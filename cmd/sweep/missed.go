@@ -48,6 +48,10 @@ type MissedList struct {
 	// whose missed households are invented for an exercise.
 	Source    sweepv1alpha1.SourceType `json:"source"`
 	Buildings []MissedBuilding         `json:"buildings"`
+	// MissedByReason adds up the buildings' MissedByReason (not the
+	// retests'): the residents not sampled by the reason their household
+	// gave.
+	MissedByReason sweepv1alpha1.MissedReasonTotals `json:"missedByReason"`
 	// Retests are the single-tube retests of positive pools with residents
 	// not retested: not buildings of the round, but people whose pooled
 	// tube was positive, listed under their pool.
@@ -78,6 +82,14 @@ type MissedBuilding struct {
 	// HouseholdsTruncated is true when the collector's list hit its cap:
 	// the residents count is exact, the list is not complete.
 	HouseholdsTruncated bool `json:"householdsTruncated,omitempty"`
+	// MissedByReason counts MissedResidents by the reason the source gave
+	// for their household; they add up to MissedResidents, and residents
+	// without a reason (or never visited) are unknown.
+	MissedByReason sweepv1alpha1.MissedReasonCounts `json:"missedByReason"`
+	// MissedHouseholdReasons is the reason of each household on
+	// MissedHouseholds that got one from the source, in the same order;
+	// the others have none (unknown).
+	MissedHouseholdReasons []sweepv1alpha1.HouseholdReason `json:"missedHouseholdReasons,omitempty"`
 }
 
 // runMissed lists a round's missed households per building. It only reads
@@ -172,6 +184,11 @@ func missedList(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJ
 			Phase: string(round.EffectivePhase(j)), Visits: j.Status.Visits, MissedResidents: missed,
 			MissedHouseholds:    append([]string{}, j.Status.MissedHouseholds...),
 			HouseholdsTruncated: len(j.Status.MissedHouseholds) >= sweepv1alpha1.MaxMissedHouseholds,
+			// Fitted to the residents listed here, as the round counts
+			// them: a job over by the deadline has not written them as
+			// missed yet, and one never visited has none (all unknown).
+			MissedByReason:         *j.Status.NotSampledByReason.Fitted(missed),
+			MissedHouseholdReasons: append([]sweepv1alpha1.HouseholdReason(nil), j.Status.MissedHouseholdReasons...),
 		}
 		if mb.Community == round.NoCommunity {
 			mb.Community = ""
@@ -189,6 +206,7 @@ func missedList(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJ
 			continue
 		}
 		out.Buildings = append(out.Buildings, mb)
+		out.MissedByReason.AddCounts(mb.MissedByReason)
 	}
 	sort.Slice(out.Retests, func(a, b int) bool { return out.Retests[a].Pool < out.Retests[b].Pool })
 	sort.Slice(out.Buildings, func(a, b int) bool {
@@ -217,16 +235,23 @@ func writeMissedCSV(w io.Writer, l MissedList) error {
 	// source is on every row, so that a drill's rows stay marked after
 	// they are filtered or pasted elsewhere.
 	// pool is empty on a building's rows and names the positive pool on a
-	// retest's: those residents' pooled tube was positive.
-	_ = cw.Write([]string{"namespace", "round", "source", "community", "building", "address", "phase", "visits", "last_visit", "missed_residents", "household", "pool"})
+	// retest's: those residents' pooled tube was positive. reason is the
+	// household's (unknown when the source gave none), last so that
+	// readers of the older columns by position are unaffected.
+	_ = cw.Write([]string{"namespace", "round", "source", "community", "building", "address", "phase", "visits", "last_visit", "missed_residents", "household", "pool", "reason"})
 	write := func(b MissedBuilding, pool string) {
 		hh := b.MissedHouseholds
 		if len(hh) == 0 {
 			hh = []string{""} // the building's count, without household ids
 		}
+		why := b.reasons()
 		for _, h := range hh {
+			reason := ""
+			if h != "" {
+				reason = string(why(h))
+			}
 			_ = cw.Write([]string{l.Namespace, l.Round, string(l.Source), b.Community, b.Building, b.Address, b.Phase,
-				strconv.Itoa(int(b.Visits)), b.LastVisitTime, strconv.Itoa(int(b.MissedResidents)), h, pool})
+				strconv.Itoa(int(b.Visits)), b.LastVisitTime, strconv.Itoa(int(b.MissedResidents)), h, pool, reason})
 		}
 	}
 	for _, b := range l.Buildings {
@@ -252,20 +277,22 @@ func writeMissedTable(w io.Writer, l MissedList) error {
 		return writeMissedRetests(w, l)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMMUNITY\tBUILDING\tPHASE\tVISITS\tLAST VISIT\tMISSED\tHOUSEHOLDS")
+	fmt.Fprintln(tw, "COMMUNITY\tBUILDING\tPHASE\tVISITS\tLAST VISIT\tMISSED\tBY REASON\tHOUSEHOLDS")
 	total := int64(0)
 	for _, b := range l.Buildings {
-		hh := strings.Join(b.MissedHouseholds, " ")
+		hh := b.households()
 		if b.HouseholdsTruncated {
 			hh += " (list capped)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\n", orDash(b.Community), b.Building, b.Phase, b.Visits, orDash(b.LastVisitTime), b.MissedResidents, hh)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", orDash(b.Community), b.Building, b.Phase, b.Visits, orDash(b.LastVisitTime), b.MissedResidents,
+			orDash(statusview.ByReason(statusview.Totals(&b.MissedByReason))), hh)
 		total += int64(b.MissedResidents)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(w, "%d residents in %d buildings not sampled in round %s/%s (%s).\n", total, len(l.Buildings), l.Namespace, l.Round, orDash(string(l.Phase))); err != nil {
+	if _, err := fmt.Fprintf(w, "%d residents in %d buildings not sampled in round %s/%s (%s).\nBy reason: %s.\n", total, len(l.Buildings), l.Namespace, l.Round,
+		orDash(string(l.Phase)), statusview.ByReason(l.MissedByReason)); err != nil {
 		return err
 	}
 	return writeMissedRetests(w, l)
@@ -281,9 +308,38 @@ func writeMissedRetests(w io.Writer, l MissedList) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "POOL\tTUBE\tBUILDING\tPHASE\tVISITS\tNOT RETESTED\tHOUSEHOLDS")
 	for _, r := range l.Retests {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.Pool, r.Tube, r.Building, r.Phase, r.Visits, r.MissedResidents, strings.Join(r.MissedHouseholds, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.Pool, r.Tube, r.Building, r.Phase, r.Visits, r.MissedResidents, r.households())
 	}
 	return tw.Flush()
+}
+
+// reasons is the reason of each of b's households: the one the source
+// gave, or unknown.
+func (b MissedBuilding) reasons() func(household string) sweepv1alpha1.MissedReason {
+	why := make(map[string]sweepv1alpha1.MissedReason, len(b.MissedHouseholdReasons))
+	for _, hr := range b.MissedHouseholdReasons {
+		why[hr.Household] = hr.Reason
+	}
+	return func(h string) sweepv1alpha1.MissedReason {
+		if r, ok := why[h]; ok {
+			return r
+		}
+		return sweepv1alpha1.MissedUnknown
+	}
+}
+
+// households are b's missed households for a table cell, each with the
+// reason the source gave ("1-101:not-home"); those without one are bare.
+func (b MissedBuilding) households() string {
+	why := b.reasons()
+	hh := make([]string, len(b.MissedHouseholds))
+	for i, h := range b.MissedHouseholds {
+		hh[i] = h
+		if r := why(h); r != sweepv1alpha1.MissedUnknown {
+			hh[i] += ":" + string(r)
+		}
+	}
+	return strings.Join(hh, " ")
 }
 
 func orDash(s string) string {

@@ -70,12 +70,18 @@ func finishedRound(t *testing.T, ns string) {
 		sampled int32
 		visits  int32
 		hh      []string
+		// The source's reasons (issue 18): 2-1203 got none, and
+		// xinjiang-4, never visited, has no counts (all unknown).
+		byReason *sweepv1alpha1.MissedReasonCounts
+		why      []sweepv1alpha1.HouseholdReason
 	}
 	outcomes := map[string]outcome{
-		"xinjiang-1": {sweepv1alpha1.JobCompleted, 106, 1, nil},
-		"xinjiang-2": {sweepv1alpha1.JobCompleted, 115, 3, []string{"1-101", "2-1203"}},
-		"xinjiang-3": {sweepv1alpha1.JobExpired, 50, 2, []string{"1-502"}},
-		"xinjiang-4": {sweepv1alpha1.JobExpired, 0, 0, nil},
+		"xinjiang-1": {sweepv1alpha1.JobCompleted, 106, 1, nil, nil, nil},
+		"xinjiang-2": {sweepv1alpha1.JobCompleted, 115, 3, []string{"1-101", "2-1203"},
+			&sweepv1alpha1.MissedReasonCounts{NotHome: 2, Unknown: 1}, []sweepv1alpha1.HouseholdReason{{Household: "1-101", Reason: sweepv1alpha1.MissedNotHome}}},
+		"xinjiang-3": {sweepv1alpha1.JobExpired, 50, 2, []string{"1-502"},
+			&sweepv1alpha1.MissedReasonCounts{Refused: 5}, []sweepv1alpha1.HouseholdReason{{Household: "1-502", Reason: sweepv1alpha1.MissedRefused}}},
+		"xinjiang-4": {sweepv1alpha1.JobExpired, 0, 0, nil, nil, nil},
 	}
 	var jobs []sweepv1alpha1.CollectionJob
 	for name, b := range buildings(t, ns) {
@@ -87,12 +93,14 @@ func finishedRound(t *testing.T, ns string) {
 		j.Status = sweepv1alpha1.CollectionJobStatus{
 			Phase: o.phase, Visits: o.visits, Sampled: o.sampled, Missed: j.Spec.Expected - o.sampled,
 			Tubes: (o.sampled + 9) / 10, MissedHouseholds: o.hh,
+			NotSampledByReason: o.byReason, MissedHouseholdReasons: o.why,
 			CompletionTime: &metav1.Time{Time: start.Add(12 * time.Hour)},
 		}
 		if o.visits > 0 {
 			j.Status.StartTime = &metav1.Time{Time: start.Add(time.Hour)}
 			j.Status.Report = &sweepv1alpha1.VisitReport{Visit: o.visits, Sampled: o.sampled, Missed: j.Spec.Expected - o.sampled,
-				MissedHouseholds: o.hh, Final: true, Time: metav1.Time{Time: start.Add(time.Duration(o.visits) * 2 * time.Hour)}}
+				MissedHouseholds: o.hh, MissedByReason: o.byReason, MissedHouseholdReasons: o.why,
+				Final: true, Time: metav1.Time{Time: start.Add(time.Duration(o.visits) * 2 * time.Hour)}}
 		}
 		if err := k8s.Status().Update(ctx, j); err != nil {
 			t.Fatal(err)

@@ -119,6 +119,9 @@ func Tree(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.Coll
 	fmt.Fprintf(w, "%s %3d%%  %d of %d sampled, %s, %d outstanding, %d exempt, %d home-visited\n",
 		p.bar(st.ProgressPercent, 40), st.ProgressPercent, res.Sampled, res.Expected,
 		p.paintIf(res.Missed > 0, ansiRed, fmt.Sprintf("%d missed", res.Missed)), res.Outstanding, res.Exempt, res.HomeVisited)
+	if res.Missed > 0 {
+		fmt.Fprintf(w, "Missed by reason: %s\n", ByReason(res.MissedByReason))
+	}
 	if res.ExtraSampled > 0 {
 		fmt.Fprintf(w, "%d sampled beyond the roster (moved in, or exempt and sampled anyway): update the Buildings\n", res.ExtraSampled)
 	}

@@ -59,6 +59,9 @@ func Summary(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.C
 	}
 	fmt.Fprintf(w, "  residents  %d expected, %d sampled (%.1f%%), %d missed, %d home-visited, %d exempt\n",
 		res.Expected, res.Sampled, pct, res.Missed, res.HomeVisited, res.Exempt)
+	if res.Missed > 0 {
+		fmt.Fprintf(w, "  missed     by reason: %s\n", ByReason(res.MissedByReason))
+	}
 	fmt.Fprintf(w, "  tubes      %d used of %d forecast\n", st.Tubes.Used, st.Tubes.Forecast)
 	sup := st.Supplies
 	fmt.Fprintf(w, "  supplies   used/forecast with spares: tubes %d/%d, swabs %d/%d, tube bags %d/%d\n",
@@ -98,4 +101,27 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// ByReason is residents by the reason their household was missed, as
+// people read them: "not-home 2, refused 5, unknown 64", the reasons in
+// sweepv1alpha1.MissedReasons order, those with nobody left out; "" when
+// nobody is counted.
+func ByReason(t sweepv1alpha1.MissedReasonTotals) string {
+	var parts []string
+	for _, r := range sweepv1alpha1.MissedReasons {
+		if n := t.Get(r); n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", r, n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Totals are one building's counts as MissedReasonTotals, for ByReason.
+func Totals(c *sweepv1alpha1.MissedReasonCounts) sweepv1alpha1.MissedReasonTotals {
+	var t sweepv1alpha1.MissedReasonTotals
+	if c != nil {
+		t.AddCounts(*c)
+	}
+	return t
 }

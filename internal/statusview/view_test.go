@@ -95,6 +95,11 @@ func testRound(extra int) (*sweepv1alpha1.TestingRound, []sweepv1alpha1.Collecti
 	add("kangqiao-1", "kangqiao-huacheng", 610, sweepv1alpha1.JobExpired, 590, 3, "3-2201")
 	add("kangqiao-2", "kangqiao-huacheng", 640, sweepv1alpha1.JobQueued, 0, 0)
 	add("annex", "", 12, sweepv1alpha1.JobFailed, 0, 3)
+	// Reasons (issue 18): xinjiang-2's source gave some, kangqiao-1's none
+	// (unknown); annex failed, all unknown.
+	jobs[1].Status.NotSampledByReason = &sweepv1alpha1.MissedReasonCounts{NotHome: 2, Refused: 1}
+	jobs[1].Status.MissedHouseholdReasons = []sweepv1alpha1.HouseholdReason{{Household: "2-1203", Reason: sweepv1alpha1.MissedNotHome},
+		{Household: "1-101", Reason: sweepv1alpha1.MissedRefused}}
 	for i := range extra {
 		add(fmt.Sprintf("ruiming-%02d", i+1), "ruiming", 400, []sweepv1alpha1.JobPhase{sweepv1alpha1.JobCompleted, sweepv1alpha1.JobQueued, sweepv1alpha1.JobActive}[i%3], 300, 1)
 	}
@@ -145,6 +150,7 @@ func TestTreeNumbersComeFromTheJobs(t *testing.T) {
 		"Round pingfang/today  Running  deadline 2026-11-26 18:00 (in 9h)",
 		// 865 of 1,607 sampled; missed: 3 (xinjiang-2) + 20 (kangqiao-1) + 12 (annex).
 		"865 of 1607 sampled, 35 missed",
+		"Missed by reason: not-home 2, refused 1, unknown 32",
 		"Buildings 4/7 finished: 1 queued, 1 active, 1 waiting, 2 completed, 1 expired, 1 failed",
 		"├─ xinjiang-2",
 		"└─ xinjiang-4",
