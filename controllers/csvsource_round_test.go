@@ -17,7 +17,9 @@ limitations under the License.
 package controllers
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -28,13 +30,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	"go.uber.org/zap/zapcore"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
@@ -471,4 +477,89 @@ func TestCSVSourceMissedReasonsThroughARound(t *testing.T) {
 	addr, tune, exec := serveRoundMetrics(t, jobExecutor)
 	runCSVRoundWith(t, ns, strings.Join(lines, "\n"), tune, exec)
 	checkReasonRound(t, ns, "csv", addr)
+}
+
+// TestCSVSourceReasonNotesDoNotLeak: an export whose reason column holds
+// free-text notes naming residents and their phones (issue 18). The
+// building with such rows fails with the file, the lines and the column
+// named; the other building's good reason is taken. None of the notes
+// reaches an API object Sweep writes (the export's own ConfigMap is the
+// registry's, put there by the district), an event, a pod's termination
+// message, the collector's error, the manager's log or the metrics.
+func TestCSVSourceReasonNotesDoNotLeak(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	for _, name := range []string{"b-ok", "b-note"} {
+		b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: street},
+			Spec: sweepv1alpha1.BuildingSpec{Residents: 5, Households: 2}}
+		if err := k8s.Create(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	export := strings.Join([]string{
+		"building,household,residents,sampled,home_visited,reason",
+		"b-ok,1-0101,3,1,0,not-home",
+		"b-ok,1-0102,2,2,0,",
+		`b-note,1-0101,3,1,0,"ZHANG Canary-Wei, 13800138000"`, // line 4
+		"b-note,1-0102,2,0,0,LI Canary-Na moved out",          // line 5
+	}, "\n")
+	logs := &syncBuffer{}
+	testManagerLogger = zap.New(zap.WriteTo(logs), zap.Level(zapcore.DebugLevel))
+	t.Cleanup(func() { testManagerLogger = logr.Logger{} })
+	addr, tune, exec := serveRoundMetrics(t, jobExecutor)
+	kubelet := runCSVRoundWith(t, ns, export, tune, exec)
+
+	ok := getJob(t, ns, jobName(t, ns, "csv", "b-ok")).Status
+	if ok.Phase != sweepv1alpha1.JobCompleted || ok.NotSampledByReason == nil || *ok.NotSampledByReason != (sweepv1alpha1.MissedReasonCounts{NotHome: 2}) {
+		t.Errorf("b-ok: %+v; want Completed with 2 not-home", ok)
+	}
+	name := jobName(t, ns, "csv", "b-note")
+	note := getJob(t, ns, name).Status
+	c := meta.FindStatusCondition(note.Conditions, collection.ConditionFailed)
+	if note.Phase != sweepv1alpha1.JobFailed || c == nil {
+		t.Fatalf("b-note: %+v; want Failed", note)
+	}
+	for _, want := range []string{"samples.csv line 4, column reason: not one of", "samples.csv line 5, column reason: not one of"} {
+		if !strings.Contains(c.Message, want) {
+			t.Errorf("b-note's Failed condition does not say %q: %s", want, c.Message)
+		}
+	}
+	await(t, "the Failed event", func() (bool, error) { return jobEvents(t, ns, name)["Failed"] != "", nil })
+
+	var dump bytes.Buffer
+	for _, list := range []client.ObjectList{&sweepv1alpha1.TestingRoundList{}, &sweepv1alpha1.CollectionJobList{},
+		&sweepv1alpha1.BuildingList{}, &eventsv1.EventList{}, &corev1.EventList{}, &batchv1.JobList{}, &corev1.PodList{}} {
+		if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.NewEncoder(&dump).Encode(list); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cms corev1.ConfigMapList
+	if err := k8s.List(ctx, &cms, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, cm := range cms.Items {
+		if cm.Name != "samples" {
+			if err := json.NewEncoder(&dump).Encode(cm); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The search proves something only if the failure is in what it reads.
+	if !strings.Contains(dump.String(), "column reason: not one of") || !strings.Contains(dump.String(), `"terminated"`) {
+		t.Fatalf("the collector's error is not in the API objects, so the search below proves nothing:\n%s", dump.String())
+	}
+	var scraped map[string]float64
+	// The cache the collector reads may trail the API by a moment.
+	await(t, "b-ok's 2 not-home in the metrics", func() (bool, error) {
+		scraped = scrape(t, addr)
+		return scraped[`sweep_round_missed_residents{namespace=`+ns+`,reason=not-home,round=csv}`] == 2, nil
+	})
+	metricsText := fmt.Sprint(scraped)
+	kubelet.mu.Lock()
+	collectorErrors := fmt.Sprint(kubelet.errors)
+	kubelet.mu.Unlock()
+	findCanaries(t, map[string]string{"API objects": dump.String(), "manager log": logs.String(), "metrics": metricsText, "collector's errors": collectorErrors})
 }

@@ -421,6 +421,11 @@ func parseMissedReasons(raw json.RawMessage, a Assignment, malformed func(string
 		case !sweepv1alpha1.MissedReason(reason).Valid():
 			return nil, malformed("field %q: item %d: \"reason\" is not one of %s", field, n, reasonList)
 		}
+		if residents == 0 {
+			// Checked but not used, like a csv row's reason where
+			// nobody is missed: nobody there is to knock for.
+			continue
+		}
 		if a.Retest != "" && !slices.Contains(a.RetestHouseholds, id) {
 			// Not the tube's: neither knocked nor counted, like its
 			// missedHouseholds ids.

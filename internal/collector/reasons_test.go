@@ -45,6 +45,10 @@ func TestHTTPSourceMissedReasons(t *testing.T) {
 			Outcome{Sampled: 100, HomeVisited: 7, MissedHouseholds: []string{"2-1203", "3-0401"}}},
 		{"null and empty reasons", `{"sampled":100,"homeVisited":7,"missedReasons":null}`, Outcome{Sampled: 100, HomeVisited: 7}},
 		{"empty list", `{"sampled":100,"homeVisited":7,"missedReasons":[]}`, Outcome{Sampled: 100, HomeVisited: 7}},
+		// A household with nobody missed is checked, not counted nor
+		// knocked.
+		{"no residents missed", `{"sampled":100,"homeVisited":7,"missedReasons":[{"household":"2-1203","residents":0,"reason":"refused"}]}`,
+			Outcome{Sampled: 100, HomeVisited: 7}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, _ := registry(t, func(w http.ResponseWriter, r *http.Request, attempt int32) { _, _ = fmt.Fprint(w, tc.body) })
