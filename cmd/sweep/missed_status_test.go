@@ -173,6 +173,21 @@ func TestMissedOutputs(t *testing.T) {
 	if len(l.Buildings) != 3 || total != 71 || l.Phase != sweepv1alpha1.RoundDeadlineExceeded {
 		t.Errorf("json list: %d buildings, %d missed, phase %s", len(l.Buildings), total, l.Phase)
 	}
+	// Counts by reason (issue 18) add up to the missed residents, per
+	// building and for the list, and the list's are the round status's.
+	for _, b := range l.Buildings {
+		if b.MissedByReason.Total() != int64(b.MissedResidents) {
+			t.Errorf("%s: by reason %+v does not add up to %d missed", b.Building, b.MissedByReason, b.MissedResidents)
+		}
+	}
+	var tr sweepv1alpha1.TestingRound
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "baoguo-2026-11-26"}, &tr); err != nil {
+		t.Fatal(err)
+	}
+	want := sweepv1alpha1.MissedReasonTotals{NotHome: 2, Refused: 5, Unknown: 64}
+	if l.MissedByReason != want || tr.Status.Residents.MissedByReason != want {
+		t.Errorf("json missed by reason %+v, round status %+v; want %+v", l.MissedByReason, tr.Status.Residents.MissedByReason, want)
+	}
 	if out, _, _ := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "--community", "nowhere"); !strings.Contains(out, "Nobody missed") {
 		t.Errorf("--community filter: %s", out)
 	}
@@ -259,11 +274,13 @@ func TestStatusTreeAndSummary(t *testing.T) {
 	for _, want := range []string{
 		"Round status/baoguo-2026-11-26  DeadlineExceeded",
 		"271 of 342 sampled, 71 missed, 0 outstanding",
+		"Missed by reason: not-home 2, refused 5, unknown 64",
 		"Supplies used/forecast: tubes 28/42, swabs 271/378, tube bags 3/4",
 		"xinjiang              4/4 done",
 		"├─ xinjiang-1         Completed",
 		"└─ xinjiang-4         Expired    [##########] 100%  0/63",
 		// The summary follows a final round.
+		"  missed     by reason: not-home 2, refused 5, unknown 64",
 		"Missed households by building (3 buildings):",
 		"xinjiang-2  3       3       1-101 2-1203",
 	} {
@@ -396,7 +413,7 @@ func TestStatusAndMissedWithPools(t *testing.T) {
 		t.Errorf("json: %d buildings, retests %+v; want the same 3 buildings and both retests under their pools", len(l.Buildings), l.Retests)
 	}
 	csvOut, _, _ := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "-o", "csv")
-	if !strings.Contains(csvOut, ",xinjiang-1,") || !strings.Contains(csvOut, ",3-502,"+l.Retests[0].Pool+"\n") {
+	if !strings.Contains(csvOut, ",xinjiang-1,") || !strings.Contains(csvOut, ",3-502,"+l.Retests[0].Pool+",unknown\n") {
 		t.Errorf("csv lacks the retest's missed household under its pool:\n%s", csvOut)
 	}
 }
