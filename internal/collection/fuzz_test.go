@@ -66,6 +66,12 @@ func FuzzDecide(f *testing.F) {
 			if cj.Status.Phase == sweepv1alpha1.JobActive {
 				cj.Status.ActiveJob = VisitName(cj.Name, visits, 0)
 			}
+			if offset%2 != 0 {
+				// Counts by reason that need not add up: an older
+				// operator's, or a hand edit of the status subresource.
+				// Decide fits them (issue 18).
+				cj.Status.NotSampledByReason = &sweepv1alpha1.MissedReasonCounts{NotHome: households % 50, Refused: sampled % 7, Unknown: -visits}
+			}
 		})
 		ids := make([]string, int(rHouseholds)%20_001)
 		for i := range ids {
