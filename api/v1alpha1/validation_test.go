@@ -236,6 +236,14 @@ func TestInvalidUpdatesAreRejectedAndLoseNothing(t *testing.T) {
 		{"report with negative missed", true, "status.report", map[string]any{"visit": int64(1), "sampled": int64(1), "missed": int64(-3), "time": "2026-11-26T08:00:00Z"}, "status.report.missed", ""},
 		{"household id that is a path", true, "status.missedHouseholds", []any{"2-1203", "../../etc/passwd"}, "status.missedHouseholds[1]", ""},
 		{"household id too long", true, "status.missedHouseholds", []any{strings.Repeat("9", 33)}, "status.missedHouseholds[0]", "Too long"},
+		// Missed reasons are a fixed list (issue 18): free text, which
+		// may name a resident, is never stored.
+		{"household reason not in the list", true, "status.missedHouseholdReasons",
+			[]any{map[string]any{"household": "2-1203", "reason": "moved to her daughter's"}}, "status.missedHouseholdReasons[0].reason", "Unsupported value"},
+		{"report's household reason not in the list", true, "status.report", map[string]any{"visit": int64(1), "sampled": int64(1), "missed": int64(2),
+			"time": "2026-11-26T08:00:00Z", "missedHouseholds": []any{"2-1203"}, "missedHouseholdReasons": []any{map[string]any{"household": "2-1203", "reason": "Not-Home"}}},
+			"status.report.missedHouseholdReasons[0].reason", "Unsupported value"},
+		{"negative count by reason", true, "status.notSampledByReason", map[string]any{"notHome": int64(-1)}, "status.notSampledByReason.notHome", ""},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
