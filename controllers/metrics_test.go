@@ -140,6 +140,14 @@ func TestMetricsEqualTheRoundStatus(t *testing.T) {
 		// The round runs the drill: its series are marked as simulated.
 		key("sweep_round_info", "source=drill"): 1,
 	}
+	// Missed by reason (issue 18): every reason, 0 included, as the
+	// status has it; the drill gives several.
+	for _, reason := range sweepv1alpha1.MissedReasons {
+		want[key("sweep_round_missed_residents", "reason="+string(reason))] = float64(st.Residents.MissedByReason.Get(reason))
+	}
+	if st.Residents.Missed == 0 || st.Residents.MissedByReason.Total() != st.Residents.Missed || st.Residents.MissedByReason.Unknown == st.Residents.Missed {
+		t.Errorf("the drill round's missed %d by reason %+v: want some missed, with reasons, adding up", st.Residents.Missed, st.Residents.MissedByReason)
+	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {
 			t.Errorf("%s = %v (present %v), want %v from the round status", k, g, ok, v)
