@@ -200,13 +200,15 @@ type VisitReport struct {
 	// missedByReason counts the missed residents by the reason the source
 	// gave for their household, fitted to missed: the fields add up to
 	// missed, residents without a reason are unknown
-	// (docs/collector-api.md, "Missed reasons"). Absent from a collector
-	// that knows no reasons: the operator then counts them all unknown.
+	// (docs/collector-api.md, "Missed reasons"). Absent when missed is 0,
+	// and from an older collector, which knows no reasons: the operator
+	// then counts them all unknown.
 	// +optional
 	MissedByReason *MissedReasonCounts `json:"missedByReason,omitempty"`
 
 	// missedHouseholdReasons is the reason of each household on
-	// missedHouseholds that got one from the source, in the same order.
+	// missedHouseholds that got one from the source, in the same order;
+	// households without a reason (unknown) are not listed.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=500
