@@ -151,7 +151,7 @@ func TestProgNameAsKubectlPlugin(t *testing.T) {
 // command uses (manager and collect used to exit 1 with "flag: help
 // requested").
 func TestEveryCommandTakesHelp(t *testing.T) {
-	for _, cmd := range []string{"status", "import", "missed", "manager", "collect"} {
+	for _, cmd := range []string{"status", "import", "missed", "report", "manager", "collect"} {
 		c := &cli{out: &bytes.Buffer{}, errOut: &bytes.Buffer{}, prog: "sweep"}
 		if err := c.run(context.Background(), []string{cmd, "--help"}); err != nil {
 			t.Errorf("sweep %s --help: %v, want no error", cmd, err)
