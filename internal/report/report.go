@@ -131,7 +131,7 @@ func Build(date string, loc *time.Location, districts []string, forbidden []stri
 
 // Figures are one round's numbers as the report shows them.
 type Figures struct {
-	BuildingsDone, BuildingsTotal int32
+	BuildingsDone, BuildingsTotal                  int32
 	Expected, Sampled, Outstanding, Missed, Exempt int64
 	MissedByReason                                 sweepv1alpha1.MissedReasonTotals
 	// HasLab says the round follows up positive pools; without it the
