@@ -215,7 +215,7 @@ func City() (dashboard.Dashboard, error) {
 		WithRow(dashboard.NewRowBuilder("Today, district by district")).
 		WithPanel(districtsTable()).
 		WithPanel(perDistrict("Progress",
-			"Residents sampled or settled as missed, as a share of the residents expected, in each district's round today. The same figure as PROGRESS in `kubectl get rounds`.",
+			"Residents sampled or settled as missed, as a share of the residents expected, in each district's round today. The same figure as PROGRESS in `kubectl get round`.",
 			"percent", thresholds("blue"), cityProgress).Max(100).Decimals(1)).
 		WithPanel(perDistrict("ETA against deadline",
 			"ETA minus deadline of each district's round today: below zero it finishes that long before its deadline at the pace so far (green); above zero, after it (red). Once a round ended, its end time stands in for the ETA. Empty for a round until its first building reports.",
