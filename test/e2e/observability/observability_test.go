@@ -520,7 +520,7 @@ func startSecondDistrict(ctx context.Context, t *testing.T, k8s client.Client) {
 		if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns2, Name: round2Earlier}, &r); err != nil {
 			return false, err
 		}
-		if r.Status.StartTime == nil {
+		if r.Status.StartTime == nil || r.Status.Buildings.Total == 0 {
 			return false, nil
 		}
 		if r.Status.Buildings.Total != earlierBuildings {
