@@ -272,7 +272,7 @@ func WriteCSV(w io.Writer, r Report) error {
 // drills and positive pools waiting for a retest. now is the time the
 // pools' waits are measured to.
 func WriteTable(w io.Writer, r Report, now time.Time) error {
-	fmt.Fprintf(w, "Campaign report for %s (rounds starting that day; times in %s)\n\n", r.Date, r.Location)
+	fmt.Fprintf(w, "Campaign report for %s (rounds starting that day; times in %s)\n\n", r.Date, zoneName(r))
 	if len(r.Districts) == 0 {
 		_, err := fmt.Fprintln(w, "No district with rounds that you may read.")
 		return err
@@ -371,6 +371,19 @@ func WriteTable(w io.Writer, r Report, now time.Time) error {
 		fmt.Fprintf(w, "\nDrills (simulated results for an exercise; nobody was sampled, do not report them): %s\n", strings.Join(drills, ", "))
 	}
 	return nil
+}
+
+// zoneName names the report's zone: its IANA name, or for the computer's
+// own ("Local") its abbreviation and offset on the report's day.
+func zoneName(r Report) string {
+	if r.Location.String() != "Local" {
+		return r.Location.String()
+	}
+	day, err := time.ParseInLocation(DateLayout, r.Date, r.Location)
+	if err != nil {
+		return "local time"
+	}
+	return "local time, " + day.Add(12*time.Hour).Format("MST -07:00")
 }
 
 // signed is a duration to the minute with its sign: "-1h20m", "+35m", "0m".

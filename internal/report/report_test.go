@@ -197,3 +197,13 @@ func TestDurations(t *testing.T) {
 		}
 	}
 }
+
+// The table names its zone; the computer's own is not just "Local".
+func TestZoneName(t *testing.T) {
+	if got := zoneName(Report{Date: "2026-11-26", Location: mustZone(t, "Asia/Shanghai")}); got != "Asia/Shanghai" {
+		t.Errorf("zoneName = %q", got)
+	}
+	if got := zoneName(Report{Date: "2026-11-26", Location: time.Local}); !strings.HasPrefix(got, "local time, ") {
+		t.Errorf("zoneName of Local = %q", got)
+	}
+}
