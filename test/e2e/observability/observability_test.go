@@ -16,11 +16,12 @@ limitations under the License.
 
 // Package observability proves the dashboards and alerts against the real
 // thing: a real kube-apiserver and etcd (envtest, from bin/k8s), the real
-// `sweep manager` binary running a drill round with the local executor, and
-// a real Prometheus (bin/prometheus, v0.316.0) scraping it every second and
-// evaluating the alert rules. Every query of every dashboard panel must
-// answer from that Prometheus, and the figures it reports must equal the
-// round's status.
+// `sweep manager` binary running drill rounds in two districts with the
+// local executor, and a real Prometheus (bin/prometheus, v0.316.0) scraping
+// it every second and evaluating the alert rules. Every query of every
+// dashboard panel must answer from that Prometheus, the city dashboard's
+// for both districts and each district's round today only, and the figures
+// it reports must equal the rounds' status.
 package observability
 
 import (
