@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -96,8 +97,17 @@ func writeKubeconfig(dir string, u envtest.User) (string, error) {
 // returns what it printed on stdout and stderr.
 func sweep(t *testing.T, kubeconfig string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return sweepAt(t, nil, kubeconfig, args...)
+}
+
+// sweepAt is sweep with the command's clock fixed at now (nil: the time).
+func sweepAt(t *testing.T, now *time.Time, kubeconfig string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	c := &cli{out: &out, errOut: &errOut, prog: "sweep"}
+	if now != nil {
+		c.now = func() time.Time { return *now }
+	}
 	if len(args) > 0 && kubeconfig != "" {
 		args = append(args, "--kubeconfig", kubeconfig)
 	}
@@ -151,7 +161,7 @@ func TestProgNameAsKubectlPlugin(t *testing.T) {
 // command uses (manager and collect used to exit 1 with "flag: help
 // requested").
 func TestEveryCommandTakesHelp(t *testing.T) {
-	for _, cmd := range []string{"status", "import", "missed", "manager", "collect"} {
+	for _, cmd := range []string{"status", "import", "missed", "report", "manager", "collect"} {
 		c := &cli{out: &bytes.Buffer{}, errOut: &bytes.Buffer{}, prog: "sweep"}
 		if err := c.run(context.Background(), []string{cmd, "--help"}); err != nil {
 			t.Errorf("sweep %s --help: %v, want no error", cmd, err)

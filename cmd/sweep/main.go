@@ -21,6 +21,7 @@ limitations under the License.
 //	sweep import    create or update Buildings from the district's ledger (CSV)
 //	sweep status    show a round as a tree, live with --watch
 //	sweep missed    list the missed households of a round (csv, json)
+//	sweep report    one day's figures of every district, for the daily report (csv)
 //	sweep version   print the version
 //
 // Installed as kubectl-sweep on the PATH it is a kubectl plugin:
@@ -37,6 +38,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -78,6 +80,8 @@ type cli struct {
 	prog        string
 	// tty says whether out is a terminal (colour, redrawing with --watch).
 	tty bool
+	// now is the time, time.Now when nil; tests fix it.
+	now func() time.Time
 }
 
 func (c *cli) run(ctx context.Context, args []string) error {
@@ -104,6 +108,8 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.runImport(ctx, args[1:])
 	case "missed":
 		return c.runMissed(ctx, args[1:])
+	case "report":
+		return c.runReport(ctx, args[1:])
 	case "version":
 		fmt.Fprintln(c.out, version)
 		return nil
@@ -136,9 +142,10 @@ Subcommands:
   import    create or update Buildings from the district's ledger (CSV); --dry-run shows the changes
   status    show a round as a tree: communities, buildings, progress, ETA (--watch)
   missed    list a round's missed households per building (-o csv|json)
+  report    one day's figures of every district you may read (-o csv, --date)
   version   print the version
 
-Run "%[1]s <subcommand> -h" for the flags of one subcommand. import, status
-and missed take kubectl's flags: -n/--namespace, --context, --kubeconfig.
+Run "%[1]s <subcommand> -h" for the flags of one subcommand. import, status,
+missed and report take kubectl's flags: -n/--namespace, --context, --kubeconfig.
 `, c.prog)
 }

@@ -16,7 +16,9 @@ limitations under the License.
 
 // Package dashboards builds Sweep's Grafana dashboards as code, with the
 // Grafana Foundation SDK: "Sweep / Round overview" for the commanders of a
-// testing campaign and "Sweep / Operator" for the ops team. The JSON under
+// district's testing round, "Sweep / City" for the city's command centre
+// (every district's round today side by side) and "Sweep / Operator" for
+// the ops team. The JSON under
 // config/grafana/ is generated from these functions (`make dashboards`, see
 // hack/dashboards) and a test fails when the two differ.
 //
@@ -45,13 +47,18 @@ import (
 // Stable uids: links and provisioning refer to the dashboards by them.
 const (
 	RoundOverviewUID = "sweep-round-overview"
+	CityUID          = "sweep-city"
 	OperatorUID      = "sweep-operator"
 )
+
+// UIDs are the stable uids of all dashboards.
+var UIDs = []string{RoundOverviewUID, CityUID, OperatorUID}
 
 // Files are the generated dashboards by their file name under
 // config/grafana/.
 var Files = map[string]func() (dashboard.Dashboard, error){
 	"sweep-round-overview.json": RoundOverview,
+	"sweep-city.json":           City,
 	"sweep-operator.json":       Operator,
 }
 

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,7 +128,7 @@ func TestEveryPanelQueriesPrometheusWithKnownVariables(t *testing.T) {
 	for name := range Files {
 		t.Run(name, func(t *testing.T) {
 			d, _ := load(t, name)
-			if d.Uid == nil || (*d.Uid != RoundOverviewUID && *d.Uid != OperatorUID) {
+			if d.Uid == nil || !slices.Contains(UIDs, *d.Uid) {
 				t.Errorf("uid %v is not one of the stable uids", d.Uid)
 			}
 			vars := map[string]bool{}
@@ -177,5 +178,34 @@ func TestEveryPanelQueriesPrometheusWithKnownVariables(t *testing.T) {
 				t.Errorf("only %d panels", panels)
 			}
 		})
+	}
+}
+
+// Every query of the City dashboard shows each district's round today, as
+// LatestRound picks it, and keeps the district: a query that forgot either
+// would add up rounds of different days, or districts.
+func TestCityQueriesPickEachDistrictsRoundToday(t *testing.T) {
+	d, _ := load(t, "sweep-city.json")
+	n := 0
+	for _, p := range d.Panels {
+		if p.Panel == nil {
+			continue
+		}
+		for _, target := range p.Panel.Targets {
+			q := target.(*prometheus.Dataquery)
+			n++
+			if !strings.Contains(q.Expr, "and on (namespace, round) "+LatestRound) {
+				t.Errorf("panel %q: %s does not pick each district's round today", *p.Panel.Title, q.Expr)
+			}
+			if !strings.Contains(q.Expr, `namespace=~"$district"`) {
+				t.Errorf("panel %q: %s ignores the district variable", *p.Panel.Title, q.Expr)
+			}
+			if strings.Contains(q.Expr, "sum(") || strings.Contains(q.Expr, "max(") {
+				t.Errorf("panel %q: %s adds up districts", *p.Panel.Title, q.Expr)
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d queries", n)
 	}
 }

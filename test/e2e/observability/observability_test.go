@@ -16,11 +16,12 @@ limitations under the License.
 
 // Package observability proves the dashboards and alerts against the real
 // thing: a real kube-apiserver and etcd (envtest, from bin/k8s), the real
-// `sweep manager` binary running a drill round with the local executor, and
-// a real Prometheus (bin/prometheus, v0.316.0) scraping it every second and
-// evaluating the alert rules. Every query of every dashboard panel must
-// answer from that Prometheus, and the figures it reports must equal the
-// round's status.
+// `sweep manager` binary running drill rounds in two districts with the
+// local executor, and a real Prometheus (bin/prometheus, v0.316.0) scraping
+// it every second and evaluating the alert rules. Every query of every
+// dashboard panel must answer from that Prometheus, the city dashboard's
+// for both districts and each district's round today only, and the figures
+// it reports must equal the rounds' status.
 package observability
 
 import (
@@ -68,6 +69,21 @@ const (
 	roundName = "daily-1126"
 	buildings = 36
 )
+
+// The second district of the city dashboard: its round today, and the
+// round of the day before, which started earlier and still runs.
+const (
+	ns2           = "daoli"
+	round2        = "daoli-1126"
+	round2Earlier = "daoli-1125"
+	buildings2    = 12
+	// earlierBuildings are the earlier round's: one community of four.
+	earlierBuildings = buildings2 / 4
+)
+
+// roundToday is each district's round today, as the city dashboard must
+// pick it: the one that started last.
+var roundToday = map[string]string{ns: roundName, ns2: round2}
 
 // communities are four residential communities of the design brief, as
 // label values.
@@ -182,25 +198,11 @@ scrape_configs:
 	prom := promv1.NewAPI(pc)
 
 	// A district: 36 buildings in four communities, every seventh sealed.
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
-	for i := range buildings {
-		level := sweepv1alpha1.ControlLevelPrecaution
-		if i%7 == 3 {
-			level = sweepv1alpha1.ControlLevelSealed
-		}
-		b := &sweepv1alpha1.Building{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("b-%02d", i), Namespace: ns, Labels: map[string]string{
-				sweepv1alpha1.LabelStreet: "baoguo", sweepv1alpha1.LabelCommunity: communities[i%len(communities)],
-			}},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: int32(90 + i%40), Exempt: int32(i % 3), HomeVisit: int32(i % 4),
-				Households: 40, ControlLevel: level},
-		}
-		if err := k8s.Create(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// And a second district for the city dashboard, with a round of the
+	// day before that is still running when its round today starts.
+	createDistrict(ctx, t, k8s, ns, buildings)
+	createDistrict(ctx, t, k8s, ns2, buildings2)
+	startSecondDistrict(ctx, t, k8s)
 	tr := &sweepv1alpha1.TestingRound{
 		ObjectMeta: metav1.ObjectMeta{Name: roundName, Namespace: ns},
 		Spec: sweepv1alpha1.TestingRoundSpec{
@@ -318,12 +320,24 @@ scrape_configs:
 		t.Errorf("the drill should leave residents missed and the round at 100%%: %+v", st.Residents)
 	}
 
-	// Every query of every panel of both dashboards answers, with the
+	// The second district's round today has ended too, so that its
+	// figures stand still while the panels are read.
+	await(t, "the second district's round today Completed", 3*time.Minute, func() (bool, error) {
+		var r sweepv1alpha1.TestingRound
+		if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns2, Name: round2}, &r); err != nil {
+			return false, err
+		}
+		return r.Status.Phase == sweepv1alpha1.RoundCompleted, nil
+	})
+
+	// Every query of every panel of the dashboards answers, with the
 	// variables a commander or ops would pick: this district, this round,
-	// this scrape job. $__rate_interval and $__range are Grafana's; 1m
-	// spans the round, and 1h the whole test, as a dashboard's range would.
-	vars := strings.NewReplacer("$namespace", ns, "$round", roundName, "$job", job, "$__rate_interval", "1m", "$__range", "1h")
+	// this scrape job, and on the city dashboard all districts (its
+	// default). $__rate_interval and $__range are Grafana's; 1m spans the
+	// round, and 1h the whole test, as a dashboard's range would.
+	vars := strings.NewReplacer("$namespace", ns, "$round", roundName, "$job", job, "$district", ".+", "$__rate_interval", "1m", "$__range", "1h")
 	now := time.Now()
+	cityPanels := 0
 	for _, p := range panels {
 		expr := vars.Replace(p.expr)
 		v, warnings, _, err := prom.Query(ctx, expr, now)
@@ -336,9 +350,43 @@ scrape_configs:
 			if problem := noData(v); problem != "" {
 				t.Errorf("%s / %s: %s: %s", p.dashboard, p.panel, expr, problem)
 			}
+			if p.dashboard == "Sweep / City" {
+				cityPanels++
+				if problem := eachDistrictsRoundToday(v); problem != "" {
+					t.Errorf("%s / %s: %s: %s", p.dashboard, p.panel, expr, problem)
+				}
+			}
 		}
 	}
-	t.Logf("%d panel queries of %d dashboards answered", len(panels), len(dashboardFiles))
+	if cityPanels < 10 {
+		t.Errorf("only %d queries of the city dashboard were checked", cityPanels)
+	}
+	t.Logf("%d panel queries of %d dashboards answered, %d of them for both districts", len(panels), len(dashboardFiles), cityPanels)
+	// The city dashboard's figures are each district's round today's own:
+	// progress as its status says (the earlier round in the second
+	// district has its own, different, buildings).
+	for district, name := range roundToday {
+		var r sweepv1alpha1.TestingRound
+		if err := k8s.Get(ctx, types.NamespacedName{Namespace: district, Name: name}, &r); err != nil {
+			t.Fatal(err)
+		}
+		v, _, _, err := prom.Query(ctx, vars.Replace(panels.findIn(t, "Sweep / City", "Missed")), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, s := range v.(model.Vector) {
+			if string(s.Metric["namespace"]) == district {
+				found = true
+				if int64(s.Value) != r.Status.Residents.Missed {
+					t.Errorf("city dashboard: %s missed %v, its round today %s has %d", district, s.Value, name, r.Status.Residents.Missed)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("city dashboard: no missed figure for %s", district)
+		}
+	}
 
 	// The variables' own queries, label_values(selector, label), through the
 	// same API Grafana uses for them.
@@ -348,13 +396,18 @@ scrape_configs:
 			t.Errorf("variable %s: %v", v.name, err)
 			continue
 		}
-		want := map[string]string{"namespace": ns, "round": roundName, "job": job}[v.name]
-		found := false
-		for _, x := range values {
-			found = found || string(x) == want
+		wants := map[string][]string{"namespace": {ns}, "round": {roundName}, "job": {job}, "district": {ns, ns2}}[v.name]
+		if len(wants) == 0 {
+			t.Errorf("variable %s: the test does not know what it should offer", v.name)
 		}
-		if !found {
-			t.Errorf("variable %s (label_values(%s, %s)) offers %v, not %q", v.name, v.selector, v.label, values, want)
+		for _, want := range wants {
+			found := false
+			for _, x := range values {
+				found = found || string(x) == want
+			}
+			if !found {
+				t.Errorf("variable %s (label_values(%s, %s)) offers %v, not %q", v.name, v.selector, v.label, values, want)
+			}
 		}
 	}
 	t.Logf("%d variable queries answered", len(variables))
@@ -411,6 +464,84 @@ scrape_configs:
 	}
 }
 
+// createDistrict creates a district's namespace and n buildings in four
+// communities, every seventh sealed.
+func createDistrict(ctx context.Context, t *testing.T, k8s client.Client, district string, n int) {
+	t.Helper()
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: district}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		level := sweepv1alpha1.ControlLevelPrecaution
+		if i%7 == 3 {
+			level = sweepv1alpha1.ControlLevelSealed
+		}
+		b := &sweepv1alpha1.Building{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("b-%02d", i), Namespace: district, Labels: map[string]string{
+				sweepv1alpha1.LabelStreet: "baoguo", sweepv1alpha1.LabelCommunity: communities[i%len(communities)],
+			}},
+			Spec: sweepv1alpha1.BuildingSpec{Residents: int32(90 + i%40), Exempt: int32(i % 3), HomeVisit: int32(i % 4),
+				Households: 40, ControlLevel: level},
+		}
+		if err := k8s.Create(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// startSecondDistrict starts the second district's earlier round over a
+// few of its buildings (no lab) and, once it has started, its round today
+// over all of them, with a drill lab that finds no positive pool: the
+// city dashboard's pool panels then show zeros for it, not nothing. The
+// second round starts a second later at least, so it is the latest.
+func startSecondDistrict(ctx context.Context, t *testing.T, k8s client.Client) {
+	t.Helper()
+	drillRound := func(name string, selector *metav1.LabelSelector) *sweepv1alpha1.TestingRound {
+		tr := &sweepv1alpha1.TestingRound{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns2},
+			Spec: sweepv1alpha1.TestingRoundSpec{
+				BuildingSelector: selector,
+				Deadline:         metav1.Time{Time: time.Now().Add(12 * time.Hour)},
+				Teams:            12,
+				Visits:           sweepv1alpha1.VisitPolicy{Max: 1},
+			},
+		}
+		tr.Spec.Collector.Source = sweepv1alpha1.SourceDrill
+		tr.Spec.Collector.Drill = &sweepv1alpha1.DrillSource{Seed: 7, AbsentPercent: ptr.To[int32](15)}
+		return tr
+	}
+	// One community's buildings: every fourth.
+	earlier := drillRound(round2Earlier, &metav1.LabelSelector{MatchLabels: map[string]string{sweepv1alpha1.LabelCommunity: communities[0]}})
+	if err := k8s.Create(ctx, earlier); err != nil {
+		t.Fatal(err)
+	}
+	var started time.Time
+	await(t, "the second district's earlier round to start", time.Minute, func() (bool, error) {
+		var r sweepv1alpha1.TestingRound
+		if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns2, Name: round2Earlier}, &r); err != nil {
+			return false, err
+		}
+		if r.Status.StartTime == nil || r.Status.Buildings.Total == 0 {
+			return false, nil
+		}
+		if r.Status.Buildings.Total != earlierBuildings {
+			return false, fmt.Errorf("the earlier round has %d buildings, want %d", r.Status.Buildings.Total, earlierBuildings)
+		}
+		started = r.Status.StartTime.Time
+		return true, nil
+	})
+	// Start times are whole seconds: the round today starts in a later one.
+	await(t, "a second after the earlier round's start", 5*time.Second, func() (bool, error) {
+		return time.Now().Unix() > started.Unix(), nil
+	})
+	today := drillRound(round2, nil)
+	today.Spec.Lab = &sweepv1alpha1.LabSpec{Source: sweepv1alpha1.SourceDrill, PollInterval: sweepv1alpha1.NewDuration(10 * time.Second),
+		Drill: &sweepv1alpha1.LabDrill{PositivePermille: ptr.To[int32](0), Turnaround: sweepv1alpha1.NewDuration(time.Second)}}
+	if err := k8s.Create(ctx, today); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // labPermille is the drill lab's share of positive pooled tubes, per
 // thousand.
 const labPermille int32 = 10
@@ -456,7 +587,7 @@ func labSeed(t *testing.T, round string, permille int32) int64 {
 }
 
 // dashboardFiles are the generated dashboards the test reads.
-var dashboardFiles = []string{"sweep-round-overview.json", "sweep-operator.json"}
+var dashboardFiles = []string{"sweep-round-overview.json", "sweep-city.json", "sweep-operator.json"}
 
 type panelQuery struct{ dashboard, panel, expr string }
 
@@ -531,6 +662,54 @@ func (q queries) find(t *testing.T, panel string) string {
 		}
 	}
 	t.Fatalf("no panel %q", panel)
+	return ""
+}
+
+func (q queries) findIn(t *testing.T, dashboard, panel string) string {
+	t.Helper()
+	for _, p := range q {
+		if p.dashboard == dashboard && p.panel == panel {
+			return p.expr
+		}
+	}
+	t.Fatalf("no panel %q in %s", panel, dashboard)
+	return ""
+}
+
+// eachDistrictsRoundToday says what is wrong with a city dashboard query's
+// answer: nothing (""), a district without a series, or a series of
+// another round than the district's round today.
+func eachDistrictsRoundToday(v model.Value) string {
+	var metrics []model.Metric
+	switch v := v.(type) {
+	case model.Vector:
+		for _, s := range v {
+			metrics = append(metrics, s.Metric)
+		}
+	case model.Matrix:
+		for _, s := range v {
+			metrics = append(metrics, s.Metric)
+		}
+	default:
+		return fmt.Sprintf("a %s, not series by district", v.Type())
+	}
+	seen := map[string]bool{}
+	for _, m := range metrics {
+		district := string(m["namespace"])
+		want, known := roundToday[district]
+		if !known {
+			return fmt.Sprintf("a series of district %q: %v", district, m)
+		}
+		if r, has := m["round"]; has && string(r) != want {
+			return fmt.Sprintf("district %s shows round %s, not its round today %s", district, r, want)
+		}
+		seen[district] = true
+	}
+	for district := range roundToday {
+		if !seen[district] {
+			return fmt.Sprintf("no series for district %s", district)
+		}
+	}
 	return ""
 }
 
