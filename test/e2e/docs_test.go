@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +34,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/round"
 )
 
@@ -53,6 +55,7 @@ func docsPlaceholders(job, activeJob string) *strings.Replacer {
 		"$ROUND", docsRound,
 		"<namespace of the round>", docsNamespace,
 		"<namespace>", docsNamespace,
+		"<round>", docsRound,
 		"<job>", job,
 		"<activeJob>", activeJob,
 	)
@@ -258,6 +261,13 @@ func TestDocsKubectlCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	placeholders := docsPlaceholders(job.Name, activeJob)
+	// A positive pool of the round, as the lab controller records one, for
+	// the docs' `kubectl get positivepools`.
+	pool := lab.NewPool(&r, lab.TubeResult{Tube: "HB20261126-0418", Building: b.Name, Kind: lab.Pooled, Positive: true,
+		ResultTime: time.Date(2026, 11, 27, 2, 5, 0, 0, time.UTC), Swabs: 3, Households: []string{"2-1203", "2-1204", "3-0401"}})
+	if err := cl.c.Create(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
 	r.Status.Phase = sweepv1alpha1.RoundCompleted
 	if err := cl.c.Status().Update(ctx, &r); err != nil {
 		t.Fatal(err)
@@ -265,7 +275,7 @@ func TestDocsKubectlCommands(t *testing.T) {
 
 	// The files the docs' commands read, in the directory they run in.
 	work := t.TempDir()
-	schedule := docsYAMLBlock(t, "docs/operations.md", "name: baoguo-daily")
+	schedule := docsBlock(t, "docs/operations.md", "yaml", "name: baoguo-daily")
 	for name, content := range map[string]string{
 		"ledger.csv": "building,street,community,residents,households\n" +
 			"xinjiang-1,baoguo,xinjiang,106,40\nxinjiang-2,baoguo,xinjiang,120,48\n" +
@@ -276,6 +286,8 @@ func TestDocsKubectlCommands(t *testing.T) {
 			"anju-5,anju,300,0,Lockdown\nanju-1,anju,300,0,Precaution\n",
 		"samples.csv":       "building,unit_room,sampled\nhangxing-1,1-101,2\n",
 		"baoguo-daily.yaml": schedule,
+		// The lab's result list of docs/lab-api.md, as its example gives it.
+		"results.csv": docsBlock(t, "docs/lab-api.md", "csv", "tube,building,kind"),
 	} {
 		if err := os.WriteFile(filepath.Join(work, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -388,21 +400,21 @@ func TestDocsKubectlCommands(t *testing.T) {
 	}
 }
 
-// docsYAMLBlock returns the fenced yaml block of rel that contains marker:
+// docsBlock returns the fenced block in lang of rel that contains marker:
 // a file the docs tell the reader to save and apply.
-func docsYAMLBlock(t *testing.T, rel, marker string) string {
+func docsBlock(t *testing.T, rel, lang, marker string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(root, rel))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, block := range strings.Split(string(data), "```yaml\n")[1:] {
+	for _, block := range strings.Split(string(data), "```"+lang+"\n")[1:] {
 		block = strings.SplitN(block, "```", 2)[0]
 		if strings.Contains(block, marker) {
 			return block
 		}
 	}
-	t.Fatalf("%s has no yaml block with %q", rel, marker)
+	t.Fatalf("%s has no %s block with %q", rel, lang, marker)
 	return ""
 }
 
