@@ -18,6 +18,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,8 +49,9 @@ const (
 
 // docsPlaceholders is the one table of the docs' placeholders: job is the
 // CollectionJob the test creates for the docs' round, activeJob the visit
-// Job it names. A placeholder left unfilled fails the test.
-func docsPlaceholders(job, activeJob string) *strings.Replacer {
+// Job it names, pool a PositivePool of the round and retestJob its retest.
+// A placeholder left unfilled fails the test.
+func docsPlaceholders(job, activeJob, pool, retestJob string) *strings.Replacer {
 	return strings.NewReplacer(
 		"$NS", docsNamespace,
 		"$ROUND", docsRound,
@@ -58,6 +60,8 @@ func docsPlaceholders(job, activeJob string) *strings.Replacer {
 		"<round>", docsRound,
 		"<job>", job,
 		"<activeJob>", activeJob,
+		"<pool>", pool,
+		"<retestJob>", retestJob,
 	)
 }
 
@@ -231,6 +235,8 @@ func TestDocsKubectlCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Name, r.Namespace = docsRound, docsNamespace
+	// A lab, as the runbook's lab alerts assume (nothing polls it here).
+	r.Spec.Lab = &sweepv1alpha1.LabSpec{Source: sweepv1alpha1.SourceDrill}
 	if err := cl.c.Create(ctx, &r); err != nil {
 		t.Fatal(err)
 	}
@@ -260,14 +266,34 @@ func TestDocsKubectlCommands(t *testing.T) {
 	if err := cl.c.Status().Update(ctx, job); err != nil {
 		t.Fatal(err)
 	}
-	placeholders := docsPlaceholders(job.Name, activeJob)
-	// A positive pool of the round, as the lab controller records one, for
-	// the docs' `kubectl get positivepools`.
+	// A positive pool of the round and its retest, as the lab controller
+	// records them, and the events of the lab's follow-up the runbook
+	// searches for (the manager is not running here to record them).
 	pool := lab.NewPool(&r, lab.TubeResult{Tube: "HB20261126-0418", Building: b.Name, Kind: lab.Pooled, Positive: true,
 		ResultTime: time.Date(2026, 11, 27, 2, 5, 0, 0, time.UTC), Swabs: 3, Households: []string{"2-1203", "2-1204", "3-0401"}})
 	if err := cl.c.Create(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
+	retest := lab.NewRetest(&r, pool, job)
+	if err := cl.c.Create(ctx, retest); err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range []struct {
+		about  corev1.ObjectReference
+		reason string
+	}{
+		{corev1.ObjectReference{Kind: "PositivePool", APIVersion: sweepv1alpha1.GroupVersion.String(), Namespace: docsNamespace, Name: pool.Name, UID: pool.UID}, "RetestStarted"},
+		{corev1.ObjectReference{Kind: "TestingRound", APIVersion: sweepv1alpha1.GroupVersion.String(), Namespace: docsNamespace, Name: r.Name, UID: r.UID}, "LabUnavailable"},
+		{corev1.ObjectReference{Kind: "TestingRound", APIVersion: sweepv1alpha1.GroupVersion.String(), Namespace: docsNamespace, Name: r.Name, UID: r.UID}, "LabResultIgnored"},
+	} {
+		e := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: docsNamespace, Name: fmt.Sprintf("docs-%d", i)},
+			InvolvedObject: ev.about, Reason: ev.reason, Type: corev1.EventTypeNormal, Message: "as the docs show", Count: 1,
+			FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Source: corev1.EventSource{Component: "docs-test"}}
+		if err := cl.c.Create(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	placeholders := docsPlaceholders(job.Name, activeJob, pool.Name, retest.Name)
 	r.Status.Phase = sweepv1alpha1.RoundCompleted
 	if err := cl.c.Status().Update(ctx, &r); err != nil {
 		t.Fatal(err)
