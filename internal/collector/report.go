@@ -24,6 +24,7 @@ import (
 	"slices"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -141,7 +142,8 @@ func (r StatusReporter) Report(ctx context.Context, a Assignment, o Outcome, fin
 	if r.Now != nil {
 		now = r.Now
 	}
-	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ReportFor(a, o, final, now()))
+	report := ReportFor(a, o, final, now())
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(report)
 	if err != nil {
 		return err
 	}
@@ -155,16 +157,31 @@ func (r StatusReporter) Report(ctx context.Context, a Assignment, o Outcome, fin
 	if !final {
 		return apply(ctx)
 	}
-	if err := r.retry(ctx, apply); err != nil {
+	if err := r.retry(ctx, apply, func(ctx context.Context) bool { return r.stored(ctx, a, report) }); err != nil {
 		return fmt.Errorf("reporting visit %d of %s/%s: %w", a.Visit, a.Namespace, a.CollectionJob, err)
 	}
 	return nil
 }
 
+// stored says whether the CollectionJob already holds report: a try that
+// timed out may have been written, and the operator may have finished the
+// visit on it before the next try, which is then refused (no visit under
+// way). The result is in; the visit did not fail.
+func (r StatusReporter) stored(ctx context.Context, a Assignment, report *sweepv1alpha1.VisitReport) bool {
+	ctx, cancel := context.WithTimeout(ctx, reportAttemptTimeout)
+	defer cancel()
+	var job sweepv1alpha1.CollectionJob
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.CollectionJob}, &job); err != nil {
+		return false
+	}
+	return job.Status.Report != nil && equality.Semantic.DeepEqual(*job.Status.Report, *report)
+}
+
 // retry tries a final report until it is written, the error is permanent,
 // or FinalTimeout has passed, with a doubling pause capped at
-// reportMaxBackoff.
-func (r StatusReporter) retry(ctx context.Context, apply func(context.Context) error) error {
+// reportMaxBackoff. A permanent error after a failed try is no error when
+// stored says that try was written after all.
+func (r StatusReporter) retry(ctx context.Context, apply func(context.Context) error, stored func(context.Context) bool) error {
 	bound := r.FinalTimeout
 	if bound <= 0 {
 		bound = DefaultFinalTimeout
@@ -176,7 +193,13 @@ func (r StatusReporter) retry(ctx context.Context, apply func(context.Context) e
 		actx, acancel := context.WithTimeout(ctx, reportAttemptTimeout)
 		err := apply(actx)
 		acancel()
-		if err == nil || !transientReportError(err) {
+		if err == nil {
+			return nil
+		}
+		if !transientReportError(err) {
+			if tries > 1 && stored(ctx) {
+				return nil
+			}
 			return err
 		}
 		timer := time.NewTimer(wait)

@@ -18,6 +18,7 @@ package collector
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -183,5 +184,83 @@ func TestFinalReportGivesUpAtItsBound(t *testing.T) {
 	}
 	if dials.Load() < 2 {
 		t.Errorf("%d connections tried, want retries", dials.Load())
+	}
+}
+
+// lostAnswerServer stands in for an API server that writes the first final
+// report but whose answer is lost (504), then refuses the next try (403: the
+// operator finished the visit on the written report). A GET answers with
+// the report it stored, or with stored when set.
+type lostAnswerServer struct {
+	patches atomic.Int32
+	report  atomic.Value // json of the first report written
+	stored  string       // when set, the report a GET answers instead
+}
+
+func (s *lostAnswerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	fail := func(code int) {
+		w.WriteHeader(code)
+		_, _ = fmt.Fprintf(w, `{"apiVersion":"v1","kind":"Status","status":"Failure","code":%d,"reason":%q,"message":"answered %d"}`,
+			code, http.StatusText(code), code)
+	}
+	if r.Method == http.MethodGet {
+		report, _ := s.report.Load().(string)
+		if s.stored != "" {
+			report = s.stored
+		}
+		_, _ = fmt.Fprintf(w, `{"apiVersion":"sweep.masstesting.io/v1alpha1","kind":"CollectionJob","metadata":{"name":"cj-1","namespace":"ns-1"},"status":{"report":%s}}`, report)
+		return
+	}
+	if s.patches.Add(1) == 1 {
+		var applied struct {
+			Status struct {
+				Report json.RawMessage `json:"report"`
+			} `json:"status"`
+		}
+		if err := json.Unmarshal(body, &applied); err != nil {
+			fail(http.StatusBadRequest)
+			return
+		}
+		s.report.Store(string(applied.Status.Report))
+		fail(http.StatusGatewayTimeout)
+		return
+	}
+	fail(http.StatusForbidden)
+}
+
+// TestFinalReportWrittenButItsAnswerLost: the first try of a final report
+// is written but its answer lost, and the next try is refused because the
+// operator already finished the visit on it. The report is in, so the
+// visit did not fail; a refusal with another report stored stays an error.
+func TestFinalReportWrittenButItsAnswerLost(t *testing.T) {
+	for _, tc := range []struct {
+		name, stored string
+		wantErr      bool
+	}{
+		{name: "its own report stored"},
+		{name: "another visit's report stored", stored: `{"visit":2,"final":true,"time":"2026-11-27T02:05:00Z"}`, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &lostAnswerServer{stored: tc.stored}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+			go func() { _ = hs.Serve(l) }()
+			defer func() { _ = hs.Close() }()
+			rep, _ := reporterTo(t, l.Addr().String())
+			err = rep.Report(context.Background(), reportAssignment, Outcome{Sampled: 7, MissedHouseholds: []string{"2-1203"}}, true)
+			if tc.wantErr {
+				wantErr(t, err, "reporting visit 1 of ns-1/cj-1", "answered 403")
+			} else if err != nil {
+				t.Fatalf("the final report failed although it was written: %v", err)
+			}
+			if n := srv.patches.Load(); n != 2 {
+				t.Errorf("%d applies, want 2 (the lost answer, then the refusal)", n)
+			}
+		})
 	}
 }

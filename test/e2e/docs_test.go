@@ -18,6 +18,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +35,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/round"
 )
 
@@ -46,15 +49,19 @@ const (
 
 // docsPlaceholders is the one table of the docs' placeholders: job is the
 // CollectionJob the test creates for the docs' round, activeJob the visit
-// Job it names. A placeholder left unfilled fails the test.
-func docsPlaceholders(job, activeJob string) *strings.Replacer {
+// Job it names, pool a PositivePool of the round and retestJob its retest.
+// A placeholder left unfilled fails the test.
+func docsPlaceholders(job, activeJob, pool, retestJob string) *strings.Replacer {
 	return strings.NewReplacer(
 		"$NS", docsNamespace,
 		"$ROUND", docsRound,
 		"<namespace of the round>", docsNamespace,
 		"<namespace>", docsNamespace,
+		"<round>", docsRound,
 		"<job>", job,
 		"<activeJob>", activeJob,
+		"<pool>", pool,
+		"<retestJob>", retestJob,
 	)
 }
 
@@ -228,6 +235,8 @@ func TestDocsKubectlCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Name, r.Namespace = docsRound, docsNamespace
+	// A lab, as the runbook's lab alerts assume (nothing polls it here).
+	r.Spec.Lab = &sweepv1alpha1.LabSpec{Source: sweepv1alpha1.SourceDrill}
 	if err := cl.c.Create(ctx, &r); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +266,34 @@ func TestDocsKubectlCommands(t *testing.T) {
 	if err := cl.c.Status().Update(ctx, job); err != nil {
 		t.Fatal(err)
 	}
-	placeholders := docsPlaceholders(job.Name, activeJob)
+	// A positive pool of the round and its retest, as the lab controller
+	// records them, and the events of the lab's follow-up the runbook
+	// searches for (the manager is not running here to record them).
+	pool := lab.NewPool(&r, lab.TubeResult{Tube: "HB20261126-0418", Building: b.Name, Kind: lab.Pooled, Positive: true,
+		ResultTime: time.Date(2026, 11, 27, 2, 5, 0, 0, time.UTC), Swabs: 3, Households: []string{"2-1203", "2-1204", "3-0401"}})
+	if err := cl.c.Create(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	retest := lab.NewRetest(&r, pool, job)
+	if err := cl.c.Create(ctx, retest); err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range []struct {
+		about  corev1.ObjectReference
+		reason string
+	}{
+		{corev1.ObjectReference{Kind: "PositivePool", APIVersion: sweepv1alpha1.GroupVersion.String(), Namespace: docsNamespace, Name: pool.Name, UID: pool.UID}, "RetestStarted"},
+		{corev1.ObjectReference{Kind: "TestingRound", APIVersion: sweepv1alpha1.GroupVersion.String(), Namespace: docsNamespace, Name: r.Name, UID: r.UID}, "LabUnavailable"},
+		{corev1.ObjectReference{Kind: "TestingRound", APIVersion: sweepv1alpha1.GroupVersion.String(), Namespace: docsNamespace, Name: r.Name, UID: r.UID}, "LabResultIgnored"},
+	} {
+		e := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: docsNamespace, Name: fmt.Sprintf("docs-%d", i)},
+			InvolvedObject: ev.about, Reason: ev.reason, Type: corev1.EventTypeNormal, Message: "as the docs show", Count: 1,
+			FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Source: corev1.EventSource{Component: "docs-test"}}
+		if err := cl.c.Create(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	placeholders := docsPlaceholders(job.Name, activeJob, pool.Name, retest.Name)
 	r.Status.Phase = sweepv1alpha1.RoundCompleted
 	if err := cl.c.Status().Update(ctx, &r); err != nil {
 		t.Fatal(err)
@@ -265,7 +301,7 @@ func TestDocsKubectlCommands(t *testing.T) {
 
 	// The files the docs' commands read, in the directory they run in.
 	work := t.TempDir()
-	schedule := docsYAMLBlock(t, "docs/operations.md", "name: baoguo-daily")
+	schedule := docsBlock(t, "docs/operations.md", "yaml", "name: baoguo-daily")
 	for name, content := range map[string]string{
 		"ledger.csv": "building,street,community,residents,households\n" +
 			"xinjiang-1,baoguo,xinjiang,106,40\nxinjiang-2,baoguo,xinjiang,120,48\n" +
@@ -276,6 +312,8 @@ func TestDocsKubectlCommands(t *testing.T) {
 			"anju-5,anju,300,0,Lockdown\nanju-1,anju,300,0,Precaution\n",
 		"samples.csv":       "building,unit_room,sampled\nhangxing-1,1-101,2\n",
 		"baoguo-daily.yaml": schedule,
+		// The lab's result list of docs/lab-api.md, as its example gives it.
+		"results.csv": docsBlock(t, "docs/lab-api.md", "csv", "tube,building,kind"),
 	} {
 		if err := os.WriteFile(filepath.Join(work, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -388,21 +426,21 @@ func TestDocsKubectlCommands(t *testing.T) {
 	}
 }
 
-// docsYAMLBlock returns the fenced yaml block of rel that contains marker:
+// docsBlock returns the fenced block in lang of rel that contains marker:
 // a file the docs tell the reader to save and apply.
-func docsYAMLBlock(t *testing.T, rel, marker string) string {
+func docsBlock(t *testing.T, rel, lang, marker string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(root, rel))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, block := range strings.Split(string(data), "```yaml\n")[1:] {
+	for _, block := range strings.Split(string(data), "```"+lang+"\n")[1:] {
 		block = strings.SplitN(block, "```", 2)[0]
 		if strings.Contains(block, marker) {
 			return block
 		}
 	}
-	t.Fatalf("%s has no yaml block with %q", rel, marker)
+	t.Fatalf("%s has no %s block with %q", rel, lang, marker)
 	return ""
 }
 
