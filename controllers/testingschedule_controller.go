@@ -220,6 +220,10 @@ func (r *TestingScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 
 	st.Active = active
+	st.NextMopUpTime = nil
+	if !d.NextMopUp.IsZero() {
+		st.NextMopUpTime = &metav1.Time{Time: d.NextMopUp}
+	}
 	if d.LastSuccessful != nil {
 		st.LastSuccessfulRound = d.LastSuccessful.Name
 		if !d.LastSuccessful.CompletionTime.IsZero() {

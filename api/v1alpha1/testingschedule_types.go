@@ -269,6 +269,11 @@ type TestingScheduleStatus struct {
 	// +optional
 	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
 
+	// nextMopUpTime is when the next mop-up round (spec.mopUp) is due:
+	// mopUp.after past the end of the round it mops up. Empty when none is.
+	// +optional
+	NextMopUpTime *metav1.Time `json:"nextMopUpTime,omitempty"`
+
 	// conditions: Ready is False with a reason when the schedule or time
 	// zone cannot be used.
 	// +optional

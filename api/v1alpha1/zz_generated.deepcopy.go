@@ -1211,6 +1211,10 @@ func (in *TestingScheduleStatus) DeepCopyInto(out *TestingScheduleStatus) {
 		in, out := &in.NextScheduleTime, &out.NextScheduleTime
 		*out = (*in).DeepCopy()
 	}
+	if in.NextMopUpTime != nil {
+		in, out := &in.NextMopUpTime, &out.NextMopUpTime
+		*out = (*in).DeepCopy()
+	}
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions
 		*out = make([]v1.Condition, len(*in))
