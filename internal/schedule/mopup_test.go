@@ -152,11 +152,11 @@ func TestDecideMopUp(t *testing.T) {
 		now:    cst(27, 6, 0),
 		want:   Decision{Create: cst(27, 6, 0), Active: []string{mopUp1}, Next: cst(28, 6, 0)},
 	}, {
-		name: "Forbid is not held back by a mop-up either",
-		mod:  policy(1),
+		name:   "Forbid is not held back by a mop-up either",
+		mod:    policy(1),
 		rounds: []Round{exceeded(main, "", cst(26, 18, 0), 37), running(mopUp1, main)},
-		now:  cst(27, 6, 0),
-		want: Decision{Create: cst(27, 6, 0), Active: []string{mopUp1}, Next: cst(28, 6, 0)},
+		now:    cst(27, 6, 0),
+		want:   Decision{Create: cst(27, 6, 0), Active: []string{mopUp1}, Next: cst(28, 6, 0)},
 	}, {
 		name: "suspended: no mop-up either",
 		mod: func(s *sweepv1alpha1.TestingSchedule) {
