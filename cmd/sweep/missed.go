@@ -46,8 +46,11 @@ type MissedList struct {
 	Phase sweepv1alpha1.RoundPhase `json:"phase"`
 	// Source is where the round's results come from: http, csv, or drill,
 	// whose missed households are invented for an exercise.
-	Source    sweepv1alpha1.SourceType `json:"source"`
-	Buildings []MissedBuilding         `json:"buildings"`
+	Source sweepv1alpha1.SourceType `json:"source"`
+	// MopUps are the round's mop-up rounds, each after the round it mops
+	// up: the list holds who is still missing after all of them.
+	MopUps    []string         `json:"mopUps,omitempty"`
+	Buildings []MissedBuilding `json:"buildings"`
 	// Retests are the single-tube retests of positive pools with residents
 	// not retested: not buildings of the round, but people whose pooled
 	// tube was positive, listed under their pool.
@@ -78,6 +81,9 @@ type MissedBuilding struct {
 	// HouseholdsTruncated is true when the collector's list hit its cap:
 	// the residents count is exact, the list is not complete.
 	HouseholdsTruncated bool `json:"householdsTruncated,omitempty"`
+	// LastMissedIn is the round that last missed these residents: the
+	// round or one of its mop-ups. Set when the round has mop-ups.
+	LastMissedIn string `json:"lastMissedIn,omitempty"`
 }
 
 // runMissed lists a round's missed households per building. It only reads
@@ -131,12 +137,18 @@ func (c *cli) runMissed(ctx context.Context, args []string) error {
 		address[b.Name] = b.Spec.Address
 	}
 	list := missedList(&tr, jobs.Items, address, *community, *building)
+	mopUps, err := readMopUps(ctx, cl, &tr)
+	if err != nil {
+		return err
+	}
+	applyMopUps(&list, &tr, jobs.Items, mopUps, *community, *building)
 	if list.Source.Simulated() {
 		fmt.Fprintf(c.errOut, "warning: round %s/%s is a drill: these households are simulated, not residents to follow up\n", ns, tr.Name)
 	}
 	if !round.Final(tr.Status.Phase) {
 		fmt.Fprintf(c.errOut, "note: round %s/%s is %s: these residents are not sampled yet, not finally missed\n", ns, tr.Name, orDash(string(tr.Status.Phase)))
 	}
+	noteMopUps(c.errOut, mopUps)
 	switch *output {
 	case "json":
 		enc := json.NewEncoder(c.out)
@@ -218,7 +230,9 @@ func writeMissedCSV(w io.Writer, l MissedList) error {
 	// they are filtered or pasted elsewhere.
 	// pool is empty on a building's rows and names the positive pool on a
 	// retest's: those residents' pooled tube was positive.
-	_ = cw.Write([]string{"namespace", "round", "source", "community", "building", "address", "phase", "visits", "last_visit", "missed_residents", "household", "pool"})
+	// last_missed_in is the round that last missed the household: the
+	// round, or the mop-up that went back for it last.
+	_ = cw.Write([]string{"namespace", "round", "source", "community", "building", "address", "phase", "visits", "last_visit", "missed_residents", "household", "pool", "last_missed_in"})
 	write := func(b MissedBuilding, pool string) {
 		hh := b.MissedHouseholds
 		if len(hh) == 0 {
@@ -226,7 +240,7 @@ func writeMissedCSV(w io.Writer, l MissedList) error {
 		}
 		for _, h := range hh {
 			_ = cw.Write([]string{l.Namespace, l.Round, string(l.Source), b.Community, b.Building, b.Address, b.Phase,
-				strconv.Itoa(int(b.Visits)), b.LastVisitTime, strconv.Itoa(int(b.MissedResidents)), h, pool})
+				strconv.Itoa(int(b.Visits)), b.LastVisitTime, strconv.Itoa(int(b.MissedResidents)), h, pool, lastMissedIn(l, b)})
 		}
 	}
 	for _, b := range l.Buildings {
@@ -241,7 +255,7 @@ func writeMissedCSV(w io.Writer, l MissedList) error {
 
 func writeMissedTable(w io.Writer, l MissedList) error {
 	if len(l.Buildings) == 0 && len(l.Retests) == 0 {
-		_, err := fmt.Fprintf(w, "Nobody missed in round %s/%s.\n", l.Namespace, l.Round)
+		_, err := fmt.Fprintf(w, "Nobody missed %s.\n", nobodyWhere(l))
 		return err
 	}
 	if l.Source.Simulated() {
@@ -252,20 +266,20 @@ func writeMissedTable(w io.Writer, l MissedList) error {
 		return writeMissedRetests(w, l)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMMUNITY\tBUILDING\tPHASE\tVISITS\tLAST VISIT\tMISSED\tHOUSEHOLDS")
+	fmt.Fprintln(tw, "COMMUNITY\tBUILDING\tPHASE\tVISITS\tLAST VISIT\tMISSED\tHOUSEHOLDS"+mopUpColumn(l))
 	total := int64(0)
 	for _, b := range l.Buildings {
 		hh := strings.Join(b.MissedHouseholds, " ")
 		if b.HouseholdsTruncated {
 			hh += " (list capped)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\n", orDash(b.Community), b.Building, b.Phase, b.Visits, orDash(b.LastVisitTime), b.MissedResidents, hh)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s%s\n", orDash(b.Community), b.Building, b.Phase, b.Visits, orDash(b.LastVisitTime), b.MissedResidents, hh, mopUpCell(l, b))
 		total += int64(b.MissedResidents)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(w, "%d residents in %d buildings not sampled in round %s/%s (%s).\n", total, len(l.Buildings), l.Namespace, l.Round, orDash(string(l.Phase))); err != nil {
+	if _, err := fmt.Fprintf(w, "%d residents in %d buildings not sampled %s.\n", total, len(l.Buildings), missedWhere(l)); err != nil {
 		return err
 	}
 	return writeMissedRetests(w, l)
