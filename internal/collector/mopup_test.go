@@ -20,10 +20,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -339,4 +341,57 @@ func FuzzParseSamplesMopUp(f *testing.F) {
 		}
 		checkMopUpOutcome(t, o, a)
 	})
+}
+
+// The mop-up examples of docs/collector-api.md ("Mop-up rounds") give
+// what the doc says they give: sampled 2, one resident of 2-1203 missed
+// (away), and only the households the earlier round missed.
+func TestMopUpDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/collector-api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n## Mop-up rounds\n")
+	if !ok {
+		t.Fatal(`docs/collector-api.md has no "Mop-up rounds" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	block := func(lang string) string {
+		t.Helper()
+		_, rest, ok := strings.Cut(section, "```"+lang+"\n")
+		body, _, closed := strings.Cut(rest, "```")
+		if !ok || !closed {
+			t.Fatalf("no %s example in the section", lang)
+		}
+		return body
+	}
+	a := Assignment{Namespace: "pingfang", Round: "baoguo-2026-11-26-mopup-1", Building: "xinjiang-7", Visit: 1, Expected: 3, PoolSize: 10,
+		MopUpOf: "baoguo-2026-11-26", MopUpHouseholds: []string{"2-1203", "3-0401"}}
+	want := func(source string, o Outcome) {
+		t.Helper()
+		r := ReportFor(a, o, true, time.Now())
+		if r.Sampled != 2 || r.Missed != 1 || !slices.Equal(r.MissedHouseholds, []string{"2-1203"}) ||
+			r.MissedByReason == nil || r.MissedByReason.Away != 1 || r.MissedByReason.Total() != 1 {
+			t.Errorf("%s example: report %+v (by reason %+v)", source, r, r.MissedByReason)
+		}
+	}
+	if !strings.Contains(section, "samples?mopUpOf=baoguo-2026-11-26&namespace=pingfang&visit=1") {
+		t.Error("the example request is not the one Sweep sends")
+	}
+	if u, err := samplesURL(Assignment{HTTPURL: "https://x", Namespace: "pingfang", Round: a.Round, Building: a.Building, Visit: 1, MopUpOf: a.MopUpOf}); err != nil ||
+		!strings.HasSuffix(u, "/v1/rounds/baoguo-2026-11-26-mopup-1/buildings/xinjiang-7/samples?mopUpOf=baoguo-2026-11-26&namespace=pingfang&visit=1") {
+		t.Errorf("Sweep asks %s, %v", u, err)
+	}
+	a.Source = "http"
+	o, err := parseSamples([]byte(block("json")), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("http", o)
+	a.Source, a.CSVFile = "csv", writeCSV(t, block("csv"))
+	o, err = CSVSource{}.Visit(context.Background(), a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("csv", o)
 }
