@@ -141,7 +141,7 @@ func (c *cli) runMissed(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	applyMopUps(&list, &tr, jobs.Items, mopUps, *community, *building)
+	applyMopUps(&list, &tr, jobs.Items, mopUps, address, *community, *building)
 	if list.Source.Simulated() {
 		fmt.Fprintf(c.errOut, "warning: round %s/%s is a drill: these households are simulated, not residents to follow up\n", ns, tr.Name)
 	}

@@ -93,7 +93,7 @@ func readMopUps(ctx context.Context, cl client.Client, tr *sweepv1alpha1.Testing
 // missed and a mop-up sampled is no longer listed. LastMissedIn names the
 // round whose job the entry holds. A building nobody is missing in any
 // more leaves the list. The mop-ups' retests join the round's.
-func applyMopUps(l *MissedList, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, mopUps []mopUpRound, community, building string) {
+func applyMopUps(l *MissedList, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, mopUps []mopUpRound, address map[string]string, community, building string) {
 	if len(mopUps) == 0 {
 		return
 	}
@@ -123,7 +123,7 @@ func applyMopUps(l *MissedList, tr *sweepv1alpha1.TestingRound, jobs []sweepv1al
 			}
 			if round.IsRetest(j) {
 				if mb, ok := missedEntry(j, nil); ok && (j.Status.Visits > 0 || round.Finished(j)) {
-					mb.LastMissedIn = m.round.Name
+					mb.Address, mb.LastMissedIn = address[j.Spec.Building], m.round.Name
 					l.Retests = append(l.Retests, MissedRetest{Pool: j.Spec.Retest.Pool, Tube: j.Spec.Retest.Tube, MissedBuilding: mb})
 				}
 				continue
@@ -142,7 +142,7 @@ func applyMopUps(l *MissedList, tr *sweepv1alpha1.TestingRound, jobs []sweepv1al
 				removed[b] = true
 				continue
 			}
-			mb.Address, mb.LastMissedIn = e.Address, m.round.Name
+			mb.Address, mb.LastMissedIn = address[b], m.round.Name
 			*e = mb
 		}
 	}
