@@ -164,13 +164,32 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, err
 	}
 
-	// Expand: one job per selected building. A round whose deadline had
-	// passed when it was created sweeps nothing.
+	// A mop-up round takes its buildings from the round it mops up, once
+	// that round and its buildings finished (round.MopUpWait); until then
+	// it waits, saying why.
+	var plan round.Plan
+	var base mopUpBase
+	if tr.Spec.MopUpOf != "" {
+		if base, err = r.readMopUpBase(ctx, &tr); err != nil {
+			return ctrl.Result{}, err
+		}
+		plan.Wait = round.MopUpWait(&tr, base.round, base.jobs, jobs)
+		plan.Fixed = plan.Wait == nil
+		if plan.Wait != nil && plan.Wait.Reason == round.ReasonEarlierJobsFinishing {
+			// Its jobs' events wake the earlier round, not this one; they
+			// are written Expired moments after its deadline.
+			wake.at(earlierJobsRetry)
+		}
+	}
+
+	// Expand: one job per selected building (for a mop-up round, per
+	// building its earlier round missed residents in). A round whose
+	// deadline had passed when it was created sweeps nothing.
 	unplanned := 0
-	if round.Expanding(&tr, now) && !round.DeadlinePassedAtCreation(&tr) {
+	if round.Expanding(&tr, now) && !round.DeadlinePassedAtCreation(&tr) && plan.Wait == nil {
 		var created []*sweepv1alpha1.CollectionJob
 		var taken int
-		created, unplanned, taken, err = r.expand(ctx, &tr, jobs, all, now)
+		created, unplanned, taken, err = r.expand(ctx, &tr, jobs, all, base, now)
 		jobs = append(jobs, created...)
 		all = append(all, created...)
 		if namespaceTerminating(err) {
@@ -189,9 +208,11 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 	}
 
+	plan.Unplanned = unplanned
+
 	// Admit as many queued jobs as there are free teams: the retests of
 	// positive pools first, also once the round's own sweep is over.
-	if phase := round.Phase(&tr, jobs, unplanned, now); phase == sweepv1alpha1.RoundRunning ||
+	if phase := round.PhaseOf(&tr, jobs, plan, now); phase == sweepv1alpha1.RoundRunning ||
 		round.Final(phase) && !tr.Spec.Suspend && round.RetestsWaiting(all) {
 		if err := r.admit(ctx, &tr, all); err != nil {
 			return ctrl.Result{}, err
@@ -200,7 +221,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 
 	// Roll the jobs up into the round's status.
-	st := round.Status(&tr, jobs, unplanned, now)
+	st := round.StatusOf(&tr, jobs, plan, now)
 	st.PositivePools = round.PoolCounts(pools)
 	st.RetestSupplies = round.RetestSupplies(&tr, &st, all, pools)
 	if !equality.Semantic.DeepEqual(st, tr.Status) {
@@ -224,7 +245,12 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	// Wake up for the next change of phase that no watch reports.
 	switch st.Phase {
 	case sweepv1alpha1.RoundPending:
-		wake.at(tr.Spec.Start.Sub(now))
+		if tr.Spec.Start != nil && now.Before(tr.Spec.Start.Time) {
+			wake.at(tr.Spec.Start.Sub(now))
+		}
+		// A mop-up round waiting for its earlier round ends at its
+		// deadline all the same.
+		wake.at(tr.Spec.Deadline.Sub(now))
 	case sweepv1alpha1.RoundRunning, sweepv1alpha1.RoundSuspended:
 		wake.at(tr.Spec.Deadline.Sub(now))
 	}
@@ -271,6 +297,63 @@ func (r *TestingRoundReconciler) expireByTTL(ctx context.Context, tr *sweepv1alp
 // object holds.
 const nameTakenRetry = 30 * time.Second
 
+// earlierJobsRetry is how often a mop-up round looks again at an earlier
+// round that finished while some of its jobs are not written finished.
+const earlierJobsRetry = 5 * time.Second
+
+// mopUpBase is the round a mop-up round mops up, and its jobs (those it
+// controls): nil when it does not exist or is being deleted.
+type mopUpBase struct {
+	round *sweepv1alpha1.TestingRound
+	jobs  []*sweepv1alpha1.CollectionJob
+}
+
+// readMopUpBase reads the round tr mops up (spec.mopUpOf) and its jobs from
+// the cache, read-only.
+func (r *TestingRoundReconciler) readMopUpBase(ctx context.Context, tr *sweepv1alpha1.TestingRound) (mopUpBase, error) {
+	var earlier sweepv1alpha1.TestingRound
+	if err := r.Get(ctx, client.ObjectKey{Namespace: tr.Namespace, Name: tr.Spec.MopUpOf}, &earlier); err != nil {
+		if apierrors.IsNotFound(err) {
+			return mopUpBase{}, nil
+		}
+		return mopUpBase{}, fmt.Errorf("reading round %s, which round %s mops up: %w", tr.Spec.MopUpOf, tr.Name, err)
+	}
+	if earlier.DeletionTimestamp != nil {
+		// Its jobs are going: what they missed can no longer be read.
+		return mopUpBase{}, nil
+	}
+	jobs, err := r.cached.roundJobs(ctx, &earlier)
+	return mopUpBase{round: &earlier, jobs: jobs}, err
+}
+
+// mopUpsOf maps a round to the mop-up rounds of its namespace that name it
+// in spec.mopUpOf: they wait for it to exist and to finish.
+func (r *TestingRoundReconciler) mopUpsOf(ctx context.Context, obj client.Object) []reconcile.Request {
+	var rounds sweepv1alpha1.TestingRoundList
+	if err := r.List(ctx, &rounds, client.InNamespace(obj.GetNamespace())); err != nil {
+		log.FromContext(ctx).Error(err, "listing rounds for their mop-ups")
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range rounds.Items {
+		if m := &rounds.Items[i]; m.Spec.MopUpOf == obj.GetName() && m.Name != obj.GetName() {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(m)})
+		}
+	}
+	return out
+}
+
+// roundPhaseChanged passes the round events a mop-up round waits for: the
+// round created, deleted, or its phase changed.
+var roundPhaseChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*sweepv1alpha1.TestingRound)
+		n, ok2 := e.ObjectNew.(*sweepv1alpha1.TestingRound)
+		return !ok1 || !ok2 || o.Status.Phase != n.Status.Phase || (o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil)
+	},
+	GenericFunc: func(event.GenericEvent) bool { return false },
+}
+
 // expand creates the jobs of selected buildings that have none, at most
 // ExpansionBatch of them, with bounded parallelism, and says how many are
 // still missing after them, and how many of those could not be created
@@ -279,26 +362,35 @@ const nameTakenRetry = 30 * time.Second
 // are deterministic, so after a restart or with a lagging cache the round
 // finds its own jobs, but it never adopts one from an earlier round of its
 // name or one made by hand.
-func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs, all []*sweepv1alpha1.CollectionJob, now time.Time) ([]*sweepv1alpha1.CollectionJob, int, int, error) {
+func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs, all []*sweepv1alpha1.CollectionJob, base mopUpBase, now time.Time) ([]*sweepv1alpha1.CollectionJob, int, int, error) {
 	if err := tr.Spec.InvalidDurations(); err != nil {
 		// Stored before the schema checked it: the jobs would carry it.
 		// Reported, and the round waits for the spec to change.
 		r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidSpec", "Reconcile", "No building is swept until this is fixed: %v", err)
 		return nil, 0, 0, nil
 	}
-	selector, err := round.Selector(tr)
-	if err != nil {
-		// The schema catches most bad selectors; one it cannot is reported,
-		// and waits for the spec to change rather than retrying.
-		r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidSelector", "Reconcile", "spec.buildingSelector is invalid: %v", err)
-		return nil, 0, 0, nil
+	var missing []*sweepv1alpha1.CollectionJob
+	var left, candidates int
+	if tr.Spec.MopUpOf != "" {
+		missing, left = round.MopUpJobs(tr, base.round, base.jobs, jobs, r.ExpansionBatch)
+		candidates = len(base.jobs)
+	} else {
+		selector, err := round.Selector(tr)
+		if err != nil {
+			// The schema catches most bad selectors; one it cannot is
+			// reported, and waits for the spec to change rather than
+			// retrying.
+			r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidSelector", "Reconcile", "spec.buildingSelector is invalid: %v", err)
+			return nil, 0, 0, nil
+		}
+		// Read-only, like the jobs.
+		buildings, err := r.cached.buildingsMatching(ctx, tr.Namespace, selector)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		missing, left = round.MissingJobs(tr, buildings, jobs, r.ExpansionBatch)
+		candidates = len(buildings)
 	}
-	// Read-only, like the jobs.
-	buildings, err := r.cached.buildingsMatching(ctx, tr.Namespace, selector)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	missing, left := round.MissingJobs(tr, buildings, jobs, r.ExpansionBatch)
 	if len(missing) == 0 {
 		return nil, 0, 0, nil
 	}
@@ -307,7 +399,7 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 	created := make([]*sweepv1alpha1.CollectionJob, len(missing))
 	ok := make([]bool, len(missing))
 	taken := make([]bool, len(missing))
-	err = inParallel(ctx, r.Workers, len(missing), func(ctx context.Context, i int) error {
+	err := inParallel(ctx, r.Workers, len(missing), func(ctx context.Context, i int) error {
 		j := missing[i]
 		err := r.Create(ctx, j)
 		switch {
@@ -349,7 +441,7 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 	}
 	r.addUnseen(client.ObjectKeyFromObject(tr), out)
 	if len(out) > 0 {
-		log.FromContext(ctx).Info("expanded round", "created", len(out), "missing", unplanned, "buildings", len(buildings))
+		log.FromContext(ctx).Info("expanded round", "created", len(out), "missing", unplanned, "buildings", candidates)
 	}
 	// A building whose job name is taken is still missing its job: the
 	// round cannot complete without it, and tries again.
@@ -631,6 +723,9 @@ func (r *TestingRoundReconciler) roundsForBuilding(ctx context.Context, obj clie
 	var out []reconcile.Request
 	for i := range rounds.Items {
 		tr := &rounds.Items[i]
+		if tr.Spec.MopUpOf != "" {
+			continue // its buildings are its earlier round's, not a selector's
+		}
 		sel, err := round.Selector(tr)
 		if err != nil || !round.Expanding(tr, now) || !sel.Matches(labels.Set(obj.GetLabels())) {
 			continue
@@ -673,6 +768,9 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		Watches(&sweepv1alpha1.PositivePool{}, enqueueRoundOf(r.JobEventDelay, r.pace, nil)).
 		Watches(&sweepv1alpha1.Building{}, handler.EnqueueRequestsFromMapFunc(r.roundsForBuilding),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// A mop-up round waits for the round it mops up to exist and finish.
+		Watches(&sweepv1alpha1.TestingRound{}, handler.EnqueueRequestsFromMapFunc(r.mopUpsOf),
+			builder.WithPredicates(roundPhaseChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(roundLogger(mgr)).
 		Named("testinground").

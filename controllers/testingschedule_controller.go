@@ -74,6 +74,9 @@ type TestingScheduleReconciler struct {
 	// forbidden remembers, per schedule, the scheduled time last reported as
 	// waiting (Forbid), so the event is published once, not per reconcile.
 	forbidden map[types.NamespacedName]time.Time
+	// noted remembers, per schedule, the last mop-up problem said in an
+	// event (firstNote).
+	noted map[types.NamespacedName]string
 	// written holds the versions the schedule's own status writes
 	// replaced, until the cache shows the writes (ownStatusWrites): a
 	// round's creation wakes this controller, often before the status
@@ -98,6 +101,7 @@ func (r *TestingScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		if apierrors.IsNotFound(err) {
 			r.mu.Lock()
 			delete(r.forbidden, req.NamespacedName)
+			delete(r.noted, req.NamespacedName)
 			r.mu.Unlock()
 			r.written.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
@@ -141,7 +145,7 @@ func (r *TestingScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		if !ok {
 			at = tr.CreationTimestamp.Time
 		}
-		sr := schedule.Round{Name: tr.Name, Scheduled: at, Phase: tr.Status.Phase}
+		sr := schedule.Round{Name: tr.Name, Scheduled: at, Phase: tr.Status.Phase, MopUpOf: tr.Spec.MopUpOf, Missed: tr.Status.Residents.Missed}
 		if tr.Status.CompletionTime != nil {
 			sr.CompletionTime = tr.Status.CompletionTime.Time
 		}
@@ -209,7 +213,17 @@ func (r *TestingScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		st.LastScheduleTime = &metav1.Time{Time: d.Create}
 	}
 
+	if name, err := r.createMopUp(ctx, &s, d, loc); err != nil {
+		return ctrl.Result{}, err
+	} else if name != "" && !slices.Contains(active, name) {
+		active = append(active, name)
+	}
+
 	st.Active = active
+	st.NextMopUpTime = nil
+	if !d.NextMopUp.IsZero() {
+		st.NextMopUpTime = &metav1.Time{Time: d.NextMopUp}
+	}
 	if d.LastSuccessful != nil {
 		st.LastSuccessfulRound = d.LastSuccessful.Name
 		if !d.LastSuccessful.CompletionTime.IsZero() {
@@ -230,6 +244,63 @@ func (r *TestingScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: d.Wake(now)}, nil
+}
+
+// createMopUp creates the mop-up round Decide says is due, and returns
+// its name ("" when none is due or it could not be created). A mop-up due
+// too late, or whose name another round holds, is said once in an event.
+func (r *TestingScheduleReconciler) createMopUp(ctx context.Context, s *sweepv1alpha1.TestingSchedule, d schedule.Decision, loc *time.Location) (string, error) {
+	key := client.ObjectKeyFromObject(s)
+	if mu := d.MopUpTooLate; mu != nil && r.firstNote(key, "late/"+mu.Name) {
+		r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, "MopUpTooLate", "Reconcile",
+			"No mop-up round %s of %s: it was due at %s and its window ended at %s, before the schedule saw it (was the operator down?).",
+			mu.Name, mu.Of, mu.Start.In(loc).Format(time.RFC3339), mu.Deadline.In(loc).Format(time.RFC3339))
+	}
+	mu := d.MopUp
+	if mu == nil {
+		return "", nil
+	}
+	tr := schedule.NewMopUpRound(s, mu)
+	err := r.Create(ctx, tr)
+	switch {
+	case err == nil:
+		r.Recorder.Eventf(s, nil, corev1.EventTypeNormal, "CreatedMopUpRound", "Reconcile",
+			"Created mop-up round %s for the residents %s missed, from %s to %s.", tr.Name, mu.Of,
+			mu.Start.In(loc).Format(time.RFC3339), mu.Deadline.In(loc).Format(time.RFC3339))
+		log.FromContext(ctx).Info("created mop-up round", "round", tr.Name, "mopUpOf", mu.Of)
+		return tr.Name, nil
+	case apierrors.IsAlreadyExists(err):
+		// Ours, from a reconcile the cache does not show yet; or another
+		// object's, which the schedule does not adopt: said once.
+		var existing sweepv1alpha1.TestingRound
+		if gerr := r.Get(ctx, client.ObjectKeyFromObject(tr), &existing); gerr == nil && !metav1.IsControlledBy(&existing, s) && r.firstNote(key, "taken/"+tr.Name) {
+			r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, "MopUpNameTaken", "Reconcile",
+				"Mop-up round %s of %s is not created: a round of that name not made by this schedule exists.", tr.Name, mu.Of)
+			return "", nil
+		}
+		return tr.Name, nil
+	case apierrors.IsInvalid(err):
+		if r.firstNote(key, "invalid/"+tr.Name) {
+			r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, "InvalidRound", "Reconcile", "Cannot create mop-up round %s: %v", tr.Name, err)
+		}
+		return "", nil
+	}
+	return "", fmt.Errorf("creating mop-up round %s: %w", tr.Name, err)
+}
+
+// firstNote reports whether note is new for the schedule, and remembers it
+// as the last one, so that a condition that lasts is said once.
+func (r *TestingScheduleReconciler) firstNote(key types.NamespacedName, note string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.noted == nil {
+		r.noted = map[types.NamespacedName]string{}
+	}
+	if r.noted[key] == note {
+		return false
+	}
+	r.noted[key] = note
+	return true
 }
 
 // setReady sets the Ready condition and reports whether it changed.

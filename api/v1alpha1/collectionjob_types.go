@@ -49,6 +49,7 @@ const MaxMissedHouseholds = 500
 // when it expands the round, copying the building's counts so that later
 // edits of the roster do not change a running round.
 // +kubebuilder:validation:XValidation:rule="!has(self.homeVisit) || self.homeVisit <= self.expected",message="homeVisit must not exceed expected",fieldPath=".homeVisit"
+// +kubebuilder:validation:XValidation:rule="!has(self.retest) || !has(self.mopUp)",message="a job is a positive pool's retest or a mop-up, not both",fieldPath=".mopUp"
 type CollectionJobSpec struct {
 	// round is the name of the TestingRound this job belongs to.
 	// +required
@@ -146,6 +147,44 @@ type CollectionJobSpec struct {
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="retest is immutable"
 	Retest *RetestSpec `json:"retest,omitempty"`
+
+	// mopUp, when set, makes this job a building's share of a mop-up round
+	// (补采): expected is the residents the earlier round missed in the
+	// building, and the team knocks only the households it missed. Counted
+	// in its round like any building.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="mopUp is immutable"
+	MopUp *MopUpJobSpec `json:"mopUp,omitempty"`
+}
+
+// MopUpJobSpec is what a mop-up round's job goes back for: the missed
+// residents of one building of an earlier round. It is the retest's way of
+// knocking a fixed list of doors (RetestSpec.households), with the list
+// taken from the earlier round's missed households instead of a pooled
+// tube.
+type MopUpJobSpec struct {
+	// round is the earlier round whose missed residents this job goes back
+	// for.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Round string `json:"round"`
+	// job is the earlier round's CollectionJob of the building: its missed
+	// residents are this job's expected ones.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Job string `json:"job"`
+	// households is the knock list: the unit-room ids the earlier job
+	// listed as missed, at most 500. Empty when it listed none (a building
+	// never visited before the deadline, or a source that names no
+	// households): the team then knocks every door of the building.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=500
+	// +kubebuilder:validation:items:MaxLength=32
+	// +kubebuilder:validation:items:Pattern=`^[0-9A-Za-z]+(-[0-9A-Za-z]+)*$`
+	Households []string `json:"households,omitempty"`
 }
 
 // VisitReport is what the collector reported about one visit.

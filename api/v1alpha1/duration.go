@@ -129,8 +129,12 @@ func (s *CollectionJobSpec) InvalidDurations() error {
 // was stored without being one (before the schema checked it), or nil.
 func (s *TestingScheduleSpec) InvalidDurations() error {
 	t := &s.RoundTemplate.Spec
+	var after, mopUpDuration error
+	if m := s.MopUp; m != nil {
+		after, mopUpDuration = m.After.Invalid("spec.mopUp.after"), m.Duration.Invalid("spec.mopUp.duration")
+	}
 	return errors.Join(t.Duration.Invalid("spec.roundTemplate.spec.duration"),
-		invalidDurations("spec.roundTemplate.spec", t.Visits, t.Collector.CollectorSource))
+		invalidDurations("spec.roundTemplate.spec", t.Visits, t.Collector.CollectorSource), after, mopUpDuration)
 }
 
 // DefaultVisitInterval is visits.interval when it is unset.

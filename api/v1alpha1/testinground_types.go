@@ -71,9 +71,31 @@ type CollectorSpec struct {
 // TestingRoundSpec is one round of mass testing (一轮全员核酸检测) over the
 // buildings its selector picks.
 // +kubebuilder:validation:XValidation:rule="!has(self.start) || timestamp(self.deadline) > timestamp(self.start)",message="deadline must be after start",fieldPath=".deadline"
+// +kubebuilder:validation:XValidation:rule="has(self.mopUpOf) == has(oldSelf.mopUpOf) && (!has(self.mopUpOf) || self.mopUpOf == oldSelf.mopUpOf)",message="mopUpOf cannot change once the round exists: its buildings were taken from the round it names. Create a new round instead.",fieldPath=".mopUpOf"
+// +kubebuilder:validation:XValidation:rule="!has(self.mopUpOf) || !has(self.buildingSelector)",message="a mop-up round sweeps the buildings where its earlier round missed residents: leave buildingSelector out when mopUpOf is set",fieldPath=".buildingSelector"
 type TestingRoundSpec struct {
+	// mopUpOf makes this round a mop-up round (补采): the name of an
+	// earlier round in the same namespace whose missed residents it goes
+	// back for, and nobody else. Its buildings are those where the earlier
+	// round missed residents; each building's expected residents are the
+	// ones missed there, and its team knocks only the households the
+	// earlier round listed as missed (all of the building when it listed
+	// none, such as a building never visited before its deadline). Its
+	// buildings are taken once the earlier round has finished (Completed
+	// or DeadlineExceeded) and every one of its buildings has: until then
+	// the round waits, and its Progressing condition says why. A mop-up
+	// round's own missed residents may be mopped up again by another.
+	// `sweep missed <earlier round>` shows who is still missing after all
+	// of them. Fixed once the round exists.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	MopUpOf string `json:"mopUpOf,omitempty"`
+
 	// buildingSelector picks the Buildings of this round by label. Empty or
-	// absent selects every Building in the round's namespace.
+	// absent selects every Building in the round's namespace. A mop-up round
+	// (mopUpOf) has none.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="matchExpressions operator must be one of In, NotIn, Exists, DoesNotExist"
 	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))",message="matchExpressions values must be non-empty for In and NotIn and empty for Exists and DoesNotExist"
@@ -341,6 +363,7 @@ type TestingRoundStatus struct {
 // +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progressPercent`,description="percent of expected residents sampled or finally missed"
 // +kubebuilder:printcolumn:name="Deadline",type=string,JSONPath=`.spec.deadline`
 // +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.collector.source`,description="where results come from; drill results are simulated"
+// +kubebuilder:printcolumn:name="Mop-up of",type=string,JSONPath=`.spec.mopUpOf`,description="the earlier round whose missed residents this mop-up round goes back for"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type TestingRound struct {
 	metav1.TypeMeta `json:",inline"`

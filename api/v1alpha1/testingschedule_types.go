@@ -17,6 +17,8 @@ limitations under the License.
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -178,6 +180,65 @@ type TestingScheduleSpec struct {
 	// owned by this schedule.
 	// +required
 	RoundTemplate RoundTemplate `json:"roundTemplate"`
+
+	// mopUp, when set, sends teams back for the residents a round missed
+	// (补采): mopUp.after past the end of the schedule's latest round, if
+	// it missed anyone, the schedule creates that round's mop-up round
+	// (spec.mopUpOf), and so on up to mopUp.rounds times while residents
+	// are still missed. Unset: no mop-up.
+	// +optional
+	MopUp *MopUpPolicy `json:"mopUp,omitempty"`
+}
+
+// MopUpPolicy is when and how long a TestingSchedule mops up its rounds.
+//
+// Mop-up rounds are named "<round>-mopup-<n>" (n from 1) after the round
+// they follow up, start mopUp.after past the end of the round before them
+// (the round, or mop-up n-1), and run for mopUp.duration; the rest of
+// their spec is the round template's. Only the schedule's latest round is
+// mopped up: once the next round is created, it sweeps everyone again. A
+// mop-up whose window has already passed when it falls due (the operator
+// was down) is not created. Mop-ups do not count against the concurrency
+// policy nor the history limits: they are deleted with their round.
+type MopUpPolicy struct {
+	// after is how long after a round ends its mop-up round starts, as a
+	// duration such as "2h": time for the missed list to reach the teams
+	// and for residents told to stay in to be home. From 0s to 72h.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self) <= duration('72h')",message="after must be at most 72h"
+	After Duration `json:"after"`
+
+	// duration is how long each mop-up round runs: its deadline is its
+	// start plus duration. From 1m to 168h. Default 4h.
+	// +optional
+	// +kubebuilder:default="4h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('168h'))",message="duration must be from 1m to 168h"
+	Duration *Duration `json:"duration,omitempty"`
+
+	// rounds is how many mop-up rounds at most follow one round, each going
+	// back for the residents the one before it missed, until nobody is
+	// left. From 1 to 5. Default 1.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=5
+	Rounds int32 `json:"rounds,omitempty"`
+}
+
+// DefaultMopUpDuration is mopUp.duration when it is unset.
+const DefaultMopUpDuration = 4 * time.Hour
+
+// DurationOrDefault is how long each mop-up round runs.
+func (p *MopUpPolicy) DurationOrDefault() time.Duration {
+	return p.Duration.Or(DefaultMopUpDuration)
+}
+
+// RoundsOrDefault is how many mop-up rounds at most follow one round.
+func (p *MopUpPolicy) RoundsOrDefault() int {
+	if p.Rounds < 1 {
+		return 1
+	}
+	return int(min(p.Rounds, 5))
 }
 
 // TestingScheduleStatus is what the schedule did last and what it runs now.
@@ -207,6 +268,11 @@ type TestingScheduleStatus struct {
 	// nextScheduleTime is when the next round is due.
 	// +optional
 	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+
+	// nextMopUpTime is when the next mop-up round (spec.mopUp) is due:
+	// mopUp.after past the end of the round it mops up. Empty when none is.
+	// +optional
+	NextMopUpTime *metav1.Time `json:"nextMopUpTime,omitempty"`
 
 	// conditions: Ready is False with a reason when the schedule or time
 	// zone cannot be used.

@@ -123,6 +123,9 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 	schedule := func(template string) string {
 		return "apiVersion: sweep.masstesting.io/v1alpha1\nkind: TestingSchedule\nmetadata: {name: s}\nspec: {schedule: \"0 6 * * *\", roundTemplate: {spec: " + template + "}}"
 	}
+	mopUpSchedule := func(policy string) string {
+		return "apiVersion: sweep.masstesting.io/v1alpha1\nkind: TestingSchedule\nmetadata: {name: s}\nspec: {schedule: \"0 6 * * *\", roundTemplate: {spec: {duration: 12h, collector: {source: drill}}}, mopUp: " + policy + "}"
+	}
 	httpTimeout := func(v string) string {
 		return `collector: {source: http, http: {url: "https://registry.example", timeout: "` + v + `"}}`
 	}
@@ -177,6 +180,8 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"csv source without settings", round(`{` + deadlineOnly + `, collector: {source: csv}}`), "spec.collector.csv", "csv settings are required"},
 		{"drill absent above 100 percent", round(`{` + deadlineOnly + `, collector: {source: drill, drill: {absentPercent: 101}}}`), "spec.collector.drill.absentPercent", ""},
 		{"negative ttl", round(`{` + dl + `, ttlSecondsAfterFinished: -1}`), "spec.ttlSecondsAfterFinished", ""},
+		{"mop-up with a building selector", round(`{` + dl + `, mopUpOf: earlier, buildingSelector: {matchLabels: {community: xinjiang}}}`), "spec.buildingSelector", "leave buildingSelector out when mopUpOf is set"},
+		{"mop-up of a name that is no round's", round(`{` + dl + `, mopUpOf: "Earlier Round"}`), "spec.mopUpOf", "should match"},
 
 		// TestingSchedule round template: every duration.
 		{"schedule without duration", schedule(`{teams: 2, collector: {source: drill}}`), "spec.roundTemplate.spec.duration", "Required value"},
@@ -185,6 +190,10 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"schedule duration of 200h", schedule(`{duration: 200h, collector: {source: drill}}`), "spec.roundTemplate.spec.duration", "duration must be from 1m to 168h"},
 		{"schedule interval not a duration", schedule(`{duration: 12h, visits: {interval: later}, collector: {source: drill}}`), "spec.roundTemplate.spec.visits.interval", ""},
 		{"schedule http timeout not a duration", schedule(`{duration: 12h, ` + httpTimeout("30 s") + `}`), "spec.roundTemplate.spec.collector.http.timeout", "should match"},
+		{"schedule mop-up without after", mopUpSchedule(`{duration: 4h}`), "spec.mopUp.after", "Required value"},
+		{"schedule mop-up after 4 days", mopUpSchedule(`{after: 96h}`), "spec.mopUp.after", "after must be at most 72h"},
+		{"schedule mop-up of 30s", mopUpSchedule(`{after: 2h, duration: 30s}`), "spec.mopUp.duration", "duration must be from 1m to 168h"},
+		{"schedule of 6 mop-ups", mopUpSchedule(`{after: 2h, rounds: 6}`), "spec.mopUp.rounds", ""},
 
 		// CollectionJob spec.
 		{"job interval not a duration", with(t, validJob, "spec.visits", map[string]any{"interval": "1 hour"}), "spec.visits.interval", ""},
@@ -194,6 +203,9 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"job with negative expected", with(t, validJob, "spec.expected", int64(-5)), "spec.expected", ""},
 		{"job with homeVisit above expected", with(t, validJob, "spec.homeVisit", int64(101)), "spec.homeVisit", "homeVisit must not exceed expected"},
 		{"job with pool size 3", with(t, validJob, "spec.poolSize", int64(3)), "spec.poolSize", "Unsupported value"},
+		{"job both retest and mop-up", with(t, with(t, validJob, "spec.retest", map[string]any{"pool": "p", "tube": "T1", "households": []any{"1-101"}}),
+			"spec.mopUp", map[string]any{"round": "r0", "job": "r0-b1"}), "spec.mopUp", "a job is a positive pool's retest or a mop-up, not both"},
+		{"job mop-up of 501 households", with(t, validJob, "spec.mopUp", map[string]any{"round": "r0", "job": "r0-b1", "households": households(501)}), "spec.mopUp.households", "must have at most 500 items"},
 	}
 	ctx := context.Background()
 	ns := newNamespace(t)

@@ -46,8 +46,11 @@ type MissedList struct {
 	Phase sweepv1alpha1.RoundPhase `json:"phase"`
 	// Source is where the round's results come from: http, csv, or drill,
 	// whose missed households are invented for an exercise.
-	Source    sweepv1alpha1.SourceType `json:"source"`
-	Buildings []MissedBuilding         `json:"buildings"`
+	Source sweepv1alpha1.SourceType `json:"source"`
+	// MopUps are the round's mop-up rounds, each after the round it mops
+	// up: the list holds who is still missing after all of them.
+	MopUps    []string         `json:"mopUps,omitempty"`
+	Buildings []MissedBuilding `json:"buildings"`
 	// MissedByReason adds up the buildings' MissedByReason (not the
 	// retests'): the residents not sampled by the reason their household
 	// gave.
@@ -90,6 +93,9 @@ type MissedBuilding struct {
 	// MissedHouseholds that got one from the source, in the same order;
 	// the others have none (unknown).
 	MissedHouseholdReasons []sweepv1alpha1.HouseholdReason `json:"missedHouseholdReasons,omitempty"`
+	// LastMissedIn is the round that last missed these residents: the
+	// round or one of its mop-ups. Set when the round has mop-ups.
+	LastMissedIn string `json:"lastMissedIn,omitempty"`
 }
 
 // runMissed lists a round's missed households per building. It only reads
@@ -143,12 +149,18 @@ func (c *cli) runMissed(ctx context.Context, args []string) error {
 		address[b.Name] = b.Spec.Address
 	}
 	list := missedList(&tr, jobs.Items, address, *community, *building)
+	mopUps, err := readMopUps(ctx, cl, &tr)
+	if err != nil {
+		return err
+	}
+	applyMopUps(&list, &tr, jobs.Items, mopUps, address, *community, *building)
 	if list.Source.Simulated() {
 		fmt.Fprintf(c.errOut, "warning: round %s/%s is a drill: these households are simulated, not residents to follow up\n", ns, tr.Name)
 	}
 	if !round.Final(tr.Status.Phase) {
 		fmt.Fprintf(c.errOut, "note: round %s/%s is %s: these residents are not sampled yet, not finally missed\n", ns, tr.Name, orDash(string(tr.Status.Phase)))
 	}
+	noteMopUps(c.errOut, mopUps)
 	switch *output {
 	case "json":
 		enc := json.NewEncoder(c.out)
@@ -179,23 +191,8 @@ func missedList(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJ
 		if missed == 0 {
 			continue
 		}
-		mb := MissedBuilding{
-			Building: j.Spec.Building, Community: round.Community(j), Address: address[j.Spec.Building],
-			Phase: string(round.EffectivePhase(j)), Visits: j.Status.Visits, MissedResidents: missed,
-			MissedHouseholds:    append([]string{}, j.Status.MissedHouseholds...),
-			HouseholdsTruncated: len(j.Status.MissedHouseholds) >= sweepv1alpha1.MaxMissedHouseholds,
-			// Fitted to the residents listed here, as the round counts
-			// them: a job over by the deadline has not written them as
-			// missed yet, and one never visited has none (all unknown).
-			MissedByReason:         *j.Status.NotSampledByReason.Fitted(missed),
-			MissedHouseholdReasons: append([]sweepv1alpha1.HouseholdReason(nil), j.Status.MissedHouseholdReasons...),
-		}
-		if mb.Community == round.NoCommunity {
-			mb.Community = ""
-		}
-		if t := lastVisit(j); t != nil {
-			mb.LastVisitTime = t.UTC().Format(time.RFC3339)
-		}
+		mb := missedBuilding(j, missed)
+		mb.Address = address[j.Spec.Building]
 		if round.IsRetest(j) {
 			// A retest is not a building: its residents are listed under
 			// their pool, and only once it visited or finished (a queued
@@ -218,6 +215,29 @@ func missedList(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJ
 	return out
 }
 
+// missedBuilding is job j's entry in the list, with missed of its residents
+// not sampled: its households, their reasons, and the counts by reason
+// fitted to missed, as the round counts them (a job over by the deadline
+// has not written them as missed yet, and one never visited has no reasons:
+// all unknown).
+func missedBuilding(j *sweepv1alpha1.CollectionJob, missed int32) MissedBuilding {
+	mb := MissedBuilding{
+		Building: j.Spec.Building, Community: round.Community(j),
+		Phase: string(round.EffectivePhase(j)), Visits: j.Status.Visits, MissedResidents: missed,
+		MissedHouseholds:       append([]string{}, j.Status.MissedHouseholds...),
+		HouseholdsTruncated:    len(j.Status.MissedHouseholds) >= sweepv1alpha1.MaxMissedHouseholds,
+		MissedByReason:         *j.Status.NotSampledByReason.Fitted(missed),
+		MissedHouseholdReasons: append([]sweepv1alpha1.HouseholdReason(nil), j.Status.MissedHouseholdReasons...),
+	}
+	if mb.Community == round.NoCommunity {
+		mb.Community = ""
+	}
+	if t := lastVisit(j); t != nil {
+		mb.LastVisitTime = t.UTC().Format(time.RFC3339)
+	}
+	return mb
+}
+
 // lastVisit is the time of the collector's last report on the building,
 // or, without one, when its first visit started.
 func lastVisit(j *sweepv1alpha1.CollectionJob) *time.Time {
@@ -236,9 +256,11 @@ func writeMissedCSV(w io.Writer, l MissedList) error {
 	// they are filtered or pasted elsewhere.
 	// pool is empty on a building's rows and names the positive pool on a
 	// retest's: those residents' pooled tube was positive. reason is the
-	// household's (unknown when the source gave none), last so that
-	// readers of the older columns by position are unaffected.
-	_ = cw.Write([]string{"namespace", "round", "source", "community", "building", "address", "phase", "visits", "last_visit", "missed_residents", "household", "pool", "reason"})
+	// household's (unknown when the source gave none), after the older
+	// columns so that readers of them by position are unaffected.
+	// last_missed_in is the round that last missed the household: the
+	// round, or the mop-up that went back for it last.
+	_ = cw.Write([]string{"namespace", "round", "source", "community", "building", "address", "phase", "visits", "last_visit", "missed_residents", "household", "pool", "reason", "last_missed_in"})
 	write := func(b MissedBuilding, pool string) {
 		hh := b.MissedHouseholds
 		if len(hh) == 0 {
@@ -251,7 +273,7 @@ func writeMissedCSV(w io.Writer, l MissedList) error {
 				reason = string(why(h))
 			}
 			_ = cw.Write([]string{l.Namespace, l.Round, string(l.Source), b.Community, b.Building, b.Address, b.Phase,
-				strconv.Itoa(int(b.Visits)), b.LastVisitTime, strconv.Itoa(int(b.MissedResidents)), h, pool, reason})
+				strconv.Itoa(int(b.Visits)), b.LastVisitTime, strconv.Itoa(int(b.MissedResidents)), h, pool, reason, lastMissedIn(l, b)})
 		}
 	}
 	for _, b := range l.Buildings {
@@ -266,7 +288,7 @@ func writeMissedCSV(w io.Writer, l MissedList) error {
 
 func writeMissedTable(w io.Writer, l MissedList) error {
 	if len(l.Buildings) == 0 && len(l.Retests) == 0 {
-		_, err := fmt.Fprintf(w, "Nobody missed in round %s/%s.\n", l.Namespace, l.Round)
+		_, err := fmt.Fprintf(w, "Nobody missed %s.\n", nobodyWhere(l))
 		return err
 	}
 	if l.Source.Simulated() {
@@ -277,22 +299,22 @@ func writeMissedTable(w io.Writer, l MissedList) error {
 		return writeMissedRetests(w, l)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMMUNITY\tBUILDING\tPHASE\tVISITS\tLAST VISIT\tMISSED\tBY REASON\tHOUSEHOLDS")
+	fmt.Fprintln(tw, "COMMUNITY\tBUILDING\tPHASE\tVISITS\tLAST VISIT\tMISSED\tBY REASON\tHOUSEHOLDS"+mopUpColumn(l))
 	total := int64(0)
 	for _, b := range l.Buildings {
 		hh := b.households()
 		if b.HouseholdsTruncated {
 			hh += " (list capped)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", orDash(b.Community), b.Building, b.Phase, b.Visits, orDash(b.LastVisitTime), b.MissedResidents,
-			orDash(statusview.ByReason(statusview.Totals(&b.MissedByReason))), hh)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s%s\n", orDash(b.Community), b.Building, b.Phase, b.Visits, orDash(b.LastVisitTime), b.MissedResidents,
+			orDash(statusview.ByReason(statusview.Totals(&b.MissedByReason))), hh, mopUpCell(l, b))
 		total += int64(b.MissedResidents)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(w, "%d residents in %d buildings not sampled in round %s/%s (%s).\nBy reason: %s.\n", total, len(l.Buildings), l.Namespace, l.Round,
-		orDash(string(l.Phase)), statusview.ByReason(l.MissedByReason)); err != nil {
+	if _, err := fmt.Fprintf(w, "%d residents in %d buildings not sampled %s.\nBy reason: %s.\n", total, len(l.Buildings), missedWhere(l),
+		statusview.ByReason(l.MissedByReason)); err != nil {
 		return err
 	}
 	return writeMissedRetests(w, l)

@@ -413,7 +413,7 @@ func TestStatusAndMissedWithPools(t *testing.T) {
 		t.Errorf("json: %d buildings, retests %+v; want the same 3 buildings and both retests under their pools", len(l.Buildings), l.Retests)
 	}
 	csvOut, _, _ := sweep(t, adminConf, "missed", "--round", "baoguo-2026-11-26", "-n", ns, "-o", "csv")
-	if !strings.Contains(csvOut, ",xinjiang-1,") || !strings.Contains(csvOut, ",3-502,"+l.Retests[0].Pool+",unknown\n") {
+	if !strings.Contains(csvOut, ",xinjiang-1,") || !strings.Contains(csvOut, ",3-502,"+l.Retests[0].Pool+",unknown,baoguo-2026-11-26\n") {
 		t.Errorf("csv lacks the retest's missed household under its pool:\n%s", csvOut)
 	}
 }

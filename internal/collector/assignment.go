@@ -51,6 +51,15 @@ type Assignment struct {
 	Retest           string
 	RetestHouseholds []string
 
+	// MopUpOf is the earlier round when the visit is a mop-up (补采) of
+	// the residents it missed in the building, "" otherwise. Expected is
+	// then those residents, and MopUpHouseholds the households the earlier
+	// round listed as missed: the only doors to knock, as a retest's tube
+	// households are (KnockList). Empty when it listed none: the whole
+	// building is knocked.
+	MopUpOf         string
+	MopUpHouseholds []string
+
 	Source string // drill, http or csv
 
 	DrillSeed               int64
@@ -84,6 +93,8 @@ const (
 	EnvPoolSize         = "SWEEP_POOL_SIZE"
 	EnvRetest           = "SWEEP_RETEST"
 	EnvRetestHouseholds = "SWEEP_RETEST_HOUSEHOLDS"
+	EnvMopUpOf          = "SWEEP_MOPUP_OF"
+	EnvMopUpHouseholds  = "SWEEP_MOPUP_HOUSEHOLDS"
 	EnvSource           = "SWEEP_SOURCE"
 	EnvDrillSeed        = "SWEEP_DRILL_SEED"
 	EnvDrillAbsent      = "SWEEP_DRILL_ABSENT_PERCENT"
@@ -108,6 +119,10 @@ func (a Assignment) Env() map[string]string {
 	if a.Retest != "" {
 		env[EnvRetest] = a.Retest
 		env[EnvRetestHouseholds] = strings.Join(a.RetestHouseholds, " ")
+	}
+	if a.MopUpOf != "" {
+		env[EnvMopUpOf] = a.MopUpOf
+		env[EnvMopUpHouseholds] = strings.Join(a.MopUpHouseholds, " ")
 	}
 	switch a.Source {
 	case "drill":
@@ -160,6 +175,10 @@ func FromEnv(lookup func(string) (string, bool)) (Assignment, error) {
 	a.Sealed = str(EnvSealed, false) == "true"
 	a.PoolSize = num(EnvPoolSize, false)
 	a.Retest, a.RetestHouseholds = retestFromEnv(str(EnvRetest, false), str(EnvRetestHouseholds, false), &errs)
+	a.MopUpOf, a.MopUpHouseholds = mopUpFromEnv(str(EnvMopUpOf, false), str(EnvMopUpHouseholds, false), &errs)
+	if a.Retest != "" && a.MopUpOf != "" {
+		errs = append(errs, fmt.Errorf("%s and %s are both set: a visit is a retest or a mop-up, not both", EnvRetest, EnvMopUpOf))
+	}
 	a.Source = str(EnvSource, true)
 	switch a.Source {
 	case "drill":
@@ -252,6 +271,68 @@ func retestFromEnv(tube, list string, errs *[]error) (string, []string) {
 	return tube, households
 }
 
+// householdList splits a list of unit-room ids separated by spaces or
+// commas, keeping each once; a bad item is named by its place only (see
+// retestFromEnv).
+func householdList(env, list string, errs *[]error) []string {
+	ids := strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+	households := make([]string, 0, len(ids))
+	for i, id := range ids {
+		if !isHouseholdID(id) {
+			*errs = append(*errs, fmt.Errorf("%s: item %d is not a unit-room id like \"2-1203\"", env, i+1))
+			continue
+		}
+		if !slices.Contains(households, id) {
+			households = append(households, id)
+		}
+	}
+	return households
+}
+
+// mopUpFromEnv reads SWEEP_MOPUP_OF and SWEEP_MOPUP_HOUSEHOLDS: the
+// earlier round's name, and 0 to MaxMissedHouseholds unit-room ids (none:
+// the whole building is knocked). The households without the round are an
+// error.
+func mopUpFromEnv(of, list string, errs *[]error) (string, []string) {
+	if of == "" {
+		if strings.TrimSpace(list) != "" {
+			*errs = append(*errs, fmt.Errorf("%s is set without %s", EnvMopUpHouseholds, EnvMopUpOf))
+		}
+		return "", nil
+	}
+	households := householdList(EnvMopUpHouseholds, list, errs)
+	if len(households) > sweepv1alpha1.MaxMissedHouseholds {
+		*errs = append(*errs, fmt.Errorf("%s lists %d households, at most %d", EnvMopUpHouseholds, len(households), sweepv1alpha1.MaxMissedHouseholds))
+		return of, nil
+	}
+	if len(households) == 0 {
+		households = nil
+	}
+	return of, households
+}
+
+// KnockList is the only doors a visit knocks: a retest's tube households,
+// or a mop-up's households the earlier round missed; nil for a sweep, and
+// for a mop-up of a building whose earlier round listed no household,
+// which knock every door. A source counts only the households on it.
+func (a Assignment) KnockList() []string {
+	switch {
+	case a.Retest != "":
+		return a.RetestHouseholds
+	case a.MopUpOf != "":
+		return a.MopUpHouseholds
+	}
+	return nil
+}
+
+// Knocks says whether the visit knocks household h's door (KnockList).
+func (a Assignment) Knocks(h string) bool {
+	if a.Retest == "" && len(a.KnockList()) == 0 {
+		return true
+	}
+	return slices.Contains(a.KnockList(), h)
+}
+
 func joinErrs(errs []error) error {
 	msg := errs[0].Error()
 	for _, e := range errs[1:] {
@@ -279,6 +360,12 @@ func AssignmentFor(cj *sweepv1alpha1.CollectionJob, visit int32, timeScale float
 	if r := s.Retest; r != nil {
 		a.Retest = r.Tube
 		a.RetestHouseholds = append([]string(nil), r.Households...)
+	}
+	if m := s.MopUp; m != nil {
+		a.MopUpOf = m.Round
+		if len(m.Households) > 0 {
+			a.MopUpHouseholds = append([]string(nil), m.Households...)
+		}
 	}
 	if a.Source == "" {
 		a.Source = string(sweepv1alpha1.SourceDrill)

@@ -73,6 +73,12 @@ import (
 // as sampled nor as missed, because the team knocks only the tube's doors.
 // A household may appear once per building and tube.
 //
+// Mop-ups: a mop-up visit (a.MopUpOf) reads its building's sweep rows of
+// the export its round names, like a sweep, and counts only the households
+// the earlier round missed (Assignment.KnockList; every household when
+// that round listed none): the rows are the mop-up round's own totals, as
+// every round's are (docs/collector-api.md, "Mop-up rounds").
+//
 // Reasons: the header may also add a column reason (before or after
 // retest), why the household's residents not sampled were missed, one of
 // not-home, refused, away, in-hospital, moved-out, vacant, unreachable or
@@ -249,9 +255,10 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 			report(line, msg)
 			continue
 		}
-		if a.Retest != "" && !slices.Contains(a.RetestHouseholds, household) {
+		if !a.Knocks(household) {
 			// Checked, so a mistake in the tube's rows is still named, but
-			// not counted: the retest knocks only the tube's households.
+			// not counted: the retest knocks only the tube's households,
+			// a mop-up only those the earlier round missed.
 			continue
 		}
 		sampled += s
@@ -327,13 +334,13 @@ func checkHeader(rec []string) string {
 			return fmt.Sprintf(", column %d: header is missing %q (%s)", i+1, col, want)
 		}
 		if rec[i] != col {
-			return fmt.Sprintf(", column %d: header is %q, want %q (%s)", i+1, headerCell(rec[i]), col, want)
+			return fmt.Sprintf(", column %d: header is %s, want %q (%s)", i+1, headerCell(rec[i]), col, want)
 		}
 	}
 	for i := len(csvHeader); i < len(rec); i++ {
 		switch col := rec[i]; {
 		case col != csvRetestColumn && col != csvReasonColumn:
-			return fmt.Sprintf(", column %d: header has an extra column %q (%s)", i+1, headerCell(col), want)
+			return fmt.Sprintf(", column %d: header has an extra column %s (%s)", i+1, headerCell(col), want)
 		case slices.Index(rec, col) < i:
 			return fmt.Sprintf(", column %d: header has %q twice (%s)", i+1, col, want)
 		}
@@ -341,12 +348,16 @@ func checkHeader(rec []string) string {
 	return ""
 }
 
-// headerCell is a header cell as an error message quotes it: at most 40
-// bytes, so that a file whose first line is data, not a header, gives a
-// short message.
+// headerCell is a header cell as an error message shows it: quoted when it
+// looks like a column name (lower-case letters, digits and underscores, at
+// most 40 bytes), described otherwise. A file whose first line is data,
+// not a header, must not have a resident's name or phone number repeated
+// in the message (the fuzzer found a phone number quoted here).
 func headerCell(s string) string {
-	if len(s) <= 40 {
-		return s
+	if len(s) <= 40 && columnName.MatchString(s) {
+		return strconv.Quote(s)
 	}
-	return strings.ToValidUTF8(s[:40], "") + "..."
+	return "a value that is not a column name"
 }
+
+var columnName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)

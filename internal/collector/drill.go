@@ -56,6 +56,13 @@ const SamplesPerTeamHour = 117
 // come from a fixed shuffle of the tube's households only, and nobody is
 // sampled at home: a retest swabs at the door. The draws depend on the seed,
 // round, building, tube and visit, so they repeat like a sweep's.
+//
+// A mop-up visit (a.MopUpOf) goes back for the residents an earlier round
+// missed: each is still absent with the stillAbsentPercent chance of a
+// re-knock, drawn one by one like a retest's (drillMopUpMissed), its
+// missed households come from a fixed shuffle of the knock list (the
+// earlier round's missed households; the whole building when it listed
+// none), and nobody is sampled at home.
 type DrillSource struct {
 	// Sleep waits for the simulated duration; tests may replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -63,7 +70,7 @@ type DrillSource struct {
 
 // Visit simulates visit a.Visit.
 func (s DrillSource) Visit(ctx context.Context, a Assignment, progress func(Outcome)) (Outcome, error) {
-	if a.Retest != "" {
+	if a.Retest != "" || a.MopUpOf != "" {
 		a.HomeVisit = 0
 	}
 	missed := drillMissed(a, a.Visit)
@@ -149,8 +156,11 @@ func drillRand(a Assignment, salt string) *rand.Rand {
 // drillMissed is how many expected residents are still not sampled after
 // visit v.
 func drillMissed(a Assignment, v int32) int32 {
-	if a.Retest != "" {
+	switch {
+	case a.Retest != "":
 		return drillRetestMissed(a, v)
+	case a.MopUpOf != "":
+		return drillMopUpMissed(a, v)
 	}
 	findable := a.Expected - min(a.HomeVisit, a.Expected)
 	if findable <= 0 {
@@ -170,8 +180,25 @@ func drillMissed(a Assignment, v int32) int32 {
 // absent at stillAbsentPercent). The stream is the tube's own, so visit v's
 // draws continue visit v-1's and nobody found comes back.
 func drillRetestMissed(a Assignment, v int32) int32 {
-	r := drillRand(a, "retest/"+a.Retest+"/absent")
-	p := float64(a.DrillAbsentPercent) / 2 / 100
+	return drillEachResident(a, v, "retest/"+a.Retest+"/absent", float64(a.DrillAbsentPercent)/2/100)
+}
+
+// drillMopUpMissed is how many of a mop-up's residents are still not
+// sampled after visit v. They are the ones the earlier round's visits kept
+// missing, so each is still absent at the mop-up's first visit with the
+// stillAbsentPercent chance of a re-knock, and so on at each revisit:
+// drawn one by one, as a retest's are, because a building's few missed
+// residents are too few for a share.
+func drillMopUpMissed(a Assignment, v int32) int32 {
+	return drillEachResident(a, v, "mopup/"+a.MopUpOf+"/absent", float64(a.DrillStillAbsentPercent)/100)
+}
+
+// drillEachResident draws each expected resident absent with chance p at
+// visit 1, and each one still missed absent again at each revisit with
+// the stillAbsentPercent chance. The stream is the salt's own, so visit
+// v's draws continue visit v-1's and nobody found comes back.
+func drillEachResident(a Assignment, v int32, salt string, p float64) int32 {
+	r := drillRand(a, salt)
 	missed := int32(0)
 	for range max(a.Expected, 0) {
 		if r.Float64() < p {
@@ -199,8 +226,11 @@ func drillMissedHouseholds(a Assignment, missed int32) []string {
 		return nil
 	}
 	ids, salt := HouseholdIDs(a.Households, a.Units, a.Floors), "households"
-	if a.Retest != "" {
+	switch {
+	case a.Retest != "":
 		ids, salt = slices.Clone(a.RetestHouseholds), "retest/"+a.Retest+"/households"
+	case len(a.MopUpHouseholds) > 0:
+		ids, salt = slices.Clone(a.MopUpHouseholds), "mopup/"+a.MopUpOf+"/households"
 	}
 	drillRand(a, salt).Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 	n := min(int((missed+1)/2), len(ids))

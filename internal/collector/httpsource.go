@@ -26,7 +26,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +41,9 @@ import (
 // The answer is cumulative for the round, so a visit only has to look it up.
 // A retest visit adds &retest={tube}: the answer is then the pooled tube's
 // single-tube retest only, and missed households that are not the tube's
-// are left off the knock list.
+// are left off the knock list. A mop-up visit adds &mopUpOf={earlier
+// round}: the round asked about is the mop-up round, and missed households
+// the earlier round did not miss are left off the same way.
 type HTTPSource struct {
 	// Client makes the requests; nil means http.DefaultClient. Timeouts come
 	// from the assignment, per request, not from the client.
@@ -149,6 +150,9 @@ func samplesURL(a Assignment) (string, error) {
 	q.Set("visit", strconv.Itoa(int(a.Visit)))
 	if a.Retest != "" {
 		q.Set("retest", a.Retest)
+	}
+	if a.MopUpOf != "" {
+		q.Set("mopUpOf", a.MopUpOf)
 	}
 	return strings.TrimRight(a.HTTPURL, "/") +
 		"/v1/rounds/" + url.PathEscape(a.Round) +
@@ -344,12 +348,14 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 				// Not repeated: it may be a resident's name (issue 9, Privacy).
 				return Outcome{}, malformed("field \"missedHouseholds\": item %d is not a unit-room id like \"2-1203\"", i+1)
 			}
-			if a.Retest != "" && !slices.Contains(a.RetestHouseholds, id) {
-				// A retest knocks only the tube's households. Another
-				// household is the registry's business (a resident swabbed
-				// under the wrong tube), not a door for this team: left
-				// off, like the households ReportFor drops once nobody is
-				// outstanding (docs/collector-api.md, "Retests").
+			if !a.Knocks(id) {
+				// A retest knocks only the tube's households, a mop-up
+				// only those the earlier round missed. Another household
+				// is the registry's business (a resident swabbed under the
+				// wrong tube, or found in the earlier round), not a door
+				// for this team: left off, like the households ReportFor
+				// drops once nobody is outstanding (docs/collector-api.md,
+				// "Retests" and "Mop-up rounds").
 				continue
 			}
 			out.MissedHouseholds = append(out.MissedHouseholds, id)
@@ -426,8 +432,9 @@ func parseMissedReasons(raw json.RawMessage, a Assignment, malformed func(string
 			// nobody is missed: nobody there is to knock for.
 			continue
 		}
-		if a.Retest != "" && !slices.Contains(a.RetestHouseholds, id) {
-			// Not the tube's: neither knocked nor counted, like its
+		if !a.Knocks(id) {
+			// Not the tube's (or not missed by the round a mop-up
+			// follows up): neither knocked nor counted, like its
 			// missedHouseholds ids.
 			continue
 		}

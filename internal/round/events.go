@@ -70,6 +70,14 @@ func Events(r *sweepv1alpha1.TestingRound, old, cur *sweepv1alpha1.TestingRoundS
 			}
 		}
 	}
+	// A mop-up round waiting for the round it mops up says why, once per
+	// reason; a wait that cannot end by itself is a warning.
+	if why := reason(cur, ConditionProgressing); mopUpWaits[why] != "" && why != reason(old, ConditionProgressing) {
+		add(mopUpWaits[why], why, "%s", message(cur, ConditionProgressing))
+	}
+	if old.Phase != cur.Phase && reason(cur, ConditionProgressing) == ReasonNothingToMopUp {
+		add(corev1.EventTypeNormal, ReasonNothingToMopUp, "%s", message(cur, ConditionProgressing))
+	}
 	if reason(cur, ConditionProgressing) == ReasonNoBuildingsSelected && reason(old, ConditionProgressing) != ReasonNoBuildingsSelected {
 		add(corev1.EventTypeWarning, ReasonNoBuildingsSelected, "spec.buildingSelector selects no Building in namespace %s.", r.Namespace)
 	}
@@ -82,6 +90,23 @@ func decile(b sweepv1alpha1.BuildingCounts) int32 {
 		return 0
 	}
 	return (b.Completed + b.Expired + b.Failed) * 10 / b.Total
+}
+
+// mopUpWaits are the reasons a mop-up round waits, with their event type.
+var mopUpWaits = map[string]string{
+	ReasonEarlierRoundRunning:  corev1.EventTypeNormal,
+	ReasonEarlierJobsFinishing: corev1.EventTypeNormal,
+	ReasonEarlierRoundNotFound: corev1.EventTypeWarning,
+	ReasonMopUpOfItself:        corev1.EventTypeWarning,
+}
+
+func message(st *sweepv1alpha1.TestingRoundStatus, condType string) string {
+	for _, c := range st.Conditions {
+		if c.Type == condType {
+			return c.Message
+		}
+	}
+	return ""
 }
 
 func reason(st *sweepv1alpha1.TestingRoundStatus, condType string) string {

@@ -65,17 +65,44 @@ func Final(p sweepv1alpha1.RoundPhase) bool {
 	return p == sweepv1alpha1.RoundCompleted || p == sweepv1alpha1.RoundDeadlineExceeded
 }
 
-// Phase is where the round is now. Completed and DeadlineExceeded are final.
-// A round completes when every one of its buildings finished; it exceeds its
-// deadline when the deadline comes first. unplanned counts the selected
-// buildings that have no job yet (a city round is created in batches): a
-// round with any is not complete, however many of its jobs finished.
+// Plan is what a round knows about the buildings it has no job for yet.
+type Plan struct {
+	// Unplanned counts the buildings to sweep that have no job yet (a city
+	// round is created in batches): a round with any is not complete,
+	// however many of its jobs finished.
+	Unplanned int
+	// Wait, when set, is why the round cannot know its buildings yet: a
+	// mop-up round waiting for the round it mops up (MopUpWait). The round
+	// stays Pending, its Progressing condition saying why, until the
+	// deadline.
+	Wait *Wait
+	// Fixed is set when no building can join the round any more: a mop-up
+	// round, once its buildings are taken from the round it mops up. With
+	// none (nobody was missed), it is Completed at once, where a round
+	// selecting no Building waits for buildings to match.
+	Fixed bool
+}
+
+// Phase is where the round is now: PhaseOf with unplanned buildings
+// (Plan.Unplanned) and nothing else to wait for.
 func Phase(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, unplanned int, now time.Time) sweepv1alpha1.RoundPhase {
+	return PhaseOf(r, jobs, Plan{Unplanned: unplanned}, now)
+}
+
+// PhaseOf is where the round is now. Completed and DeadlineExceeded are
+// final. A round completes when every one of its buildings finished (a
+// fixed plan with no building: at once); it exceeds its deadline when the
+// deadline comes first. It is Pending before its start and while it waits
+// (Plan.Wait).
+func PhaseOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, plan Plan, now time.Time) sweepv1alpha1.RoundPhase {
 	if Final(r.Status.Phase) {
 		return r.Status.Phase
 	}
 	started := r.Spec.Start == nil || !now.Before(r.Spec.Start.Time)
-	if started && len(jobs) > 0 && unplanned == 0 && allFinished(jobs) {
+	if started && plan.Wait == nil && plan.Fixed && len(jobs) == 0 && plan.Unplanned == 0 && now.Before(r.Spec.Deadline.Time) {
+		return sweepv1alpha1.RoundCompleted
+	}
+	if started && len(jobs) > 0 && plan.Unplanned == 0 && allFinished(jobs) {
 		// Every building written Expired at the deadline is finished too,
 		// and may be seen so before the round's own reconcile at the
 		// deadline: such a round exceeded its deadline, it did not complete.
@@ -87,7 +114,7 @@ func Phase(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, u
 	switch {
 	case !now.Before(r.Spec.Deadline.Time):
 		return sweepv1alpha1.RoundDeadlineExceeded
-	case !started:
+	case !started, plan.Wait != nil:
 		return sweepv1alpha1.RoundPending
 	case r.Spec.Suspend:
 		return sweepv1alpha1.RoundSuspended
@@ -126,13 +153,19 @@ func allFinished(jobs []*sweepv1alpha1.CollectionJob) bool {
 	return true
 }
 
-// Status is the round's status computed from its jobs at time now: every
+// Status is StatusOf with unplanned buildings (Plan.Unplanned) and nothing
+// else to wait for.
+func Status(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, unplanned int, now time.Time) sweepv1alpha1.TestingRoundStatus {
+	return StatusOf(r, jobs, Plan{Unplanned: unplanned}, now)
+}
+
+// StatusOf is the round's status computed from its jobs at time now: every
 // count is summed from the jobs, never kept as a tally. Conditions keep
 // their transition times from the previous status when unchanged.
-func Status(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, unplanned int, now time.Time) sweepv1alpha1.TestingRoundStatus {
+func StatusOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, plan Plan, now time.Time) sweepv1alpha1.TestingRoundStatus {
 	old := &r.Status
 	st := sweepv1alpha1.TestingRoundStatus{
-		Phase:                   Phase(r, jobs, unplanned, now),
+		Phase:                   PhaseOf(r, jobs, plan, now),
 		StartTime:               old.StartTime,
 		CompletionTime:          old.CompletionTime,
 		ObservedGeneration:      r.Generation,
@@ -215,7 +248,7 @@ func Status(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, 
 			st.EstimatedCompletionTime = &metav1.Time{Time: now.Add(rest).Truncate(time.Second)}
 		}
 	}
-	setConditions(r, &st, now)
+	setConditions(r, &st, plan, now)
 	return st
 }
 
@@ -232,7 +265,7 @@ func EffectivePhase(j *sweepv1alpha1.CollectionJob) sweepv1alpha1.JobPhase {
 	return sweepv1alpha1.JobActive
 }
 
-func setConditions(r *sweepv1alpha1.TestingRound, st *sweepv1alpha1.TestingRoundStatus, now time.Time) {
+func setConditions(r *sweepv1alpha1.TestingRound, st *sweepv1alpha1.TestingRoundStatus, plan Plan, now time.Time) {
 	b := st.Buildings
 	unfinished := b.Total - b.Completed - b.Expired - b.Failed
 	set := func(t string, s metav1.ConditionStatus, reason, msg string) {
@@ -244,8 +277,12 @@ func setConditions(r *sweepv1alpha1.TestingRound, st *sweepv1alpha1.TestingRound
 
 	switch st.Phase {
 	case sweepv1alpha1.RoundPending:
-		set(ConditionProgressing, metav1.ConditionFalse, ReasonWaitingForStart,
-			fmt.Sprintf("The round starts at %s; no building is swept before then.", r.Spec.Start.UTC().Format(time.RFC3339)))
+		if r.Spec.Start != nil && now.Before(r.Spec.Start.Time) || plan.Wait == nil {
+			set(ConditionProgressing, metav1.ConditionFalse, ReasonWaitingForStart,
+				fmt.Sprintf("The round starts at %s; no building is swept before then.", r.Spec.Start.UTC().Format(time.RFC3339)))
+		} else {
+			set(ConditionProgressing, metav1.ConditionFalse, plan.Wait.Reason, plan.Wait.Message)
+		}
 	case sweepv1alpha1.RoundRunning:
 		if b.Total == 0 {
 			set(ConditionProgressing, metav1.ConditionFalse, ReasonNoBuildingsSelected,
@@ -259,7 +296,12 @@ func setConditions(r *sweepv1alpha1.TestingRound, st *sweepv1alpha1.TestingRound
 		set(ConditionProgressing, metav1.ConditionFalse, ReasonSuspended,
 			"spec.suspend is set: no new building is admitted; visits under way finish.")
 	case sweepv1alpha1.RoundCompleted:
-		set(ConditionProgressing, metav1.ConditionFalse, ReasonAllBuildingsFinished, "Every building finished.")
+		if b.Total == 0 && r.Spec.MopUpOf != "" {
+			set(ConditionProgressing, metav1.ConditionFalse, ReasonNothingToMopUp,
+				fmt.Sprintf("Round %s missed no resident: nobody to go back for.", r.Spec.MopUpOf))
+		} else {
+			set(ConditionProgressing, metav1.ConditionFalse, ReasonAllBuildingsFinished, "Every building finished.")
+		}
 	case sweepv1alpha1.RoundDeadlineExceeded:
 		set(ConditionProgressing, metav1.ConditionFalse, ReasonDeadlinePassed, "The deadline passed; no building is admitted any more.")
 	}
@@ -295,6 +337,10 @@ func setConditions(r *sweepv1alpha1.TestingRound, st *sweepv1alpha1.TestingRound
 		set(ConditionDeadlineExceeded, metav1.ConditionTrue, ReasonDeadlineAlreadyPassed,
 			fmt.Sprintf("spec.deadline %s had already passed when the round was created, so nothing was swept and no resident was marked missed. Create a new round with a deadline in the future.",
 				r.Spec.Deadline.UTC().Format(time.RFC3339)))
+	case st.Phase == sweepv1alpha1.RoundDeadlineExceeded && plan.Wait != nil && b.Total == 0:
+		set(ConditionDeadlineExceeded, metav1.ConditionTrue, ReasonDeadlinePassed,
+			fmt.Sprintf("The deadline %s passed while the round still waited, so nothing was swept: %s",
+				r.Spec.Deadline.UTC().Format(time.RFC3339), plan.Wait.Message))
 	case st.Phase == sweepv1alpha1.RoundDeadlineExceeded:
 		set(ConditionDeadlineExceeded, metav1.ConditionTrue, ReasonDeadlinePassed,
 			fmt.Sprintf("The deadline %s passed with %d of %d buildings unfinished (expired); residents not sampled there count as missed.",

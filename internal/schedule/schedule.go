@@ -26,6 +26,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -75,6 +76,11 @@ type Round struct {
 	Phase     sweepv1alpha1.RoundPhase
 	// CompletionTime is when the round finished; zero while it runs.
 	CompletionTime time.Time
+	// MopUpOf is the round this one mops up (spec.mopUpOf), "" for a
+	// round of the cron schedule.
+	MopUpOf string
+	// Missed is the residents the round missed (status.residents.missed).
+	Missed int64
 }
 
 // Input is a schedule, its rounds and the time.
@@ -110,16 +116,42 @@ type Decision struct {
 	// TooManyMissed is set when more than maxMissed scheduled times passed
 	// unseen; only the latest is considered.
 	TooManyMissed bool
+	// MopUp is the mop-up round to create now, or nil.
+	MopUp *MopUp
+	// MopUpTooLate is a mop-up that fell due when its window had already
+	// passed (the operator was down): it is not created. Nil otherwise.
+	MopUpTooLate *MopUp
+	// NextMopUp is when the next mop-up falls due, or zero.
+	NextMopUp time.Time
+}
+
+// MopUp is a mop-up round of the schedule (spec.mopUp).
+type MopUp struct {
+	// Name is the mop-up round's name (MopUpRoundName).
+	Name string
+	// Of is the round it mops up: Main, or Main's mop-up N-1.
+	Of string
+	// Main is the schedule's round the mop-ups follow up.
+	Main string
+	// N is its number after Main, from 1.
+	N int
+	// Start is mopUp.after past the end of Of; Deadline mopUp.duration
+	// after Start.
+	Start, Deadline time.Time
 }
 
 // Wake is how long after now the controller should look again: at the next
 // scheduled time. A forbidden round is retried when the running round
 // finishes, which its watch reports.
 func (d Decision) Wake(now time.Time) time.Duration {
-	if d.Next.IsZero() {
+	next := d.Next
+	if !d.NextMopUp.IsZero() && (next.IsZero() || d.NextMopUp.Before(next)) {
+		next = d.NextMopUp
+	}
+	if next.IsZero() {
 		return 0
 	}
-	return max(d.Next.Sub(now), time.Second)
+	return max(next.Sub(now), time.Second)
 }
 
 // Decide is the CronJob decision for rounds. The latest scheduled time at
@@ -133,8 +165,15 @@ func Decide(in Input) Decision {
 	d.Next = in.Cron.Next(now)
 
 	byTime := map[int64]bool{}
-	var active, succeeded, failed []Round
+	var active, succeeded, failed, mains, mopUps []Round
 	for _, r := range in.Rounds {
+		if r.MopUpOf != "" {
+			// Mop-ups follow their round: not scheduled times, not
+			// against the concurrency policy nor the history limits.
+			mopUps = append(mopUps, r)
+			continue
+		}
+		mains = append(mains, r)
 		byTime[r.Scheduled.Unix()] = true
 		switch r.Phase {
 		case sweepv1alpha1.RoundCompleted:
@@ -146,8 +185,15 @@ func Decide(in Input) Decision {
 		}
 	}
 	sortRounds(active)
+	var activeMains []string
 	for _, r := range active {
-		d.Active = append(d.Active, r.Name)
+		activeMains = append(activeMains, r.Name)
+	}
+	d.Active = activeMains
+	for _, r := range mopUps {
+		if !round.Final(r.Phase) {
+			d.Active = append(d.Active, r.Name)
+		}
 	}
 	if len(succeeded) > 0 {
 		last := succeeded[0]
@@ -159,10 +205,12 @@ func Decide(in Input) Decision {
 		d.LastSuccessful = &last
 	}
 	d.Prune = append(prune(succeeded, limit(s.Spec.SuccessfulRoundsHistoryLimit)), prune(failed, limit(s.Spec.FailedRoundsHistoryLimit))...)
+	d.Prune = append(d.Prune, pruneMopUps(mains, mopUps, d.Prune)...)
 
 	if s.Spec.Suspend {
 		return d
 	}
+	decideMopUp(&d, in, mains, mopUps)
 	// Walk the scheduled times since the last round (or the schedule's
 	// creation) up to now, and keep the latest.
 	earliest := s.CreationTimestamp.Time
@@ -197,7 +245,7 @@ func Decide(in Input) Decision {
 	switch s.Spec.ConcurrencyPolicy {
 	case sweepv1alpha1.ConcurrencyAllow:
 	case sweepv1alpha1.ConcurrencyReplace:
-		d.Replace = d.Active
+		d.Replace = activeMains
 	default: // Forbid, the default
 		if len(active) > 0 {
 			d.Forbidden = latest
@@ -206,6 +254,71 @@ func Decide(in Input) Decision {
 	}
 	d.Create = latest
 	return d
+}
+
+// decideMopUp decides the schedule's next mop-up (spec.mopUp): only the
+// latest round of the cron schedule is followed up, since a later round
+// sweeps everyone again. Its mop-ups form a chain, each mopping up the
+// one before; the next falls due mopUp.after past the end of the last of
+// the chain, if that one finished with residents missed and the chain is
+// shorter than mopUp.rounds. A mop-up whose window has passed when it
+// falls due (the operator was down) is too late and not created, and the
+// chain ends there.
+func decideMopUp(d *Decision, in Input, mains, mopUps []Round) {
+	policy := in.Schedule.Spec.MopUp
+	if policy == nil || len(mains) == 0 {
+		return
+	}
+	sortRounds(mains)
+	main := mains[len(mains)-1]
+	last, n := main, 0
+	for {
+		i := slices.IndexFunc(mopUps, func(r Round) bool { return r.MopUpOf == last.Name })
+		if i < 0 {
+			break
+		}
+		last, n = mopUps[i], n+1
+	}
+	if n >= policy.RoundsOrDefault() || !round.Final(last.Phase) || last.Missed <= 0 || last.CompletionTime.IsZero() {
+		return
+	}
+	start := last.CompletionTime.Add(policy.After.Duration)
+	mu := &MopUp{Name: MopUpRoundName(main.Name, n+1), Of: last.Name, Main: main.Name, N: n + 1,
+		Start: start, Deadline: start.Add(policy.DurationOrDefault())}
+	switch {
+	case in.Now.Before(start):
+		d.NextMopUp = start
+	case !mu.Deadline.After(in.Now):
+		d.MopUpTooLate = mu
+	default:
+		d.MopUp = mu
+	}
+}
+
+// pruneMopUps returns the mop-ups to delete with the rounds pruned: those
+// whose chain leads back to a pruned round, or to no round of the
+// schedule any more (pruned earlier).
+func pruneMopUps(mains, mopUps []Round, pruned []string) []string {
+	parent := map[string]string{}
+	for _, r := range mopUps {
+		parent[r.Name] = r.MopUpOf
+	}
+	kept := map[string]bool{}
+	for _, r := range mains {
+		kept[r.Name] = !slices.Contains(pruned, r.Name)
+	}
+	var out []string
+	for _, r := range mopUps {
+		root := r.Name
+		for i := 0; i <= len(mopUps) && parent[root] != ""; i++ {
+			root = parent[root]
+		}
+		if !kept[root] {
+			out = append(out, r.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // lastBefore is the latest scheduled time at or before now, found by
@@ -263,6 +376,63 @@ func RoundName(schedule string, t time.Time, loc *time.Location) string {
 	}
 	sum := sha256.Sum256([]byte(name))
 	return strings.TrimRight(name[:maxName-13], "-.") + "-" + hex.EncodeToString(sum[:])[:12]
+}
+
+// MopUpRoundName is the name of the n-th mop-up round of a schedule's
+// round: "<round>-mopup-<n>". It cannot be a scheduled round's name, which
+// ends in twelve digits, and a restart or a second manager picks the same
+// one. A name too long for the API ends with a hash.
+func MopUpRoundName(main string, n int) string {
+	name := fmt.Sprintf("%s-mopup-%d", main, n)
+	const maxName = 253
+	if len(name) <= maxName {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return strings.TrimRight(name[:maxName-13], "-.") + "-" + hex.EncodeToString(sum[:])[:12]
+}
+
+// NewMopUpRound is mop-up round mu of schedule s: the template's spec
+// without a building selector (a mop-up's buildings are its earlier
+// round's), mopUpOf mu.Of, the window mu.Start to mu.Deadline, the
+// template's labels and annotations and the schedule label, owned by the
+// schedule so that it is deleted with it.
+func NewMopUpRound(s *sweepv1alpha1.TestingSchedule, mu *MopUp) *sweepv1alpha1.TestingRound {
+	tpl := s.Spec.RoundTemplate
+	labels := map[string]string{}
+	for k, v := range tpl.Metadata.Labels {
+		labels[k] = v
+	}
+	labels[sweepv1alpha1.LabelSchedule] = round.LabelValue(s.Name)
+	var ann map[string]string
+	if len(tpl.Metadata.Annotations) > 0 {
+		ann = map[string]string{}
+		for k, v := range tpl.Metadata.Annotations {
+			ann[k] = v
+		}
+	}
+	ts := tpl.Spec
+	return &sweepv1alpha1.TestingRound{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            mu.Name,
+			Namespace:       s.Namespace,
+			Labels:          labels,
+			Annotations:     ann,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(s, sweepv1alpha1.GroupVersion.WithKind("TestingSchedule"))},
+		},
+		Spec: sweepv1alpha1.TestingRoundSpec{
+			MopUpOf:                 mu.Of,
+			Start:                   &metav1.Time{Time: mu.Start},
+			Deadline:                metav1.Time{Time: mu.Deadline},
+			Teams:                   ts.Teams,
+			Order:                   ts.Order,
+			PoolSize:                ts.PoolSize,
+			Visits:                  *ts.Visits.DeepCopy(),
+			Supplies:                ts.Supplies,
+			Collector:               *ts.Collector.DeepCopy(),
+			TTLSecondsAfterFinished: ts.TTLSecondsAfterFinished,
+		},
+	}
 }
 
 // NewRound is the round of schedule s for scheduled time t: the template's
