@@ -179,14 +179,14 @@ type RetestSpec struct {
 type PositivePoolPhase string
 
 const (
-	// PoolOpen: the pooled result is in; no team is retesting yet.
+	// PoolOpen means the pooled result is in; no team is retesting yet.
 	PoolOpen PositivePoolPhase = "Open"
-	// PoolRetesting: a team is retesting the pool's households.
+	// PoolRetesting means a team is retesting the pool's households.
 	PoolRetesting PositivePoolPhase = "Retesting"
-	// PoolAwaitingResults: the retest's swabs are taken (or its time is
+	// PoolAwaitingResults means the retest's swabs are taken (or its time is
 	// up); the lab has not resulted every single tube yet.
 	PoolAwaitingResults PositivePoolPhase = "AwaitingResults"
-	// PoolResolved: every single tube taken is resulted; the households
+	// PoolResolved means every single tube taken is resulted; the households
 	// whose own tube is positive are listed to seal.
 	PoolResolved PositivePoolPhase = "Resolved"
 )
