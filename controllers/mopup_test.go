@@ -93,7 +93,7 @@ func TestScheduleCreatesTheMopUpRoundAfterTheRound(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
 	createBuildings(t, ns, 24, street)
-	at := nextShanghai(6, 0)
+	at := nextShanghai(6)
 	clk := clocktesting.NewFakeClock(at.Add(-time.Minute))
 	startManagerWith(t, ns, clk, nil, localExecutor)
 	startScheduleManager(t, ns, clk)

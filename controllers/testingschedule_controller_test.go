@@ -84,10 +84,10 @@ func startScheduleManager(t *testing.T, ns string, clk *clocktesting.FakeClock) 
 }
 
 // nextShanghai is the next time after the real now (the API server stamps
-// creation times with it) at hour:minute in Asia/Shanghai.
-func nextShanghai(hour, minute int) time.Time {
+// creation times with it) at hour:00 in Asia/Shanghai.
+func nextShanghai(hour int) time.Time {
 	now := time.Now().In(shanghai)
-	t := time.Date(now.Year(), now.Month(), now.Day(), hour, minute, 0, 0, shanghai)
+	t := time.Date(now.Year(), now.Month(), now.Day(), hour, 0, 0, 0, shanghai)
 	if !t.After(now.Add(time.Minute)) {
 		t = t.AddDate(0, 0, 1)
 	}
@@ -176,7 +176,7 @@ func awaitScheduleEvent(t *testing.T, ns, name, reason, contains string) {
 // date, with its window starting then.
 func TestScheduleCreatesTheMidnightRoundInItsTimeZone(t *testing.T) {
 	ns := newNamespace(t)
-	midnight := nextShanghai(0, 0)
+	midnight := nextShanghai(0)
 	clk := clocktesting.NewFakeClock(midnight.Add(-30 * time.Second))
 	startScheduleManager(t, ns, clk)
 	s := newTestSchedule(ns, "nightly", "0 0 * * *", func(s *sweepv1alpha1.TestingSchedule) {
@@ -239,7 +239,7 @@ func TestScheduleCreatesTheMidnightRoundInItsTimeZone(t *testing.T) {
 // startingDeadlineSeconds creates no round for it, and says so.
 func TestScheduleMissedBeyondStartingDeadline(t *testing.T) {
 	ns := newNamespace(t)
-	six := nextShanghai(6, 0)
+	six := nextShanghai(6)
 	clk := clocktesting.NewFakeClock(six.Add(10 * time.Minute))
 	startScheduleManager(t, ns, clk)
 	s := newTestSchedule(ns, "daily", "0 6 * * *", func(s *sweepv1alpha1.TestingSchedule) {
@@ -272,7 +272,7 @@ func TestScheduleConcurrencyPolicies(t *testing.T) {
 	for _, policy := range []sweepv1alpha1.ConcurrencyPolicy{sweepv1alpha1.ConcurrencyForbid, sweepv1alpha1.ConcurrencyReplace, sweepv1alpha1.ConcurrencyAllow} {
 		t.Run(string(policy), func(t *testing.T) {
 			ns := newNamespace(t)
-			day1 := nextShanghai(6, 0)
+			day1 := nextShanghai(6)
 			day2, day3 := day1.AddDate(0, 0, 1), day1.AddDate(0, 0, 2)
 			r1, r2, r3 := "daily-"+day1.Format("200601021504"), "daily-"+day2.Format("200601021504"), "daily-"+day3.Format("200601021504")
 			clk := clocktesting.NewFakeClock(day1.Add(time.Second))

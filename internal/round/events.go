@@ -72,13 +72,13 @@ func Events(r *sweepv1alpha1.TestingRound, old, cur *sweepv1alpha1.TestingRoundS
 	}
 	// A mop-up round waiting for the round it mops up says why, once per
 	// reason; a wait that cannot end by itself is a warning.
-	if why := reason(cur, ConditionProgressing); mopUpWaits[why] != "" && why != reason(old, ConditionProgressing) {
+	if why := progressingReason(cur); mopUpWaits[why] != "" && why != progressingReason(old) {
 		add(mopUpWaits[why], why, "%s", message(cur, ConditionProgressing))
 	}
-	if old.Phase != cur.Phase && reason(cur, ConditionProgressing) == ReasonNothingToMopUp {
+	if old.Phase != cur.Phase && progressingReason(cur) == ReasonNothingToMopUp {
 		add(corev1.EventTypeNormal, ReasonNothingToMopUp, "%s", message(cur, ConditionProgressing))
 	}
-	if reason(cur, ConditionProgressing) == ReasonNoBuildingsSelected && reason(old, ConditionProgressing) != ReasonNoBuildingsSelected {
+	if progressingReason(cur) == ReasonNoBuildingsSelected && progressingReason(old) != ReasonNoBuildingsSelected {
 		add(corev1.EventTypeWarning, ReasonNoBuildingsSelected, "spec.buildingSelector selects no Building in namespace %s.", r.Namespace)
 	}
 	return out
@@ -109,9 +109,10 @@ func message(st *sweepv1alpha1.TestingRoundStatus, condType string) string {
 	return ""
 }
 
-func reason(st *sweepv1alpha1.TestingRoundStatus, condType string) string {
+// progressingReason is the reason of the round's Progressing condition.
+func progressingReason(st *sweepv1alpha1.TestingRoundStatus) string {
 	for _, c := range st.Conditions {
-		if c.Type == condType {
+		if c.Type == ConditionProgressing {
 			return c.Reason
 		}
 	}
