@@ -15,8 +15,11 @@ limitations under the License.
 */
 
 // Package controllers holds Sweep's reconcilers: the round controller, which
-// expands a TestingRound into CollectionJobs and admits them team by team, and
-// the collection controller, which runs each building's visits.
+// expands a TestingRound (or a mop-up round) into CollectionJobs and admits
+// them team by team; the collection controller, which runs each building's
+// visits; the schedule controller, which creates a TestingSchedule's rounds
+// and mop-ups; and the lab controller, which polls a round's lab results
+// into PositivePools and their single-tube retests.
 //
 // Each reconciler declares the permissions it needs in RBAC markers beside
 // its code; `make manifests` turns them into config/rbac/role.yaml, which the

@@ -14,8 +14,9 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package v1alpha1 holds the Sweep API: Building, TestingRound and
-// CollectionJob in the group sweep.masstesting.io.
+// Package v1alpha1 holds the Sweep API: Building, TestingRound,
+// CollectionJob, TestingSchedule and PositivePool in the group
+// sweep.masstesting.io.
 //
 // The doc comments on these types are the user documentation: they are what
 // `kubectl explain` prints, so they are written for a district's ops team.
