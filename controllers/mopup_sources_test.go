@@ -89,9 +89,9 @@ var mopUpAnswers = []struct {
 	// 2 expected, nobody found, no reason given; 3-0102 refused, but the
 	// main round did not miss it.
 	{building: "r-none",
-		knock:   []string{"3-0101,2,0,0,"},
-		others:  []string{"3-0102,3,0,0,refused"},
-		missed:  2, households: []string{"3-0101"},
+		knock:  []string{"3-0101,2,0,0,"},
+		others: []string{"3-0102,3,0,0,refused"},
+		missed: 2, households: []string{"3-0101"},
 		byReason: sweepv1alpha1.MissedReasonCounts{Unknown: 2}},
 }
 
