@@ -126,6 +126,15 @@ test: verify-generated fmt vet lint helm-lint k8s-bin kustomize alerts-test plug
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test $$(go list ./... | grep -v /test/e2e) -count=1
 	$(MAKE) --no-print-directory test-e2e
 
+# Seconds on a fresh clone, without bin/k8s: every internal package, and the
+# tests of the envtest packages whose names say they need no API server
+# (…Pure: no client; …Table: table tests on a fake client). internal/testenv
+# fails a test so named that asks for the API server, so the names stay true.
+.PHONY: test-pure
+test-pure: ## Run the tests that need no control plane: internal/... and the tests named …Pure or …Table in controllers, cmd/sweep and api.
+	go test ./internal/... -count=1
+	go test ./controllers ./cmd/sweep ./api/... -run 'Pure|Table' -count=1
+
 # The end-to-end tests each start their own local cluster (hack/cluster.sh)
 # and mostly wait on timers (revisit intervals, leases), so they run four
 # at a time even on two cores. Packages run one after the other (-p 1):

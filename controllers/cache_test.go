@@ -30,7 +30,7 @@ import (
 // What the cache keeps is what the controllers read: a trimmed visit Job
 // still says whether its visit finished, a trimmed CollectionJob still has
 // its spec, status and owner.
-func TestTrimForCacheKeepsWhatControllersRead(t *testing.T) {
+func TestTrimForCacheKeepsWhatControllersReadPure(t *testing.T) {
 	managed := []metav1.ManagedFieldsEntry{{Manager: "sweep", Operation: metav1.ManagedFieldsOperationApply}}
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: "city-b-1-v1", ManagedFields: managed, Labels: map[string]string{LabelCollectionJob: "city-b-1"},
@@ -66,7 +66,7 @@ func TestTrimForCacheKeepsWhatControllersRead(t *testing.T) {
 }
 
 // The manager caches only the Jobs it created: those with LabelCollectionJob.
-func TestCacheOptionsSelectOnlyVisitJobs(t *testing.T) {
+func TestCacheOptionsSelectOnlyVisitJobsPure(t *testing.T) {
 	opts := CacheOptions()
 	var sel labels.Selector
 	for obj, by := range opts.ByObject {

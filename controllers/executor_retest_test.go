@@ -31,7 +31,7 @@ import (
 // A retest job's visit pod learns the pooled tube and its households from
 // its environment, as `sweep collect` reads it (issue 17); a sweep job's
 // pod has neither variable.
-func TestVisitJobCarriesTheRetest(t *testing.T) {
+func TestVisitJobCarriesTheRetestPure(t *testing.T) {
 	now := metav1.Now()
 	tr := &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "r"},
 		Spec: sweepv1alpha1.TestingRoundSpec{Start: &now, Deadline: metav1.NewTime(now.Add(time.Hour)),

@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-func TestOwnStatusWritesWaitForTheWritesEvent(t *testing.T) {
+func TestOwnStatusWritesWaitForTheWritesEventPure(t *testing.T) {
 	key := client.ObjectKey{Namespace: "district", Name: "nightly"}
 	var w ownStatusWrites
 	if w.cacheBehind(key, "10") {

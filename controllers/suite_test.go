@@ -49,46 +49,49 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/round"
+	"github.com/masstesting/sweep/internal/testenv"
 )
 
 // The controller tests run the real reconciler in a real manager against a
 // real kube-apiserver and etcd (envtest, binaries from bin/k8s). envtest has
 // no kube-controller-manager, so there is no garbage collector here; the
-// end-to-end tests cover what needs one.
+// end-to-end tests cover what needs one. The control plane starts when the
+// first test needs it (apiServer, called by newNamespace and the manager
+// helpers), so the tests named …Pure run without one.
 var (
-	testEnv *envtest.Environment
-	cfg     *rest.Config
-	scheme  = runtime.NewScheme()
-	k8s     client.WithWatch
+	plane  = &testenv.Plane{CRDs: filepath.Join("..", "config", "crd", "bases"), Ready: connect}
+	cfg    *rest.Config
+	scheme = runtime.NewScheme()
+	k8s    client.WithWatch
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run these tests with `make test`, which builds the control plane into bin/k8s")
-		os.Exit(1)
-	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = sweepv1alpha1.AddToScheme(scheme)
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
+	code := m.Run()
+	if err := plane.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
 	}
-	var err error
-	if cfg, err = testEnv.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
-		os.Exit(1)
-	}
+	os.Exit(code)
+}
+
+// apiServer starts the control plane if no test has yet; every test that
+// talks to the API server calls it (most through newNamespace) before it
+// uses cfg or k8s.
+func apiServer(t *testing.T) {
+	t.Helper()
+	plane.Start(t)
+}
+
+// connect makes the test's client once the control plane runs.
+func connect(_ *envtest.Environment, c *rest.Config) (err error) {
+	cfg = c
 	// The test's own client is not throttled: it plays ops and the
 	// collectors, and measures the API server's ceiling.
 	cfg.QPS, cfg.Burst = -1, 0
-	if k8s, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, "client:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = testEnv.Stop()
-	os.Exit(code)
+	k8s, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	return err
 }
 
 // zapLevel keeps the manager quiet unless SWEEP_TEST_LOG=debug.
@@ -157,6 +160,7 @@ func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func
 // newTestManager makes a manager as the operator's, with the given cache.
 func newTestManager(t *testing.T, cacheOpts cache.Options) ctrl.Manager {
 	t.Helper()
+	apiServer(t)
 	mcfg := rest.CopyConfig(cfg)
 	mcfg.QPS, mcfg.Burst = 500, 1000 // the manager's defaults
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
@@ -211,6 +215,7 @@ var testMetricsAddr = "0"
 
 func newNamespace(t *testing.T) string {
 	t.Helper()
+	apiServer(t)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "round-"}}
 	if err := k8s.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)

@@ -27,11 +27,11 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
-// TestABadStoredDurationDoesNotFailTheList: a list holding one object whose
+// TestABadStoredDurationDoesNotFailTheListPure: a list holding one object whose
 // duration is not one decodes (an informer's list would otherwise fail for
 // every object), the bad value is kept as stored and named by field, and
 // the good objects read as before.
-func TestABadStoredDurationDoesNotFailTheList(t *testing.T) {
+func TestABadStoredDurationDoesNotFailTheListPure(t *testing.T) {
 	list := `{"items":[
 		{"metadata":{"name":"bad"},"spec":{"schedule":"0 6 * * *","roundTemplate":{"spec":{"duration":"12 hours",
 			"visits":{"interval":30},"collector":{"http":{"url":"https://r.example","timeout":"soon"}}}}}},

@@ -27,15 +27,18 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/masstesting/sweep/internal/testenv"
 )
 
 // TestKubectlExplainShowsTheDocComments runs the real kubectl against the
 // API server with the CRDs installed: what ops teams read with `kubectl
 // explain` is the doc comments of the Go types.
 func TestKubectlExplainShowsTheDocComments(t *testing.T) {
-	kubectl := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl")
+	apiServer(t)
+	kubectl := filepath.Join(testenv.AssetsDir(), "kubectl")
 	if _, err := os.Stat(kubectl); err != nil {
-		t.Fatalf("kubectl not found in KUBEBUILDER_ASSETS (built by hack/build-k8s.sh): %v", err)
+		t.Fatalf("kubectl not found with the control plane (built by hack/build-k8s.sh): %v", err)
 	}
 	user, err := testEnv.AddUser(envtest.User{Name: "explain", Groups: []string{"system:masters"}}, nil)
 	if err != nil {

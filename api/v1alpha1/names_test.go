@@ -48,6 +48,7 @@ type resourceNames struct {
 // and no other resource may be in a category Sweep uses, or `kubectl get
 // sweep` would list it too.
 func TestNamesDoNotCollide(t *testing.T) {
+	apiServer(t)
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)

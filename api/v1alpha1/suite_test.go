@@ -22,51 +22,50 @@ import (
 	"path/filepath"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"github.com/masstesting/sweep/internal/testenv"
 )
 
 // These tests run against a real kube-apiserver and etcd (envtest, binaries
 // from bin/k8s built by hack/build-k8s.sh) with the generated CRDs, so that
-// what they check is the schema ops teams actually get.
+// what they check is the schema ops teams actually get. The control plane
+// starts when the first test needs it (apiServer), so the tests named
+// …Pure run without one.
 var (
+	plane     = &testenv.Plane{CRDs: filepath.Join("..", "..", "config", "crd", "bases"), Ready: connect}
 	testEnv   *envtest.Environment
 	cfg       *rest.Config
 	k8sClient client.Client
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run these tests with `make test`, which builds the control plane into bin/k8s")
-		os.Exit(1)
+	code := m.Run()
+	if err := plane.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
 	}
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	var err error
-	cfg, err = testEnv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
-		os.Exit(1)
-	}
+	os.Exit(code)
+}
+
+// apiServer starts the control plane if no test has yet; every test that
+// talks to the API server calls it (or newNamespace, which does) before it
+// uses cfg, k8sClient or testEnv.
+func apiServer(t *testing.T) {
+	t.Helper()
+	plane.Start(t)
+}
+
+// connect makes the test's client once the control plane runs.
+func connect(env *envtest.Environment, c *rest.Config) (err error) {
+	testEnv, cfg = env, c
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = sweepv1alpha1.AddToScheme(scheme)
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "creating client:", err)
-		_ = testEnv.Stop()
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := testEnv.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
-	}
-	os.Exit(code)
+	return err
 }

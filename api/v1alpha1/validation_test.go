@@ -36,6 +36,7 @@ import (
 // other's objects.
 func newNamespace(t *testing.T) string {
 	t.Helper()
+	apiServer(t)
 	ns := &unstructured.Unstructured{}
 	ns.SetAPIVersion("v1")
 	ns.SetKind("Namespace")
@@ -110,6 +111,7 @@ func households(n int) []any {
 // real API server and checks that each is rejected as Invalid with a message
 // that names the offending field, and that nothing is stored.
 func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
+	apiServer(t)
 	building := func(spec string) string {
 		return "apiVersion: sweep.masstesting.io/v1alpha1\nkind: Building\nmetadata: {name: b}\nspec: " + spec
 	}

@@ -29,55 +29,60 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/masstesting/sweep/internal/testenv"
 )
 
 // The CLI tests run each command as a user would, against a real
 // kube-apiserver (envtest) through a kubeconfig file, and compare what it
-// prints with golden files in testdata/.
+// prints with golden files in testdata/. The control plane starts when the
+// first test needs it (apiServer, called by createNamespace), so the tests
+// named …Pure run without one.
 
 var (
 	update    = flag.Bool("update", false, "rewrite the golden files in testdata/ with the current output")
+	plane     = &testenv.Plane{CRDs: filepath.Join("..", "..", "config", "crd", "bases"), Ready: connect}
 	testEnv   *envtest.Environment
 	k8s       client.Client
 	adminConf string // kubeconfig of a cluster admin
+	confDir   string // where the kubeconfigs are
 )
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run these tests with `make test`, which builds the control plane into bin/k8s")
-		os.Exit(1)
+	code := m.Run()
+	if err := plane.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
 	}
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
+	if confDir != "" {
+		_ = os.RemoveAll(confDir)
 	}
-	cfg, err := testEnv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer func() { _ = testEnv.Stop() }()
-		if k8s, err = client.New(cfg, client.Options{Scheme: newScheme()}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		dir, err := os.MkdirTemp("", "sweep-cli-test")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		if adminConf, err = writeKubeconfig(dir, envtest.User{Name: "ops-admin", Groups: []string{"system:masters"}}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}()
 	os.Exit(code)
+}
+
+// apiServer starts the control plane if no test has yet; every test that
+// talks to the API server calls it (most through createNamespace) before
+// it uses k8s, testEnv or adminConf.
+func apiServer(t *testing.T) {
+	t.Helper()
+	plane.Start(t)
+}
+
+// connect makes the test's client and the admin's kubeconfig once the
+// control plane runs.
+func connect(env *envtest.Environment, cfg *rest.Config) (err error) {
+	testEnv = env
+	if k8s, err = client.New(cfg, client.Options{Scheme: newScheme()}); err != nil {
+		return err
+	}
+	if confDir, err = os.MkdirTemp("", "sweep-cli-test"); err != nil {
+		return err
+	}
+	adminConf, err = writeKubeconfig(confDir, envtest.User{Name: "ops-admin", Groups: []string{"system:masters"}})
+	return err
 }
 
 func writeKubeconfig(dir string, u envtest.User) (string, error) {
@@ -134,12 +139,13 @@ func golden(t *testing.T, name, got string) {
 
 func createNamespace(t *testing.T, name string) {
 	t.Helper()
+	apiServer(t)
 	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func TestProgNameAsKubectlPlugin(t *testing.T) {
+func TestProgNameAsKubectlPluginPure(t *testing.T) {
 	for argv0, want := range map[string]string{"/usr/local/bin/kubectl-sweep": "kubectl sweep", "bin/sweep": "sweep", "kubectl-sweep.exe": "kubectl sweep"} {
 		if got := progName(argv0); got != want {
 			t.Errorf("progName(%q) = %q, want %q", argv0, got, want)
@@ -160,7 +166,7 @@ func TestProgNameAsKubectlPlugin(t *testing.T) {
 // Asking a command for help is not a failure, whichever flag package the
 // command uses (manager and collect used to exit 1 with "flag: help
 // requested").
-func TestEveryCommandTakesHelp(t *testing.T) {
+func TestEveryCommandTakesHelpPure(t *testing.T) {
 	for _, cmd := range []string{"status", "import", "missed", "report", "manager", "collect"} {
 		c := &cli{out: &bytes.Buffer{}, errOut: &bytes.Buffer{}, prog: "sweep"}
 		if err := c.run(context.Background(), []string{cmd, "--help"}); err != nil {
@@ -169,7 +175,7 @@ func TestEveryCommandTakesHelp(t *testing.T) {
 	}
 }
 
-func TestUnknownSubcommand(t *testing.T) {
+func TestUnknownSubcommandPure(t *testing.T) {
 	_, stderr, err := sweep(t, "", "sweeep")
 	if err == nil || !strings.Contains(err.Error(), `unknown subcommand "sweeep"`) || !strings.Contains(stderr, "import") {
 		t.Errorf("err %v, usage %q", err, stderr)

@@ -25,10 +25,10 @@ import (
 	"github.com/masstesting/sweep/internal/collector"
 )
 
-// TestCollectWritesItsErrorAsTerminationMessage: a failed visit's error
+// TestCollectWritesItsErrorAsTerminationMessagePure: a failed visit's error
 // goes to the termination log, where the kubelet picks it up and the job
 // executor reads it into the CollectionJob's condition (issue 16).
-func TestCollectWritesItsErrorAsTerminationMessage(t *testing.T) {
+func TestCollectWritesItsErrorAsTerminationMessagePure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "termination-log")
 	if err := os.WriteFile(path, nil, 0o600); err != nil { // the kubelet creates it
 		t.Fatal(err)

@@ -140,7 +140,7 @@ func TestImportBadRowsApplyNothingUnlessSkipped(t *testing.T) {
 	}
 }
 
-func TestImportUsageErrors(t *testing.T) {
+func TestImportUsageErrorsPure(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -150,7 +150,7 @@ func TestImportUsageErrors(t *testing.T) {
 		{[]string{"import", "--label", "a=b c", "x.csv"}, `--label "a=b c"`},
 		{[]string{"import", "no-such-file.csv"}, "no-such-file.csv"},
 	} {
-		if _, _, err := sweep(t, adminConf, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, _, err := sweep(t, "", tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
 		}
 	}

@@ -25,7 +25,7 @@ import (
 	"testing"
 )
 
-func TestLabFlags(t *testing.T) {
+func TestLabFlagsPure(t *testing.T) {
 	token := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(token, []byte("op-t0ken\n"), 0o600); err != nil {
 		t.Fatal(err)
