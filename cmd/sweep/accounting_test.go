@@ -89,7 +89,7 @@ func jobPointers(jobs []sweepv1alpha1.CollectionJob) []*sweepv1alpha1.Collection
 // totals is what every reader says of a round's residents.
 type totals struct {
 	Expected, Sampled, Outstanding, Missed, HomeVisited int64
-	MissedByReason                                     sweepv1alpha1.MissedReasonTotals
+	MissedByReason                                      sweepv1alpha1.MissedReasonTotals
 }
 
 // The round's status, its metrics (the round's, its communities' and
