@@ -185,13 +185,13 @@ func missedList(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJ
 			// missed so far, only not reached.
 			continue
 		}
-		// Not sampled: the job's own count once it reported, else everyone
-		// expected (a building never visited before the deadline).
-		missed := max(j.Spec.Expected-j.Status.Sampled, 0)
-		if missed == 0 {
+		// Not sampled, as the round counts them (round.JobResidents):
+		// everyone expected of a building never visited before the
+		// deadline.
+		mb, ok := missedBuilding(j, round.JobResidents(j, tr.Status.Phase))
+		if !ok {
 			continue
 		}
-		mb := missedBuilding(j, missed)
 		mb.Address = address[j.Spec.Building]
 		if round.IsRetest(j) {
 			// A retest is not a building: its residents are listed under
@@ -215,18 +215,21 @@ func missedList(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJ
 	return out
 }
 
-// missedBuilding is job j's entry in the list, with missed of its residents
-// not sampled: its households, their reasons, and the counts by reason
-// fitted to missed, as the round counts them (a job over by the deadline
-// has not written them as missed yet, and one never visited has no reasons:
-// all unknown).
-func missedBuilding(j *sweepv1alpha1.CollectionJob, missed int32) MissedBuilding {
+// missedBuilding is job j's entry in the list, with its residents jr as
+// the round counts them: those not sampled, its households, their reasons,
+// and the counts by reason fitted to them (a job over by the deadline has
+// not written them as missed yet, and one never visited has no reasons:
+// all unknown). ok is false when nobody is missing.
+func missedBuilding(j *sweepv1alpha1.CollectionJob, jr round.Residents) (MissedBuilding, bool) {
+	if jr.NotSampled() == 0 {
+		return MissedBuilding{}, false
+	}
 	mb := MissedBuilding{
 		Building: j.Spec.Building, Community: round.Community(j),
-		Phase: string(round.EffectivePhase(j)), Visits: j.Status.Visits, MissedResidents: missed,
+		Phase: string(round.EffectivePhase(j)), Visits: j.Status.Visits, MissedResidents: int32(jr.NotSampled()),
 		MissedHouseholds:       append([]string{}, j.Status.MissedHouseholds...),
 		HouseholdsTruncated:    len(j.Status.MissedHouseholds) >= sweepv1alpha1.MaxMissedHouseholds,
-		MissedByReason:         *j.Status.NotSampledByReason.Fitted(missed),
+		MissedByReason:         jr.NotSampledByReason,
 		MissedHouseholdReasons: append([]sweepv1alpha1.HouseholdReason(nil), j.Status.MissedHouseholdReasons...),
 	}
 	if mb.Community == round.NoCommunity {
@@ -235,7 +238,7 @@ func missedBuilding(j *sweepv1alpha1.CollectionJob, missed int32) MissedBuilding
 	if t := lastVisit(j); t != nil {
 		mb.LastVisitTime = t.UTC().Format(time.RFC3339)
 	}
-	return mb
+	return mb, true
 }
 
 // lastVisit is the time of the collector's last report on the building,

@@ -121,7 +121,7 @@ func applyMopUps(l *MissedList, tr *sweepv1alpha1.TestingRound, jobs []sweepv1al
 				continue
 			}
 			if round.IsRetest(j) {
-				if mb, ok := missedEntry(j, nil); ok && (j.Status.Visits > 0 || round.Finished(j)) {
+				if mb, ok := missedEntry(j, m.round.Status.Phase, nil); ok && (j.Status.Visits > 0 || round.Finished(j)) {
 					mb.Address, mb.LastMissedIn = address[j.Spec.Building], m.round.Name
 					l.Retests = append(l.Retests, MissedRetest{Pool: j.Spec.Retest.Pool, Tube: j.Spec.Retest.Tube, MissedBuilding: mb})
 				}
@@ -136,7 +136,7 @@ func applyMopUps(l *MissedList, tr *sweepv1alpha1.TestingRound, jobs []sweepv1al
 			if j.Status.Visits == 0 && !round.Finished(j) {
 				continue // not knocked yet: the earlier round's word stands
 			}
-			mb, missed := missedEntry(j, e)
+			mb, missed := missedEntry(j, m.round.Status.Phase, e)
 			if !missed {
 				removed[b] = true
 				continue
@@ -160,15 +160,15 @@ func applyMopUps(l *MissedList, tr *sweepv1alpha1.TestingRound, jobs []sweepv1al
 	sort.SliceStable(l.Retests, func(a, b int) bool { return l.Retests[a].Pool < l.Retests[b].Pool })
 }
 
-// missedEntry is a mop-up job's entry: its residents not sampled and, once
-// it reported, its missed households (before that, the earlier entry's,
-// prev, which may be nil). ok is false when nobody is missing.
-func missedEntry(j *sweepv1alpha1.CollectionJob, prev *MissedBuilding) (MissedBuilding, bool) {
-	missed := max(j.Spec.Expected-j.Status.Sampled, 0)
-	if missed == 0 {
-		return MissedBuilding{}, false
+// missedEntry is the entry of a job of a mop-up round in phase phase: its
+// residents not sampled and, once it reported, its missed households
+// (before that, the earlier entry's, prev, which may be nil). ok is false
+// when nobody is missing.
+func missedEntry(j *sweepv1alpha1.CollectionJob, phase sweepv1alpha1.RoundPhase, prev *MissedBuilding) (MissedBuilding, bool) {
+	mb, ok := missedBuilding(j, round.JobResidents(j, phase))
+	if !ok {
+		return mb, false
 	}
-	mb := missedBuilding(j, missed)
 	if j.Status.Report == nil && prev != nil {
 		// Never visited (its deadline came first): the households it
 		// was sent to are still the ones to knock.

@@ -268,16 +268,19 @@ func (c *RoundCollector) collectRound(ch chan<- prometheus.Metric, tr *sweepv1al
 	if !c.PerBuilding {
 		return
 	}
+	// Counted as the round's status counts them (round.JobResidents), so
+	// the buildings add up to the round's series.
 	for _, j := range jobs {
-		notSampled, state := j.Spec.Expected-j.Status.Sampled, "outstanding"
-		if round.Finished(j) {
+		jr := round.JobResidents(j, st.Phase)
+		state := "outstanding"
+		if jr.Over {
 			state = "missed"
 		}
 		community := j.Labels[sweepv1alpha1.LabelCommunity]
-		g(buildingRes, float64(j.Spec.Expected), ns, name, j.Spec.Building, community, "expected")
-		g(buildingRes, float64(j.Status.Sampled), ns, name, j.Spec.Building, community, "sampled")
-		g(buildingRes, float64(j.Status.HomeVisited), ns, name, j.Spec.Building, community, "home_visited")
-		g(buildingRes, float64(notSampled), ns, name, j.Spec.Building, community, state)
+		g(buildingRes, float64(jr.Expected), ns, name, j.Spec.Building, community, "expected")
+		g(buildingRes, float64(jr.Sampled), ns, name, j.Spec.Building, community, "sampled")
+		g(buildingRes, float64(jr.HomeVisited), ns, name, j.Spec.Building, community, "home_visited")
+		g(buildingRes, float64(jr.NotSampled()), ns, name, j.Spec.Building, community, state)
 	}
 }
 

@@ -93,11 +93,9 @@ func unfinished(jobs []*sweepv1alpha1.CollectionJob) int {
 }
 
 // MissedIn is the residents a finished job of an earlier round missed, as
-// that round counts them (Status): expected minus sampled, sampled clamped
-// to [0, expected].
+// that round counts them (JobResidents).
 func MissedIn(j *sweepv1alpha1.CollectionJob) int32 {
-	expected := max(j.Spec.Expected, 0)
-	return expected - min(max(j.Status.Sampled, 0), expected)
+	return int32(JobResidents(j, "").NotSampled())
 }
 
 // MopUpJobs is MissingJobs for mop-up round r: one job for each building

@@ -181,9 +181,8 @@ func StatusOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob
 		b.Total++
 		// At the deadline every unfinished job is over, whether or not it
 		// has written Expired yet: a building never admitted (no visit, no
-		// timer of its own) is counted missed at once, not outstanding
-		// until its job catches up.
-		over := Finished(j) || pastDeadline
+		// timer of its own) is counted expired, and its residents missed
+		// (JobResidents), at once, not once its job catches up.
 		phase := EffectivePhase(j)
 		if !Finished(j) && pastDeadline {
 			phase = sweepv1alpha1.JobExpired
@@ -202,28 +201,13 @@ func StatusOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob
 		case sweepv1alpha1.JobFailed:
 			b.Failed++
 		}
-		expected := int64(max(j.Spec.Expected, 0))
-		sampled := min(int64(max(j.Status.Sampled, 0)), expected)
-		res.Expected += expected
-		res.Sampled += sampled
-		res.Exempt += int64(max(j.Spec.Exempt, 0))
-		res.HomeVisited += min(int64(max(j.Status.HomeVisited, 0)), sampled)
-		res.ExtraSampled += int64(max(j.Status.ExtraSampled, 0))
-		if over {
-			res.Missed += expected - sampled
-			// The job's counts by reason, fitted to what the round counts
-			// missed: a job over by the round's deadline has not written
-			// them as missed yet, and one never visited has none (all
-			// unknown).
-			res.MissedByReason.AddCounts(*j.Status.NotSampledByReason.Fitted(int32(expected - sampled)).OrZero())
-		} else {
-			res.Outstanding += expected - sampled
-		}
+		jr := JobResidents(j, st.Phase)
+		jr.AddTo(res)
 		pool := int64(max(j.Spec.PoolSize, 1))
-		st.Tubes.Forecast += (expected + pool - 1) / pool
+		st.Tubes.Forecast += (jr.Expected + pool - 1) / pool
 		st.Tubes.Used += int64(max(j.Status.Tubes, 0))
 	}
-	st.Supplies, st.Communities = suppliesAndCommunities(r, jobs)
+	st.Supplies, st.Communities = suppliesAndCommunities(r, jobs, st.Phase)
 	finished := b.Completed + b.Expired + b.Failed
 	st.BuildingProgress = fmt.Sprintf("%d/%d", finished, b.Total)
 	resolved := res.Expected - res.Outstanding

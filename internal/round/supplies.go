@@ -69,8 +69,7 @@ func JobForecast(j *sweepv1alpha1.CollectionJob) sweepv1alpha1.SupplyCounts {
 // swab per resident sampled, and the bags those tubes fill.
 func JobUsed(j *sweepv1alpha1.CollectionJob, p sweepv1alpha1.SuppliesPolicy) sweepv1alpha1.SupplyCounts {
 	tubes := int64(max(j.Status.Tubes, 0))
-	sampled := min(int64(max(j.Status.Sampled, 0)), int64(max(j.Spec.Expected, 0)))
-	return sweepv1alpha1.SupplyCounts{Tubes: tubes, Swabs: sampled, TubeBags: ceilDiv(tubes, tubesPerBag(p))}
+	return sweepv1alpha1.SupplyCounts{Tubes: tubes, Swabs: JobResidents(j, "").Sampled, TubeBags: ceilDiv(tubes, tubesPerBag(p))}
 }
 
 func addCounts(a *sweepv1alpha1.SupplyCounts, b sweepv1alpha1.SupplyCounts) {
@@ -87,10 +86,10 @@ func Community(j *sweepv1alpha1.CollectionJob) string {
 	return NoCommunity
 }
 
-// suppliesAndCommunities sums supplies over the round and per community.
-// Communities are sorted by name and capped at MaxCommunities (the round's
-// own totals always cover every job).
-func suppliesAndCommunities(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob) (sweepv1alpha1.Supplies, []sweepv1alpha1.CommunityStatus) {
+// suppliesAndCommunities sums supplies over the round and per community,
+// the round in phase phase. Communities are sorted by name and capped at
+// MaxCommunities (the round's own totals always cover every job).
+func suppliesAndCommunities(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, phase sweepv1alpha1.RoundPhase) (sweepv1alpha1.Supplies, []sweepv1alpha1.CommunityStatus) {
 	var total sweepv1alpha1.Supplies
 	byName := map[string]*sweepv1alpha1.CommunityStatus{}
 	for _, j := range jobs {
@@ -103,14 +102,13 @@ func suppliesAndCommunities(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1
 			c = &sweepv1alpha1.CommunityStatus{Name: name}
 			byName[name] = c
 		}
-		expected := int64(max(j.Spec.Expected, 0))
-		sampled := min(int64(max(j.Status.Sampled, 0)), expected)
+		jr := JobResidents(j, phase)
 		c.Buildings++
-		c.Expected += expected
-		c.Sampled += sampled
+		c.Expected += jr.Expected
+		c.Sampled += jr.Sampled
+		c.Missed += jr.Missed
 		if Finished(j) {
 			c.Finished++
-			c.Missed += expected - sampled
 		}
 		addCounts(&c.Supplies.Forecast, fc)
 		addCounts(&c.Supplies.Used, used)

@@ -129,8 +129,8 @@ func retestState(j *sweepv1alpha1.CollectionJob, now time.Time) string {
 		s += fmt.Sprintf(", visit %d", j.Status.Visits)
 	}
 	switch {
-	case round.Finished(j) && j.Status.Sampled < j.Spec.Expected:
-		s += fmt.Sprintf(", %d missed", j.Spec.Expected-j.Status.Sampled)
+	case round.Finished(j) && round.JobResidents(j, "").Missed > 0:
+		s += fmt.Sprintf(", %d missed", round.JobResidents(j, "").Missed)
 		if hh := j.Status.MissedHouseholds; len(hh) > 0 {
 			s += " (" + strings.Join(hh[:min(len(hh), 4)], " ")
 			if len(hh) > 4 {
@@ -182,7 +182,7 @@ func writePoolSummary(w io.Writer, tr *sweepv1alpha1.TestingRound, all []sweepv1
 		}
 		missed := "-"
 		if j := retests[p.Name]; j != nil && round.Finished(j) {
-			missed = fmt.Sprint(max(j.Spec.Expected-j.Status.Sampled, 0))
+			missed = fmt.Sprint(round.JobResidents(j, "").Missed)
 			if hh := j.Status.MissedHouseholds; len(hh) > 0 {
 				missed += " (" + strings.Join(hh, " ") + ")"
 			}

@@ -154,13 +154,12 @@ func Tree(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.Coll
 		cj := byCommunity[name]
 		var expected, sampled, missed, finished, tubesUsed, tubesFc int64
 		for _, j := range cj {
-			e := int64(max(j.Spec.Expected, 0))
-			s := min(int64(max(j.Status.Sampled, 0)), e)
-			expected += e
-			sampled += s
+			jr := round.JobResidents(j, st.Phase)
+			expected += jr.Expected
+			sampled += jr.Sampled
+			missed += jr.Missed
 			if round.Finished(j) {
 				finished++
-				missed += e - s
 			}
 			tubesUsed += round.JobUsed(j, policy).Tubes
 			tubesFc += round.JobForecast(j).Tubes
@@ -177,21 +176,16 @@ func Tree(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.Coll
 				branch = "└─ "
 			}
 			phase := string(round.EffectivePhase(j))
-			e := int64(max(j.Spec.Expected, 0))
-			s := min(int64(max(j.Status.Sampled, 0)), e)
+			jr := round.JobResidents(j, st.Phase)
 			fin := round.Finished(j)
-			var m int64
-			if fin {
-				m = e - s
-			}
-			pct := percent(s+m, e, fin)
+			pct := percent(jr.Sampled+jr.Missed, jr.Expected, jr.Over)
 			next := ""
 			if j.Status.NextVisitTime != nil && !fin {
 				next = "in " + shortDuration(j.Status.NextVisitTime.Sub(opt.Now).Round(time.Second))
 			}
 			t.add(cell{s: branch + j.Spec.Building}, cell{s: phase, color: phaseColor(phase)},
 				cell{s: fmt.Sprintf("%s %3d%%", p.bar(pct, 10), pct)},
-				cell{s: fmt.Sprintf("%d/%d", s, e)}, missedCell(m, fin), cell{s: fmt.Sprint(j.Status.Visits)},
+				cell{s: fmt.Sprintf("%d/%d", jr.Sampled, jr.Expected)}, missedCell(jr.Missed, jr.Over), cell{s: fmt.Sprint(j.Status.Visits)},
 				cell{s: fmt.Sprintf("%d/%d", round.JobUsed(j, policy).Tubes, round.JobForecast(j).Tubes)}, cell{s: next})
 		}
 		if len(hidden) > 0 {
@@ -247,7 +241,7 @@ func pick(jobs []*sweepv1alpha1.CollectionJob, all bool) (shown, hidden []*sweep
 		switch ph := round.EffectivePhase(j); {
 		case ph == sweepv1alpha1.JobActive || ph == sweepv1alpha1.JobWaiting:
 			return 0
-		case round.Finished(j) && j.Status.Sampled < j.Spec.Expected:
+		case round.Finished(j) && round.JobResidents(j, "").Missed > 0:
 			return 1
 		case ph == sweepv1alpha1.JobQueued:
 			return 2
@@ -259,7 +253,7 @@ func pick(jobs []*sweepv1alpha1.CollectionJob, all bool) (shown, hidden []*sweep
 		if ra != rb {
 			return ra < rb
 		}
-		oa, ob := sorted[a].Spec.Expected-sorted[a].Status.Sampled, sorted[b].Spec.Expected-sorted[b].Status.Sampled
+		oa, ob := round.JobResidents(sorted[a], "").NotSampled(), round.JobResidents(sorted[b], "").NotSampled()
 		if oa != ob {
 			return oa > ob
 		}

@@ -67,9 +67,11 @@ func Summary(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.C
 	fmt.Fprintf(w, "  supplies   used/forecast with spares: tubes %d/%d, swabs %d/%d, tube bags %d/%d\n",
 		sup.Used.Tubes, sup.Forecast.Tubes, sup.Used.Swabs, sup.Forecast.Swabs, sup.Used.TubeBags, sup.Forecast.TubeBags)
 	var missed []sweepv1alpha1.CollectionJob
-	for _, j := range jobs {
-		if j.Status.Missed > 0 {
+	missedIn := map[string]int64{}
+	for i, j := range jobs {
+		if m := round.JobResidents(&jobs[i], st.Phase).Missed; m > 0 {
 			missed = append(missed, j)
+			missedIn[j.Name] = m
 		}
 	}
 	sort.Slice(missed, func(a, b int) bool { return missed[a].Spec.Building < missed[b].Spec.Building })
@@ -88,7 +90,7 @@ func Summary(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.C
 		if len(j.Status.MissedHouseholds) > 8 {
 			hh += fmt.Sprintf(" (+%d)", len(j.Status.MissedHouseholds)-8)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", j.Spec.Building, j.Status.Missed, j.Status.Visits, hh)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", j.Spec.Building, missedIn[j.Name], j.Status.Visits, hh)
 	}
 	_ = tw.Flush()
 }
