@@ -164,8 +164,17 @@ func TestTreeNumbersComeFromTheJobs(t *testing.T) {
 
 func TestSummary(t *testing.T) {
 	tr, jobs := testRound(0)
-	tr.Status.Phase = sweepv1alpha1.RoundDeadlineExceeded
-	tr.Status.CompletionTime = &metav1.Time{Time: now.Add(time.Hour)}
+	// The status the round writes a minute past its deadline: every
+	// resident not sampled is missed, in the header as in the list.
+	jobPtrs := make([]*sweepv1alpha1.CollectionJob, len(jobs))
+	for i := range jobs {
+		jobPtrs[i] = &jobs[i]
+	}
+	tr.Status = round.Status(tr, jobPtrs, 0, tr.Spec.Deadline.Add(time.Minute))
+	if tr.Status.Phase != sweepv1alpha1.RoundDeadlineExceeded {
+		t.Fatalf("phase %s a minute past the deadline, want DeadlineExceeded", tr.Status.Phase)
+	}
+	tr.Status.CompletionTime = &metav1.Time{Time: tr.Spec.Deadline.Time}
 	var b bytes.Buffer
 	Summary(&b, tr, jobs, nil)
 	golden(t, "summary.golden", b.Bytes())
