@@ -175,7 +175,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 		plan.Wait = round.MopUpWait(&tr, base.round, base.jobs, jobs)
 		plan.Fixed = plan.Wait == nil
-		if plan.Wait != nil && plan.Wait.Reason == round.ReasonEarlierJobsFinishing {
+		if plan.Wait != nil && plan.Wait.Reason == sweepv1alpha1.ReasonEarlierBuildingsFinishing {
 			// Its jobs' events wake the earlier round, not this one; they
 			// are written Expired moments after its deadline.
 			wake.at(earlierJobsRetry)

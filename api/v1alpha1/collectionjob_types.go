@@ -369,7 +369,7 @@ type CollectionJobStatus struct {
 	NextVisitTime *metav1.Time `json:"nextVisitTime,omitempty"`
 
 	// conditions are the job's conditions, with reasons and messages for
-	// people.
+	// people: Failed and ReportIgnored.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

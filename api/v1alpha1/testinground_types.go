@@ -333,7 +333,8 @@ type TestingRoundStatus struct {
 	EstimatedCompletionTime *metav1.Time `json:"estimatedCompletionTime,omitempty"`
 
 	// conditions are the round's conditions, with reasons and messages for
-	// people.
+	// people: Progressing, Complete, DeadlineExceeded, Suspended and
+	// Simulated.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

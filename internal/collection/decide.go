@@ -50,17 +50,6 @@ const MaxAttempts = 3
 // doubles after each further failure.
 const RetryBackoff = 10 * time.Second
 
-// Condition types and reasons of a CollectionJob.
-const (
-	ConditionFailed        = "Failed"
-	ConditionReportIgnored = "ReportIgnored"
-
-	ReasonVisitFailed   = "VisitFailed"
-	ReasonNoFinalReport = "NoFinalReport"
-	ReasonBadReport     = "ImpossibleReport"
-	ReasonWrongVisit    = "ReportForAnotherVisit"
-)
-
 // VisitState is what the executor sees of a visit attempt.
 type VisitState int
 
@@ -261,10 +250,10 @@ func decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decisi
 			// twice.
 			d.Start, d.Visit = st.ActiveJob, st.Visits
 		case obs.State == VisitSucceeded:
-			failAttempt(cj, st, &d, now, ReasonNoFinalReport,
+			failAttempt(cj, st, &d, now, sweepv1alpha1.ReasonNoFinalReport,
 				fmt.Sprintf("visit %d: %s finished without a final report from the collector", st.Visits, st.ActiveJob))
 		case obs.State == VisitFailed:
-			failAttempt(cj, st, &d, now, ReasonVisitFailed,
+			failAttempt(cj, st, &d, now, sweepv1alpha1.ReasonVisitFailed,
 				fmt.Sprintf("visit %d: %s failed: %s", st.Visits, st.ActiveJob, obs.Cause))
 		}
 	}
@@ -313,7 +302,7 @@ func failAttempt(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJo
 		st.NextVisitTime = nil
 		st.CompletionTime = &metav1.Time{Time: now}
 		msg := fmt.Sprintf("Gave up after %d attempts of visit %d; last: %s. Residents not sampled (%d) count as missed.", st.FailedAttempts, st.Visits, cause, notSampled(cj, st))
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionFailed, Status: metav1.ConditionTrue,
+		sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{Type: sweepv1alpha1.ConditionFailed, Status: metav1.ConditionTrue,
 			Reason: reason, Message: msg, ObservedGeneration: cj.Generation, LastTransitionTime: metav1.Time{Time: now}})
 		d.Events = append(d.Events, Event{corev1.EventTypeWarning, "Failed", msg})
 		return
@@ -335,10 +324,10 @@ func acceptReport(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJ
 		return false
 	}
 	ignore := func(reason, msg string) bool {
-		if c := meta.FindStatusCondition(st.Conditions, ConditionReportIgnored); c == nil || c.Message != msg || c.Status != metav1.ConditionTrue {
+		if c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionReportIgnored); c == nil || c.Message != msg || c.Status != metav1.ConditionTrue {
 			d.Events = append(d.Events, Event{corev1.EventTypeWarning, reason, msg})
 		}
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReportIgnored, Status: metav1.ConditionTrue,
+		sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{Type: sweepv1alpha1.ConditionReportIgnored, Status: metav1.ConditionTrue,
 			Reason: reason, Message: msg, ObservedGeneration: cj.Generation, LastTransitionTime: metav1.Time{Time: now}})
 		return false
 	}
@@ -346,13 +335,13 @@ func acceptReport(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJ
 		// A report left from the previous visit is normal; one written
 		// after this visit started, or for a visit not begun, is not.
 		if r.Visit > st.Visits || (!obs.Started.IsZero() && r.Time.After(obs.Started)) {
-			return ignore(ReasonWrongVisit, fmt.Sprintf("Ignored a report for visit %d written at %s: the current visit is %d.",
+			return ignore(sweepv1alpha1.ReasonReportForAnotherVisit, fmt.Sprintf("Ignored a report for visit %d written at %s: the current visit is %d.",
 				r.Visit, r.Time.UTC().Format(time.RFC3339), st.Visits))
 		}
 		return false
 	}
 	if problem := impossible(cj, r, st); problem != "" {
-		return ignore(ReasonBadReport, fmt.Sprintf("Ignored the report for visit %d: %s. Results reported earlier are kept.", r.Visit, problem))
+		return ignore(sweepv1alpha1.ReasonImpossibleReport, fmt.Sprintf("Ignored the report for visit %d: %s. Results reported earlier are kept.", r.Visit, problem))
 	}
 	st.Sampled = r.Sampled
 	st.ExtraSampled = r.ExtraSampled
@@ -363,9 +352,9 @@ func acceptReport(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJ
 	// collector's report) counts everyone unknown.
 	st.NotSampledByReason = r.MissedByReason.DeepCopy()
 	st.MissedHouseholdReasons = append([]sweepv1alpha1.HouseholdReason(nil), r.MissedHouseholdReasons...)
-	if c := meta.FindStatusCondition(st.Conditions, ConditionReportIgnored); c != nil && c.Status == metav1.ConditionTrue {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReportIgnored, Status: metav1.ConditionFalse,
-			Reason: "ReportAccepted", Message: fmt.Sprintf("The report for visit %d was accepted.", r.Visit),
+	if c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionReportIgnored); c != nil && c.Status == metav1.ConditionTrue {
+		sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{Type: sweepv1alpha1.ConditionReportIgnored, Status: metav1.ConditionFalse,
+			Reason: sweepv1alpha1.ReasonReportAccepted, Message: fmt.Sprintf("The report for visit %d was accepted.", r.Visit),
 			ObservedGeneration: cj.Generation, LastTransitionTime: metav1.Time{Time: now}})
 	}
 	return r.Final

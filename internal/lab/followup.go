@@ -27,17 +27,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/round"
 )
-
-// ConditionIncomplete is set on a resolved pool whose retest did not swab
-// every resident of the tube.
-const ConditionIncomplete = "Incomplete"
 
 // PoolName is the name of the PositivePool (and of its retest
 // CollectionJob) for a tube of a round: the round and tube cut to fit, and
@@ -285,8 +280,8 @@ func PoolStatus(p *sweepv1alpha1.PositivePool, job *sweepv1alpha1.CollectionJob,
 		}
 		events = append(events, Event{p.Name, corev1.EventTypeNormal, "PoolResolved", msg})
 		if st.Retested < p.Spec.Swabs {
-			meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionIncomplete, Status: metav1.ConditionTrue,
-				Reason: "ResidentsNotRetested", ObservedGeneration: p.Generation, LastTransitionTime: metav1.Time{Time: now},
+			sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{Type: sweepv1alpha1.ConditionIncomplete, Status: metav1.ConditionTrue,
+				Reason: sweepv1alpha1.ReasonResidentsNotRetested, ObservedGeneration: p.Generation, LastTransitionTime: metav1.Time{Time: now},
 				Message: fmt.Sprintf("%d of the tube's %d residents were not retested before the retest ended; they are missed.", p.Spec.Swabs-st.Retested, p.Spec.Swabs)})
 		}
 	}
