@@ -25,11 +25,11 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/event"
 )
 
 // How a visit attempt ended (Decision.VisitResult, and the result label of
@@ -106,11 +106,6 @@ func FollowRound(cj *sweepv1alpha1.CollectionJob, r *sweepv1alpha1.TestingRound)
 	cj.Spec.Collector = *r.Spec.Collector.CollectorSource.DeepCopy()
 }
 
-// Event is something a person should hear about a job.
-type Event struct {
-	Type, Reason, Message string
-}
-
 // Decision is what the reconciler must do.
 type Decision struct {
 	// Status is the job's new status (without the collector's report).
@@ -128,7 +123,7 @@ type Decision struct {
 	// metrics: ResultComplete, ResultMissed or ResultFailed; empty when none
 	// ended.
 	VisitResult string
-	Events      []Event
+	Events      []event.Event
 }
 
 // VisitName is the name of a visit attempt's Job: "<job>-v<N>", and
@@ -193,8 +188,8 @@ func decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decisi
 		st.ActiveJob, st.NextVisitTime = "", nil
 		st.Phase = sweepv1alpha1.JobExpired
 		st.CompletionTime = &metav1.Time{Time: now}
-		d.Events = append(d.Events, Event{corev1.EventTypeNormal, "Expired",
-			fmt.Sprintf("Deadline reached after %d visits: %d of %d residents sampled, %d missed.", st.Visits, st.Sampled, exp, notSampled(cj, st))})
+		d.Events = append(d.Events, event.Normal("Expired",
+			fmt.Sprintf("Deadline reached after %d visits: %d of %d residents sampled, %d missed.", st.Visits, st.Sampled, exp, notSampled(cj, st))))
 		return d
 	}
 
@@ -304,14 +299,14 @@ func failAttempt(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJo
 		msg := fmt.Sprintf("Gave up after %d attempts of visit %d; last: %s. Residents not sampled (%d) count as missed.", st.FailedAttempts, st.Visits, cause, notSampled(cj, st))
 		sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{Type: sweepv1alpha1.ConditionFailed, Status: metav1.ConditionTrue,
 			Reason: reason, Message: msg, ObservedGeneration: cj.Generation, LastTransitionTime: metav1.Time{Time: now}})
-		d.Events = append(d.Events, Event{corev1.EventTypeWarning, "Failed", msg})
+		d.Events = append(d.Events, event.Warning("Failed", msg))
 		return
 	}
 	backoff := RetryBackoff << (st.FailedAttempts - 1)
 	st.NextVisitTime = &metav1.Time{Time: now.Add(backoff)}
 	d.RequeueAfter = backoff
-	d.Events = append(d.Events, Event{corev1.EventTypeWarning, reason,
-		fmt.Sprintf("Attempt %d of %s; trying again in %s.", st.FailedAttempts, cause, backoff)})
+	d.Events = append(d.Events, event.Warning(reason,
+		fmt.Sprintf("Attempt %d of %s; trying again in %s.", st.FailedAttempts, cause, backoff)))
 }
 
 // acceptReport takes the collector's report into the status when it is for
@@ -325,7 +320,7 @@ func acceptReport(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJ
 	}
 	ignore := func(reason, msg string) bool {
 		if c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionReportIgnored); c == nil || c.Message != msg || c.Status != metav1.ConditionTrue {
-			d.Events = append(d.Events, Event{corev1.EventTypeWarning, reason, msg})
+			d.Events = append(d.Events, event.Warning(reason, msg))
 		}
 		sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{Type: sweepv1alpha1.ConditionReportIgnored, Status: metav1.ConditionTrue,
 			Reason: reason, Message: msg, ObservedGeneration: cj.Generation, LastTransitionTime: metav1.Time{Time: now}})

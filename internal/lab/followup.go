@@ -25,12 +25,12 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/event"
 	"github.com/masstesting/sweep/internal/round"
 )
 
@@ -52,8 +52,8 @@ func PoolName(roundName string, roundUID string, tube string) string {
 // Event is something people should hear about a pool.
 type Event struct {
 	// Pool is the pool's name.
-	Pool                  string
-	Type, Reason, Message string
+	Pool string
+	event.Event
 }
 
 // Observed is what the lab controller saw of one round.
@@ -115,9 +115,9 @@ func Decide(o Observed) Decision {
 		p := NewPool(r, res)
 		byTube[t] = p
 		d.NewPools = append(d.NewPools, p)
-		d.Events = append(d.Events, Event{p.Name, corev1.EventTypeWarning, "PositivePool",
+		d.Events = append(d.Events, Event{p.Name, event.Warning("PositivePool",
 			fmt.Sprintf("Pooled tube %s of building %s is positive: %d swabs from %d households to retest one by one.",
-				t, res.Building, res.Swabs, len(res.Households))})
+				t, res.Building, res.Swabs, len(res.Households)))})
 	}
 
 	names := make([]string, 0, len(byTube))
@@ -278,7 +278,7 @@ func PoolStatus(p *sweepv1alpha1.PositivePool, job *sweepv1alpha1.CollectionJob,
 		if len(st.HouseholdsToSeal) == 0 {
 			msg = fmt.Sprintf("All %d single tubes resulted: none positive.", st.Resulted)
 		}
-		events = append(events, Event{p.Name, corev1.EventTypeNormal, "PoolResolved", msg})
+		events = append(events, Event{p.Name, event.Normal("PoolResolved", msg)})
 		if st.Retested < p.Spec.Swabs {
 			sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{Type: sweepv1alpha1.ConditionIncomplete, Status: metav1.ConditionTrue,
 				Reason: sweepv1alpha1.ReasonResidentsNotRetested, ObservedGeneration: p.Generation, LastTransitionTime: metav1.Time{Time: now},
@@ -288,11 +288,11 @@ func PoolStatus(p *sweepv1alpha1.PositivePool, job *sweepv1alpha1.CollectionJob,
 	if st.Phase != old.Phase {
 		switch st.Phase {
 		case sweepv1alpha1.PoolRetesting:
-			events = append(events, Event{p.Name, corev1.EventTypeNormal, "RetestStarted",
-				fmt.Sprintf("A team is retesting households %s one by one.", strings.Join(p.Spec.Households, " "))})
+			events = append(events, Event{p.Name, event.Normal("RetestStarted",
+				fmt.Sprintf("A team is retesting households %s one by one.", strings.Join(p.Spec.Households, " ")))})
 		case sweepv1alpha1.PoolAwaitingResults:
-			events = append(events, Event{p.Name, corev1.EventTypeNormal, "RetestDone",
-				fmt.Sprintf("Retest done: %d of %d residents swabbed; waiting for their single-tube results.", st.Retested, p.Spec.Swabs)})
+			events = append(events, Event{p.Name, event.Normal("RetestDone",
+				fmt.Sprintf("Retest done: %d of %d residents swabbed; waiting for their single-tube results.", st.Retested, p.Spec.Swabs))})
 		}
 	}
 	return st, events

@@ -22,23 +22,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/event"
 )
-
-// Event is something a person should hear about a round.
-type Event struct {
-	Type    string // corev1.EventTypeNormal or EventTypeWarning
-	Reason  string
-	Message string
-}
 
 // Events are the transitions between two statuses of a round worth telling
 // people about: start, suspend and resume, each tenth of the buildings done,
 // the deadline, completion, and input the schema could not catch. Nothing is
 // said about single buildings, so a city-wide round makes no event storm.
-func Events(r *sweepv1alpha1.TestingRound, old, cur *sweepv1alpha1.TestingRoundStatus) []Event {
-	var out []Event
+func Events(r *sweepv1alpha1.TestingRound, old, cur *sweepv1alpha1.TestingRoundStatus) []event.Event {
+	var out []event.Event
 	add := func(typ, reason, format string, args ...any) {
-		out = append(out, Event{Type: typ, Reason: reason, Message: fmt.Sprintf(format, args...)})
+		out = append(out, event.Event{Type: typ, Reason: reason, Message: fmt.Sprintf(format, args...)})
 	}
 	b, res := cur.Buildings, cur.Residents
 	if old.StartTime == nil && cur.StartTime != nil {

@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/event"
 )
 
 var t0 = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
@@ -500,7 +501,7 @@ func hasCondition(st sweepv1alpha1.TestingRoundStatus, typ, status, reason strin
 	return false
 }
 
-func hasEvent(ev []Event, reason string) bool {
+func hasEvent(ev []event.Event, reason string) bool {
 	for _, e := range ev {
 		if e.Reason == reason {
 			return true
