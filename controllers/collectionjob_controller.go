@@ -83,7 +83,7 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if cj.DeletionTimestamp != nil || collection.Finished(cj.Status.Phase) {
+	if cj.DeletionTimestamp != nil || cj.Status.Phase.Finished() {
 		r.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
@@ -168,7 +168,7 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	res := ctrl.Result{RequeueAfter: d.RequeueAfter}
-	if !collection.Finished(d.Status.Phase) {
+	if !d.Status.Phase.Finished() {
 		// Wake up at the deadline, which no watch reports: every unfinished
 		// job, queued ones included, so that a building never admitted is
 		// written Expired, its residents missed, at the deadline.
@@ -267,7 +267,7 @@ func (r *CollectionJobReconciler) jobsOfRound(ctx context.Context, obj client.Ob
 	var out []reconcile.Request
 	for i := range jobs.Items {
 		j := &jobs.Items[i]
-		if round.Controls(tr, j) && !collection.Finished(j.Status.Phase) {
+		if round.Controls(tr, j) && !j.Status.Phase.Finished() {
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(j)})
 		}
 	}
@@ -324,7 +324,7 @@ func recordMetrics(cj *sweepv1alpha1.CollectionJob, d collection.Decision, obs c
 			metrics.VisitDuration.WithLabelValues(cj.Namespace).Observe(now.Sub(obs.Started).Seconds())
 		}
 	}
-	if collection.Finished(d.Status.Phase) && !collection.Finished(cj.Status.Phase) && d.Status.StartTime != nil {
+	if d.Status.Phase.Finished() && !cj.Status.Phase.Finished() && d.Status.StartTime != nil {
 		metrics.BuildingDuration.WithLabelValues(cj.Namespace, string(d.Status.Phase)).Observe(now.Sub(d.Status.StartTime.Time).Seconds())
 	}
 }

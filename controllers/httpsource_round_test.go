@@ -188,7 +188,7 @@ func TestHTTPSourceFailuresThroughARound(t *testing.T) {
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, budget, true, func(context.Context) (bool, error) {
 		done := 0
 		for _, j := range listJobs(t, ns) {
-			if collection.Finished(j.Status.Phase) {
+			if j.Status.Phase.Finished() {
 				done++
 			}
 		}

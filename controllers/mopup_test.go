@@ -152,7 +152,7 @@ func TestScheduleCreatesTheMopUpRoundAfterTheRound(t *testing.T) {
 		return len(roundJobs(t, ns, mopUp)) > 0, nil
 	})
 	await(t, mopUp+" finished", func() (bool, error) {
-		return round.Final(getRound(t, ns, mopUp).Status.Phase), nil
+		return getRound(t, ns, mopUp).Status.Phase.Finished(), nil
 	})
 	checkMopUpOf(t, ns, main, mopUp)
 	st := getRound(t, ns, mopUp).Status
@@ -221,7 +221,7 @@ func TestMopUpRoundWaitsForItsEarlierRound(t *testing.T) {
 		t.Fatal(err)
 	}
 	await(t, "both rounds finished", func() (bool, error) {
-		return getRound(t, ns, "first").Status.Phase == sweepv1alpha1.RoundCompleted && round.Final(getRound(t, ns, "again").Status.Phase), nil
+		return getRound(t, ns, "first").Status.Phase == sweepv1alpha1.RoundCompleted && getRound(t, ns, "again").Status.Phase.Finished(), nil
 	})
 	if getRound(t, ns, "first").Status.Residents.Missed == 0 {
 		t.Fatal("the first round missed nobody: the test proves nothing")

@@ -51,6 +51,14 @@ const (
 	RoundDeadlineExceeded RoundPhase = "DeadlineExceeded"
 )
 
+// Finished reports whether a round is over for good: Completed or
+// DeadlineExceeded. Its phase never changes again (a deadline moved later
+// reopens nothing), its missed residents are final, and a mop-up round may
+// take its buildings.
+func (p RoundPhase) Finished() bool {
+	return p == RoundCompleted || p == RoundDeadlineExceeded
+}
+
 // CollectorSpec is the collector a round runs for every visit: where it learns
 // who has been sampled and, optionally, the pod it runs in.
 type CollectorSpec struct {

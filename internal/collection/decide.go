@@ -135,11 +135,6 @@ func VisitName(job string, visit, failedAttempts int32) string {
 	return fmt.Sprintf("%s-v%d-r%d", job, visit, failedAttempts)
 }
 
-// Finished reports whether a job is done for good.
-func Finished(p sweepv1alpha1.JobPhase) bool {
-	return p == sweepv1alpha1.JobCompleted || p == sweepv1alpha1.JobExpired || p == sweepv1alpha1.JobFailed
-}
-
 // Decide is the collection controller's one decision function.
 func Decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decision {
 	d := decide(cj, obs, now)
@@ -159,7 +154,7 @@ func splitNotSampled(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.Collecti
 	}
 	n := notSampled(cj, st)
 	st.NotSampledByReason = st.NotSampledByReason.Fitted(n)
-	if Finished(st.Phase) {
+	if st.Phase.Finished() {
 		st.Outstanding, st.Missed = 0, n
 		return
 	}
@@ -174,7 +169,7 @@ func decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decisi
 	d := Decision{Status: *cj.Status.DeepCopy()}
 	st := &d.Status
 	st.Report = nil // the collector's field, never written by the operator
-	if Finished(st.Phase) {
+	if st.Phase.Finished() {
 		return d
 	}
 	exp := cj.Spec.Expected

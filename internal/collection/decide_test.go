@@ -150,7 +150,7 @@ func TestDecide(t *testing.T) {
 			// The API's words match the CLI's: residents not sampled are
 			// outstanding while visits remain and missed once finished.
 			switch {
-			case Finished(st.Phase) && !Finished(c.job.Status.Phase):
+			case st.Phase.Finished() && !c.job.Status.Phase.Finished():
 				if st.Outstanding != 0 || st.Sampled+st.Missed != c.job.Spec.Expected {
 					t.Errorf("finished with sampled %d, outstanding %d, missed %d of %d expected", st.Sampled, st.Outstanding, st.Missed, c.job.Spec.Expected)
 				}

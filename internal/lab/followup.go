@@ -235,7 +235,7 @@ func PoolStatus(p *sweepv1alpha1.PositivePool, job *sweepv1alpha1.CollectionJob,
 			st.RetestStartTime = job.Status.StartTime.DeepCopy()
 		}
 		switch {
-		case round.Finished(job):
+		case job.Status.Phase.Finished():
 			st.Phase = sweepv1alpha1.PoolAwaitingResults
 			st.RetestCompletionTime = job.Status.CompletionTime.DeepCopy()
 		case !job.Spec.Suspend && job.Status.Phase != "" && job.Status.Phase != sweepv1alpha1.JobQueued:

@@ -568,7 +568,7 @@ func FuzzPoolStatus(f *testing.F) {
 			if js := job.Status; js.Phase != "" && js.Phase != sweepv1alpha1.JobQueued && js.Sampled+js.Outstanding+js.Missed != p.Spec.Swabs {
 				t.Fatalf("step %d: retest job %s: sampled %d + outstanding %d + missed %d != %d swabs", i, js.Phase, js.Sampled, js.Outstanding, js.Missed, p.Spec.Swabs)
 			}
-			jobDone = jobDone || round.Finished(job)
+			jobDone = jobDone || job.Status.Phase.Finished()
 
 			old := p.Status
 			st, _ := PoolStatus(p, view, tally, now)
@@ -588,7 +588,7 @@ func FuzzPoolStatus(f *testing.F) {
 				t.Fatalf("%s: resolved before the retest ended and every single tube was resulted", where)
 			case st.Phase == sweepv1alpha1.PoolResolved && meta.IsStatusConditionTrue(st.Conditions, sweepv1alpha1.ConditionIncomplete) != (st.Retested < p.Spec.Swabs):
 				t.Fatalf("%s: Incomplete with %d of %d retested", where, st.Retested, p.Spec.Swabs)
-			case view != nil && round.Finished(view) && slices.Index(poolPhases, st.Phase) < 2:
+			case view != nil && view.Status.Phase.Finished() && slices.Index(poolPhases, st.Phase) < 2:
 				t.Fatalf("%s: the retest finished and the pool is not past it", where)
 			case view != nil && st.Retested < view.Status.Sampled:
 				t.Fatalf("%s: retested below the job's sampled", where)

@@ -270,7 +270,7 @@ func (c *RoundCollector) collectRound(ch chan<- prometheus.Metric, tr *sweepv1al
 	}
 	for _, j := range jobs {
 		notSampled, state := j.Spec.Expected-j.Status.Sampled, "outstanding"
-		if round.Finished(j) {
+		if j.Status.Phase.Finished() {
 			state = "missed"
 		}
 		community := j.Labels[sweepv1alpha1.LabelCommunity]

@@ -60,7 +60,7 @@ func MopUpWait(r, earlier *sweepv1alpha1.TestingRound, earlierJobs, jobs []*swee
 		}
 		return &Wait{sweepv1alpha1.ReasonEarlierRoundNotFound, fmt.Sprintf("Round %s (spec.mopUpOf) does not exist in namespace %s; the mop-up waits for it.", r.Spec.MopUpOf, r.Namespace)}
 	}
-	if !Final(earlier.Status.Phase) {
+	if !earlier.Status.Phase.Finished() {
 		phase := string(earlier.Status.Phase)
 		if phase == "" {
 			phase = "not started"
@@ -76,7 +76,7 @@ func MopUpWait(r, earlier *sweepv1alpha1.TestingRound, earlierJobs, jobs []*swee
 func unfinished(jobs []*sweepv1alpha1.CollectionJob) int {
 	n := 0
 	for _, j := range jobs {
-		if !Finished(j) {
+		if !j.Status.Phase.Finished() {
 			n++
 		}
 	}

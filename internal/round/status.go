@@ -26,11 +26,6 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
-// Final reports whether a round phase never changes again.
-func Final(p sweepv1alpha1.RoundPhase) bool {
-	return p == sweepv1alpha1.RoundCompleted || p == sweepv1alpha1.RoundDeadlineExceeded
-}
-
 // Plan is what a round knows about the buildings it has no job for yet.
 type Plan struct {
 	// Unplanned counts the buildings to sweep that have no job yet (a city
@@ -61,7 +56,7 @@ func Phase(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, u
 // deadline comes first. It is Pending before its start and while it waits
 // (Plan.Wait).
 func PhaseOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, plan Plan, now time.Time) sweepv1alpha1.RoundPhase {
-	if Final(r.Status.Phase) {
+	if r.Status.Phase.Finished() {
 		return r.Status.Phase
 	}
 	started := r.Spec.Start == nil || !now.Before(r.Spec.Start.Time)
@@ -92,7 +87,7 @@ func PhaseOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob,
 // creation until it ends. A Building that starts matching during that time
 // joins the round.
 func Expanding(r *sweepv1alpha1.TestingRound, now time.Time) bool {
-	return !Final(r.Status.Phase) && now.Before(r.Spec.Deadline.Time)
+	return !r.Status.Phase.Finished() && now.Before(r.Spec.Deadline.Time)
 }
 
 // DeadlinePassedAtCreation reports a round created with a deadline already
@@ -112,7 +107,7 @@ func anyExpired(jobs []*sweepv1alpha1.CollectionJob) bool {
 
 func allFinished(jobs []*sweepv1alpha1.CollectionJob) bool {
 	for _, j := range jobs {
-		if !Finished(j) {
+		if !j.Status.Phase.Finished() {
 			return false
 		}
 	}
@@ -149,9 +144,9 @@ func StatusOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob
 		// has written Expired yet: a building never admitted (no visit, no
 		// timer of its own) is counted missed at once, not outstanding
 		// until its job catches up.
-		over := Finished(j) || pastDeadline
+		over := j.Status.Phase.Finished() || pastDeadline
 		phase := EffectivePhase(j)
-		if !Finished(j) && pastDeadline {
+		if !j.Status.Phase.Finished() && pastDeadline {
 			phase = sweepv1alpha1.JobExpired
 		}
 		switch phase {
@@ -203,7 +198,7 @@ func StatusOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob
 	if st.StartTime == nil && st.Phase == sweepv1alpha1.RoundRunning {
 		st.StartTime = &metav1.Time{Time: now}
 	}
-	if st.CompletionTime == nil && Final(st.Phase) {
+	if st.CompletionTime == nil && st.Phase.Finished() {
 		st.CompletionTime = &metav1.Time{Time: now}
 	}
 	if st.Phase == sweepv1alpha1.RoundRunning && st.StartTime != nil && resolved > 0 && res.Outstanding > 0 {
@@ -223,7 +218,7 @@ func StatusOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob
 // phase that is still suspended is Queued.
 func EffectivePhase(j *sweepv1alpha1.CollectionJob) sweepv1alpha1.JobPhase {
 	switch {
-	case Finished(j) || j.Status.Phase == sweepv1alpha1.JobWaiting:
+	case j.Status.Phase.Finished() || j.Status.Phase == sweepv1alpha1.JobWaiting:
 		return j.Status.Phase
 	case j.Spec.Suspend:
 		return sweepv1alpha1.JobQueued

@@ -108,7 +108,7 @@ func suppliesAndCommunities(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1
 		c.Buildings++
 		c.Expected += expected
 		c.Sampled += sampled
-		if Finished(j) {
+		if j.Status.Phase.Finished() {
 			c.Finished++
 			c.Missed += expected - sampled
 		}

@@ -129,7 +129,7 @@ func retestState(j *sweepv1alpha1.CollectionJob, now time.Time) string {
 		s += fmt.Sprintf(", visit %d", j.Status.Visits)
 	}
 	switch {
-	case round.Finished(j) && j.Status.Sampled < j.Spec.Expected:
+	case j.Status.Phase.Finished() && j.Status.Sampled < j.Spec.Expected:
 		s += fmt.Sprintf(", %d missed", j.Spec.Expected-j.Status.Sampled)
 		if hh := j.Status.MissedHouseholds; len(hh) > 0 {
 			s += " (" + strings.Join(hh[:min(len(hh), 4)], " ")
@@ -138,7 +138,7 @@ func retestState(j *sweepv1alpha1.CollectionJob, now time.Time) string {
 			}
 			s += ")"
 		}
-	case j.Status.NextVisitTime != nil && !round.Finished(j) && !now.IsZero():
+	case j.Status.NextVisitTime != nil && !j.Status.Phase.Finished() && !now.IsZero():
 		s += ", next in " + shortDuration(j.Status.NextVisitTime.Sub(now).Round(time.Second))
 	}
 	return s
@@ -181,7 +181,7 @@ func writePoolSummary(w io.Writer, tr *sweepv1alpha1.TestingRound, all []sweepv1
 			ph = sweepv1alpha1.PoolOpen
 		}
 		missed := "-"
-		if j := retests[p.Name]; j != nil && round.Finished(j) {
+		if j := retests[p.Name]; j != nil && j.Status.Phase.Finished() {
 			missed = fmt.Sprint(max(j.Spec.Expected-j.Status.Sampled, 0))
 			if hh := j.Status.MissedHouseholds; len(hh) > 0 {
 				missed += " (" + strings.Join(hh, " ") + ")"

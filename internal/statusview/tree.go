@@ -158,7 +158,7 @@ func Tree(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.Coll
 			s := min(int64(max(j.Status.Sampled, 0)), e)
 			expected += e
 			sampled += s
-			if round.Finished(j) {
+			if j.Status.Phase.Finished() {
 				finished++
 				missed += e - s
 			}
@@ -179,7 +179,7 @@ func Tree(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.Coll
 			phase := string(round.EffectivePhase(j))
 			e := int64(max(j.Spec.Expected, 0))
 			s := min(int64(max(j.Status.Sampled, 0)), e)
-			fin := round.Finished(j)
+			fin := j.Status.Phase.Finished()
 			var m int64
 			if fin {
 				m = e - s
@@ -247,7 +247,7 @@ func pick(jobs []*sweepv1alpha1.CollectionJob, all bool) (shown, hidden []*sweep
 		switch ph := round.EffectivePhase(j); {
 		case ph == sweepv1alpha1.JobActive || ph == sweepv1alpha1.JobWaiting:
 			return 0
-		case round.Finished(j) && j.Status.Sampled < j.Spec.Expected:
+		case j.Status.Phase.Finished() && j.Status.Sampled < j.Spec.Expected:
 			return 1
 		case ph == sweepv1alpha1.JobQueued:
 			return 2
