@@ -33,10 +33,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
@@ -276,13 +274,12 @@ func (r *CollectionJobReconciler) jobsOfRound(ctx context.Context, obj client.Ob
 
 func (r *CollectionJobReconciler) forget(key client.ObjectKey) {
 	r.written.forget(key)
-	if l, ok := r.Executor.(*LocalExecutor); ok {
-		l.Forget(key)
-	}
+	r.Executor.Forget(key)
 }
 
 // SetupWithManager registers the controller: it watches CollectionJobs,
-// their visit Jobs, and the local executor's finished visits.
+// their visit Jobs, and what the executor adds (Executor.Setup: the local
+// executor's finished visits).
 func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
@@ -302,15 +299,8 @@ func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(collectionJobLogger(mgr)).
 		Named("collectionjob")
-	if l, ok := r.Executor.(*LocalExecutor); ok {
-		b = b.WatchesRawSource(source.Channel(l.Done, &handler.EnqueueRequestForObject{}))
-		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-			<-ctx.Done()
-			l.Shutdown()
-			return nil
-		})); err != nil {
-			return err
-		}
+	if err := r.Executor.Setup(mgr, b); err != nil {
+		return err
 	}
 	return b.Complete(requeueOnConflict(r))
 }
