@@ -32,7 +32,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
-	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/collector"
 )
 
@@ -132,11 +131,11 @@ func TestHostileReportsThroughTheAPI(t *testing.T) {
 			t.Fatalf("%s: %v", c.what, err)
 		}
 		await(t, c.what+" ignored", func() (bool, error) {
-			cond := meta.FindStatusCondition(getJob(t, ns, name).Status.Conditions, collection.ConditionReportIgnored)
+			cond := meta.FindStatusCondition(getJob(t, ns, name).Status.Conditions, sweepv1alpha1.ConditionReportIgnored)
 			return cond != nil && cond.Status == metav1.ConditionTrue && strings.Contains(cond.Message, c.says), nil
 		})
 		await(t, "the Warning event for "+c.what, func() (bool, error) {
-			return strings.Contains(jobEvents(t, ns, name)[collection.ReasonBadReport], c.says), nil
+			return strings.Contains(jobEvents(t, ns, name)[sweepv1alpha1.ReasonImpossibleReport], c.says), nil
 		})
 		if st := getJob(t, ns, name).Status; st.Sampled != 30 || st.Outstanding != 70 || st.Missed != 0 || st.Phase != sweepv1alpha1.JobActive {
 			t.Fatalf("after %s the results changed: %+v", c.what, st)

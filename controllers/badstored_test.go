@@ -173,7 +173,7 @@ func TestBadStoredObjectLeavesOtherNamespacesAlone(t *testing.T) {
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: nsBad, Name: "daily"}, &s); err != nil {
 			return false, err
 		}
-		c := meta.FindStatusCondition(s.Status.Conditions, ConditionScheduleReady)
+		c := meta.FindStatusCondition(s.Status.Conditions, sweepv1alpha1.ConditionReady)
 		return c != nil && c.Status == metav1.ConditionFalse &&
 			strings.Contains(c.Message, `spec.roundTemplate.spec.duration: "12 hours" is not a duration`), nil
 	})

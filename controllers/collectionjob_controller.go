@@ -33,10 +33,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
@@ -83,7 +81,7 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if cj.DeletionTimestamp != nil || collection.Finished(cj.Status.Phase) {
+	if cj.DeletionTimestamp != nil || cj.Status.Phase.Finished() {
 		r.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
@@ -168,7 +166,7 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	res := ctrl.Result{RequeueAfter: d.RequeueAfter}
-	if !collection.Finished(d.Status.Phase) {
+	if !d.Status.Phase.Finished() {
 		// Wake up at the deadline, which no watch reports: every unfinished
 		// job, queued ones included, so that a building never admitted is
 		// written Expired, its residents missed, at the deadline.
@@ -267,7 +265,7 @@ func (r *CollectionJobReconciler) jobsOfRound(ctx context.Context, obj client.Ob
 	var out []reconcile.Request
 	for i := range jobs.Items {
 		j := &jobs.Items[i]
-		if round.Controls(tr, j) && !collection.Finished(j.Status.Phase) {
+		if round.Controls(tr, j) && !j.Status.Phase.Finished() {
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(j)})
 		}
 	}
@@ -276,13 +274,12 @@ func (r *CollectionJobReconciler) jobsOfRound(ctx context.Context, obj client.Ob
 
 func (r *CollectionJobReconciler) forget(key client.ObjectKey) {
 	r.written.forget(key)
-	if l, ok := r.Executor.(*LocalExecutor); ok {
-		l.Forget(key)
-	}
+	r.Executor.Forget(key)
 }
 
 // SetupWithManager registers the controller: it watches CollectionJobs,
-// their visit Jobs, and the local executor's finished visits.
+// their visit Jobs, and what the executor adds (Executor.Setup: the local
+// executor's finished visits).
 func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
@@ -302,15 +299,8 @@ func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(collectionJobLogger(mgr)).
 		Named("collectionjob")
-	if l, ok := r.Executor.(*LocalExecutor); ok {
-		b = b.WatchesRawSource(source.Channel(l.Done, &handler.EnqueueRequestForObject{}))
-		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-			<-ctx.Done()
-			l.Shutdown()
-			return nil
-		})); err != nil {
-			return err
-		}
+	if err := r.Executor.Setup(mgr, b); err != nil {
+		return err
 	}
 	return b.Complete(requeueOnConflict(r))
 }
@@ -324,7 +314,7 @@ func recordMetrics(cj *sweepv1alpha1.CollectionJob, d collection.Decision, obs c
 			metrics.VisitDuration.WithLabelValues(cj.Namespace).Observe(now.Sub(obs.Started).Seconds())
 		}
 	}
-	if collection.Finished(d.Status.Phase) && !collection.Finished(cj.Status.Phase) && d.Status.StartTime != nil {
+	if d.Status.Phase.Finished() && !cj.Status.Phase.Finished() && d.Status.StartTime != nil {
 		metrics.BuildingDuration.WithLabelValues(cj.Namespace, string(d.Status.Phase)).Observe(now.Sub(d.Status.StartTime.Time).Seconds())
 	}
 }

@@ -253,8 +253,8 @@ func TestCrashingCollectorIsRetriedThenFails(t *testing.T) {
 		pokeJob(t, ns, name)
 	}
 	cj := awaitPhase(t, ns, name, sweepv1alpha1.JobFailed, 1)
-	c := meta.FindStatusCondition(cj.Status.Conditions, collection.ConditionFailed)
-	if c == nil || c.Reason != collection.ReasonVisitFailed || !strings.Contains(c.Message, "visit 1") || !strings.Contains(c.Message, "BackoffLimitExceeded") {
+	c := meta.FindStatusCondition(cj.Status.Conditions, sweepv1alpha1.ConditionFailed)
+	if c == nil || c.Reason != sweepv1alpha1.ReasonVisitFailed || !strings.Contains(c.Message, "visit 1") || !strings.Contains(c.Message, "BackoffLimitExceeded") {
 		t.Errorf("Failed condition does not name the visit and the cause: %+v", c)
 	}
 	if cj.Status.Sampled != 0 || cj.Status.Missed != 100 {
@@ -293,7 +293,7 @@ func TestJobThatSucceedsWithoutAReportIsAFailedAttempt(t *testing.T) {
 	if got := kubelet.jobs(); !slices.Equal(got, []string{name + "-v1", name + "-v1-r1"}) {
 		t.Errorf("visit Jobs %v", got)
 	}
-	await(t, "the NoFinalReport event", func() (bool, error) { return jobEvents(t, ns, name)[collection.ReasonNoFinalReport] != "", nil })
+	await(t, "the NoFinalReport event", func() (bool, error) { return jobEvents(t, ns, name)[sweepv1alpha1.ReasonNoFinalReport] != "", nil })
 }
 
 func TestImpossibleAndStaleReportsAreIgnored(t *testing.T) {
@@ -321,8 +321,8 @@ func TestImpossibleAndStaleReportsAreIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	await(t, "the impossible report ignored", func() (bool, error) {
-		c := meta.FindStatusCondition(getJob(t, ns, name).Status.Conditions, collection.ConditionReportIgnored)
-		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == collection.ReasonBadReport, nil
+		c := meta.FindStatusCondition(getJob(t, ns, name).Status.Conditions, sweepv1alpha1.ConditionReportIgnored)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == sweepv1alpha1.ReasonImpossibleReport, nil
 	})
 	// A report for a visit that has not begun.
 	future := a
@@ -331,8 +331,8 @@ func TestImpossibleAndStaleReportsAreIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	await(t, "the report for another visit ignored", func() (bool, error) {
-		c := meta.FindStatusCondition(getJob(t, ns, name).Status.Conditions, collection.ConditionReportIgnored)
-		return c != nil && c.Reason == collection.ReasonWrongVisit, nil
+		c := meta.FindStatusCondition(getJob(t, ns, name).Status.Conditions, sweepv1alpha1.ConditionReportIgnored)
+		return c != nil && c.Reason == sweepv1alpha1.ReasonReportForAnotherVisit, nil
 	})
 	cj = getJob(t, ns, name)
 	if cj.Status.Sampled != 30 || cj.Status.Phase != sweepv1alpha1.JobActive {
@@ -341,7 +341,7 @@ func TestImpossibleAndStaleReportsAreIgnored(t *testing.T) {
 	// Events are written asynchronously by the broadcaster, so await them.
 	await(t, "Warning events for both ignored reports", func() (bool, error) {
 		ev := jobEvents(t, ns, name)
-		return ev[collection.ReasonBadReport] != "" && ev[collection.ReasonWrongVisit] != "", nil
+		return ev[sweepv1alpha1.ReasonImpossibleReport] != "" && ev[sweepv1alpha1.ReasonReportForAnotherVisit] != "", nil
 	})
 
 	close(release)

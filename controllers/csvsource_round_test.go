@@ -203,7 +203,7 @@ func TestCSVSourceBadExportsThroughARound(t *testing.T) {
 	} {
 		name := jobName(t, ns, "csv", building)
 		st := getJob(t, ns, name).Status
-		c := meta.FindStatusCondition(st.Conditions, collection.ConditionFailed)
+		c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionFailed)
 		if st.Phase != sweepv1alpha1.JobFailed || st.FailedAttempts != collection.MaxAttempts || st.Sampled != 0 || st.Missed != 7 || c == nil {
 			t.Errorf("%s: %+v; want Failed after %d attempts with its 7 residents missed", building, st, collection.MaxAttempts)
 			continue
@@ -290,7 +290,7 @@ func checkRosterRound(t *testing.T, ns, name string) {
 				b.name, st.Phase, st.Sampled, st.Missed, st.ExtraSampled, st.HomeVisited, st.MissedHouseholds, st.Conditions,
 				b.sampled, b.missed, b.extra, b.home, b.missedHouseholds)
 		}
-		if c := meta.FindStatusCondition(st.Conditions, collection.ConditionReportIgnored); c != nil && c.Status == metav1.ConditionTrue {
+		if c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionReportIgnored); c != nil && c.Status == metav1.ConditionTrue {
 			t.Errorf("%s: a report was ignored: %s", b.name, c.Message)
 		}
 		sampled, missed, extra = sampled+int64(b.sampled), missed+int64(b.missed), extra+int64(b.extra)
@@ -515,7 +515,7 @@ func TestCSVSourceReasonNotesDoNotLeak(t *testing.T) {
 	}
 	name := jobName(t, ns, "csv", "b-note")
 	note := getJob(t, ns, name).Status
-	c := meta.FindStatusCondition(note.Conditions, collection.ConditionFailed)
+	c := meta.FindStatusCondition(note.Conditions, sweepv1alpha1.ConditionFailed)
 	if note.Phase != sweepv1alpha1.JobFailed || c == nil {
 		t.Fatalf("b-note: %+v; want Failed", note)
 	}

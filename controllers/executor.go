@@ -19,6 +19,10 @@ package controllers
 import (
 	"context"
 
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
 )
@@ -35,7 +39,20 @@ type Executor interface {
 	Observe(ctx context.Context, cj *sweepv1alpha1.CollectionJob, name string) (collection.Observed, error)
 	// Stop stops attempt `name`; stopping one that is gone is not an error.
 	Stop(ctx context.Context, cj *sweepv1alpha1.CollectionJob, name string) error
+	// Forget drops what the executor keeps of a CollectionJob that finished
+	// or is gone.
+	Forget(key types.NamespacedName)
+	// Setup adds to the collection controller what must wake it when an
+	// attempt changes without an API write it watches, and to the manager
+	// what must stop with it. It is called once, before the manager starts.
+	Setup(mgr manager.Manager, b *builder.Builder) error
 }
+
+var (
+	_ Executor       = (*JobExecutor)(nil)
+	_ Executor       = (*LocalExecutor)(nil)
+	_ deadlineKeeper = (*JobExecutor)(nil)
+)
 
 // deadlineKeeper is an executor whose running visits carry a deadline of
 // their own (the job executor's visit Jobs: activeDeadlineSeconds). The

@@ -34,7 +34,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
@@ -174,6 +176,14 @@ func (e *JobExecutor) Stop(ctx context.Context, cj *sweepv1alpha1.CollectionJob,
 	}
 	return nil
 }
+
+// Forget does nothing: the job executor keeps nothing per CollectionJob
+// (its visit Jobs are owned by it and go with it).
+func (e *JobExecutor) Forget(types.NamespacedName) {}
+
+// Setup adds nothing: the collection controller owns the visit Jobs, so
+// their changes wake it already.
+func (e *JobExecutor) Setup(manager.Manager, *builder.Builder) error { return nil }
 
 // visitJob is the Job of one visit attempt: the round's pod template (or
 // the default collector pod) with the assignment in every container's

@@ -23,8 +23,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
@@ -210,6 +214,18 @@ func (e *LocalExecutor) Forget(key types.NamespacedName) {
 		r.cancel()
 	}
 	delete(e.runs, key)
+}
+
+// Setup makes the collection controller watch the executor's finished
+// visits (Done), which no API write announces, and stops every visit under
+// way when the manager stops.
+func (e *LocalExecutor) Setup(mgr manager.Manager, b *builder.Builder) error {
+	b.WatchesRawSource(source.Channel(e.Done, &handler.EnqueueRequestForObject{}))
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		e.Shutdown()
+		return nil
+	}))
 }
 
 // Shutdown stops every visit under way.

@@ -48,7 +48,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
-	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/collector"
 )
 
@@ -604,7 +603,7 @@ func (w *raceWatch) observe(cj *sweepv1alpha1.CollectionJob) {
 	if st.FailedAttempts != 0 {
 		w.t.Errorf("%s: a failed attempt although the collector reported every time: %+v", cj.Spec.Building, st)
 	}
-	if c := meta.FindStatusCondition(st.Conditions, collection.ConditionReportIgnored); c != nil {
+	if c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionReportIgnored); c != nil {
 		w.t.Errorf("%s: a report was ignored: %s", cj.Spec.Building, c.Message)
 	}
 	if st.Sampled == 0 {
@@ -658,7 +657,7 @@ func TestOpsEditsARunningRoundWhileCollectorsReport(t *testing.T) {
 			}
 			reported[cj.Name] = r.DeepCopy()
 		}
-		if c := meta.FindStatusCondition(cj.Status.Conditions, collection.ConditionReportIgnored); c != nil {
+		if c := meta.FindStatusCondition(cj.Status.Conditions, sweepv1alpha1.ConditionReportIgnored); c != nil {
 			t.Errorf("%s: a report was ignored: %s", cj.Spec.Building, c.Message)
 		}
 	})

@@ -106,7 +106,7 @@ func (f *fieldTeams) observe(ctx context.Context, typ watch.EventType, j *sweepv
 		case round.HoldsTeam(&s):
 			busy++
 			holding = append(holding, s.Name)
-		case s.Spec.Suspend && !round.Finished(&s):
+		case s.Spec.Suspend && !s.Status.Phase.Finished():
 			queued++
 		}
 	}

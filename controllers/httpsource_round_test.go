@@ -188,7 +188,7 @@ func TestHTTPSourceFailuresThroughARound(t *testing.T) {
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, budget, true, func(context.Context) (bool, error) {
 		done := 0
 		for _, j := range listJobs(t, ns) {
-			if collection.Finished(j.Status.Phase) {
+			if j.Status.Phase.Finished() {
 				done++
 			}
 		}
@@ -215,10 +215,10 @@ func TestHTTPSourceFailuresThroughARound(t *testing.T) {
 	} {
 		name := jobName(t, ns, "registry", building)
 		cj := getJob(t, ns, name)
-		c := meta.FindStatusCondition(cj.Status.Conditions, collection.ConditionFailed)
-		if cj.Status.Phase != sweepv1alpha1.JobFailed || c == nil || c.Reason != collection.ReasonVisitFailed || cj.Status.FailedAttempts != collection.MaxAttempts {
+		c := meta.FindStatusCondition(cj.Status.Conditions, sweepv1alpha1.ConditionFailed)
+		if cj.Status.Phase != sweepv1alpha1.JobFailed || c == nil || c.Reason != sweepv1alpha1.ReasonVisitFailed || cj.Status.FailedAttempts != collection.MaxAttempts {
 			t.Errorf("%s: phase %s after %d failed attempts, Failed condition %+v; want Failed with reason %s after %d attempts",
-				building, cj.Status.Phase, cj.Status.FailedAttempts, c, collection.ReasonVisitFailed, collection.MaxAttempts)
+				building, cj.Status.Phase, cj.Status.FailedAttempts, c, sweepv1alpha1.ReasonVisitFailed, collection.MaxAttempts)
 			continue
 		}
 		for _, s := range append(says, "Gave up after 3 attempts of visit 1") {
@@ -373,7 +373,7 @@ func TestHTTPSourceErrorReachesTheJobWithTheJobExecutor(t *testing.T) {
 		advanceToNextVisits(t, ns, clk)
 		return false, nil
 	})
-	c := meta.FindStatusCondition(getJob(t, ns, name).Status.Conditions, collection.ConditionFailed)
+	c := meta.FindStatusCondition(getJob(t, ns, name).Status.Conditions, sweepv1alpha1.ConditionFailed)
 	want := "answered 503 Service Unavailable for building b-503 visit 1: registry closed for maintenance until 06:00"
 	if c == nil || !strings.Contains(c.Message, "BackoffLimitExceeded") || !strings.Contains(c.Message, want) {
 		t.Errorf("Failed condition %+v; want the Job's reason and the collector's %q", c, want)

@@ -144,7 +144,7 @@ func (r *LabReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	for _, p := range pools {
 		unresolved = unresolved || p.Status.Phase != sweepv1alpha1.PoolResolved
 	}
-	if round.Final(tr.Status.Phase) && !unresolved && tr.Status.CompletionTime != nil &&
+	if tr.Status.Phase.Finished() && !unresolved && tr.Status.CompletionTime != nil &&
 		now.After(tr.Status.CompletionTime.Add(labKeepPolling)) {
 		return ctrl.Result{}, nil
 	}

@@ -33,7 +33,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
-	"github.com/masstesting/sweep/internal/round"
 )
 
 // The mop-up tests through the http and csv sources (issue 18) run a main
@@ -313,7 +312,7 @@ func TestHTTPSourceMopUpRoundThroughTheRegistry(t *testing.T) {
 	untilFinal := func(name string) {
 		t.Helper()
 		await(t, name+" finished", func() (bool, error) {
-			if round.Final(getRound(t, ns, name).Status.Phase) {
+			if getRound(t, ns, name).Status.Phase.Finished() {
 				return true, nil
 			}
 			// A failed visit is retried 10 s and 20 s later on the round
@@ -397,7 +396,7 @@ func TestCSVSourceMopUpRoundThroughTheExport(t *testing.T) {
 	}
 	dumpOnFailure(t, ns, mopUp)
 	await(t, mopUp+" finished", func() (bool, error) {
-		return round.Final(getRound(t, ns, mopUp).Status.Phase), nil
+		return getRound(t, ns, mopUp).Status.Phase.Finished(), nil
 	})
 	checkMopUpThroughSource(t, ns, main, mopUp)
 

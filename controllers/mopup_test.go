@@ -152,7 +152,7 @@ func TestScheduleCreatesTheMopUpRoundAfterTheRound(t *testing.T) {
 		return len(roundJobs(t, ns, mopUp)) > 0, nil
 	})
 	await(t, mopUp+" finished", func() (bool, error) {
-		return round.Final(getRound(t, ns, mopUp).Status.Phase), nil
+		return getRound(t, ns, mopUp).Status.Phase.Finished(), nil
 	})
 	checkMopUpOf(t, ns, main, mopUp)
 	st := getRound(t, ns, mopUp).Status
@@ -197,12 +197,12 @@ func TestMopUpRoundWaitsForItsEarlierRound(t *testing.T) {
 		t.Helper()
 		await(t, "mop-up waiting: "+reason, func() (bool, error) {
 			tr := getRound(t, ns, "again")
-			c := meta.FindStatusCondition(tr.Status.Conditions, round.ConditionProgressing)
+			c := meta.FindStatusCondition(tr.Status.Conditions, sweepv1alpha1.ConditionProgressing)
 			return tr.Status.Phase == sweepv1alpha1.RoundPending && c != nil && c.Reason == reason, nil
 		})
 	}
-	awaitProgressing(round.ReasonEarlierRoundNotFound)
-	awaitRoundEvents(t, ns, "again", round.ReasonEarlierRoundNotFound)
+	awaitProgressing(sweepv1alpha1.ReasonEarlierRoundNotFound)
+	awaitRoundEvents(t, ns, "again", sweepv1alpha1.ReasonEarlierRoundNotFound)
 
 	// The round it names: held back by suspend, so the mop-up is seen to
 	// wait for it to finish.
@@ -213,7 +213,7 @@ func TestMopUpRoundWaitsForItsEarlierRound(t *testing.T) {
 	if err := k8s.Create(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	awaitProgressing(round.ReasonEarlierRoundRunning)
+	awaitProgressing(sweepv1alpha1.ReasonEarlierRoundNotFinished)
 	if n := len(roundJobs(t, ns, "again")); n != 0 {
 		t.Fatalf("the mop-up has %d jobs before its earlier round finished", n)
 	}
@@ -221,7 +221,7 @@ func TestMopUpRoundWaitsForItsEarlierRound(t *testing.T) {
 		t.Fatal(err)
 	}
 	await(t, "both rounds finished", func() (bool, error) {
-		return getRound(t, ns, "first").Status.Phase == sweepv1alpha1.RoundCompleted && round.Final(getRound(t, ns, "again").Status.Phase), nil
+		return getRound(t, ns, "first").Status.Phase == sweepv1alpha1.RoundCompleted && getRound(t, ns, "again").Status.Phase.Finished(), nil
 	})
 	if getRound(t, ns, "first").Status.Residents.Missed == 0 {
 		t.Fatal("the first round missed nobody: the test proves nothing")

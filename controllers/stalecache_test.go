@@ -24,10 +24,13 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
@@ -120,6 +123,10 @@ func (e *scriptedExecutor) Observe(_ context.Context, _ *sweepv1alpha1.Collectio
 	}
 	return obs, nil
 }
+
+func (e *scriptedExecutor) Forget(types.NamespacedName) {}
+
+func (e *scriptedExecutor) Setup(manager.Manager, *builder.Builder) error { return nil }
 
 func (e *scriptedExecutor) Stop(_ context.Context, _ *sweepv1alpha1.CollectionJob, name string) error {
 	e.mu.Lock()

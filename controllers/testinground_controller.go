@@ -175,7 +175,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 		plan.Wait = round.MopUpWait(&tr, base.round, base.jobs, jobs)
 		plan.Fixed = plan.Wait == nil
-		if plan.Wait != nil && plan.Wait.Reason == round.ReasonEarlierJobsFinishing {
+		if plan.Wait != nil && plan.Wait.Reason == sweepv1alpha1.ReasonEarlierBuildingsFinishing {
 			// Its jobs' events wake the earlier round, not this one; they
 			// are written Expired moments after its deadline.
 			wake.at(earlierJobsRetry)
@@ -213,7 +213,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	// Admit as many queued jobs as there are free teams: the retests of
 	// positive pools first, also once the round's own sweep is over.
 	if phase := round.PhaseOf(&tr, jobs, plan, now); phase == sweepv1alpha1.RoundRunning ||
-		round.Final(phase) && !tr.Spec.Suspend && round.RetestsWaiting(all) {
+		phase.Finished() && !tr.Spec.Suspend && round.RetestsWaiting(all) {
 		if err := r.admit(ctx, &tr, all); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -277,7 +277,7 @@ func (r *TestingRoundReconciler) expireByTTL(ctx context.Context, tr *sweepv1alp
 	// Positive pools still being chased keep the round: deleting it would
 	// delete them and their retests. Resolving the last one brings the
 	// round back here (its pools are watched).
-	if ttl == nil || !round.Final(tr.Status.Phase) || tr.Status.CompletionTime == nil || round.PoolsUnresolved(tr.Status.PositivePools) {
+	if ttl == nil || !tr.Status.Phase.Finished() || tr.Status.CompletionTime == nil || round.PoolsUnresolved(tr.Status.PositivePools) {
 		return false, 0
 	}
 	left := tr.Status.CompletionTime.Add(time.Duration(*ttl) * time.Second).Sub(now)
@@ -803,7 +803,7 @@ func enqueueRoundOf(delay time.Duration, pace func(types.NamespacedName) time.Du
 	}
 	finished := func(obj client.Object) bool {
 		j, ok := obj.(*sweepv1alpha1.CollectionJob)
-		return ok && round.Finished(j)
+		return ok && j.Status.Phase.Finished()
 	}
 	return handler.Funcs{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {

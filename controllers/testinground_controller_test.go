@@ -131,7 +131,7 @@ func TestRoundExpandsAdmitsByTeamsSealedFirstAndCompletes(t *testing.T) {
 	if st.StartTime == nil || st.CompletionTime == nil || st.ObservedGeneration != tr.Generation {
 		t.Errorf("times or observedGeneration missing: %+v", st)
 	}
-	if c := meta.FindStatusCondition(st.Conditions, round.ConditionComplete); c == nil || c.Status != metav1.ConditionTrue {
+	if c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionComplete); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("Complete condition: %+v", c)
 	}
 	awaitRoundEvents(t, ns, "today", "Started", "Progress", "Completed")
@@ -198,7 +198,7 @@ func TestRoundWindowSuspendAndDeadline(t *testing.T) {
 		st := getRound(t, ns, "window").Status
 		return st.Phase == sweepv1alpha1.RoundSuspended && st.Buildings.Completed == teams && st.Buildings.Active == 0 && st.Buildings.Queued == n-teams, nil
 	})
-	c := meta.FindStatusCondition(getRound(t, ns, "window").Status.Conditions, round.ConditionSuspended)
+	c := meta.FindStatusCondition(getRound(t, ns, "window").Status.Conditions, sweepv1alpha1.ConditionSuspended)
 	if c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("Suspended condition: %+v", c)
 	}
@@ -232,7 +232,7 @@ func TestRoundWindowSuspendAndDeadline(t *testing.T) {
 	if a, _ := field.snapshot(); len(a) != 2*teams {
 		t.Errorf("%d admissions, want %d: nothing is admitted after the deadline", len(a), 2*teams)
 	}
-	if c := meta.FindStatusCondition(st.Conditions, round.ConditionDeadlineExceeded); c == nil || c.Status != metav1.ConditionTrue || c.Reason != round.ReasonDeadlinePassed {
+	if c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionDeadlineExceeded); c == nil || c.Status != metav1.ConditionTrue || c.Reason != sweepv1alpha1.ReasonDeadlinePassed {
 		t.Errorf("DeadlineExceeded condition: %+v", c)
 	}
 	awaitRoundEvents(t, ns, "window", "Started", "Suspended", "Resumed", "DeadlineExceeded")
@@ -396,9 +396,9 @@ func TestBadInputTheSchemaCannotCatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	await(t, "conditions on both bad rounds", func() (bool, error) {
-		a := meta.FindStatusCondition(getRound(t, ns, "nobody").Status.Conditions, round.ConditionProgressing)
-		b := meta.FindStatusCondition(getRound(t, ns, "too-late").Status.Conditions, round.ConditionDeadlineExceeded)
-		return a != nil && a.Reason == round.ReasonNoBuildingsSelected && b != nil && b.Reason == round.ReasonDeadlineAlreadyPassed, nil
+		a := meta.FindStatusCondition(getRound(t, ns, "nobody").Status.Conditions, sweepv1alpha1.ConditionProgressing)
+		b := meta.FindStatusCondition(getRound(t, ns, "too-late").Status.Conditions, sweepv1alpha1.ConditionDeadlineExceeded)
+		return a != nil && a.Reason == sweepv1alpha1.ReasonNoBuildingsSelected && b != nil && b.Reason == sweepv1alpha1.ReasonDeadlineAlreadyPassed, nil
 	})
 	await(t, "the good round's 3 jobs", func() (bool, error) { return getRound(t, ns, "fine").Status.Buildings.Total == 3, nil })
 	if p := getRound(t, ns, "too-late").Status.Phase; p != sweepv1alpha1.RoundDeadlineExceeded {
@@ -411,8 +411,8 @@ func TestBadInputTheSchemaCannotCatch(t *testing.T) {
 		t.Errorf("%d jobs in the namespace, want only the good round's 3", len(listJobs(t, ns)))
 	}
 	await(t, "warning events", func() (bool, error) {
-		return roundEvents(t, ns, "nobody")[round.ReasonNoBuildingsSelected] != "" &&
-			roundEvents(t, ns, "too-late")[round.ReasonDeadlineAlreadyPassed] != "", nil
+		return roundEvents(t, ns, "nobody")[sweepv1alpha1.ReasonNoBuildingsSelected] != "" &&
+			roundEvents(t, ns, "too-late")[sweepv1alpha1.ReasonDeadlineAlreadyPassed] != "", nil
 	})
 }
 

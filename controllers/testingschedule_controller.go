@@ -27,7 +27,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -48,16 +47,6 @@ import (
 // ScheduleFieldOwner is the field manager of the schedule controller's
 // status writes.
 const ScheduleFieldOwner = "sweep-schedule-controller"
-
-// Schedule condition: Ready is True while the schedule creates rounds as
-// planned, False (with the reason) when its schedule, time zone or a
-// duration of its round template cannot be used.
-const (
-	ConditionScheduleReady = "Ready"
-	ReasonScheduled        = "Scheduled"
-	ReasonSuspended        = "Suspended"
-	ReasonInvalidSchedule  = "InvalidSchedule"
-)
 
 // TestingScheduleReconciler creates a TestingSchedule's rounds at their
 // scheduled times, applies its concurrency policy and history limits, and
@@ -125,8 +114,8 @@ func (r *TestingScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if err != nil {
 		// Retrying cannot help: wait for the spec to change, and say why.
 		st.NextScheduleTime = nil
-		if r.setReady(&s, &st, metav1.ConditionFalse, ReasonInvalidSchedule, err.Error()+"; no round is created until it is fixed", now) {
-			r.Recorder.Eventf(&s, nil, corev1.EventTypeWarning, ReasonInvalidSchedule, "Reconcile", "%v", err)
+		if r.setReady(&s, &st, metav1.ConditionFalse, sweepv1alpha1.ReasonInvalidSchedule, err.Error()+"; no round is created until it is fixed", now) {
+			r.Recorder.Eventf(&s, nil, corev1.EventTypeWarning, sweepv1alpha1.ReasonInvalidSchedule, "Reconcile", "%v", err)
 		}
 		return ctrl.Result{}, r.writeStatus(ctx, &s, st)
 	}
@@ -232,10 +221,10 @@ func (r *TestingScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	if s.Spec.Suspend {
 		st.NextScheduleTime = nil
-		r.setReady(&s, &st, metav1.ConditionTrue, ReasonSuspended, "spec.suspend is set: no round is created until it is cleared.", now)
+		r.setReady(&s, &st, metav1.ConditionTrue, sweepv1alpha1.ReasonSuspended, "spec.suspend is set: no round is created until it is cleared.", now)
 	} else {
 		st.NextScheduleTime = &metav1.Time{Time: d.Next}
-		r.setReady(&s, &st, metav1.ConditionTrue, ReasonScheduled, fmt.Sprintf("The next round is due at %s.", d.Next.In(loc).Format(time.RFC3339)), now)
+		r.setReady(&s, &st, metav1.ConditionTrue, sweepv1alpha1.ReasonScheduled, fmt.Sprintf("The next round is due at %s.", d.Next.In(loc).Format(time.RFC3339)), now)
 	}
 	if err := r.writeStatus(ctx, &s, st); err != nil {
 		return ctrl.Result{}, err
@@ -305,8 +294,8 @@ func (r *TestingScheduleReconciler) firstNote(key types.NamespacedName, note str
 
 // setReady sets the Ready condition and reports whether it changed.
 func (r *TestingScheduleReconciler) setReady(s *sweepv1alpha1.TestingSchedule, st *sweepv1alpha1.TestingScheduleStatus, status metav1.ConditionStatus, reason, msg string, now time.Time) bool {
-	return meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: ConditionScheduleReady, Status: status, Reason: reason, Message: msg,
+	return sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{
+		Type: sweepv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg,
 		ObservedGeneration: s.Generation, LastTransitionTime: metav1.Time{Time: now},
 	})
 }

@@ -338,8 +338,8 @@ func TestScheduleWithUnknownTimeZone(t *testing.T) {
 		t.Fatal(err)
 	}
 	await(t, "Ready=False", func() (bool, error) {
-		c := meta.FindStatusCondition(getSchedule(t, ns, "mars").Status.Conditions, ConditionScheduleReady)
-		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == ReasonInvalidSchedule && strings.Contains(c.Message, "spec.timeZone"), nil
+		c := meta.FindStatusCondition(getSchedule(t, ns, "mars").Status.Conditions, sweepv1alpha1.ConditionReady)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == sweepv1alpha1.ReasonInvalidSchedule && strings.Contains(c.Message, "spec.timeZone"), nil
 	})
 	p := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"timeZone":"Asia/Shanghai"}}`))
 	if err := k8s.Patch(context.Background(), s, p); err != nil {
@@ -347,7 +347,7 @@ func TestScheduleWithUnknownTimeZone(t *testing.T) {
 	}
 	await(t, "Ready=True", func() (bool, error) {
 		st := getSchedule(t, ns, "mars").Status
-		c := meta.FindStatusCondition(st.Conditions, ConditionScheduleReady)
+		c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionReady)
 		return c != nil && c.Status == metav1.ConditionTrue && st.NextScheduleTime != nil, nil
 	})
 }

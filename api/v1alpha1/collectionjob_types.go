@@ -41,6 +41,14 @@ const (
 	JobFailed JobPhase = "Failed"
 )
 
+// Finished reports whether a job is done for good: Completed, Expired or
+// Failed. Its phase never changes again: no visit of it starts, it holds
+// no team, and its residents not sampled count as missed. This is the one
+// test of it; the round, the lab, the metrics and `sweep` all use it.
+func (p JobPhase) Finished() bool {
+	return p == JobCompleted || p == JobExpired || p == JobFailed
+}
+
 // MaxMissedHouseholds caps the missed household ids kept per building, so a
 // status stays small; the count of missed residents is always exact.
 const MaxMissedHouseholds = 500
@@ -369,7 +377,7 @@ type CollectionJobStatus struct {
 	NextVisitTime *metav1.Time `json:"nextVisitTime,omitempty"`
 
 	// conditions are the job's conditions, with reasons and messages for
-	// people.
+	// people: Failed and ReportIgnored.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

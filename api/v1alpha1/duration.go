@@ -137,7 +137,9 @@ func (s *TestingScheduleSpec) InvalidDurations() error {
 		invalidDurations("spec.roundTemplate.spec", t.Visits, t.Collector.CollectorSource), after, mopUpDuration)
 }
 
-// DefaultVisitInterval is visits.interval when it is unset.
+// DefaultVisitInterval is visits.interval when it is unset. The CRDs'
+// default (the kubebuilder:default marker on VisitPolicy.Interval) must
+// be the same; TestVisitIntervalDefaultInCRDs holds them together.
 const DefaultVisitInterval = time.Hour
 
 // IntervalOrDefault is the time between visits: the interval, or

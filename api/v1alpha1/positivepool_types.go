@@ -266,7 +266,7 @@ type PositivePoolStatus struct {
 	// +optional
 	ResolvedTime *metav1.Time `json:"resolvedTime,omitempty"`
 	// conditions are the pool's conditions, with reasons and messages for
-	// people.
+	// people: Incomplete.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

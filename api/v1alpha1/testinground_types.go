@@ -51,6 +51,14 @@ const (
 	RoundDeadlineExceeded RoundPhase = "DeadlineExceeded"
 )
 
+// Finished reports whether a round is over for good: Completed or
+// DeadlineExceeded. Its phase never changes again (a deadline moved later
+// reopens nothing), its missed residents are final, and a mop-up round may
+// take its buildings.
+func (p RoundPhase) Finished() bool {
+	return p == RoundCompleted || p == RoundDeadlineExceeded
+}
+
 // CollectorSpec is the collector a round runs for every visit: where it learns
 // who has been sampled and, optionally, the pod it runs in.
 type CollectorSpec struct {
@@ -333,7 +341,8 @@ type TestingRoundStatus struct {
 	EstimatedCompletionTime *metav1.Time `json:"estimatedCompletionTime,omitempty"`
 
 	// conditions are the round's conditions, with reasons and messages for
-	// people.
+	// people: Progressing, Complete, DeadlineExceeded, Suspended and
+	// Simulated.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -157,7 +157,7 @@ func (c *cli) runMissed(ctx context.Context, args []string) error {
 	if list.Source.Simulated() {
 		fmt.Fprintf(c.errOut, "warning: round %s/%s is a drill: these households are simulated, not residents to follow up\n", ns, tr.Name)
 	}
-	if !round.Final(tr.Status.Phase) {
+	if !tr.Status.Phase.Finished() {
 		fmt.Fprintf(c.errOut, "note: round %s/%s is %s: these residents are not sampled yet, not finally missed\n", ns, tr.Name, orDash(string(tr.Status.Phase)))
 	}
 	noteMopUps(c.errOut, mopUps)
@@ -174,7 +174,7 @@ func (c *cli) runMissed(ctx context.Context, args []string) error {
 
 func missedList(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJob, address map[string]string, community, building string) MissedList {
 	out := MissedList{Namespace: tr.Namespace, Round: tr.Name, Phase: tr.Status.Phase, Source: tr.Spec.Collector.Source.Effective(), Buildings: []MissedBuilding{}}
-	final := round.Final(tr.Status.Phase)
+	final := tr.Status.Phase.Finished()
 	for i := range jobs {
 		j := &jobs[i]
 		if j.Spec.Round != tr.Name || (building != "" && j.Spec.Building != building) || (community != "" && round.Community(j) != community) {
@@ -197,7 +197,7 @@ func missedList(tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.CollectionJ
 			// A retest is not a building: its residents are listed under
 			// their pool, and only once it visited or finished (a queued
 			// retest has missed nobody yet).
-			if j.Status.Visits > 0 || round.Finished(j) {
+			if j.Status.Visits > 0 || j.Status.Phase.Finished() {
 				out.Retests = append(out.Retests, MissedRetest{Pool: j.Spec.Retest.Pool, Tube: j.Spec.Retest.Tube, MissedBuilding: mb})
 			}
 			continue

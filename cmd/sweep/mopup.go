@@ -121,7 +121,7 @@ func applyMopUps(l *MissedList, tr *sweepv1alpha1.TestingRound, jobs []sweepv1al
 				continue
 			}
 			if round.IsRetest(j) {
-				if mb, ok := missedEntry(j, m.round.Status.Phase, nil); ok && (j.Status.Visits > 0 || round.Finished(j)) {
+				if mb, ok := missedEntry(j, m.round.Status.Phase, nil); ok && (j.Status.Visits > 0 || j.Status.Phase.Finished()) {
 					mb.Address, mb.LastMissedIn = address[j.Spec.Building], m.round.Name
 					l.Retests = append(l.Retests, MissedRetest{Pool: j.Spec.Retest.Pool, Tube: j.Spec.Retest.Tube, MissedBuilding: mb})
 				}
@@ -133,7 +133,7 @@ func applyMopUps(l *MissedList, tr *sweepv1alpha1.TestingRound, jobs []sweepv1al
 				continue
 			}
 			from[b] = j.Name
-			if j.Status.Visits == 0 && !round.Finished(j) {
+			if j.Status.Visits == 0 && !j.Status.Phase.Finished() {
 				continue // not knocked yet: the earlier round's word stands
 			}
 			mb, missed := missedEntry(j, m.round.Status.Phase, e)
@@ -182,7 +182,7 @@ func missedEntry(j *sweepv1alpha1.CollectionJob, phase sweepv1alpha1.RoundPhase,
 // their residents are not sampled yet, not finally missed.
 func noteMopUps(w io.Writer, mopUps []mopUpRound) {
 	for _, m := range mopUps {
-		if !round.Final(m.round.Status.Phase) {
+		if !m.round.Status.Phase.Finished() {
 			fmt.Fprintf(w, "note: mop-up round %s/%s is %s: its residents are not sampled yet, not finally missed\n",
 				m.round.Namespace, m.round.Name, orDash(string(m.round.Status.Phase)))
 		}

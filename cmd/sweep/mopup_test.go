@@ -73,7 +73,7 @@ func mopUp(t *testing.T, ns, name, of string, phase sweepv1alpha1.RoundPhase, ou
 		if o, ok := outcomes[j.Spec.Building]; ok {
 			j.Status = sweepv1alpha1.CollectionJobStatus{Phase: o.phase, Visits: o.visits, Sampled: o.sampled, MissedHouseholds: o.hh,
 				StartTime: &metav1.Time{Time: start.Add(10 * time.Minute)}}
-			if round.Finished(j) {
+			if j.Status.Phase.Finished() {
 				j.Status.Missed = j.Spec.Expected - o.sampled
 				j.Status.CompletionTime = &metav1.Time{Time: start.Add(time.Hour)}
 			} else {

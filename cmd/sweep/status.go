@@ -99,7 +99,7 @@ func (c *cli) runStatus(ctx context.Context, args []string) error {
 			fmt.Fprintln(c.out, "----", time.Now().Format("15:04:05"))
 		}
 		fmt.Fprint(c.out, buf.String())
-		final := round.Final(tr.Status.Phase)
+		final := tr.Status.Phase.Finished()
 		if final || !*watch {
 			if final {
 				fmt.Fprintln(c.out)

@@ -25,11 +25,11 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/event"
 )
 
 // How a visit attempt ended (Decision.VisitResult, and the result label of
@@ -49,17 +49,6 @@ const MaxAttempts = 3
 // RetryBackoff is the pause after the first failed attempt of a visit; it
 // doubles after each further failure.
 const RetryBackoff = 10 * time.Second
-
-// Condition types and reasons of a CollectionJob.
-const (
-	ConditionFailed        = "Failed"
-	ConditionReportIgnored = "ReportIgnored"
-
-	ReasonVisitFailed   = "VisitFailed"
-	ReasonNoFinalReport = "NoFinalReport"
-	ReasonBadReport     = "ImpossibleReport"
-	ReasonWrongVisit    = "ReportForAnotherVisit"
-)
 
 // VisitState is what the executor sees of a visit attempt.
 type VisitState int
@@ -117,11 +106,6 @@ func FollowRound(cj *sweepv1alpha1.CollectionJob, r *sweepv1alpha1.TestingRound)
 	cj.Spec.Collector = *r.Spec.Collector.CollectorSource.DeepCopy()
 }
 
-// Event is something a person should hear about a job.
-type Event struct {
-	Type, Reason, Message string
-}
-
 // Decision is what the reconciler must do.
 type Decision struct {
 	// Status is the job's new status (without the collector's report).
@@ -139,7 +123,7 @@ type Decision struct {
 	// metrics: ResultComplete, ResultMissed or ResultFailed; empty when none
 	// ended.
 	VisitResult string
-	Events      []Event
+	Events      []event.Event
 }
 
 // VisitName is the name of a visit attempt's Job: "<job>-v<N>", and
@@ -149,11 +133,6 @@ func VisitName(job string, visit, failedAttempts int32) string {
 		return fmt.Sprintf("%s-v%d", job, visit)
 	}
 	return fmt.Sprintf("%s-v%d-r%d", job, visit, failedAttempts)
-}
-
-// Finished reports whether a job is done for good.
-func Finished(p sweepv1alpha1.JobPhase) bool {
-	return p == sweepv1alpha1.JobCompleted || p == sweepv1alpha1.JobExpired || p == sweepv1alpha1.JobFailed
 }
 
 // Decide is the collection controller's one decision function.
@@ -175,7 +154,7 @@ func splitNotSampled(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.Collecti
 	}
 	n := notSampled(cj, st)
 	st.NotSampledByReason = st.NotSampledByReason.Fitted(n)
-	if Finished(st.Phase) {
+	if st.Phase.Finished() {
 		st.Outstanding, st.Missed = 0, n
 		return
 	}
@@ -190,7 +169,7 @@ func decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decisi
 	d := Decision{Status: *cj.Status.DeepCopy()}
 	st := &d.Status
 	st.Report = nil // the collector's field, never written by the operator
-	if Finished(st.Phase) {
+	if st.Phase.Finished() {
 		return d
 	}
 	exp := cj.Spec.Expected
@@ -204,8 +183,8 @@ func decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decisi
 		st.ActiveJob, st.NextVisitTime = "", nil
 		st.Phase = sweepv1alpha1.JobExpired
 		st.CompletionTime = &metav1.Time{Time: now}
-		d.Events = append(d.Events, Event{corev1.EventTypeNormal, "Expired",
-			fmt.Sprintf("Deadline reached after %d visits: %d of %d residents sampled, %d missed.", st.Visits, st.Sampled, exp, notSampled(cj, st))})
+		d.Events = append(d.Events, event.Normal("Expired",
+			fmt.Sprintf("Deadline reached after %d visits: %d of %d residents sampled, %d missed.", st.Visits, st.Sampled, exp, notSampled(cj, st))))
 		return d
 	}
 
@@ -261,10 +240,10 @@ func decide(cj *sweepv1alpha1.CollectionJob, obs Observed, now time.Time) Decisi
 			// twice.
 			d.Start, d.Visit = st.ActiveJob, st.Visits
 		case obs.State == VisitSucceeded:
-			failAttempt(cj, st, &d, now, ReasonNoFinalReport,
+			failAttempt(cj, st, &d, now, sweepv1alpha1.ReasonNoFinalReport,
 				fmt.Sprintf("visit %d: %s finished without a final report from the collector", st.Visits, st.ActiveJob))
 		case obs.State == VisitFailed:
-			failAttempt(cj, st, &d, now, ReasonVisitFailed,
+			failAttempt(cj, st, &d, now, sweepv1alpha1.ReasonVisitFailed,
 				fmt.Sprintf("visit %d: %s failed: %s", st.Visits, st.ActiveJob, obs.Cause))
 		}
 	}
@@ -313,16 +292,16 @@ func failAttempt(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJo
 		st.NextVisitTime = nil
 		st.CompletionTime = &metav1.Time{Time: now}
 		msg := fmt.Sprintf("Gave up after %d attempts of visit %d; last: %s. Residents not sampled (%d) count as missed.", st.FailedAttempts, st.Visits, cause, notSampled(cj, st))
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionFailed, Status: metav1.ConditionTrue,
+		sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{Type: sweepv1alpha1.ConditionFailed, Status: metav1.ConditionTrue,
 			Reason: reason, Message: msg, ObservedGeneration: cj.Generation, LastTransitionTime: metav1.Time{Time: now}})
-		d.Events = append(d.Events, Event{corev1.EventTypeWarning, "Failed", msg})
+		d.Events = append(d.Events, event.Warning("Failed", msg))
 		return
 	}
 	backoff := RetryBackoff << (st.FailedAttempts - 1)
 	st.NextVisitTime = &metav1.Time{Time: now.Add(backoff)}
 	d.RequeueAfter = backoff
-	d.Events = append(d.Events, Event{corev1.EventTypeWarning, reason,
-		fmt.Sprintf("Attempt %d of %s; trying again in %s.", st.FailedAttempts, cause, backoff)})
+	d.Events = append(d.Events, event.Warning(reason,
+		fmt.Sprintf("Attempt %d of %s; trying again in %s.", st.FailedAttempts, cause, backoff)))
 }
 
 // acceptReport takes the collector's report into the status when it is for
@@ -335,10 +314,10 @@ func acceptReport(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJ
 		return false
 	}
 	ignore := func(reason, msg string) bool {
-		if c := meta.FindStatusCondition(st.Conditions, ConditionReportIgnored); c == nil || c.Message != msg || c.Status != metav1.ConditionTrue {
-			d.Events = append(d.Events, Event{corev1.EventTypeWarning, reason, msg})
+		if c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionReportIgnored); c == nil || c.Message != msg || c.Status != metav1.ConditionTrue {
+			d.Events = append(d.Events, event.Warning(reason, msg))
 		}
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReportIgnored, Status: metav1.ConditionTrue,
+		sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{Type: sweepv1alpha1.ConditionReportIgnored, Status: metav1.ConditionTrue,
 			Reason: reason, Message: msg, ObservedGeneration: cj.Generation, LastTransitionTime: metav1.Time{Time: now}})
 		return false
 	}
@@ -346,13 +325,13 @@ func acceptReport(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJ
 		// A report left from the previous visit is normal; one written
 		// after this visit started, or for a visit not begun, is not.
 		if r.Visit > st.Visits || (!obs.Started.IsZero() && r.Time.After(obs.Started)) {
-			return ignore(ReasonWrongVisit, fmt.Sprintf("Ignored a report for visit %d written at %s: the current visit is %d.",
+			return ignore(sweepv1alpha1.ReasonReportForAnotherVisit, fmt.Sprintf("Ignored a report for visit %d written at %s: the current visit is %d.",
 				r.Visit, r.Time.UTC().Format(time.RFC3339), st.Visits))
 		}
 		return false
 	}
 	if problem := impossible(cj, r, st); problem != "" {
-		return ignore(ReasonBadReport, fmt.Sprintf("Ignored the report for visit %d: %s. Results reported earlier are kept.", r.Visit, problem))
+		return ignore(sweepv1alpha1.ReasonImpossibleReport, fmt.Sprintf("Ignored the report for visit %d: %s. Results reported earlier are kept.", r.Visit, problem))
 	}
 	st.Sampled = r.Sampled
 	st.ExtraSampled = r.ExtraSampled
@@ -363,9 +342,9 @@ func acceptReport(cj *sweepv1alpha1.CollectionJob, st *sweepv1alpha1.CollectionJ
 	// collector's report) counts everyone unknown.
 	st.NotSampledByReason = r.MissedByReason.DeepCopy()
 	st.MissedHouseholdReasons = append([]sweepv1alpha1.HouseholdReason(nil), r.MissedHouseholdReasons...)
-	if c := meta.FindStatusCondition(st.Conditions, ConditionReportIgnored); c != nil && c.Status == metav1.ConditionTrue {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReportIgnored, Status: metav1.ConditionFalse,
-			Reason: "ReportAccepted", Message: fmt.Sprintf("The report for visit %d was accepted.", r.Visit),
+	if c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionReportIgnored); c != nil && c.Status == metav1.ConditionTrue {
+		sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{Type: sweepv1alpha1.ConditionReportIgnored, Status: metav1.ConditionFalse,
+			Reason: sweepv1alpha1.ReasonReportAccepted, Message: fmt.Sprintf("The report for visit %d was accepted.", r.Visit),
 			ObservedGeneration: cj.Generation, LastTransitionTime: metav1.Time{Time: now}})
 	}
 	return r.Final

@@ -99,28 +99,28 @@ func TestDecide(t *testing.T) {
 		{"the last visit's report during the next visit is not a warning", newJob(active(2, report(1, 90, true))), Observed{State: VisitRunning, Started: t0.Add(time.Hour)}, t0.Add(time.Hour),
 			sweepv1alpha1.JobActive, 2, 0, "", "", "", ""},
 		{"a report for another visit written now is ignored with a warning", newJob(active(2, report(1, 95, false))), Observed{State: VisitRunning, Started: t0}, t0.Add(time.Hour),
-			sweepv1alpha1.JobActive, 2, 0, "", "", ReasonWrongVisit, ConditionReportIgnored},
+			sweepv1alpha1.JobActive, 2, 0, "", "", sweepv1alpha1.ReasonReportForAnotherVisit, sweepv1alpha1.ConditionReportIgnored},
 		{"sampled above expected is ignored", newJob(active(1, &sweepv1alpha1.VisitReport{Visit: 1, Sampled: 150, Final: true, Time: metav1.Time{Time: t0}})), running, t0,
-			sweepv1alpha1.JobActive, 1, 0, "", "", ReasonBadReport, ConditionReportIgnored},
+			sweepv1alpha1.JobActive, 1, 0, "", "", sweepv1alpha1.ReasonImpossibleReport, sweepv1alpha1.ConditionReportIgnored},
 		{"missed households with nobody missed is ignored", newJob(active(1, report(1, 100, true, "1-101"))), running, t0,
-			sweepv1alpha1.JobActive, 1, 0, "", "", ReasonBadReport, ConditionReportIgnored},
+			sweepv1alpha1.JobActive, 1, 0, "", "", sweepv1alpha1.ReasonImpossibleReport, sweepv1alpha1.ConditionReportIgnored},
 		{"more missed households than missed residents is accepted", newJob(active(1, report(1, 99, true, "1-101", "1-102"))), running, t0,
 			sweepv1alpha1.JobWaiting, 1, 99, "", "", "", ""},
 		{"fewer sampled than already reported is ignored", newJob(func(cj *sweepv1alpha1.CollectionJob) {
 			active(2, report(2, 50, true))(cj)
 			cj.Status.Sampled = 90
-		}), running, t0, sweepv1alpha1.JobActive, 2, 90, "", "", ReasonBadReport, ConditionReportIgnored},
+		}), running, t0, sweepv1alpha1.JobActive, 2, 90, "", "", sweepv1alpha1.ReasonImpossibleReport, sweepv1alpha1.ConditionReportIgnored},
 		{"attempt lost: started again", newJob(active(1, nil)), Observed{State: VisitUnknown}, t0,
 			sweepv1alpha1.JobActive, 1, 0, "r-b1-v1", "", "", ""},
 		{"attempt failed: retry later", newJob(active(1, nil)), Observed{State: VisitFailed, Cause: "BackoffLimitExceeded: pod crashed"}, t0,
-			sweepv1alpha1.JobActive, 1, 0, "", "r-b1-v1", ReasonVisitFailed, ""},
+			sweepv1alpha1.JobActive, 1, 0, "", "r-b1-v1", sweepv1alpha1.ReasonVisitFailed, ""},
 		{"succeeded without a report: a failed attempt", newJob(active(1, nil)), Observed{State: VisitSucceeded}, t0,
-			sweepv1alpha1.JobActive, 1, 0, "", "r-b1-v1", ReasonNoFinalReport, ""},
+			sweepv1alpha1.JobActive, 1, 0, "", "r-b1-v1", sweepv1alpha1.ReasonNoFinalReport, ""},
 		{"third failure: failed", newJob(func(cj *sweepv1alpha1.CollectionJob) {
 			active(1, nil)(cj)
 			cj.Status.FailedAttempts = 2
 			cj.Status.ActiveJob = VisitName(cj.Name, 1, 2)
-		}), Observed{State: VisitFailed, Cause: "pod crashed"}, t0, sweepv1alpha1.JobFailed, 1, 0, "", "r-b1-v1-r2", "Failed", ConditionFailed},
+		}), Observed{State: VisitFailed, Cause: "pod crashed"}, t0, sweepv1alpha1.JobFailed, 1, 0, "", "r-b1-v1-r2", "Failed", sweepv1alpha1.ConditionFailed},
 		{"retry after the pause", newJob(func(cj *sweepv1alpha1.CollectionJob) {
 			active(1, nil)(cj)
 			cj.Status.FailedAttempts, cj.Status.ActiveJob = 1, ""
@@ -150,7 +150,7 @@ func TestDecide(t *testing.T) {
 			// The API's words match the CLI's: residents not sampled are
 			// outstanding while visits remain and missed once finished.
 			switch {
-			case Finished(st.Phase) && !Finished(c.job.Status.Phase):
+			case st.Phase.Finished() && !c.job.Status.Phase.Finished():
 				if st.Outstanding != 0 || st.Sampled+st.Missed != c.job.Spec.Expected {
 					t.Errorf("finished with sampled %d, outstanding %d, missed %d of %d expected", st.Sampled, st.Outstanding, st.Missed, c.job.Spec.Expected)
 				}
@@ -308,7 +308,7 @@ func TestDecideNotSampledByReason(t *testing.T) {
 			if st.NotSampledByReason != nil && st.NotSampledByReason.Total() != int64(st.Outstanding+st.Missed) {
 				t.Errorf("by reason %+v does not add up to %d outstanding + %d missed", st.NotSampledByReason, st.Outstanding, st.Missed)
 			}
-			c := meta.FindStatusCondition(st.Conditions, ConditionReportIgnored)
+			c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionReportIgnored)
 			if ignored := c != nil && c.Status == metav1.ConditionTrue; ignored != tc.ignored {
 				t.Errorf("report ignored %v, want %v (%v)", ignored, tc.ignored, c)
 			} else if ignored && strings.Contains(c.Message, "Canary") {

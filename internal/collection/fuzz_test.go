@@ -120,7 +120,7 @@ func FuzzDecide(f *testing.F) {
 		if st.Missed < 0 || st.Outstanding < 0 || (st.Phase != "" && st.Sampled+st.Outstanding+st.Missed != expected) {
 			t.Fatalf("sampled %d + outstanding %d + missed %d with %d expected (phase %q)", st.Sampled, st.Outstanding, st.Missed, expected, st.Phase)
 		}
-		if st.Phase != "" && !Finished(before.Status.Phase) && (Finished(st.Phase) && st.Outstanding != 0 || !Finished(st.Phase) && st.Missed != 0) {
+		if st.Phase != "" && !before.Status.Phase.Finished() && (st.Phase.Finished() && st.Outstanding != 0 || !st.Phase.Finished() && st.Missed != 0) {
 			t.Fatalf("phase %q with %d outstanding and %d missed", st.Phase, st.Outstanding, st.Missed)
 		}
 		// Not sampled by reason adds up to outstanding + missed, once
@@ -151,7 +151,7 @@ func FuzzDecide(f *testing.F) {
 		if st.Report != nil {
 			t.Fatal("the decision writes status.report, the collector's field")
 		}
-		if Finished(before.Status.Phase) && (st.Phase != before.Status.Phase || st.Sampled != before.Status.Sampled) {
+		if before.Status.Phase.Finished() && (st.Phase != before.Status.Phase || st.Sampled != before.Status.Sampled) {
 			t.Fatalf("a finished job changed: %q/%d to %q/%d", before.Status.Phase, before.Status.Sampled, st.Phase, st.Sampled)
 		}
 		if st.Sampled != sampled && (rep.Visit != before.Status.Visits || before.Status.Phase != sweepv1alpha1.JobActive) {

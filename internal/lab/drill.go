@@ -51,7 +51,7 @@ func Drill(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, n
 	var out []TubeResult
 	for _, j := range jobs {
 		done := j.Status.CompletionTime
-		if done == nil || !collectionFinished(j) {
+		if done == nil || !j.Status.Phase.Finished() {
 			continue
 		}
 		swab := done.Time
@@ -66,14 +66,6 @@ func Drill(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, n
 		out = append(out, drillPooled(d.Seed, r.Name, j, permille, swab, result)...)
 	}
 	return out
-}
-
-func collectionFinished(j *sweepv1alpha1.CollectionJob) bool {
-	switch j.Status.Phase {
-	case sweepv1alpha1.JobCompleted, sweepv1alpha1.JobExpired, sweepv1alpha1.JobFailed:
-		return true
-	}
-	return false
 }
 
 func drillRand(seed int64, parts ...string) *rand.Rand {

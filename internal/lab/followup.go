@@ -25,19 +25,14 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/event"
 	"github.com/masstesting/sweep/internal/round"
 )
-
-// ConditionIncomplete is set on a resolved pool whose retest did not swab
-// every resident of the tube.
-const ConditionIncomplete = "Incomplete"
 
 // PoolName is the name of the PositivePool (and of its retest
 // CollectionJob) for a tube of a round: the round and tube cut to fit, and
@@ -57,8 +52,8 @@ func PoolName(roundName string, roundUID string, tube string) string {
 // Event is something people should hear about a pool.
 type Event struct {
 	// Pool is the pool's name.
-	Pool                  string
-	Type, Reason, Message string
+	Pool string
+	event.Event
 }
 
 // Observed is what the lab controller saw of one round.
@@ -120,9 +115,9 @@ func Decide(o Observed) Decision {
 		p := NewPool(r, res)
 		byTube[t] = p
 		d.NewPools = append(d.NewPools, p)
-		d.Events = append(d.Events, Event{p.Name, corev1.EventTypeWarning, "PositivePool",
+		d.Events = append(d.Events, Event{p.Name, event.Warning("PositivePool",
 			fmt.Sprintf("Pooled tube %s of building %s is positive: %d swabs from %d households to retest one by one.",
-				t, res.Building, res.Swabs, len(res.Households))})
+				t, res.Building, res.Swabs, len(res.Households)))})
 	}
 
 	names := make([]string, 0, len(byTube))
@@ -240,7 +235,7 @@ func PoolStatus(p *sweepv1alpha1.PositivePool, job *sweepv1alpha1.CollectionJob,
 			st.RetestStartTime = job.Status.StartTime.DeepCopy()
 		}
 		switch {
-		case round.Finished(job):
+		case job.Status.Phase.Finished():
 			st.Phase = sweepv1alpha1.PoolAwaitingResults
 			st.RetestCompletionTime = job.Status.CompletionTime.DeepCopy()
 		case !job.Spec.Suspend && job.Status.Phase != "" && job.Status.Phase != sweepv1alpha1.JobQueued:
@@ -283,21 +278,21 @@ func PoolStatus(p *sweepv1alpha1.PositivePool, job *sweepv1alpha1.CollectionJob,
 		if len(st.HouseholdsToSeal) == 0 {
 			msg = fmt.Sprintf("All %d single tubes resulted: none positive.", st.Resulted)
 		}
-		events = append(events, Event{p.Name, corev1.EventTypeNormal, "PoolResolved", msg})
+		events = append(events, Event{p.Name, event.Normal("PoolResolved", msg)})
 		if st.Retested < p.Spec.Swabs {
-			meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionIncomplete, Status: metav1.ConditionTrue,
-				Reason: "ResidentsNotRetested", ObservedGeneration: p.Generation, LastTransitionTime: metav1.Time{Time: now},
+			sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{Type: sweepv1alpha1.ConditionIncomplete, Status: metav1.ConditionTrue,
+				Reason: sweepv1alpha1.ReasonResidentsNotRetested, ObservedGeneration: p.Generation, LastTransitionTime: metav1.Time{Time: now},
 				Message: fmt.Sprintf("%d of the tube's %d residents were not retested before the retest ended; they are missed.", p.Spec.Swabs-st.Retested, p.Spec.Swabs)})
 		}
 	}
 	if st.Phase != old.Phase {
 		switch st.Phase {
 		case sweepv1alpha1.PoolRetesting:
-			events = append(events, Event{p.Name, corev1.EventTypeNormal, "RetestStarted",
-				fmt.Sprintf("A team is retesting households %s one by one.", strings.Join(p.Spec.Households, " "))})
+			events = append(events, Event{p.Name, event.Normal("RetestStarted",
+				fmt.Sprintf("A team is retesting households %s one by one.", strings.Join(p.Spec.Households, " ")))})
 		case sweepv1alpha1.PoolAwaitingResults:
-			events = append(events, Event{p.Name, corev1.EventTypeNormal, "RetestDone",
-				fmt.Sprintf("Retest done: %d of %d residents swabbed; waiting for their single-tube results.", st.Retested, p.Spec.Swabs)})
+			events = append(events, Event{p.Name, event.Normal("RetestDone",
+				fmt.Sprintf("Retest done: %d of %d residents swabbed; waiting for their single-tube results.", st.Retested, p.Spec.Swabs))})
 		}
 	}
 	return st, events

@@ -190,7 +190,7 @@ func TestDecide(t *testing.T) {
 	resolved := sweepv1alpha1.PositivePoolStatus{Phase: sweepv1alpha1.PoolResolved, RetestJob: fPoolName, Retested: 10, Resulted: 10,
 		HouseholdsToSeal: []string{"1-101", "3-303"}, RetestStartTime: at(fStart), RetestCompletionTime: at(fDone), ResolvedTime: at(last)}
 	incomplete := func(missing int32) []metav1.Condition {
-		return []metav1.Condition{{Type: ConditionIncomplete, Status: metav1.ConditionTrue, Reason: "ResidentsNotRetested",
+		return []metav1.Condition{{Type: sweepv1alpha1.ConditionIncomplete, Status: metav1.ConditionTrue, Reason: "ResidentsNotRetested",
 			LastTransitionTime: metav1.Time{Time: fNow},
 			Message:            fmt.Sprintf("%d of the tube's 10 residents were not retested before the retest ended; they are missed.", missing)}}
 	}
@@ -568,7 +568,7 @@ func FuzzPoolStatus(f *testing.F) {
 			if js := job.Status; js.Phase != "" && js.Phase != sweepv1alpha1.JobQueued && js.Sampled+js.Outstanding+js.Missed != p.Spec.Swabs {
 				t.Fatalf("step %d: retest job %s: sampled %d + outstanding %d + missed %d != %d swabs", i, js.Phase, js.Sampled, js.Outstanding, js.Missed, p.Spec.Swabs)
 			}
-			jobDone = jobDone || round.Finished(job)
+			jobDone = jobDone || job.Status.Phase.Finished()
 
 			old := p.Status
 			st, _ := PoolStatus(p, view, tally, now)
@@ -586,9 +586,9 @@ func FuzzPoolStatus(f *testing.F) {
 				t.Fatalf("%s: a resolved pool changed", where)
 			case st.Phase == sweepv1alpha1.PoolResolved && old.Phase != sweepv1alpha1.PoolResolved && (!jobDone || st.Resulted < st.Retested || st.ResolvedTime == nil):
 				t.Fatalf("%s: resolved before the retest ended and every single tube was resulted", where)
-			case st.Phase == sweepv1alpha1.PoolResolved && meta.IsStatusConditionTrue(st.Conditions, ConditionIncomplete) != (st.Retested < p.Spec.Swabs):
+			case st.Phase == sweepv1alpha1.PoolResolved && meta.IsStatusConditionTrue(st.Conditions, sweepv1alpha1.ConditionIncomplete) != (st.Retested < p.Spec.Swabs):
 				t.Fatalf("%s: Incomplete with %d of %d retested", where, st.Retested, p.Spec.Swabs)
-			case view != nil && round.Finished(view) && slices.Index(poolPhases, st.Phase) < 2:
+			case view != nil && view.Status.Phase.Finished() && slices.Index(poolPhases, st.Phase) < 2:
 				t.Fatalf("%s: the retest finished and the pool is not past it", where)
 			case view != nil && st.Retested < view.Status.Sampled:
 				t.Fatalf("%s: retested below the job's sampled", where)

@@ -241,7 +241,7 @@ func (c *RoundCollector) collectRound(ch chan<- prometheus.Metric, tr *sweepv1al
 	if st.CompletionTime != nil {
 		g(roundDone, float64(st.CompletionTime.Unix()), ns, name)
 	}
-	g(roundInterval, visitInterval(tr.Spec.Visits).Seconds(), ns, name)
+	g(roundInterval, tr.Spec.Visits.IntervalOrDefault().Seconds(), ns, name)
 	if tr.Spec.Lab != nil {
 		g(retestWithin, tr.Spec.Lab.RetestWithinOrDefault().Seconds(), ns, name)
 		pc := st.PositivePools
@@ -293,12 +293,6 @@ func supplies(g func(v float64, item, kind string), s sweepv1alpha1.Supplies) {
 	}
 }
 
-// visitInterval is a visit policy's interval, with the API's default (1h)
-// when it is unset, as the collection controller applies it.
-func visitInterval(p sweepv1alpha1.VisitPolicy) time.Duration {
-	return p.IntervalOrDefault()
-}
-
 // LastProgress is the latest sign of progress of a building under way
 // (Active or Waiting): the start of its first visit, its collector's latest
 // report, and, while it waits for a re-knock or a retry, when the next visit
@@ -324,7 +318,7 @@ func LastProgress(j *sweepv1alpha1.CollectionJob) (t time.Time, ok bool) {
 	}
 	if r := st.Report; r != nil {
 		if r.Visit < st.Visits {
-			later(r.Time.Add(visitInterval(j.Spec.Visits)))
+			later(r.Time.Add(j.Spec.Visits.IntervalOrDefault()))
 		} else {
 			later(r.Time.Time)
 		}

@@ -23,18 +23,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
-	"github.com/masstesting/sweep/internal/collection"
 )
-
-// Finished reports whether a job is done for good: Completed, Expired or
-// Failed. A finished job no longer holds a team.
-func Finished(j *sweepv1alpha1.CollectionJob) bool {
-	return collection.Finished(j.Status.Phase)
-}
 
 // HoldsTeam reports whether a job was admitted and has not finished.
 func HoldsTeam(j *sweepv1alpha1.CollectionJob) bool {
-	return !j.Spec.Suspend && !Finished(j)
+	return !j.Spec.Suspend && !j.Status.Phase.Finished()
 }
 
 // Admit returns the queued jobs to admit now, first in the round's order, as
@@ -50,10 +43,10 @@ func Admit(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, p
 		case HoldsTeam(j):
 			busy++
 		case pending.Has(j.Name):
-			if !Finished(j) {
+			if !j.Status.Phase.Finished() {
 				busy++
 			}
-		case j.Spec.Suspend && !Finished(j):
+		case j.Spec.Suspend && !j.Status.Phase.Finished():
 			queued = append(queued, j)
 		}
 	}

@@ -22,23 +22,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/event"
 )
-
-// Event is something a person should hear about a round.
-type Event struct {
-	Type    string // corev1.EventTypeNormal or EventTypeWarning
-	Reason  string
-	Message string
-}
 
 // Events are the transitions between two statuses of a round worth telling
 // people about: start, suspend and resume, each tenth of the buildings done,
 // the deadline, completion, and input the schema could not catch. Nothing is
 // said about single buildings, so a city-wide round makes no event storm.
-func Events(r *sweepv1alpha1.TestingRound, old, cur *sweepv1alpha1.TestingRoundStatus) []Event {
-	var out []Event
+func Events(r *sweepv1alpha1.TestingRound, old, cur *sweepv1alpha1.TestingRoundStatus) []event.Event {
+	var out []event.Event
 	add := func(typ, reason, format string, args ...any) {
-		out = append(out, Event{Type: typ, Reason: reason, Message: fmt.Sprintf(format, args...)})
+		out = append(out, event.Event{Type: typ, Reason: reason, Message: fmt.Sprintf(format, args...)})
 	}
 	b, res := cur.Buildings, cur.Residents
 	if old.StartTime == nil && cur.StartTime != nil {
@@ -62,7 +56,7 @@ func Events(r *sweepv1alpha1.TestingRound, old, cur *sweepv1alpha1.TestingRoundS
 				b.Total, res.Sampled, res.Expected, res.Missed)
 		case sweepv1alpha1.RoundDeadlineExceeded:
 			if DeadlinePassedAtCreation(r) {
-				add(corev1.EventTypeWarning, ReasonDeadlineAlreadyPassed,
+				add(corev1.EventTypeWarning, sweepv1alpha1.ReasonDeadlineAlreadyPassed,
 					"spec.deadline had already passed when the round was created; nothing was swept. Create a new round with a deadline in the future.")
 			} else {
 				add(corev1.EventTypeWarning, "DeadlineExceeded", "Deadline passed with %d of %d buildings unfinished; residents not sampled there count as missed.",
@@ -73,13 +67,13 @@ func Events(r *sweepv1alpha1.TestingRound, old, cur *sweepv1alpha1.TestingRoundS
 	// A mop-up round waiting for the round it mops up says why, once per
 	// reason; a wait that cannot end by itself is a warning.
 	if why := progressingReason(cur); mopUpWaits[why] != "" && why != progressingReason(old) {
-		add(mopUpWaits[why], why, "%s", message(cur, ConditionProgressing))
+		add(mopUpWaits[why], why, "%s", message(cur, sweepv1alpha1.ConditionProgressing))
 	}
-	if old.Phase != cur.Phase && progressingReason(cur) == ReasonNothingToMopUp {
-		add(corev1.EventTypeNormal, ReasonNothingToMopUp, "%s", message(cur, ConditionProgressing))
+	if old.Phase != cur.Phase && progressingReason(cur) == sweepv1alpha1.ReasonNothingToMopUp {
+		add(corev1.EventTypeNormal, sweepv1alpha1.ReasonNothingToMopUp, "%s", message(cur, sweepv1alpha1.ConditionProgressing))
 	}
-	if progressingReason(cur) == ReasonNoBuildingsSelected && progressingReason(old) != ReasonNoBuildingsSelected {
-		add(corev1.EventTypeWarning, ReasonNoBuildingsSelected, "spec.buildingSelector selects no Building in namespace %s.", r.Namespace)
+	if progressingReason(cur) == sweepv1alpha1.ReasonNoBuildingsSelected && progressingReason(old) != sweepv1alpha1.ReasonNoBuildingsSelected {
+		add(corev1.EventTypeWarning, sweepv1alpha1.ReasonNoBuildingsSelected, "spec.buildingSelector selects no Building in namespace %s.", r.Namespace)
 	}
 	return out
 }
@@ -94,10 +88,10 @@ func decile(b sweepv1alpha1.BuildingCounts) int32 {
 
 // mopUpWaits are the reasons a mop-up round waits, with their event type.
 var mopUpWaits = map[string]string{
-	ReasonEarlierRoundRunning:  corev1.EventTypeNormal,
-	ReasonEarlierJobsFinishing: corev1.EventTypeNormal,
-	ReasonEarlierRoundNotFound: corev1.EventTypeWarning,
-	ReasonMopUpOfItself:        corev1.EventTypeWarning,
+	sweepv1alpha1.ReasonEarlierRoundNotFinished:   corev1.EventTypeNormal,
+	sweepv1alpha1.ReasonEarlierBuildingsFinishing: corev1.EventTypeNormal,
+	sweepv1alpha1.ReasonEarlierRoundNotFound:      corev1.EventTypeWarning,
+	sweepv1alpha1.ReasonMopUpOfItself:             corev1.EventTypeWarning,
 }
 
 func message(st *sweepv1alpha1.TestingRoundStatus, condType string) string {
@@ -112,7 +106,7 @@ func message(st *sweepv1alpha1.TestingRoundStatus, condType string) string {
 // progressingReason is the reason of the round's Progressing condition.
 func progressingReason(st *sweepv1alpha1.TestingRoundStatus) string {
 	for _, c := range st.Conditions {
-		if c.Type == ConditionProgressing {
+		if c.Type == sweepv1alpha1.ConditionProgressing {
 			return c.Reason
 		}
 	}

@@ -188,7 +188,7 @@ func FuzzPlanAndAdmit(f *testing.F) {
 		// seen admitted (pending), and the round's order.
 		busy := 0
 		for i := range all {
-			if HoldsTeam(&all[i]) || (pending.Has(all[i].Name) && !Finished(&all[i])) {
+			if HoldsTeam(&all[i]) || (pending.Has(all[i].Name) && !all[i].Status.Phase.Finished()) {
 				busy++
 			}
 		}
@@ -198,7 +198,7 @@ func FuzzPlanAndAdmit(f *testing.F) {
 		}
 		chosen := map[string]bool{}
 		for i, j := range admitted {
-			if !j.Spec.Suspend || Finished(j) || pending.Has(j.Name) {
+			if !j.Spec.Suspend || j.Status.Phase.Finished() || pending.Has(j.Name) {
 				t.Fatalf("admitted %q, which is not queued (suspend=%v phase=%q pending=%v)", j.Name, j.Spec.Suspend, j.Status.Phase, pending.Has(j.Name))
 			}
 			if chosen[j.Name] {
@@ -214,7 +214,7 @@ func FuzzPlanAndAdmit(f *testing.F) {
 		waiting := 0
 		for i := range all {
 			j := &all[i]
-			if !j.Spec.Suspend || Finished(j) || pending.Has(j.Name) || chosen[j.Name] {
+			if !j.Spec.Suspend || j.Status.Phase.Finished() || pending.Has(j.Name) || chosen[j.Name] {
 				continue
 			}
 			waiting++

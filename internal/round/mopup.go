@@ -26,16 +26,7 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
-// Reasons of a mop-up round's Progressing condition while it waits for the
-// round it mops up (spec.mopUpOf).
-const (
-	ReasonEarlierRoundNotFound  = "EarlierRoundNotFound"
-	ReasonEarlierRoundRunning   = "EarlierRoundNotFinished"
-	ReasonEarlierJobsFinishing  = "EarlierBuildingsFinishing"
-	ReasonMopUpOfItself         = "MopUpOfItself"
-	ReasonNothingToMopUp        = "NothingToMopUp"
-	earlierJobsFinishingMessage = "Round %s is %s; %d of its buildings are not written finished yet, so their missed households are not final. The mop-up takes its buildings once they are."
-)
+const earlierJobsFinishingMessage = "Round %s is %s; %d of its buildings are not written finished yet, so their missed households are not final. The mop-up takes its buildings once they are."
 
 // IsMopUp reports whether a job is a building's share of a mop-up round.
 func IsMopUp(j *sweepv1alpha1.CollectionJob) bool {
@@ -61,23 +52,23 @@ func MopUpWait(r, earlier *sweepv1alpha1.TestingRound, earlierJobs, jobs []*swee
 		return nil
 	}
 	if r.Spec.MopUpOf == r.Name {
-		return &Wait{ReasonMopUpOfItself, "spec.mopUpOf names this round itself; a mop-up goes back for an earlier round's missed residents. Create a new round with mopUpOf naming the round to mop up."}
+		return &Wait{sweepv1alpha1.ReasonMopUpOfItself, "spec.mopUpOf names this round itself; a mop-up goes back for an earlier round's missed residents. Create a new round with mopUpOf naming the round to mop up."}
 	}
 	if earlier == nil {
 		if len(jobs) > 0 {
 			return nil
 		}
-		return &Wait{ReasonEarlierRoundNotFound, fmt.Sprintf("Round %s (spec.mopUpOf) does not exist in namespace %s; the mop-up waits for it.", r.Spec.MopUpOf, r.Namespace)}
+		return &Wait{sweepv1alpha1.ReasonEarlierRoundNotFound, fmt.Sprintf("Round %s (spec.mopUpOf) does not exist in namespace %s; the mop-up waits for it.", r.Spec.MopUpOf, r.Namespace)}
 	}
-	if !Final(earlier.Status.Phase) {
+	if !earlier.Status.Phase.Finished() {
 		phase := string(earlier.Status.Phase)
 		if phase == "" {
 			phase = "not started"
 		}
-		return &Wait{ReasonEarlierRoundRunning, fmt.Sprintf("Round %s is %s: its missed residents are known once it finishes. The mop-up takes its buildings then.", earlier.Name, phase)}
+		return &Wait{sweepv1alpha1.ReasonEarlierRoundNotFinished, fmt.Sprintf("Round %s is %s: its missed residents are known once it finishes. The mop-up takes its buildings then.", earlier.Name, phase)}
 	}
 	if n := unfinished(SweepJobs(earlierJobs)); n > 0 {
-		return &Wait{ReasonEarlierJobsFinishing, fmt.Sprintf(earlierJobsFinishingMessage, earlier.Name, earlier.Status.Phase, n)}
+		return &Wait{sweepv1alpha1.ReasonEarlierBuildingsFinishing, fmt.Sprintf(earlierJobsFinishingMessage, earlier.Name, earlier.Status.Phase, n)}
 	}
 	return nil
 }
@@ -85,7 +76,7 @@ func MopUpWait(r, earlier *sweepv1alpha1.TestingRound, earlierJobs, jobs []*swee
 func unfinished(jobs []*sweepv1alpha1.CollectionJob) int {
 	n := 0
 	for _, j := range jobs {
-		if !Finished(j) {
+		if !j.Status.Phase.Finished() {
 			n++
 		}
 	}

@@ -78,15 +78,15 @@ func TestMopUpWait(t *testing.T) {
 		wantInMsg   string
 	}{
 		{name: "not a mop-up round", r: main, earlier: nil},
-		{name: "the earlier round does not exist", r: m, wantReason: ReasonEarlierRoundNotFound, wantInMsg: "Round r (spec.mopUpOf) does not exist in namespace ns"},
+		{name: "the earlier round does not exist", r: m, wantReason: sweepv1alpha1.ReasonEarlierRoundNotFound, wantInMsg: "Round r (spec.mopUpOf) does not exist in namespace ns"},
 		{name: "the earlier round was deleted after the mop-up took its buildings", r: m, jobs: own},
-		{name: "the earlier round runs", r: m, earlier: running, earlierJobs: []*sweepv1alpha1.CollectionJob{done}, wantReason: ReasonEarlierRoundRunning, wantInMsg: "Round r is Running"},
-		{name: "the earlier round has no phase yet", r: m, earlier: unstarted, wantReason: ReasonEarlierRoundRunning, wantInMsg: "Round r is not started"},
+		{name: "the earlier round runs", r: m, earlier: running, earlierJobs: []*sweepv1alpha1.CollectionJob{done}, wantReason: sweepv1alpha1.ReasonEarlierRoundNotFinished, wantInMsg: "Round r is Running"},
+		{name: "the earlier round has no phase yet", r: m, earlier: unstarted, wantReason: sweepv1alpha1.ReasonEarlierRoundNotFinished, wantInMsg: "Round r is not started"},
 		{name: "a building of the earlier round is not written Expired yet", r: m, earlier: main, earlierJobs: []*sweepv1alpha1.CollectionJob{done, lagging},
-			wantReason: ReasonEarlierJobsFinishing, wantInMsg: "1 of its buildings are not written finished"},
+			wantReason: sweepv1alpha1.ReasonEarlierBuildingsFinishing, wantInMsg: "1 of its buildings are not written finished"},
 		{name: "a retest still running does not hold the mop-up back", r: m, earlier: main, earlierJobs: []*sweepv1alpha1.CollectionJob{done, retest}},
 		{name: "every building finished", r: m, earlier: main, earlierJobs: []*sweepv1alpha1.CollectionJob{done}},
-		{name: "a round cannot mop itself up", r: self, earlier: self, wantReason: ReasonMopUpOfItself, wantInMsg: "names this round itself"},
+		{name: "a round cannot mop itself up", r: self, earlier: self, wantReason: sweepv1alpha1.ReasonMopUpOfItself, wantInMsg: "names this round itself"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := MopUpWait(tc.r, tc.earlier, tc.earlierJobs, tc.jobs)
@@ -178,7 +178,7 @@ func TestMopUpJobs(t *testing.T) {
 
 func TestMopUpPhaseAndConditions(t *testing.T) {
 	main, m := mainAndMopUp(sweepv1alpha1.RoundCompleted)
-	waitRunning := &Wait{ReasonEarlierRoundRunning, "Round r is Running: its missed residents are known once it finishes."}
+	waitRunning := &Wait{sweepv1alpha1.ReasonEarlierRoundNotFinished, "Round r is Running: its missed residents are known once it finishes."}
 	mj := NewMopUpJob(m, main, finishedJob(main, "b", "", sweepv1alpha1.JobCompleted, 10, 6, "1-101"))
 	done := mj.DeepCopy()
 	done.Status = sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobCompleted, Sampled: 3, Missed: 1}
@@ -192,23 +192,23 @@ func TestMopUpPhaseAndConditions(t *testing.T) {
 		wantReason string // of Progressing
 	}{
 		{name: "before its start", plan: Plan{Wait: waitRunning}, now: t0.Add(12 * time.Hour),
-			wantPhase: sweepv1alpha1.RoundPending, wantReason: ReasonWaitingForStart},
+			wantPhase: sweepv1alpha1.RoundPending, wantReason: sweepv1alpha1.ReasonWaitingForStart},
 		{name: "started, waiting for the earlier round", plan: Plan{Wait: waitRunning}, now: t0.Add(14 * time.Hour),
-			wantPhase: sweepv1alpha1.RoundPending, wantReason: ReasonEarlierRoundRunning},
+			wantPhase: sweepv1alpha1.RoundPending, wantReason: sweepv1alpha1.ReasonEarlierRoundNotFinished},
 		{name: "still waiting at its deadline", plan: Plan{Wait: waitRunning}, now: t0.Add(17 * time.Hour),
-			wantPhase: sweepv1alpha1.RoundDeadlineExceeded, wantReason: ReasonDeadlinePassed},
+			wantPhase: sweepv1alpha1.RoundDeadlineExceeded, wantReason: sweepv1alpha1.ReasonDeadlinePassed},
 		{name: "nobody to mop up", plan: Plan{Fixed: true}, now: t0.Add(14 * time.Hour),
-			wantPhase: sweepv1alpha1.RoundCompleted, wantReason: ReasonNothingToMopUp},
+			wantPhase: sweepv1alpha1.RoundCompleted, wantReason: sweepv1alpha1.ReasonNothingToMopUp},
 		{name: "a fixed plan still being expanded", plan: Plan{Fixed: true, Unplanned: 3}, now: t0.Add(14 * time.Hour),
-			wantPhase: sweepv1alpha1.RoundRunning, wantReason: ReasonNoBuildingsSelected},
+			wantPhase: sweepv1alpha1.RoundRunning, wantReason: sweepv1alpha1.ReasonNoBuildingsSelected},
 		{name: "sweeping its buildings", jobs: []*sweepv1alpha1.CollectionJob{mj}, plan: Plan{Fixed: true}, now: t0.Add(14 * time.Hour),
-			wantPhase: sweepv1alpha1.RoundRunning, wantReason: ReasonSweeping},
+			wantPhase: sweepv1alpha1.RoundRunning, wantReason: sweepv1alpha1.ReasonSweeping},
 		{name: "every building finished", jobs: []*sweepv1alpha1.CollectionJob{done}, plan: Plan{Fixed: true}, now: t0.Add(15 * time.Hour),
-			wantPhase: sweepv1alpha1.RoundCompleted, wantReason: ReasonAllBuildingsFinished},
+			wantPhase: sweepv1alpha1.RoundCompleted, wantReason: sweepv1alpha1.ReasonAllBuildingsFinished},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := StatusOf(m, tc.jobs, tc.plan, tc.now)
-			c := meta.FindStatusCondition(st.Conditions, ConditionProgressing)
+			c := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionProgressing)
 			if st.Phase != tc.wantPhase || c == nil || c.Reason != tc.wantReason {
 				t.Fatalf("phase %s, Progressing %+v; want %s with reason %s", st.Phase, c, tc.wantPhase, tc.wantReason)
 			}
@@ -216,7 +216,7 @@ func TestMopUpPhaseAndConditions(t *testing.T) {
 				t.Fatalf("message %q, want the wait's", c.Message)
 			}
 			if st.Phase == sweepv1alpha1.RoundDeadlineExceeded {
-				if d := meta.FindStatusCondition(st.Conditions, ConditionDeadlineExceeded); d == nil || !strings.Contains(d.Message, "still waited") {
+				if d := meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionDeadlineExceeded); d == nil || !strings.Contains(d.Message, "still waited") {
 					t.Fatalf("DeadlineExceeded %+v does not say the round was still waiting", d)
 				}
 			}
@@ -239,13 +239,13 @@ func TestMopUpPhaseAndConditions(t *testing.T) {
 func TestMopUpEvents(t *testing.T) {
 	main, m := mainAndMopUp(sweepv1alpha1.RoundCompleted)
 	_ = main
-	waiting := StatusOf(m, nil, Plan{Wait: &Wait{ReasonEarlierRoundNotFound, "Round r (spec.mopUpOf) does not exist"}}, t0.Add(14*time.Hour))
+	waiting := StatusOf(m, nil, Plan{Wait: &Wait{sweepv1alpha1.ReasonEarlierRoundNotFound, "Round r (spec.mopUpOf) does not exist"}}, t0.Add(14*time.Hour))
 	ev := Events(m, &m.Status, &waiting)
-	if len(ev) != 1 || ev[0].Reason != ReasonEarlierRoundNotFound || ev[0].Type != "Warning" || ev[0].Message != "Round r (spec.mopUpOf) does not exist" {
+	if len(ev) != 1 || ev[0].Reason != sweepv1alpha1.ReasonEarlierRoundNotFound || ev[0].Type != "Warning" || ev[0].Message != "Round r (spec.mopUpOf) does not exist" {
 		t.Fatalf("events %+v", ev)
 	}
 	m.Status = waiting
-	again := StatusOf(m, nil, Plan{Wait: &Wait{ReasonEarlierRoundNotFound, "Round r (spec.mopUpOf) does not exist"}}, t0.Add(15*time.Hour))
+	again := StatusOf(m, nil, Plan{Wait: &Wait{sweepv1alpha1.ReasonEarlierRoundNotFound, "Round r (spec.mopUpOf) does not exist"}}, t0.Add(15*time.Hour))
 	if ev := Events(m, &m.Status, &again); len(ev) != 0 {
 		t.Fatalf("the same wait again: events %+v", ev)
 	}
@@ -255,8 +255,8 @@ func TestMopUpEvents(t *testing.T) {
 	for _, e := range ev {
 		reasons = append(reasons, e.Reason)
 	}
-	if !slices.Contains(reasons, ReasonNothingToMopUp) {
-		t.Fatalf("events %v, want %s", reasons, ReasonNothingToMopUp)
+	if !slices.Contains(reasons, sweepv1alpha1.ReasonNothingToMopUp) {
+		t.Fatalf("events %v, want %s", reasons, sweepv1alpha1.ReasonNothingToMopUp)
 	}
 }
 

@@ -57,7 +57,7 @@ func JobResidents(j *sweepv1alpha1.CollectionJob, roundPhase sweepv1alpha1.Round
 		Exempt:       int64(max(j.Spec.Exempt, 0)),
 		HomeVisited:  min(int64(max(j.Status.HomeVisited, 0)), sampled),
 		ExtraSampled: int64(max(j.Status.ExtraSampled, 0)),
-		Over:         Finished(j) || roundPhase == sweepv1alpha1.RoundDeadlineExceeded,
+		Over:         j.Status.Phase.Finished() || roundPhase == sweepv1alpha1.RoundDeadlineExceeded,
 	}
 	if r.Over {
 		r.Missed = expected - sampled

@@ -247,7 +247,7 @@ func FuzzAdmitRetestsFirst(f *testing.F) {
 		building := false
 		for _, j := range got {
 			admitted.Insert(j.Name)
-			if !j.Spec.Suspend || Finished(j) {
+			if !j.Spec.Suspend || j.Status.Phase.Finished() {
 				t.Fatalf("admitted %s, which was not queued", j.Name)
 			}
 			if IsRetest(j) && building {
@@ -257,7 +257,7 @@ func FuzzAdmitRetestsFirst(f *testing.F) {
 		}
 		if building {
 			for i := range jobs {
-				if j := &jobs[i]; IsRetest(j) && j.Spec.Suspend && !Finished(j) && !admitted.Has(j.Name) {
+				if j := &jobs[i]; IsRetest(j) && j.Spec.Suspend && !j.Status.Phase.Finished() && !admitted.Has(j.Name) {
 					t.Fatalf("a building admitted while retest %s waits", j.Name)
 				}
 			}

@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/event"
 )
 
 var t0 = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
@@ -343,9 +344,9 @@ func TestStatusRollsUpJobs(t *testing.T) {
 		t.Errorf("eta = %v, want %v", st.EstimatedCompletionTime, wantETA)
 	}
 	for _, c := range []struct{ typ, status, reason string }{
-		{ConditionProgressing, "True", ReasonSweeping},
-		{ConditionComplete, "False", ReasonBuildingsUnfinished},
-		{ConditionDeadlineExceeded, "False", ReasonBeforeDeadline},
+		{sweepv1alpha1.ConditionProgressing, "True", sweepv1alpha1.ReasonSweeping},
+		{sweepv1alpha1.ConditionComplete, "False", sweepv1alpha1.ReasonBuildingsUnfinished},
+		{sweepv1alpha1.ConditionDeadlineExceeded, "False", sweepv1alpha1.ReasonBeforeDeadline},
 	} {
 		if !hasCondition(st, c.typ, c.status, c.reason) {
 			t.Errorf("no condition %s=%s (%s) in %+v", c.typ, c.status, c.reason, st.Conditions)
@@ -417,10 +418,10 @@ func TestStatusConditionsAndEvents(t *testing.T) {
 
 	// No building selected: a condition and a warning that say so.
 	st := Status(r, nil, 0, t0)
-	if !hasCondition(st, ConditionProgressing, "False", ReasonNoBuildingsSelected) {
+	if !hasCondition(st, sweepv1alpha1.ConditionProgressing, "False", sweepv1alpha1.ReasonNoBuildingsSelected) {
 		t.Errorf("no NoBuildingsSelected condition: %+v", st.Conditions)
 	}
-	if !hasEvent(Events(r, &r.Status, &st), ReasonNoBuildingsSelected) {
+	if !hasEvent(Events(r, &r.Status, &st), sweepv1alpha1.ReasonNoBuildingsSelected) {
 		t.Error("no NoBuildingsSelected event")
 	}
 
@@ -447,7 +448,7 @@ func TestStatusConditionsAndEvents(t *testing.T) {
 		jobs[i].Status.Phase = sweepv1alpha1.JobCompleted
 	}
 	done := Status(r, ptrs(jobs), 0, t0.Add(time.Hour))
-	if done.Phase != sweepv1alpha1.RoundCompleted || !hasCondition(done, ConditionComplete, "True", ReasonAllBuildingsFinished) || done.CompletionTime == nil {
+	if done.Phase != sweepv1alpha1.RoundCompleted || !hasCondition(done, sweepv1alpha1.ConditionComplete, "True", sweepv1alpha1.ReasonAllBuildingsFinished) || done.CompletionTime == nil {
 		t.Errorf("not completed: %+v", done)
 	}
 	if ev := Events(r, &r.Status, &done); !hasEvent(ev, "Completed") || hasEvent(ev, "Progress") {
@@ -458,10 +459,10 @@ func TestStatusConditionsAndEvents(t *testing.T) {
 	late := testRound(2, sweepv1alpha1.OrderSealedFirst)
 	late.CreationTimestamp = metav1.Time{Time: late.Spec.Deadline.Add(time.Minute)}
 	lst := Status(late, nil, 0, late.CreationTimestamp.Time)
-	if lst.Phase != sweepv1alpha1.RoundDeadlineExceeded || !hasCondition(lst, ConditionDeadlineExceeded, "True", ReasonDeadlineAlreadyPassed) {
+	if lst.Phase != sweepv1alpha1.RoundDeadlineExceeded || !hasCondition(lst, sweepv1alpha1.ConditionDeadlineExceeded, "True", sweepv1alpha1.ReasonDeadlineAlreadyPassed) {
 		t.Errorf("late round: %+v", lst)
 	}
-	if !hasEvent(Events(late, &late.Status, &lst), ReasonDeadlineAlreadyPassed) {
+	if !hasEvent(Events(late, &late.Status, &lst), sweepv1alpha1.ReasonDeadlineAlreadyPassed) {
 		t.Error("no DeadlineAlreadyPassed event")
 	}
 	if Expanding(late, late.CreationTimestamp.Time) {
@@ -477,15 +478,15 @@ func TestStatusMarksSimulatedResults(t *testing.T) {
 		status string
 		reason string
 	}{
-		{sweepv1alpha1.SourceDrill, "True", ReasonDrillSource},
-		{"", "True", ReasonDrillSource}, // stored before the source was required: runs the drill
-		{sweepv1alpha1.SourceHTTP, "False", ReasonRecordedSource},
-		{sweepv1alpha1.SourceCSV, "False", ReasonRecordedSource},
+		{sweepv1alpha1.SourceDrill, "True", sweepv1alpha1.ReasonDrillSource},
+		{"", "True", sweepv1alpha1.ReasonDrillSource}, // stored before the source was required: runs the drill
+		{sweepv1alpha1.SourceHTTP, "False", sweepv1alpha1.ReasonRecordedSource},
+		{sweepv1alpha1.SourceCSV, "False", sweepv1alpha1.ReasonRecordedSource},
 	} {
 		r := testRound(2, sweepv1alpha1.OrderSealedFirst)
 		r.Spec.Collector.Source = tc.source
 		st := Status(r, nil, 0, t0)
-		if !hasCondition(st, ConditionSimulated, tc.status, tc.reason) {
+		if !hasCondition(st, sweepv1alpha1.ConditionSimulated, tc.status, tc.reason) {
 			t.Errorf("source %q: want Simulated=%s (%s), got %+v", tc.source, tc.status, tc.reason, st.Conditions)
 		}
 	}
@@ -500,7 +501,7 @@ func hasCondition(st sweepv1alpha1.TestingRoundStatus, typ, status, reason strin
 	return false
 }
 
-func hasEvent(ev []Event, reason string) bool {
+func hasEvent(ev []event.Event, reason string) bool {
 	for _, e := range ev {
 		if e.Reason == reason {
 			return true

@@ -26,45 +26,6 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
-// Condition types of a TestingRound.
-const (
-	// ConditionProgressing is True while buildings are being swept.
-	ConditionProgressing = "Progressing"
-	// ConditionComplete is True when every building finished before the
-	// deadline.
-	ConditionComplete = "Complete"
-	// ConditionDeadlineExceeded is True once the deadline passed with
-	// buildings unfinished.
-	ConditionDeadlineExceeded = "DeadlineExceeded"
-	// ConditionSuspended is True while spec.suspend holds the round.
-	ConditionSuspended = "Suspended"
-	// ConditionSimulated is True while the round's results come from the
-	// drill source: nobody was sampled and its missed households are
-	// invented, so no health code may follow from them.
-	ConditionSimulated = "Simulated"
-)
-
-// Condition reasons, written for people reading `kubectl describe`.
-const (
-	ReasonSweeping              = "Sweeping"
-	ReasonWaitingForStart       = "WaitingForStart"
-	ReasonNoBuildingsSelected   = "NoBuildingsSelected"
-	ReasonSuspended             = "SuspendedByUser"
-	ReasonNotSuspended          = "NotSuspended"
-	ReasonAllBuildingsFinished  = "AllBuildingsFinished"
-	ReasonBuildingsUnfinished   = "BuildingsUnfinished"
-	ReasonDeadlinePassed        = "DeadlinePassed"
-	ReasonDeadlineAlreadyPassed = "DeadlineAlreadyPassed"
-	ReasonBeforeDeadline        = "BeforeDeadline"
-	ReasonDrillSource           = "DrillSource"
-	ReasonRecordedSource        = "RecordedSource"
-)
-
-// Final reports whether a round phase never changes again.
-func Final(p sweepv1alpha1.RoundPhase) bool {
-	return p == sweepv1alpha1.RoundCompleted || p == sweepv1alpha1.RoundDeadlineExceeded
-}
-
 // Plan is what a round knows about the buildings it has no job for yet.
 type Plan struct {
 	// Unplanned counts the buildings to sweep that have no job yet (a city
@@ -95,7 +56,7 @@ func Phase(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, u
 // deadline comes first. It is Pending before its start and while it waits
 // (Plan.Wait).
 func PhaseOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, plan Plan, now time.Time) sweepv1alpha1.RoundPhase {
-	if Final(r.Status.Phase) {
+	if r.Status.Phase.Finished() {
 		return r.Status.Phase
 	}
 	started := r.Spec.Start == nil || !now.Before(r.Spec.Start.Time)
@@ -126,7 +87,7 @@ func PhaseOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob,
 // creation until it ends. A Building that starts matching during that time
 // joins the round.
 func Expanding(r *sweepv1alpha1.TestingRound, now time.Time) bool {
-	return !Final(r.Status.Phase) && now.Before(r.Spec.Deadline.Time)
+	return !r.Status.Phase.Finished() && now.Before(r.Spec.Deadline.Time)
 }
 
 // DeadlinePassedAtCreation reports a round created with a deadline already
@@ -146,7 +107,7 @@ func anyExpired(jobs []*sweepv1alpha1.CollectionJob) bool {
 
 func allFinished(jobs []*sweepv1alpha1.CollectionJob) bool {
 	for _, j := range jobs {
-		if !Finished(j) {
+		if !j.Status.Phase.Finished() {
 			return false
 		}
 	}
@@ -184,7 +145,7 @@ func StatusOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob
 		// timer of its own) is counted expired, and its residents missed
 		// (JobResidents), at once, not once its job catches up.
 		phase := EffectivePhase(j)
-		if !Finished(j) && pastDeadline {
+		if !j.Status.Phase.Finished() && pastDeadline {
 			phase = sweepv1alpha1.JobExpired
 		}
 		switch phase {
@@ -221,7 +182,7 @@ func StatusOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob
 	if st.StartTime == nil && st.Phase == sweepv1alpha1.RoundRunning {
 		st.StartTime = &metav1.Time{Time: now}
 	}
-	if st.CompletionTime == nil && Final(st.Phase) {
+	if st.CompletionTime == nil && st.Phase.Finished() {
 		st.CompletionTime = &metav1.Time{Time: now}
 	}
 	if st.Phase == sweepv1alpha1.RoundRunning && st.StartTime != nil && resolved > 0 && res.Outstanding > 0 {
@@ -241,7 +202,7 @@ func StatusOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob
 // phase that is still suspended is Queued.
 func EffectivePhase(j *sweepv1alpha1.CollectionJob) sweepv1alpha1.JobPhase {
 	switch {
-	case Finished(j) || j.Status.Phase == sweepv1alpha1.JobWaiting:
+	case j.Status.Phase.Finished() || j.Status.Phase == sweepv1alpha1.JobWaiting:
 		return j.Status.Phase
 	case j.Spec.Suspend:
 		return sweepv1alpha1.JobQueued
@@ -253,7 +214,7 @@ func setConditions(r *sweepv1alpha1.TestingRound, st *sweepv1alpha1.TestingRound
 	b := st.Buildings
 	unfinished := b.Total - b.Completed - b.Expired - b.Failed
 	set := func(t string, s metav1.ConditionStatus, reason, msg string) {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		sweepv1alpha1.SetCondition(&st.Conditions, metav1.Condition{
 			Type: t, Status: s, Reason: reason, Message: msg,
 			ObservedGeneration: r.Generation, LastTransitionTime: metav1.Time{Time: now},
 		})
@@ -262,75 +223,75 @@ func setConditions(r *sweepv1alpha1.TestingRound, st *sweepv1alpha1.TestingRound
 	switch st.Phase {
 	case sweepv1alpha1.RoundPending:
 		if r.Spec.Start != nil && now.Before(r.Spec.Start.Time) || plan.Wait == nil {
-			set(ConditionProgressing, metav1.ConditionFalse, ReasonWaitingForStart,
+			set(sweepv1alpha1.ConditionProgressing, metav1.ConditionFalse, sweepv1alpha1.ReasonWaitingForStart,
 				fmt.Sprintf("The round starts at %s; no building is swept before then.", r.Spec.Start.UTC().Format(time.RFC3339)))
 		} else {
-			set(ConditionProgressing, metav1.ConditionFalse, plan.Wait.Reason, plan.Wait.Message)
+			set(sweepv1alpha1.ConditionProgressing, metav1.ConditionFalse, plan.Wait.Reason, plan.Wait.Message)
 		}
 	case sweepv1alpha1.RoundRunning:
 		if b.Total == 0 {
-			set(ConditionProgressing, metav1.ConditionFalse, ReasonNoBuildingsSelected,
+			set(sweepv1alpha1.ConditionProgressing, metav1.ConditionFalse, sweepv1alpha1.ReasonNoBuildingsSelected,
 				fmt.Sprintf("spec.buildingSelector selects no Building in namespace %s: label the buildings to sweep or fix the selector. Buildings that start matching before the deadline join the round.", r.Namespace))
 		} else {
-			set(ConditionProgressing, metav1.ConditionTrue, ReasonSweeping,
+			set(sweepv1alpha1.ConditionProgressing, metav1.ConditionTrue, sweepv1alpha1.ReasonSweeping,
 				fmt.Sprintf("%d of %d buildings finished, %d being swept by %d teams; %d of %d residents sampled.",
 					b.Total-unfinished, b.Total, b.Active+b.Waiting, r.Spec.Teams, st.Residents.Sampled, st.Residents.Expected))
 		}
 	case sweepv1alpha1.RoundSuspended:
-		set(ConditionProgressing, metav1.ConditionFalse, ReasonSuspended,
+		set(sweepv1alpha1.ConditionProgressing, metav1.ConditionFalse, sweepv1alpha1.ReasonSuspended,
 			"spec.suspend is set: no new building is admitted; visits under way finish.")
 	case sweepv1alpha1.RoundCompleted:
 		if b.Total == 0 && r.Spec.MopUpOf != "" {
-			set(ConditionProgressing, metav1.ConditionFalse, ReasonNothingToMopUp,
+			set(sweepv1alpha1.ConditionProgressing, metav1.ConditionFalse, sweepv1alpha1.ReasonNothingToMopUp,
 				fmt.Sprintf("Round %s missed no resident: nobody to go back for.", r.Spec.MopUpOf))
 		} else {
-			set(ConditionProgressing, metav1.ConditionFalse, ReasonAllBuildingsFinished, "Every building finished.")
+			set(sweepv1alpha1.ConditionProgressing, metav1.ConditionFalse, sweepv1alpha1.ReasonAllBuildingsFinished, "Every building finished.")
 		}
 	case sweepv1alpha1.RoundDeadlineExceeded:
-		set(ConditionProgressing, metav1.ConditionFalse, ReasonDeadlinePassed, "The deadline passed; no building is admitted any more.")
+		set(sweepv1alpha1.ConditionProgressing, metav1.ConditionFalse, sweepv1alpha1.ReasonDeadlinePassed, "The deadline passed; no building is admitted any more.")
 	}
 
 	if st.Phase == sweepv1alpha1.RoundSuspended {
-		set(ConditionSuspended, metav1.ConditionTrue, ReasonSuspended, "spec.suspend is set; clear it to resume where the round stopped.")
-	} else if meta.FindStatusCondition(st.Conditions, ConditionSuspended) != nil {
-		set(ConditionSuspended, metav1.ConditionFalse, ReasonNotSuspended, "The round is not suspended.")
+		set(sweepv1alpha1.ConditionSuspended, metav1.ConditionTrue, sweepv1alpha1.ReasonSuspended, "spec.suspend is set; clear it to resume where the round stopped.")
+	} else if meta.FindStatusCondition(st.Conditions, sweepv1alpha1.ConditionSuspended) != nil {
+		set(sweepv1alpha1.ConditionSuspended, metav1.ConditionFalse, sweepv1alpha1.ReasonNotSuspended, "The round is not suspended.")
 	}
 
 	if src := r.Spec.Collector.Source; src.Simulated() {
-		set(ConditionSimulated, metav1.ConditionTrue, ReasonDrillSource,
+		set(sweepv1alpha1.ConditionSimulated, metav1.ConditionTrue, sweepv1alpha1.ReasonDrillSource,
 			"spec.collector.source is drill: every result is simulated for an exercise and its missed households are invented. Do not act on them; a real round names the http or csv source.")
 	} else {
-		set(ConditionSimulated, metav1.ConditionFalse, ReasonRecordedSource,
+		set(sweepv1alpha1.ConditionSimulated, metav1.ConditionFalse, sweepv1alpha1.ReasonRecordedSource,
 			fmt.Sprintf("Results come from the %s source: the district's sampling records.", src))
 	}
 
 	switch st.Phase {
 	case sweepv1alpha1.RoundCompleted:
-		set(ConditionComplete, metav1.ConditionTrue, ReasonAllBuildingsFinished,
+		set(sweepv1alpha1.ConditionComplete, metav1.ConditionTrue, sweepv1alpha1.ReasonAllBuildingsFinished,
 			fmt.Sprintf("All %d buildings finished: %d of %d residents sampled, %d missed.",
 				b.Total, st.Residents.Sampled, st.Residents.Expected, st.Residents.Missed))
 	case sweepv1alpha1.RoundDeadlineExceeded:
-		set(ConditionComplete, metav1.ConditionFalse, ReasonDeadlinePassed, "The deadline passed before every building finished.")
+		set(sweepv1alpha1.ConditionComplete, metav1.ConditionFalse, sweepv1alpha1.ReasonDeadlinePassed, "The deadline passed before every building finished.")
 	default:
-		set(ConditionComplete, metav1.ConditionFalse, ReasonBuildingsUnfinished,
+		set(sweepv1alpha1.ConditionComplete, metav1.ConditionFalse, sweepv1alpha1.ReasonBuildingsUnfinished,
 			fmt.Sprintf("%d of %d buildings are not finished.", unfinished, b.Total))
 	}
 
 	switch {
 	case st.Phase == sweepv1alpha1.RoundDeadlineExceeded && DeadlinePassedAtCreation(r):
-		set(ConditionDeadlineExceeded, metav1.ConditionTrue, ReasonDeadlineAlreadyPassed,
+		set(sweepv1alpha1.ConditionDeadlineExceeded, metav1.ConditionTrue, sweepv1alpha1.ReasonDeadlineAlreadyPassed,
 			fmt.Sprintf("spec.deadline %s had already passed when the round was created, so nothing was swept and no resident was marked missed. Create a new round with a deadline in the future.",
 				r.Spec.Deadline.UTC().Format(time.RFC3339)))
 	case st.Phase == sweepv1alpha1.RoundDeadlineExceeded && plan.Wait != nil && b.Total == 0:
-		set(ConditionDeadlineExceeded, metav1.ConditionTrue, ReasonDeadlinePassed,
+		set(sweepv1alpha1.ConditionDeadlineExceeded, metav1.ConditionTrue, sweepv1alpha1.ReasonDeadlinePassed,
 			fmt.Sprintf("The deadline %s passed while the round still waited, so nothing was swept: %s",
 				r.Spec.Deadline.UTC().Format(time.RFC3339), plan.Wait.Message))
 	case st.Phase == sweepv1alpha1.RoundDeadlineExceeded:
-		set(ConditionDeadlineExceeded, metav1.ConditionTrue, ReasonDeadlinePassed,
+		set(sweepv1alpha1.ConditionDeadlineExceeded, metav1.ConditionTrue, sweepv1alpha1.ReasonDeadlinePassed,
 			fmt.Sprintf("The deadline %s passed with %d of %d buildings unfinished (expired); residents not sampled there count as missed.",
 				r.Spec.Deadline.UTC().Format(time.RFC3339), b.Expired, b.Total))
 	default:
-		set(ConditionDeadlineExceeded, metav1.ConditionFalse, ReasonBeforeDeadline,
+		set(sweepv1alpha1.ConditionDeadlineExceeded, metav1.ConditionFalse, sweepv1alpha1.ReasonBeforeDeadline,
 			fmt.Sprintf("The deadline is %s.", r.Spec.Deadline.UTC().Format(time.RFC3339)))
 	}
 }

@@ -107,7 +107,7 @@ func suppliesAndCommunities(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1
 		c.Expected += jr.Expected
 		c.Sampled += jr.Sampled
 		c.Missed += jr.Missed
-		if Finished(j) {
+		if j.Status.Phase.Finished() {
 			c.Finished++
 		}
 		addCounts(&c.Supplies.Forecast, fc)

@@ -191,7 +191,7 @@ func Decide(in Input) Decision {
 	}
 	d.Active = activeMains
 	for _, r := range mopUps {
-		if !round.Final(r.Phase) {
+		if !r.Phase.Finished() {
 			d.Active = append(d.Active, r.Name)
 		}
 	}
@@ -279,7 +279,7 @@ func decideMopUp(d *Decision, in Input, mains, mopUps []Round) {
 		}
 		last, n = mopUps[i], n+1
 	}
-	if n >= policy.RoundsOrDefault() || !round.Final(last.Phase) || last.Missed <= 0 || last.CompletionTime.IsZero() {
+	if n >= policy.RoundsOrDefault() || !last.Phase.Finished() || last.Missed <= 0 || last.CompletionTime.IsZero() {
 		return
 	}
 	start := last.CompletionTime.Add(policy.After.Duration)

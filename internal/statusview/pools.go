@@ -129,7 +129,7 @@ func retestState(j *sweepv1alpha1.CollectionJob, now time.Time) string {
 		s += fmt.Sprintf(", visit %d", j.Status.Visits)
 	}
 	switch {
-	case round.Finished(j) && round.JobResidents(j, "").Missed > 0:
+	case j.Status.Phase.Finished() && round.JobResidents(j, "").Missed > 0:
 		s += fmt.Sprintf(", %d missed", round.JobResidents(j, "").Missed)
 		if hh := j.Status.MissedHouseholds; len(hh) > 0 {
 			s += " (" + strings.Join(hh[:min(len(hh), 4)], " ")
@@ -138,7 +138,7 @@ func retestState(j *sweepv1alpha1.CollectionJob, now time.Time) string {
 			}
 			s += ")"
 		}
-	case j.Status.NextVisitTime != nil && !round.Finished(j) && !now.IsZero():
+	case j.Status.NextVisitTime != nil && !j.Status.Phase.Finished() && !now.IsZero():
 		s += ", next in " + shortDuration(j.Status.NextVisitTime.Sub(now).Round(time.Second))
 	}
 	return s
@@ -181,7 +181,7 @@ func writePoolSummary(w io.Writer, tr *sweepv1alpha1.TestingRound, all []sweepv1
 			ph = sweepv1alpha1.PoolOpen
 		}
 		missed := "-"
-		if j := retests[p.Name]; j != nil && round.Finished(j) {
+		if j := retests[p.Name]; j != nil && j.Status.Phase.Finished() {
 			missed = fmt.Sprint(round.JobResidents(j, "").Missed)
 			if hh := j.Status.MissedHouseholds; len(hh) > 0 {
 				missed += " (" + strings.Join(hh, " ") + ")"

@@ -158,7 +158,7 @@ func Tree(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.Coll
 			expected += jr.Expected
 			sampled += jr.Sampled
 			missed += jr.Missed
-			if round.Finished(j) {
+			if j.Status.Phase.Finished() {
 				finished++
 			}
 			tubesUsed += round.JobUsed(j, policy).Tubes
@@ -177,7 +177,7 @@ func Tree(w io.Writer, tr *sweepv1alpha1.TestingRound, jobs []sweepv1alpha1.Coll
 			}
 			phase := string(round.EffectivePhase(j))
 			jr := round.JobResidents(j, st.Phase)
-			fin := round.Finished(j)
+			fin := j.Status.Phase.Finished()
 			pct := percent(jr.Sampled+jr.Missed, jr.Expected, jr.Over)
 			next := ""
 			if j.Status.NextVisitTime != nil && !fin {
@@ -241,7 +241,7 @@ func pick(jobs []*sweepv1alpha1.CollectionJob, all bool) (shown, hidden []*sweep
 		switch ph := round.EffectivePhase(j); {
 		case ph == sweepv1alpha1.JobActive || ph == sweepv1alpha1.JobWaiting:
 			return 0
-		case round.Finished(j) && round.JobResidents(j, "").Missed > 0:
+		case j.Status.Phase.Finished() && round.JobResidents(j, "").Missed > 0:
 			return 1
 		case ph == sweepv1alpha1.JobQueued:
 			return 2
