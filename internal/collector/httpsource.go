@@ -31,6 +31,7 @@ import (
 	"time"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/httpretry"
 )
 
 // HTTPSource asks a city's sample-registration system who has been sampled
@@ -52,16 +53,12 @@ type HTTPSource struct {
 	// error, timeout, 408, 429 or 5xx); 0 means one attempt only.
 	Retries int
 	// Backoff is the wait before the first retry; it doubles on each retry
-	// up to httpMaxBackoff. 0 means the default, 500ms.
+	// up to httpretry.MaxBackoff. 0 means the default, 500ms.
 	Backoff time.Duration
 }
 
 const (
 	httpDefaultRetries = 4
-	httpDefaultBackoff = 500 * time.Millisecond
-	// httpMaxBackoff caps both the doubling backoff and a server's
-	// Retry-After, so a confused server cannot park a visit for hours.
-	httpMaxBackoff     = 10 * time.Second
 	httpDefaultTimeout = 30 * time.Second
 	// httpMaxBody bounds what is read from the registry: an answer for one
 	// building is small, and a runaway body must not exhaust the pod.
@@ -73,18 +70,8 @@ const (
 // NewHTTPSource returns an HTTPSource with the defaults: 4 retries, 500ms
 // first backoff doubling up to 10s.
 func NewHTTPSource() *HTTPSource {
-	return &HTTPSource{Client: http.DefaultClient, Retries: httpDefaultRetries, Backoff: httpDefaultBackoff}
+	return &HTTPSource{Client: http.DefaultClient, Retries: httpDefaultRetries, Backoff: httpretry.DefaultBackoff}
 }
-
-// retryableError is a failure worth trying again; after is the server's
-// Retry-After, if it sent one.
-type retryableError struct {
-	err   error
-	after time.Duration
-}
-
-func (e *retryableError) Error() string { return e.err.Error() }
-func (e *retryableError) Unwrap() error { return e.err }
 
 // Visit looks up the building's outcome for the round so far. progress is
 // not called: one lookup has nothing interim to say.
@@ -93,45 +80,24 @@ func (s *HTTPSource) Visit(ctx context.Context, a Assignment, _ func(Outcome)) (
 	if err != nil {
 		return Outcome{}, err
 	}
-	attempts := max(s.Retries, 0) + 1
-	for attempt := 1; ; attempt++ {
-		out, err := s.get(ctx, a, target)
-		if err == nil {
-			return out, nil
-		}
-		var retry *retryableError
-		if !errors.As(err, &retry) {
-			return Outcome{}, err
-		}
-		if attempt == attempts {
-			return Outcome{}, fmt.Errorf("sample registry unavailable after %d attempts: %w", attempts, err)
-		}
-		wait := s.backoff(attempt)
-		if retry.after > 0 {
-			wait = min(retry.after, httpMaxBackoff)
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return Outcome{}, fmt.Errorf("sample registry lookup for building %s visit %d stopped after %d attempts (last: %v): %w",
-				a.Building, a.Visit, attempt, err, ctx.Err())
-		case <-timer.C:
-		}
+	var out Outcome
+	err = httpretry.Do(ctx, max(s.Retries, 0)+1, s.Backoff, func(ctx context.Context) error {
+		var err error
+		out, err = s.get(ctx, a, target)
+		return err
+	})
+	var exhausted *httpretry.Exhausted
+	var stopped *httpretry.Stopped
+	switch {
+	case err == nil:
+		return out, nil
+	case errors.As(err, &exhausted):
+		return Outcome{}, fmt.Errorf("sample registry unavailable after %d attempts: %w", exhausted.Attempts, exhausted.Err)
+	case errors.As(err, &stopped):
+		return Outcome{}, fmt.Errorf("sample registry lookup for building %s visit %d stopped after %d attempts (last: %v): %w",
+			a.Building, a.Visit, stopped.Attempts, stopped.Last, stopped.Err)
 	}
-}
-
-// backoff is the wait after the given failed attempt (1-based).
-func (s *HTTPSource) backoff(attempt int) time.Duration {
-	base := s.Backoff
-	if base <= 0 {
-		base = httpDefaultBackoff
-	}
-	d := base
-	for i := 1; i < attempt && d < httpMaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, httpMaxBackoff)
+	return Outcome{}, err
 }
 
 // samplesURL builds the request URL. The base may carry a path prefix and
@@ -161,7 +127,7 @@ func samplesURL(a Assignment) (string, error) {
 }
 
 // get makes one attempt. Failures worth retrying come back as
-// *retryableError; everything else is final.
+// *httpretry.Error; everything else is final.
 func (s *HTTPSource) get(ctx context.Context, a Assignment, target string) (Outcome, error) {
 	timeout := a.HTTPTimeout
 	if timeout <= 0 {
@@ -197,7 +163,7 @@ func (s *HTTPSource) get(ctx context.Context, a Assignment, target string) (Outc
 			// The caller gave up; trying again would be pointless.
 			return Outcome{}, fmt.Errorf("sample registry lookup for building %s visit %d: %w", a.Building, a.Visit, ctx.Err())
 		case actx.Err() != nil:
-			return Outcome{}, &retryableError{err: fmt.Errorf(
+			return Outcome{}, &httpretry.Error{Err: fmt.Errorf(
 				"sample registry did not answer for building %s visit %d within the %s timeout", a.Building, a.Visit, timeout)}
 		}
 		// url.Error repeats the method and URL; the cause is what matters.
@@ -205,7 +171,7 @@ func (s *HTTPSource) get(ctx context.Context, a Assignment, target string) (Outc
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return Outcome{}, &retryableError{err: fmt.Errorf(
+		return Outcome{}, &httpretry.Error{Err: fmt.Errorf(
 			"could not reach the sample registry for building %s visit %d: %v", a.Building, a.Visit, err)}
 	}
 
@@ -214,7 +180,7 @@ func (s *HTTPSource) get(ctx context.Context, a Assignment, target string) (Outc
 			resp.Status, a.Building, a.Visit, snippet(body, a.HTTPToken))
 		code := resp.StatusCode
 		if code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500 {
-			return Outcome{}, &retryableError{err: err, after: retryAfter(resp.Header.Get("Retry-After"))}
+			return Outcome{}, &httpretry.Error{Err: err, After: httpretry.RetryAfter(resp.Header.Get("Retry-After"))}
 		}
 		return Outcome{}, err
 	}
@@ -223,20 +189,6 @@ func (s *HTTPSource) get(ctx context.Context, a Assignment, target string) (Outc
 			a.Building, a.Visit)
 	}
 	return parseSamples(body, a)
-}
-
-// retryAfter reads a Retry-After header in seconds, capped by
-// httpMaxBackoff. The HTTP-date form is not used by registries we know of
-// and falls back to the normal backoff (0 here).
-func retryAfter(v string) time.Duration {
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n <= 0 {
-		return 0
-	}
-	if n >= int(httpMaxBackoff/time.Second) {
-		return httpMaxBackoff
-	}
-	return time.Duration(n) * time.Second
 }
 
 // snippet is the start of an error body for a message: one line, and with

@@ -296,30 +296,10 @@ func TestHTTPSource429HonoursRetryAfter(t *testing.T) {
 	}
 }
 
-func TestHTTPRetryAfterIsCapped(t *testing.T) {
-	for v, want := range map[string]time.Duration{
-		"3":                             3 * time.Second,
-		"3600":                          httpMaxBackoff,
-		"":                              0,
-		"-1":                            0,
-		"Wed, 21 Oct 2015 07:28:00 GMT": 0, // date form: the normal backoff applies
-	} {
-		if got := retryAfter(v); got != want {
-			t.Errorf("retryAfter(%q) = %s, want %s", v, got, want)
-		}
-	}
-}
-
-func TestHTTPBackoffDoublesUpToTheCap(t *testing.T) {
+func TestNewHTTPSourceDefaults(t *testing.T) {
 	s := NewHTTPSource()
 	if s.Retries != 4 || s.Backoff != 500*time.Millisecond {
 		t.Errorf("defaults %d retries, %s backoff; want 4 and 500ms", s.Retries, s.Backoff)
-	}
-	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
-	for i, w := range want {
-		if got := s.backoff(i + 1); got != w {
-			t.Errorf("backoff after attempt %d = %s, want %s", i+1, got, w)
-		}
 	}
 }
 

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/httpretry"
 )
 
 // HTTPOptions are the operator's own settings for every round's http lab
@@ -214,10 +215,6 @@ type HTTPSource struct {
 
 const (
 	httpDefaultRetries = 4
-	httpDefaultBackoff = 500 * time.Millisecond
-	// httpMaxBackoff caps both the doubling backoff and a server's
-	// Retry-After, so that a confused lab cannot park a poll for hours.
-	httpMaxBackoff     = 10 * time.Second
 	httpDefaultTimeout = 30 * time.Second
 	// MaxPage is the most results one page may hold, and the limit asked
 	// for by default.
@@ -240,7 +237,7 @@ const (
 // unset), 4 retries, 500ms first backoff doubling up to 10s, pages of
 // 1000.
 func NewHTTPSource(spec *sweepv1alpha1.LabHTTP, opts HTTPOptions) *HTTPSource {
-	s := &HTTPSource{Options: opts, Client: http.DefaultClient, Retries: httpDefaultRetries, Backoff: httpDefaultBackoff}
+	s := &HTTPSource{Options: opts, Client: http.DefaultClient, Retries: httpDefaultRetries, Backoff: httpretry.DefaultBackoff}
 	if spec != nil {
 		s.URL = spec.URL
 		if spec.Timeout != nil && spec.Timeout.Duration > 0 {
@@ -249,16 +246,6 @@ func NewHTTPSource(spec *sweepv1alpha1.LabHTTP, opts HTTPOptions) *HTTPSource {
 	}
 	return s
 }
-
-// retryableError is a failure worth trying again; after is the server's
-// Retry-After, if it sent one.
-type retryableError struct {
-	err   error
-	after time.Duration
-}
-
-func (e *retryableError) Error() string { return e.err.Error() }
-func (e *retryableError) Unwrap() error { return e.err }
 
 // errRedirectRefused is a redirect to a URL outside the allowed prefixes.
 var errRedirectRefused = errors.New("the lab redirected to a URL outside the lab URL prefixes the operator allows; not followed")
@@ -285,45 +272,24 @@ func (s *HTTPSource) Results(ctx context.Context, q Query, cursor string) (Page,
 	target := resultsURL(base, q, cursor, limit)
 	p := poll{s: s, q: q, lab: base.String(), target: target, token: token, cursor: cursor, limit: limit}
 
-	attempts := max(s.Retries, 0) + 1
-	for attempt := 1; ; attempt++ {
-		page, err := p.get(ctx)
-		if err == nil {
-			return page, nil
-		}
-		var retry *retryableError
-		if !errors.As(err, &retry) {
-			return Page{}, err
-		}
-		if attempt == attempts {
-			return Page{}, fmt.Errorf("lab %s unavailable after %d attempts: %w", p.lab, attempts, err)
-		}
-		wait := s.backoff(attempt)
-		if retry.after > 0 {
-			wait = min(retry.after, httpMaxBackoff)
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return Page{}, fmt.Errorf("lab %s poll for round %s stopped after %d attempts (last: %v): %w",
-				p.lab, q.Round, attempt, err, ctx.Err())
-		case <-timer.C:
-		}
+	var page Page
+	err = httpretry.Do(ctx, max(s.Retries, 0)+1, s.Backoff, func(ctx context.Context) error {
+		var err error
+		page, err = p.get(ctx)
+		return err
+	})
+	var exhausted *httpretry.Exhausted
+	var stopped *httpretry.Stopped
+	switch {
+	case err == nil:
+		return page, nil
+	case errors.As(err, &exhausted):
+		return Page{}, fmt.Errorf("lab %s unavailable after %d attempts: %w", p.lab, exhausted.Attempts, exhausted.Err)
+	case errors.As(err, &stopped):
+		return Page{}, fmt.Errorf("lab %s poll for round %s stopped after %d attempts (last: %v): %w",
+			p.lab, q.Round, stopped.Attempts, stopped.Last, stopped.Err)
 	}
-}
-
-// backoff is the wait after the given failed attempt (1-based).
-func (s *HTTPSource) backoff(attempt int) time.Duration {
-	base := s.Backoff
-	if base <= 0 {
-		base = httpDefaultBackoff
-	}
-	d := base
-	for i := 1; i < attempt && d < httpMaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, httpMaxBackoff)
+	return Page{}, err
 }
 
 // resultsURL builds the request URL; the round is path-escaped.
@@ -372,7 +338,7 @@ type poll struct {
 }
 
 // get makes one attempt. Failures worth retrying come back as
-// *retryableError; everything else is final.
+// *httpretry.Error; everything else is final.
 func (p *poll) get(ctx context.Context) (Page, error) {
 	timeout := p.s.Timeout
 	if timeout <= 0 {
@@ -406,7 +372,7 @@ func (p *poll) get(ctx context.Context) (Page, error) {
 		case errors.Is(err, errRedirectRefused):
 			return Page{}, fmt.Errorf("lab %s for round %s: %w", p.lab, p.q.Round, errRedirectRefused)
 		case actx.Err() != nil:
-			return Page{}, &retryableError{err: fmt.Errorf(
+			return Page{}, &httpretry.Error{Err: fmt.Errorf(
 				"lab %s did not answer for round %s within the %s timeout", p.lab, p.q.Round, timeout)}
 		}
 		// url.Error repeats the method and URL; the cause is what matters.
@@ -414,14 +380,14 @@ func (p *poll) get(ctx context.Context) (Page, error) {
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return Page{}, &retryableError{err: fmt.Errorf("could not reach lab %s for round %s: %v", p.lab, p.q.Round, err)}
+		return Page{}, &httpretry.Error{Err: fmt.Errorf("could not reach lab %s for round %s: %v", p.lab, p.q.Round, err)}
 	}
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		err := fmt.Errorf("lab %s answered %s for round %s: %s", p.lab, resp.Status, p.q.Round, snippet(body, p.token))
 		code := resp.StatusCode
 		if code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500 {
-			return Page{}, &retryableError{err: err, after: retryAfter(resp.Header.Get("Retry-After"))}
+			return Page{}, &httpretry.Error{Err: err, After: httpretry.RetryAfter(resp.Header.Get("Retry-After"))}
 		}
 		return Page{}, err
 	}
@@ -433,20 +399,6 @@ func (p *poll) get(ctx context.Context) (Page, error) {
 		return Page{}, fmt.Errorf("lab %s sent a malformed page for round %s: %w", p.lab, p.q.Round, err)
 	}
 	return page, nil
-}
-
-// retryAfter reads a Retry-After header in seconds, capped by
-// httpMaxBackoff. The HTTP-date form falls back to the normal backoff (0
-// here).
-func retryAfter(v string) time.Duration {
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n <= 0 {
-		return 0
-	}
-	if n >= int(httpMaxBackoff/time.Second) {
-		return httpMaxBackoff
-	}
-	return time.Duration(n) * time.Second
 }
 
 // snippet is the start of an error body for a message: one line, and with
