@@ -19,6 +19,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -256,7 +257,12 @@ func TestRoundIdentityAndLiveEdits(t *testing.T) {
 				return len(cl.jobs(t, ns)) == len(swept), nil
 			})
 			if len(waiting) == 0 {
-				t.Fatal("no building waits for a re-knock: the test proves nothing")
+				// What the await saw, so that a failure here can be read.
+				var seen []string
+				for _, cj := range cl.jobs(t, ns) {
+					seen = append(seen, fmt.Sprintf("%s %s visits %d sampled %d/%d", cj.Spec.Building, cj.Status.Phase, cj.Status.Visits, cj.Status.Sampled, cj.Spec.Expected))
+				}
+				t.Fatalf("no building waits for a re-knock: the test proves nothing; %d jobs for %d buildings now: %s", len(seen), len(swept), strings.Join(seen, "; "))
 			}
 			patch := []byte(`{"spec":{"suspend":true}}`)
 			if err := cl.c.Patch(ctx, cl.round(t, ns, "held"), client.RawPatch(types.MergePatchType, patch)); err != nil {
