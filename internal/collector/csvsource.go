@@ -32,6 +32,7 @@ import (
 	"strings"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/untrusted"
 )
 
 // CSVSource reads a CSV export of the sample-registration system, mounted
@@ -101,9 +102,6 @@ const (
 )
 
 const (
-	// csvMaxErrors bounds how many bad lines one error lists: enough to fix
-	// an export in one go, short enough for a status message.
-	csvMaxErrors = 20
 	// householdMaxLen and householdPattern match what a CollectionJob
 	// status accepts for missedHouseholds.
 	householdMaxLen = 32
@@ -143,20 +141,13 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 		home      int64
 		found     bool
 		seen      = map[string]int{} // household -> line it first appeared on
-		bad       []string
-		moreBad   int
 		isHeader  = true
 		header    = csvHeader // with the optional columns the export has
 		retestCol = -1        // index of csvRetestColumn, if there is one
 		reasonCol = -1        // index of csvReasonColumn, if there is one
 	)
-	report := func(line int, msg string) {
-		if len(bad) == csvMaxErrors {
-			moreBad++
-			return
-		}
-		bad = append(bad, fmt.Sprintf("%s line %d%s", name, line, msg))
-	}
+	problems := untrusted.NewLineProblems(name)
+	report := problems.Add
 
 	for {
 		rec, err := r.Read()
@@ -183,7 +174,7 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 			if msg := checkHeader(rec); msg != "" {
 				// Without the right header the columns cannot be trusted.
 				report(line, msg)
-				return Outcome{}, errors.New(strings.Join(bad, "; "))
+				return Outcome{}, problems.Err()
 			}
 			header = slices.Clone(rec)
 			retestCol = slices.Index(header, csvRetestColumn)
@@ -274,11 +265,8 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 	if isHeader {
 		report(1, fmt.Sprintf(": the file is empty, want the header %q", strings.Join(csvHeader, ",")))
 	}
-	if len(bad) > 0 {
-		if moreBad > 0 {
-			bad = append(bad, fmt.Sprintf("and %d more bad lines", moreBad))
-		}
-		return Outcome{}, errors.New(strings.Join(bad, "; "))
+	if err := problems.Err(); err != nil {
+		return Outcome{}, err
 	}
 	if !found {
 		// Probably a misspelled name or an export that leaves the building

@@ -32,6 +32,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/httpretry"
+	"github.com/masstesting/sweep/internal/untrusted"
 )
 
 // HTTPSource asks a city's sample-registration system who has been sampled
@@ -63,8 +64,6 @@ const (
 	// httpMaxBody bounds what is read from the registry: an answer for one
 	// building is small, and a runaway body must not exhaust the pod.
 	httpMaxBody = 1 << 20
-	// httpSnippet is how much of an error body goes into an error message.
-	httpSnippet = 200
 )
 
 // NewHTTPSource returns an HTTPSource with the defaults: 4 retries, 500ms
@@ -177,7 +176,7 @@ func (s *HTTPSource) get(ctx context.Context, a Assignment, target string) (Outc
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		err := fmt.Errorf("sample registry answered %s for building %s visit %d: %s",
-			resp.Status, a.Building, a.Visit, snippet(body, a.HTTPToken))
+			resp.Status, a.Building, a.Visit, untrusted.Snippet(body, a.HTTPToken))
 		code := resp.StatusCode
 		if code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500 {
 			return Outcome{}, &httpretry.Error{Err: err, After: httpretry.RetryAfter(resp.Header.Get("Retry-After"))}
@@ -189,22 +188,6 @@ func (s *HTTPSource) get(ctx context.Context, a Assignment, target string) (Outc
 			a.Building, a.Visit)
 	}
 	return parseSamples(body, a)
-}
-
-// snippet is the start of an error body for a message: one line, and with
-// the token masked in case a server echoes the request back.
-func snippet(body []byte, token string) string {
-	// Mask first, so that a token across the cut is masked too.
-	s := string(body[:min(len(body), httpSnippet+len(token))])
-	if token != "" {
-		s = strings.ReplaceAll(s, token, "[redacted]")
-	}
-	s = strings.ToValidUTF8(s[:min(len(s), httpSnippet)], "")
-	s = strings.Join(strings.Fields(s), " ")
-	if s == "" {
-		return "(empty body)"
-	}
-	return s
 }
 
 // parseSamples checks a 200 answer field by field, so that an error names
@@ -220,12 +203,12 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 		// Described, not quoted: a 200 answer's body is the registry's
 		// data and may be about residents (the fuzzer found a phone
 		// number sent as a bare JSON number echoed here).
-		return Outcome{}, malformed("not a JSON object (%s, %d bytes)", describeBody(body), len(body))
+		return Outcome{}, malformed("not a JSON object (%s, %d bytes)", untrusted.DescribeBody(body), len(body))
 	}
 
 	count := func(name string, required bool) (int32, error) {
 		raw, ok := fields[name]
-		if !ok || isNull(raw) {
+		if !ok || untrusted.IsNull(raw) {
 			if required {
 				return 0, malformed("field %q: is missing", name)
 			}
@@ -241,12 +224,12 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 	}
 	text := func(name string) (string, error) {
 		raw, ok := fields[name]
-		if !ok || isNull(raw) {
+		if !ok || untrusted.IsNull(raw) {
 			return "", nil
 		}
 		var v string
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return "", malformed("field %q: is %s, want a string", name, jsonKind(raw))
+			return "", malformed("field %q: is %s, want a string", name, untrusted.JSONKind(raw))
 		}
 		return v, nil
 	}
@@ -284,15 +267,15 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 	case tube != "" && tube != a.Retest:
 		return Outcome{}, malformed("field \"retest\": answer is for another tube, not %q", a.Retest)
 	}
-	if raw, ok := fields["missedHouseholds"]; ok && !isNull(raw) {
+	if raw, ok := fields["missedHouseholds"]; ok && !untrusted.IsNull(raw) {
 		var items []json.RawMessage
 		if err := json.Unmarshal(raw, &items); err != nil {
-			return Outcome{}, malformed("field \"missedHouseholds\": is %s, want a list of strings", jsonKind(raw))
+			return Outcome{}, malformed("field \"missedHouseholds\": is %s, want a list of strings", untrusted.JSONKind(raw))
 		}
 		for i, item := range items {
 			var id string
 			if err := json.Unmarshal(item, &id); err != nil {
-				return Outcome{}, malformed("field \"missedHouseholds\": item %d is %s, want a string", i+1, jsonKind(item))
+				return Outcome{}, malformed("field \"missedHouseholds\": item %d is %s, want a string", i+1, untrusted.JSONKind(item))
 			}
 			// The CollectionJob status only takes ids of this shape; a bad one
 			// would get the whole report rejected later, far from the cause.
@@ -314,7 +297,7 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 		}
 	}
 
-	if raw, ok := fields["missedReasons"]; ok && !isNull(raw) {
+	if raw, ok := fields["missedReasons"]; ok && !untrusted.IsNull(raw) {
 		if out.Missed, err = parseMissedReasons(raw, a, malformed); err != nil {
 			return Outcome{}, err
 		}
@@ -339,7 +322,7 @@ func parseMissedReasons(raw json.RawMessage, a Assignment, malformed func(string
 	const field = "missedReasons"
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, malformed("field %q: is %s, want a list of objects", field, jsonKind(raw))
+		return nil, malformed("field %q: is %s, want a list of objects", field, untrusted.JSONKind(raw))
 	}
 	var out []HouseholdMissed
 	seen := map[string]int{}
@@ -347,14 +330,14 @@ func parseMissedReasons(raw json.RawMessage, a Assignment, malformed func(string
 		n := i + 1
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(item, &obj); err != nil || obj == nil {
-			return nil, malformed("field %q: item %d is %s, want an object", field, n, jsonKind(item))
+			return nil, malformed("field %q: item %d is %s, want an object", field, n, untrusted.JSONKind(item))
 		}
 		var id string
 		switch v, ok := obj["household"]; {
-		case !ok || isNull(v):
+		case !ok || untrusted.IsNull(v):
 			return nil, malformed("field %q: item %d: \"household\" is missing", field, n)
 		case json.Unmarshal(v, &id) != nil:
-			return nil, malformed("field %q: item %d: \"household\" is %s, want a string", field, n, jsonKind(v))
+			return nil, malformed("field %q: item %d: \"household\" is %s, want a string", field, n, untrusted.JSONKind(v))
 		case !isHouseholdID(id):
 			return nil, malformed("field %q: item %d: \"household\" is not a unit-room id like \"2-1203\"", field, n)
 		}
@@ -363,7 +346,7 @@ func parseMissedReasons(raw json.RawMessage, a Assignment, malformed func(string
 		}
 		seen[id] = n
 		v, ok := obj["residents"]
-		if !ok || isNull(v) {
+		if !ok || untrusted.IsNull(v) {
 			return nil, malformed("field %q: item %d: \"residents\" is missing", field, n)
 		}
 		residents, problem := wholeNumber(v)
@@ -372,10 +355,10 @@ func parseMissedReasons(raw json.RawMessage, a Assignment, malformed func(string
 		}
 		var reason string
 		switch v, ok := obj["reason"]; {
-		case !ok || isNull(v):
+		case !ok || untrusted.IsNull(v):
 			return nil, malformed("field %q: item %d: \"reason\" is missing", field, n)
 		case json.Unmarshal(v, &reason) != nil:
-			return nil, malformed("field %q: item %d: \"reason\" is %s, want a string", field, n, jsonKind(v))
+			return nil, malformed("field %q: item %d: \"reason\" is %s, want a string", field, n, untrusted.JSONKind(v))
 		case !sweepv1alpha1.MissedReason(reason).Valid():
 			return nil, malformed("field %q: item %d: \"reason\" is not one of %s", field, n, reasonList)
 		}
@@ -407,7 +390,7 @@ var reasonList = func() string {
 // wholeNumber parses a JSON count from 0 to the int32 maximum; problem says
 // what is wrong with it ("is negative"), without repeating it.
 func wholeNumber(raw json.RawMessage) (n int32, problem string) {
-	if kind := jsonKind(raw); kind != "a number" {
+	if kind := untrusted.JSONKind(raw); kind != "a number" {
 		return 0, fmt.Sprintf("is %s, want a whole number", kind)
 	}
 	v, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
@@ -420,42 +403,4 @@ func wholeNumber(raw json.RawMessage) (n int32, problem string) {
 		return 0, fmt.Sprintf("is too large (at most %d)", math.MaxInt32)
 	}
 	return int32(v), ""
-}
-
-// describeBody says what kind of body a 200 answer that is not a JSON
-// object is, without repeating it.
-func describeBody(body []byte) string {
-	trimmed := bytes.TrimSpace(body)
-	switch {
-	case len(trimmed) == 0:
-		return "empty"
-	case json.Valid(trimmed):
-		return "JSON, " + jsonKind(trimmed)
-	case trimmed[0] == '<':
-		return "not JSON, looks like an HTML or XML page"
-	}
-	return "not JSON"
-}
-
-func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
-
-// jsonKind names the JSON type of a value, for error messages.
-func jsonKind(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "empty"
-	}
-	switch raw[0] {
-	case '"':
-		return "a string"
-	case '{':
-		return "an object"
-	case '[':
-		return "a list"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
 }

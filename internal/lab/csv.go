@@ -28,6 +28,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/masstesting/sweep/internal/untrusted"
 )
 
 // CSVSource reads a lab's exported result list, stored in a ConfigMap key
@@ -109,9 +111,6 @@ func csvColumn(field string) string {
 const (
 	// csvMaxBytes is the most a ConfigMap holds.
 	csvMaxBytes = 1 << 20
-	// csvMaxErrors bounds how many bad lines one error lists: enough to fix
-	// an export in one go, short enough for a status message.
-	csvMaxErrors = 20
 )
 
 // ParseCSV reads an exported result list; name names it in errors.
@@ -138,16 +137,9 @@ func ParseCSV(data []byte, name string) ([]TubeResult, error) {
 	var (
 		results []TubeResult
 		columns []string // the header, in file order
-		bad     []string
-		moreBad int
 	)
-	report := func(line int, msg string) {
-		if len(bad) == csvMaxErrors {
-			moreBad++
-			return
-		}
-		bad = append(bad, fmt.Sprintf("%s line %d%s", name, line, msg))
-	}
+	problems := untrusted.NewLineProblems(name)
+	report := problems.Add
 
 	for {
 		rec, err := r.Read()
@@ -160,7 +152,7 @@ func ParseCSV(data []byte, name string) ([]TubeResult, error) {
 			// get checked. Its message quotes no field.
 			report(perr.Line, fmt.Sprintf(": cannot read CSV: %v", perr.Err))
 			if columns == nil {
-				return nil, errors.New(strings.Join(bad, "; "))
+				return nil, problems.Err()
 			}
 			continue
 		} else if err != nil {
@@ -175,7 +167,7 @@ func ParseCSV(data []byte, name string) ([]TubeResult, error) {
 			if msg := checkCSVHeader(rec); msg != "" {
 				// Without the right header the columns cannot be trusted.
 				report(line, msg)
-				return nil, errors.New(strings.Join(bad, "; "))
+				return nil, problems.Err()
 			}
 			columns = rec
 			continue
@@ -206,14 +198,11 @@ func ParseCSV(data []byte, name string) ([]TubeResult, error) {
 		results = append(results, res)
 	}
 
-	if columns == nil && len(bad) == 0 {
+	if columns == nil && problems.Empty() {
 		report(1, fmt.Sprintf(": the file is empty, want a header naming the columns (%s)", strings.Join(csvColumns, ",")))
 	}
-	if len(bad) > 0 {
-		if moreBad > 0 {
-			bad = append(bad, fmt.Sprintf("and %d more bad lines", moreBad))
-		}
-		return nil, errors.New(strings.Join(bad, "; "))
+	if err := problems.Err(); err != nil {
+		return nil, err
 	}
 	return results, nil
 }

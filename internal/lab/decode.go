@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/masstesting/sweep/internal/untrusted"
 )
 
 // DecodePage reads a 200 answer of the lab API (docs/lab-api.md) field by
@@ -33,17 +35,17 @@ import (
 func DecodePage(body []byte, cursor string, limit int) (Page, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
-		return Page{}, fmt.Errorf("not a JSON object (%s, %d bytes)", describeBody(body), len(body))
+		return Page{}, fmt.Errorf("not a JSON object (%s, %d bytes)", untrusted.DescribeBody(body), len(body))
 	}
 	page := Page{Next: cursor}
 
 	raw, ok := fields["results"]
-	if !ok || isNull(raw) {
+	if !ok || untrusted.IsNull(raw) {
 		return Page{}, fmt.Errorf(`field "results": is missing (send [] when there are no new results)`)
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		return Page{}, fmt.Errorf(`field "results": is %s, want a list of results`, jsonKind(raw))
+		return Page{}, fmt.Errorf(`field "results": is %s, want a list of results`, untrusted.JSONKind(raw))
 	}
 	if len(items) > limit {
 		return Page{}, fmt.Errorf(`field "results": has %d results, more than the limit %d asked for`, len(items), limit)
@@ -67,15 +69,15 @@ func DecodePage(body []byte, cursor string, limit int) (Page, error) {
 		page.Results = append(page.Results, r)
 	}
 
-	if raw, ok := fields["more"]; ok && !isNull(raw) {
+	if raw, ok := fields["more"]; ok && !untrusted.IsNull(raw) {
 		if err := json.Unmarshal(raw, &page.More); err != nil {
-			return Page{}, fmt.Errorf(`field "more": is %s, want a boolean`, jsonKind(raw))
+			return Page{}, fmt.Errorf(`field "more": is %s, want a boolean`, untrusted.JSONKind(raw))
 		}
 	}
-	if raw, ok := fields["next"]; ok && !isNull(raw) {
+	if raw, ok := fields["next"]; ok && !untrusted.IsNull(raw) {
 		var next string
 		if err := json.Unmarshal(raw, &next); err != nil {
-			return Page{}, fmt.Errorf(`field "next": is %s, want a string`, jsonKind(raw))
+			return Page{}, fmt.Errorf(`field "next": is %s, want a string`, untrusted.JSONKind(raw))
 		}
 		if !validCursor(next) {
 			return Page{}, fmt.Errorf(`field "next": is not a cursor (at most %d letters, digits and . _ ~ : + / = -)`, maxCursor)
@@ -100,14 +102,14 @@ func decodeResult(raw json.RawMessage) (TubeResult, *FieldProblem) {
 	var r TubeResult
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
-		return r, &FieldProblem{Msg: "is " + jsonKind(raw) + ", want an object"}
+		return r, &FieldProblem{Msg: "is " + untrusted.JSONKind(raw) + ", want an object"}
 	}
 	bad := func(field, format string, args ...any) *FieldProblem {
 		return &FieldProblem{Field: field, Msg: fmt.Sprintf(format, args...)}
 	}
 	get := func(name string, required bool) (json.RawMessage, *FieldProblem) {
 		v, ok := fields[name]
-		if !ok || isNull(v) {
+		if !ok || untrusted.IsNull(v) {
 			if required {
 				return nil, bad(name, "is missing")
 			}
@@ -121,7 +123,7 @@ func decodeResult(raw json.RawMessage) (TubeResult, *FieldProblem) {
 			return p
 		}
 		if err := json.Unmarshal(v, dst); err != nil {
-			return bad(name, "is %s, want a string", jsonKind(v))
+			return bad(name, "is %s, want a string", untrusted.JSONKind(v))
 		}
 		return nil
 	}
@@ -152,7 +154,7 @@ func decodeResult(raw json.RawMessage) (TubeResult, *FieldProblem) {
 		return r, p
 	}
 	if err := json.Unmarshal(v, &r.Positive); err != nil {
-		return r, bad("positive", "is %s, want a boolean", jsonKind(v))
+		return r, bad("positive", "is %s, want a boolean", untrusted.JSONKind(v))
 	}
 	if r.SwabTime, p = when("swabTime", false); p != nil {
 		return r, p
@@ -166,7 +168,7 @@ func decodeResult(raw json.RawMessage) (TubeResult, *FieldProblem) {
 		return r, p
 	}
 	if v != nil {
-		if kind := jsonKind(v); kind != "a number" {
+		if kind := untrusted.JSONKind(v); kind != "a number" {
 			return r, bad("swabs", "is %s, want a whole number", kind)
 		}
 		n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 32)
@@ -181,7 +183,7 @@ func decodeResult(raw json.RawMessage) (TubeResult, *FieldProblem) {
 	if v != nil {
 		var hs []json.RawMessage
 		if err := json.Unmarshal(v, &hs); err != nil {
-			return r, bad("households", "is %s, want a list of unit-room ids", jsonKind(v))
+			return r, bad("households", "is %s, want a list of unit-room ids", untrusted.JSONKind(v))
 		}
 		if len(hs) > MaxSwabs {
 			return r, bad("households", "has %d items, at most %d (one per swab)", len(hs), MaxSwabs)
@@ -189,7 +191,7 @@ func decodeResult(raw json.RawMessage) (TubeResult, *FieldProblem) {
 		for i, h := range hs {
 			var id string
 			if err := json.Unmarshal(h, &id); err != nil {
-				return r, &FieldProblem{Field: "households", Item: i + 1, Msg: "is " + jsonKind(h) + ", want a string"}
+				return r, &FieldProblem{Field: "households", Item: i + 1, Msg: "is " + untrusted.JSONKind(h) + ", want a string"}
 			}
 			r.Households = append(r.Households, id)
 		}
@@ -201,42 +203,4 @@ func decodeResult(raw json.RawMessage) (TubeResult, *FieldProblem) {
 		return r, p
 	}
 	return r, nil
-}
-
-// describeBody says what kind of body a 200 answer that is not a JSON
-// object is, without repeating it.
-func describeBody(body []byte) string {
-	trimmed := bytes.TrimSpace(body)
-	switch {
-	case len(trimmed) == 0:
-		return "empty"
-	case json.Valid(trimmed):
-		return "JSON, " + jsonKind(trimmed)
-	case trimmed[0] == '<':
-		return "not JSON, looks like an HTML or XML page"
-	}
-	return "not JSON"
-}
-
-func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
-
-// jsonKind names the JSON type of a value, for error messages.
-func jsonKind(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "empty"
-	}
-	switch raw[0] {
-	case '"':
-		return "a string"
-	case '{':
-		return "an object"
-	case '[':
-		return "a list"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
 }

@@ -17,8 +17,6 @@ limitations under the License.
 package lab
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
@@ -40,13 +38,8 @@ import (
 // another round's, with a building's job (whose hash input has no "/pool/")
 // nor with another tube's.
 func PoolName(roundName string, roundUID string, tube string) string {
-	sum := sha256.Sum256([]byte(roundUID + "/pool/" + tube))
-	hash := hex.EncodeToString(sum[:])[:10]
-	prefix := strings.ToLower(roundName + "-" + strings.NewReplacer("_", "-", ".", "-").Replace(tube))
-	if len(prefix) > round.MaxJobNameLength-11 {
-		prefix = prefix[:round.MaxJobNameLength-11]
-	}
-	return strings.TrimRight(prefix, "-.") + "-" + hash
+	readable := strings.ToLower(roundName + "-" + strings.NewReplacer("_", "-", ".", "-").Replace(tube))
+	return round.WithHash(readable, round.MaxJobNameLength, roundUID+"/pool/"+tube)
 }
 
 // Event is something people should hear about a pool.

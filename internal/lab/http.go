@@ -30,6 +30,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/httpretry"
+	"github.com/masstesting/sweep/internal/untrusted"
 )
 
 // HTTPOptions are the operator's own settings for every round's http lab
@@ -223,8 +224,6 @@ const (
 	// results with 20 households each is under 1 MiB; a runaway body
 	// must not exhaust the operator.
 	httpMaxBody = 4 << 20
-	// httpSnippet is how much of an error body goes into an error message.
-	httpSnippet = 200
 	// maxCursor bounds the lab's cursor, which the operator stores in the
 	// round's status.
 	maxCursor = 512
@@ -384,7 +383,7 @@ func (p *poll) get(ctx context.Context) (Page, error) {
 	}
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		err := fmt.Errorf("lab %s answered %s for round %s: %s", p.lab, resp.Status, p.q.Round, snippet(body, p.token))
+		err := fmt.Errorf("lab %s answered %s for round %s: %s", p.lab, resp.Status, p.q.Round, untrusted.Snippet(body, p.token))
 		code := resp.StatusCode
 		if code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500 {
 			return Page{}, &httpretry.Error{Err: err, After: httpretry.RetryAfter(resp.Header.Get("Retry-After"))}
@@ -399,22 +398,6 @@ func (p *poll) get(ctx context.Context) (Page, error) {
 		return Page{}, fmt.Errorf("lab %s sent a malformed page for round %s: %w", p.lab, p.q.Round, err)
 	}
 	return page, nil
-}
-
-// snippet is the start of an error body for a message: one line, and with
-// the token masked in case a server echoes the request back.
-func snippet(body []byte, token string) string {
-	// Mask first, so that a token across the cut is masked too.
-	s := string(body[:min(len(body), httpSnippet+len(token))])
-	if token != "" {
-		s = strings.ReplaceAll(s, token, "[redacted]")
-	}
-	s = strings.ToValidUTF8(s[:min(len(s), httpSnippet)], "")
-	s = strings.Join(strings.Fields(s), " ")
-	if s == "" {
-		return "(empty body)"
-	}
-	return s
 }
 
 // validCursor says whether c can be a lab cursor: at most maxCursor

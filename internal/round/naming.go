@@ -33,8 +33,8 @@ import (
 // admission policy knows whose pod it is.
 const MaxJobNameLength = 50
 
-// hashLength is the number of hex digits of the hash every job name ends
-// with: 40 bits, so that even 50,000 buildings of one round whose names
+// hashLength is the number of hex digits of the hash every job name
+// ends with: 40 bits, so that even 50,000 buildings of one round whose names
 // were cut to the same prefix share a name with odds of about 1 in 1,000
 // (and the round then says so, rather than adopting another's job).
 const hashLength = 10
@@ -48,26 +48,40 @@ const hashLength = 10
 // predecessor is still deleting. For one round it is deterministic, as a
 // ReplicaSet's pod-template-hash is.
 func JobName(roundName string, roundUID types.UID, building string) string {
-	sum := sha256.Sum256([]byte(string(roundUID) + "/" + building))
-	hash := hex.EncodeToString(sum[:])[:hashLength]
-	prefix := roundName + "-" + building
-	if len(prefix) > MaxJobNameLength-hashLength-1 {
-		prefix = prefix[:MaxJobNameLength-hashLength-1]
-	}
-	// A name must begin and end with an alphanumeric character; a cut can
-	// leave a '-' or '.' at the end.
-	prefix = strings.TrimRight(prefix, "-.")
-	return prefix + "-" + hash
+	return WithHash(roundName+"-"+building, MaxJobNameLength, string(roundUID)+"/"+building)
 }
 
-// LabelValue makes a name usable as a label value (at most 63 characters),
-// keeping its beginning and ending with a hash when it is longer.
-func LabelValue(name string) string {
-	const maxLabel, labelHash = 63, 12
-	if len(name) <= maxLabel {
+// WithHash is the one way Sweep makes a child's name that cannot collide:
+// readable cut to fit in max characters with "-" and a 10-digit hash of
+// hashOf after it. hashOf must hold what makes the child unique (its
+// owner's UID and its key); readable is only for people.
+func WithHash(readable string, max int, hashOf string) string {
+	return cutAndHash(readable, max, hashOf, hashLength)
+}
+
+// Shorten returns name when it has at most max characters, else its
+// beginning and a 12-digit hash of the whole name, max characters in all:
+// for names and label values made from other names, which are already
+// unique while they fit.
+func Shorten(name string, max int) string {
+	if len(name) <= max {
 		return name
 	}
-	sum := sha256.Sum256([]byte(name))
-	prefix := strings.TrimRight(name[:maxLabel-labelHash-1], "-._")
-	return prefix + "-" + hex.EncodeToString(sum[:])[:labelHash]
+	return cutAndHash(name, max, name, 12)
+}
+
+// LabelValue makes a name usable as a label value (at most 63 characters).
+func LabelValue(name string) string {
+	return Shorten(name, 63)
+}
+
+// cutAndHash is readable cut to leave room for "-" and hashLength hex
+// digits of sha256(hashOf). A name or label value must begin and end with
+// an alphanumeric character, and a cut can leave '-', '.' or '_' at the end.
+func cutAndHash(readable string, max int, hashOf string, hashLength int) string {
+	sum := sha256.Sum256([]byte(hashOf))
+	if len(readable) > max-hashLength-1 {
+		readable = readable[:max-hashLength-1]
+	}
+	return strings.TrimRight(readable, "-._") + "-" + hex.EncodeToString(sum[:])[:hashLength]
 }

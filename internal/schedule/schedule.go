@@ -23,12 +23,9 @@ limitations under the License.
 package schedule
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -367,29 +364,20 @@ func prune(rs []Round, keep int) []string {
 // people see the local date and time, and two managers (or a restart)
 // always pick the same name. A name too long for the API ends with a hash.
 func RoundName(schedule string, t time.Time, loc *time.Location) string {
-	name := schedule + "-" + t.In(loc).Format("200601021504")
 	// Round names become prefixes of job and label names, which round.JobName
 	// and round.LabelValue shorten; 253 is the API's own limit.
-	const maxName = 253
-	if len(name) <= maxName {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	return strings.TrimRight(name[:maxName-13], "-.") + "-" + hex.EncodeToString(sum[:])[:12]
+	return round.Shorten(schedule+"-"+t.In(loc).Format("200601021504"), maxRoundName)
 }
+
+// maxRoundName is the API's limit on an object's name.
+const maxRoundName = 253
 
 // MopUpRoundName is the name of the n-th mop-up round of a schedule's
 // round: "<round>-mopup-<n>". It cannot be a scheduled round's name, which
 // ends in twelve digits, and a restart or a second manager picks the same
 // one. A name too long for the API ends with a hash.
 func MopUpRoundName(main string, n int) string {
-	name := fmt.Sprintf("%s-mopup-%d", main, n)
-	const maxName = 253
-	if len(name) <= maxName {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	return strings.TrimRight(name[:maxName-13], "-.") + "-" + hex.EncodeToString(sum[:])[:12]
+	return round.Shorten(fmt.Sprintf("%s-mopup-%d", main, n), maxRoundName)
 }
 
 // NewMopUpRound is mop-up round mu of schedule s: the template's spec
