@@ -48,8 +48,8 @@ func applyReport(ns, name string, report map[string]any) error {
 }
 
 // TestHostileReportsThroughTheAPI extends TestImpossibleAndStaleReportsAreIgnored
-// (sampled above expected, a visit not begun) with the other reports of
-// issue 9: each is rejected by the schema with an error that names the
+// (sampled above expected, a visit not begun) with the other hostile
+// reports: each is rejected by the schema with an error that names the
 // field, or taken by the API and ignored by the operator with a Warning;
 // the results accepted before stay.
 func TestHostileReportsThroughTheAPI(t *testing.T) {

@@ -91,7 +91,7 @@ func stripDurationSchema(obj map[string]any) {
 // schema checked them) in one district must not stop the operator for
 // another district. The manager's cache spans both namespaces, as the
 // operator's spans the cluster; each bad object is reported, naming the
-// field (issue 16: the typed list decoding failed, the cache never synced
+// field (the typed list decoding failed, the cache never synced
 // and no round anywhere made progress).
 func TestBadStoredObjectLeavesOtherNamespacesAlone(t *testing.T) {
 	ctx := context.Background()

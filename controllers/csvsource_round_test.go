@@ -234,8 +234,8 @@ func TestCSVSourceBadExportsThroughARound(t *testing.T) {
 	}
 }
 
-// rosterBuilding is a building as the roster and as a real registry see it
-// (issue 16): the roster counts residents and exempt ones; the registry
+// rosterBuilding is a building as the roster and as a real registry see
+// it: the roster counts residents and exempt ones; the registry
 // lists every registered resident per household, knows nothing of
 // exemptions and may know people the roster does not.
 type rosterBuilding struct {
@@ -305,7 +305,7 @@ func checkRosterRound(t *testing.T, ns, name string) {
 // TestCSVSourceRealRegistryThroughARound runs a csv round whose export is
 // a real registry's: exempt residents still listed, people the roster does
 // not know, households with sampled and unsampled residents. Every
-// building completes on its first visit with exact counts (issue 16; the
+// building completes on its first visit with exact counts (the
 // old operator ignored these reports and failed the buildings).
 func TestCSVSourceRealRegistryThroughARound(t *testing.T) {
 	ns := newNamespace(t)
@@ -358,8 +358,8 @@ func runCSVRoundWith(t *testing.T, ns, export string, tune func(*TestingRoundRec
 	return kubelet
 }
 
-// reasonBuildings are buildings whose registry gives missed reasons (issue
-// 18). rows are household,residents,sampled,home_visited,reason.
+// reasonBuildings are buildings whose registry gives missed reasons.
+// rows are household,residents,sampled,home_visited,reason.
 var reasonBuildings = []struct {
 	name              string
 	residents, exempt int32
@@ -464,7 +464,7 @@ func checkReasonRound(t *testing.T, ns, name, metricsAddr string) {
 
 // TestCSVSourceMissedReasonsThroughARound: an export with a reason column
 // gives its reasons to the CollectionJobs, the round and the metric, fitted
-// to the roster (issue 18).
+// to the roster.
 func TestCSVSourceMissedReasonsThroughARound(t *testing.T) {
 	ns := newNamespace(t)
 	createReasonBuildings(t, ns)
@@ -480,7 +480,7 @@ func TestCSVSourceMissedReasonsThroughARound(t *testing.T) {
 }
 
 // TestCSVSourceReasonNotesDoNotLeak: an export whose reason column holds
-// free-text notes naming residents and their phones (issue 18). The
+// free-text notes naming residents and their phones. The
 // building with such rows fails with the file, the lines and the column
 // named; the other building's good reason is taken. None of the notes
 // reaches an API object Sweep writes (the export's own ConfigMap is the

@@ -29,7 +29,7 @@ import (
 )
 
 // A retest job's visit pod learns the pooled tube and its households from
-// its environment, as `sweep collect` reads it (issue 17); a sweep job's
+// its environment, as `sweep collect` reads it; a sweep job's
 // pod has neither variable.
 func TestVisitJobCarriesTheRetestPure(t *testing.T) {
 	now := metav1.Now()

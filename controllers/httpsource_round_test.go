@@ -139,7 +139,8 @@ var (
 
 // TestHTTPSourceFailuresThroughARound runs a round with the local executor
 // whose http source points at a registry that hangs, answers 500s,
-// answers garbage and answers 50 MB, and checks what issue 9 asks of each:
+// answers garbage and answers 50 MB, and checks that none of them holds
+// up or harms the round:
 // the visit fails in bounded time (the request timeout and the retries as
 // defined, never forever), the body read is bounded (the server could not
 // write the 50 MB: the client stopped reading and hung up), the retries
@@ -339,7 +340,7 @@ func TestHTTPSourceRealRegistryThroughARound(t *testing.T) {
 
 // TestHTTPSourceErrorReachesTheJobWithTheJobExecutor: with visit Jobs, the
 // registry's 503 message reaches the CollectionJob's Failed condition
-// through the collector pod's termination message (issue 16: only the
+// through the collector pod's termination message (only the
 // Job's BackoffLimitExceeded did).
 func TestHTTPSourceErrorReachesTheJobWithTheJobExecutor(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -385,8 +386,7 @@ func TestHTTPSourceErrorReachesTheJobWithTheJobExecutor(t *testing.T) {
 
 // TestHTTPSourceMissedReasonsThroughARound: a registry's missedReasons
 // reach the CollectionJobs, the round and the metric, fitted to the
-// roster; a building answered the old way, without them, counts unknown
-// (issue 18).
+// roster; a building answered the old way, without them, counts unknown.
 func TestHTTPSourceMissedReasonsThroughARound(t *testing.T) {
 	answers := map[string]string{}
 	for _, b := range reasonBuildings {

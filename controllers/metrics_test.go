@@ -140,7 +140,7 @@ func TestMetricsEqualTheRoundStatus(t *testing.T) {
 		// The round runs the drill: its series are marked as simulated.
 		key("sweep_round_info", "source=drill"): 1,
 	}
-	// Missed by reason (issue 18): every reason, 0 included, as the
+	// Missed by reason: every reason, 0 included, as the
 	// status has it; the drill gives several.
 	for _, reason := range sweepv1alpha1.MissedReasons {
 		want[key("sweep_round_missed_residents", "reason="+string(reason))] = float64(st.Residents.MissedByReason.Get(reason))

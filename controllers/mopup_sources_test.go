@@ -35,7 +35,7 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
-// The mop-up tests through the http and csv sources (issue 18) run a main
+// The mop-up tests through the http and csv sources run a main
 // round over reasonBuildings and mopUpDone, then a mop-up round of it made
 // by hand, whose registry answers are messy: they also speak of households
 // the main round did not miss, and one knows more residents than Sweep

@@ -48,7 +48,7 @@ import (
 )
 
 // TestNoResidentDataLeaksFromTheLab is TestNoResidentDataLeaks for the lab
-// source (issue 17): the round's http lab sends, on every page and with
+// source: the round's http lab sends, on every page and with
 // every result, the canary resident's name, ID number and phone number in
 // fields Sweep does not read; once it sends a page whose positive pooled
 // tube lists the canary's ID number as a household (refused: the page

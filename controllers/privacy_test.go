@@ -45,7 +45,7 @@ import (
 	"github.com/masstesting/sweep/internal/metrics"
 )
 
-// Canary resident data (issue 9, Privacy): a name and a phone number that
+// Canary resident data: a name and a phone number that
 // a sample registry may send along with the counts. None of it may reach
 // anything the operator writes.
 var privacyCanaries = []string{"ZHANG Canary-Wei", "Canary-Wei", "13800138000", "LI Canary-Na", "13900139000"}
@@ -81,7 +81,7 @@ func TestNoResidentDataLeaks(t *testing.T) {
 	// the counts, and a note beside a good missed reason (both ignored);
 	// b-bad's puts a name where a household id goes and a phone number
 	// where a count goes, b-reason's a name where a missed reason goes and
-	// b-reason-phone's a phone number there (issue 18), and b-page's is an
+	// b-reason-phone's a phone number there, and b-page's is an
 	// HTML page listing residents (each visit fails, and the failure is
 	// reported without repeating them).
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -250,7 +250,7 @@ func TestInvalidUpdatesAreRejectedAndLoseNothing(t *testing.T) {
 		{"report with negative missed", true, "status.report", map[string]any{"visit": int64(1), "sampled": int64(1), "missed": int64(-3), "time": "2026-11-26T08:00:00Z"}, "status.report.missed", ""},
 		{"household id that is a path", true, "status.missedHouseholds", []any{"2-1203", "../../etc/passwd"}, "status.missedHouseholds[1]", ""},
 		{"household id too long", true, "status.missedHouseholds", []any{strings.Repeat("9", 33)}, "status.missedHouseholds[0]", "Too long"},
-		// Missed reasons are a fixed list (issue 18): free text, which
+		// Missed reasons are a fixed list: free text, which
 		// may name a resident, is never stored.
 		{"household reason not in the list", true, "status.missedHouseholdReasons",
 			[]any{map[string]any{"household": "2-1203", "reason": "moved to her daughter's"}}, "status.missedHouseholdReasons[0].reason", "Unsupported value"},

@@ -65,7 +65,7 @@ func runCollect(args []string) (err error) {
 
 // maxTerminationMessage is what the kubelet keeps of a termination message
 // (4096 bytes); the collector's errors name lines and fields, never a
-// resident (issue 9, Privacy), and are short.
+// resident, and are short.
 const maxTerminationMessage = 4096
 
 // writeTerminationMessage writes err where the kubelet picks it up as the

@@ -27,7 +27,7 @@ import (
 
 // TestCollectWritesItsErrorAsTerminationMessagePure: a failed visit's error
 // goes to the termination log, where the kubelet picks it up and the job
-// executor reads it into the CollectionJob's condition (issue 16).
+// executor reads it into the CollectionJob's condition.
 func TestCollectWritesItsErrorAsTerminationMessagePure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "termination-log")
 	if err := os.WriteFile(path, nil, 0o600); err != nil { // the kubelet creates it

@@ -130,7 +130,7 @@ func runManager(args []string) error {
 		return err
 	}
 	// The round controller polls the http lab sources with these
-	// (lab.NewHTTPSource); wired with the lab follow-up (issue 17).
+	// (lab.NewHTTPSource); wired with the lab follow-up.
 
 	var tlsOpts []func(*tls.Config)
 	if !*enableHTTP2 {

@@ -70,7 +70,7 @@ func finishedRound(t *testing.T, ns string) {
 		sampled int32
 		visits  int32
 		hh      []string
-		// The source's reasons (issue 18): 2-1203 got none, and
+		// The source's reasons: 2-1203 got none, and
 		// xinjiang-4, never visited, has no counts (all unknown).
 		byReason *sweepv1alpha1.MissedReasonCounts
 		why      []sweepv1alpha1.HouseholdReason
@@ -173,7 +173,7 @@ func TestMissedOutputs(t *testing.T) {
 	if len(l.Buildings) != 3 || total != 71 || l.Phase != sweepv1alpha1.RoundDeadlineExceeded {
 		t.Errorf("json list: %d buildings, %d missed, phase %s", len(l.Buildings), total, l.Phase)
 	}
-	// Counts by reason (issue 18) add up to the missed residents, per
+	// Counts by reason add up to the missed residents, per
 	// building and for the list, and the list's are the round status's.
 	for _, b := range l.Buildings {
 		if b.MissedByReason.Total() != int64(b.MissedResidents) {

@@ -249,7 +249,7 @@ func TestRetryBackoffGrows(t *testing.T) {
 }
 
 // Counts by reason reach the status fitted to the residents not sampled:
-// outstanding while visits remain, missed once final (issue 18).
+// outstanding while visits remain, missed once final.
 func TestDecideNotSampledByReason(t *testing.T) {
 	withReasons := func(r *sweepv1alpha1.VisitReport, c sweepv1alpha1.MissedReasonCounts, hr ...sweepv1alpha1.HouseholdReason) *sweepv1alpha1.VisitReport {
 		r.MissedByReason, r.MissedHouseholdReasons = &c, hr

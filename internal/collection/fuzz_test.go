@@ -69,7 +69,7 @@ func FuzzDecide(f *testing.F) {
 			if offset%2 != 0 {
 				// Counts by reason that need not add up: an older
 				// operator's, or a hand edit of the status subresource.
-				// Decide fits them (issue 18).
+				// Decide fits them.
 				cj.Status.NotSampledByReason = &sweepv1alpha1.MissedReasonCounts{NotHome: households % 50, Refused: sampled % 7, Unknown: -visits}
 			}
 		})
@@ -79,7 +79,7 @@ func FuzzDecide(f *testing.F) {
 		}
 		rep := &sweepv1alpha1.VisitReport{Visit: rVisit, Sampled: rSampled, Missed: rMissed, HomeVisited: rHome, Tubes: rTubes,
 			MissedHouseholds: ids, Final: rFinal, Time: metav1.Time{Time: t0.Add(time.Minute)}}
-		// Counts by reason (issue 18), from the values above so the seed
+		// Counts by reason, from the values above so the seed
 		// corpus keeps its shape: none (an older collector), counts that
 		// add up to missed, or counts that do not (a buggy or hostile
 		// writer), with household reasons good or bad.
@@ -124,7 +124,7 @@ func FuzzDecide(f *testing.F) {
 			t.Fatalf("phase %q with %d outstanding and %d missed", st.Phase, st.Outstanding, st.Missed)
 		}
 		// Not sampled by reason adds up to outstanding + missed, once
-		// admitted, and holds only reasons the schema takes (issue 18).
+		// admitted, and holds only reasons the schema takes.
 		if st.Phase != "" && st.Phase != sweepv1alpha1.JobQueued {
 			by := st.NotSampledByReason
 			if n := st.Outstanding + st.Missed; (n > 0) != (by != nil) || (by != nil && (by.Total() != int64(n) || *by != by.FitTo(n))) {

@@ -238,7 +238,7 @@ const tubeMaxLen = 64
 // (a repeated id counts once). Either without the other is an error. A bad
 // value is not repeated in the error, only its place: the variables come
 // from the operator, but a household slot that holds no id may hold a
-// resident's name (issue 9, Privacy).
+// resident's name.
 func retestFromEnv(tube, list string, errs *[]error) (string, []string) {
 	ids := strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 	switch {

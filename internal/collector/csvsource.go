@@ -212,7 +212,7 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 		household := rec[1]
 		if !isHouseholdID(household) {
 			// The value is not repeated: a column that holds no id may hold
-			// a resident's name or phone number (issue 9, Privacy).
+			// a resident's name or phone number.
 			report(line, fmt.Sprintf(`, column household: not a unit-room id like "2-1203" (letters and digits joined by single dashes, at most %d characters)`,
 				householdMaxLen))
 			continue
@@ -294,7 +294,7 @@ func readCSV(data []byte, name string, a Assignment) (Outcome, error) {
 // It returns the value or a message for report.
 func csvCount(v, col string, limit int64, limitName string) (int64, string) {
 	// Values that are not counts are not repeated: a shifted column may
-	// hold a resident's name or phone number (issue 9, Privacy), and the
+	// hold a resident's name or phone number, and the
 	// line and column are enough to find them.
 	n, err := strconv.ParseInt(v, 10, 64)
 	switch {

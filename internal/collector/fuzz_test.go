@@ -31,7 +31,7 @@ import (
 const maxErrorLen = 4096
 
 // canaries are resident data a registry export may carry; no error message
-// may repeat them (issue 9, Privacy).
+// may repeat them.
 var canaries = []string{"ZHANG Canary-Wei", "13800138000"}
 
 // checkOutcome checks a source's outcome and the report ReportFor makes of
@@ -53,7 +53,7 @@ func checkOutcome(t *testing.T, o Outcome, a Assignment) {
 		(r.Missed == 0 && len(r.MissedHouseholds) > 0) {
 		t.Fatalf("outcome %+v with %d expected gives an impossible report %+v", o, a.Expected, r)
 	}
-	// Missed reasons (issue 18): by reason adds up to missed, every
+	// Missed reasons: by reason adds up to missed, every
 	// household with a reason is on the knock list, none is unknown.
 	if (r.Missed > 0) != (r.MissedByReason != nil) || (r.MissedByReason != nil && r.MissedByReason.Total() != int64(r.Missed)) {
 		t.Fatalf("report's missed by reason %+v with %d missed", r.MissedByReason, r.Missed)

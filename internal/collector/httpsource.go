@@ -215,7 +215,7 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 			return 0, nil
 		}
 		// The value itself is not repeated: a misplaced field may carry a
-		// resident's phone number (issue 9, Privacy).
+		// resident's phone number.
 		n, problem := wholeNumber(raw)
 		if problem != "" {
 			return 0, malformed("field %q: %s", name, problem)
@@ -280,7 +280,7 @@ func parseSamples(body []byte, a Assignment) (Outcome, error) {
 			// The CollectionJob status only takes ids of this shape; a bad one
 			// would get the whole report rejected later, far from the cause.
 			if !isHouseholdID(id) {
-				// Not repeated: it may be a resident's name (issue 9, Privacy).
+				// Not repeated: it may be a resident's name.
 				return Outcome{}, malformed("field \"missedHouseholds\": item %d is not a unit-room id like \"2-1203\"", i+1)
 			}
 			if !a.Knocks(id) {

@@ -30,7 +30,7 @@ import (
 )
 
 // TestOpenAPIMissedReasons keeps docs/collector-api.openapi.yaml's missed
-// reasons true to the code (issue 18): the same list of reasons, the
+// reasons true to the code: the same list of reasons, the
 // required fields of an item are the ones whose absence parseSamples
 // refuses, and the 200 answer's example parses with its reasons.
 func TestOpenAPIMissedReasons(t *testing.T) {

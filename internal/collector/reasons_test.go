@@ -28,7 +28,7 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
-// Missed reasons (issue 18): the sources read them, ReportFor fits them to
+// Missed reasons: the sources read them, ReportFor fits them to
 // the roster, and a source that sends none still works.
 
 func TestHTTPSourceMissedReasons(t *testing.T) {

@@ -83,7 +83,7 @@ var reportAssignment = Assignment{Namespace: "ns-1", Round: "r-1", Building: "b-
 
 // TestFinalReportSurvivesAnOutage: the API server refuses connections, then
 // answers 503 while it starts, then takes the report. The final report gets
-// through (issue 16: it used to be retried for 0.3 s, and never on a
+// through (it used to be retried for 0.3 s, and never on a
 // refused connection).
 func TestFinalReportSurvivesAnOutage(t *testing.T) {
 	// A port nobody listens on: connections are refused until the server

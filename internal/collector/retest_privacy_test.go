@@ -26,11 +26,11 @@ import (
 	"time"
 )
 
-// TestRetestCarriesNoResidentData follows the retest path (issue 17) with
+// TestRetestCarriesNoResidentData follows the retest path with
 // resident data in every input a registry controls: the visit pod's
 // environment, each source's outcome, the report it becomes, and each
 // error must hold unit-room ids, tube ids and counts only, never a name or
-// phone number (issue 9, Privacy; the canaries of FuzzReadCSV).
+// phone number (Privacy; the canaries of FuzzReadCSV).
 func TestRetestCarriesNoResidentData(t *testing.T) {
 	ctx := context.Background()
 	leaks := func(t *testing.T, what string, v any) {

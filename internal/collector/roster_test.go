@@ -40,7 +40,7 @@ type rosterCase struct {
 
 var rosterCases = []rosterCase{
 	{
-		// Issue 16: 10 registered, 1 in hospital (exempt), the other 9
+		// 10 registered, 1 in hospital (exempt), the other 9
 		// sampled. The patient's household is not a missed one.
 		name: "exempt resident, everyone else sampled", expected: 9,
 		households: [][4]string{{"1-0101", "3", "3", "1"}, {"1-0102", "4", "4", "0"}, {"1-0201", "3", "2", "0"}},

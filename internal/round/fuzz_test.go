@@ -253,7 +253,7 @@ func FuzzStatus(f *testing.F) {
 		if res.HomeVisited > res.Sampled {
 			t.Fatalf("%d home-visited of %d sampled", res.HomeVisited, res.Sampled)
 		}
-		// Missed by reason adds up to missed (issue 18), whatever the
+		// Missed by reason adds up to missed, whatever the
 		// jobs' own counts say, and no count is negative.
 		if res.MissedByReason.Total() != res.Missed {
 			t.Fatalf("missed by reason %+v adds up to %d, not the %d missed", res.MissedByReason, res.MissedByReason.Total(), res.Missed)

@@ -95,7 +95,7 @@ func testRound(extra int) (*sweepv1alpha1.TestingRound, []sweepv1alpha1.Collecti
 	add("kangqiao-1", "kangqiao-huacheng", 610, sweepv1alpha1.JobExpired, 590, 3, "3-2201")
 	add("kangqiao-2", "kangqiao-huacheng", 640, sweepv1alpha1.JobQueued, 0, 0)
 	add("annex", "", 12, sweepv1alpha1.JobFailed, 0, 3)
-	// Reasons (issue 18): xinjiang-2's source gave some, kangqiao-1's none
+	// Reasons: xinjiang-2's source gave some, kangqiao-1's none
 	// (unknown); annex failed, all unknown.
 	jobs[1].Status.NotSampledByReason = &sweepv1alpha1.MissedReasonCounts{NotHome: 2, Refused: 1}
 	jobs[1].Status.MissedHouseholdReasons = []sweepv1alpha1.HouseholdReason{{Household: "2-1203", Reason: sweepv1alpha1.MissedNotHome},

@@ -42,7 +42,8 @@ import (
 const holdFinalizer = "e2e.sweep.masstesting.io/hold"
 
 // TestRoundIdentityAndLiveEdits runs three rounds side by side on one
-// manager, each proving a rule of issue 16 on the real control plane:
+// manager, each proving a rule of round identity or live edits on the
+// real control plane:
 // a round recreated under its name counts none of its predecessor's
 // terminating jobs; a deadline moved later and then earlier is honoured by
 // every building and its visit Job; a suspended round starts no re-knock.

@@ -58,7 +58,7 @@ func TestChartPods(t *testing.T) {
 }
 
 // TestChartProductionShape checks what a production install expects beyond
-// the restricted profile (issue 21, kube-score's findings): the user and
+// the restricted profile (kube-score's findings): the user and
 // group stated in the pod, ephemeral-storage requests and limits, and a
 // PodDisruptionBudget that keeps one manager whenever there are two or more.
 func TestChartProductionShape(t *testing.T) {
