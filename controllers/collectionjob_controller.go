@@ -154,11 +154,8 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// Stop only once the decision is written. A decision from a stale
 	// cache (the visit Job seen finished before the collector's final
 	// report) fails the write with a conflict and must not delete the
-	// visit's Job: TestReliabilityManagerKilledTenTimes found 13 of 2,539
-	// visit Jobs deleted that way, their visits counted correctly. And an
-	// attempt stopped before its failure was written would be unknown to
-	// the executor at the next reconcile and run again: one registry
-	// request more than the retries allow (TestHTTPSourceFailuresThroughARound).
+	// visit's Job; and an attempt stopped before its failure was written
+	// would be unknown to the executor at the next reconcile and run again.
 	if d.Stop != "" {
 		if err := r.Executor.Stop(ctx, &cj, d.Stop); err != nil {
 			return ctrl.Result{}, err
@@ -176,21 +173,17 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	// A job this reconcile finished is forgotten (its guard against a
 	// stale cache, the executor's record of its attempt) only by the
-	// reconcile that reads it finished from the cache. Forgotten here, a
-	// reconcile woken before the cache shows the write (by the executor's
-	// own "visit ended" event) decided from the old status: its attempt
-	// unknown to the executor, it started the attempt again, a registry
-	// request more than the retries allow (TestHTTPSourceFailuresThroughARound,
-	// TestFinishedJobIsNotRestartedFromAStaleCache).
+	// reconcile that reads it finished from the cache: a reconcile woken
+	// before the cache shows the write would otherwise decide from the old
+	// status and start the attempt again.
 	return res, nil
 }
 
 // namespaceTerminating says whether err is the API server refusing to
 // create an object in a namespace that is being deleted. Retrying cannot
 // help: the namespace controller is deleting the round and its jobs, and
-// their deletion ends their reconciles. Returned as an error, it was
-// retried with backoff until then: about 150 "Reconciler error" lines for
-// a 64-building district deleted mid-round (TestNamespaceDeletedMidRound).
+// their deletion ends their reconciles. Returned as an error, it would be
+// retried with backoff until then, an error line each time.
 func namespaceTerminating(err error) bool {
 	return apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause)
 }

@@ -72,8 +72,7 @@ type JobExecutor struct {
 	mu sync.Mutex
 	// rbacReady remembers the rounds whose namespace has the collector
 	// identity. Per round, not per namespace: a namespace deleted and
-	// created again under the same name has lost it, and its visit pods
-	// could not be created (TestNamespaceDeletedMidRound). A round does not
+	// created again under the same name has lost it. A round does not
 	// outlive its namespace, so a new round checks again.
 	rbacReady map[types.UID]bool
 	// rbacOnce makes the reconciles that start a round's first visits at
