@@ -240,6 +240,15 @@ func TestRoundIdentityAndLiveEdits(t *testing.T) {
 			tr := drillRound(ns, "held", 16, 3, time.Hour, 4)
 			tr.Spec.BuildingSelector = xinjiang
 			tr.Spec.Collector.Drill.AbsentPercent = ptr.To[int32](30)
+			// Re-knocks two minutes apart leave a span in which every first
+			// visit is over and no re-knock is due yet, even when a loaded
+			// machine spreads the first visits over a minute: with one
+			// minute, the first re-knocks could start before the last first
+			// visit ended, and no moment to suspend in was ever seen.
+			tr.Spec.Visits.Interval = &sweepv1alpha1.Duration{Duration: 2 * time.Minute}
+			if len(swept) == 0 {
+				t.Fatal("the demo district has no building in community xinjiang")
+			}
 			if err := cl.c.Create(ctx, tr); err != nil {
 				t.Fatal(err)
 			}
