@@ -51,6 +51,13 @@ CHART := charts/sweep
 
 export KWOK_VERSION PROMETHEUS_OPERATOR_VERSION CERT_MANAGER_VERSION
 
+# Sweep's own code that lives in modules of its own, so that what only it
+# uses (the Grafana Foundation SDK; gonum's plotting) stays out of the main
+# module and the sweep binary (docs/dependencies.md): the dashboard
+# generator and the benchmark with the soak chart. `go ... ./...` in the
+# root does not reach them, so vet, lint and test run in each as well.
+SUBMODULES := hack/dashboards test/bench
+
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
 
@@ -93,24 +100,27 @@ generate: controller-gen ## Generate DeepCopy methods for the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: fmt
-fmt: ## Run go fmt.
+fmt: ## Run go fmt (also in SUBMODULES).
 	go fmt ./...
+	for m in $(SUBMODULES); do (cd $$m && go fmt ./...); done
 
 .PHONY: vet
-vet: ## Run go vet.
+vet: ## Run go vet (also in SUBMODULES).
 	go vet ./...
+	for m in $(SUBMODULES); do (cd $$m && go vet ./...); done
 
 .PHONY: lint
-lint: golangci-lint ## Run golangci-lint (also on the files behind the reliability build tag).
+lint: golangci-lint ## Run golangci-lint (also on the files behind the reliability build tag, and in SUBMODULES).
 	$(GOLANGCI_LINT) run --allow-serial-runners --build-tags reliability
+	for m in $(SUBMODULES); do (cd $$m && $(GOLANGCI_LINT) run --allow-serial-runners); done
 
 .PHONY: verify-generated
 verify-generated: controller-gen ## Fail if `make manifests generate` would change the tree.
 	hack/verify-generated.sh $(MAKE) --no-print-directory manifests generate
 
 .PHONY: dashboards
-dashboards: ## Regenerate the Grafana dashboards in config/grafana/ from internal/dashboards.
-	go run ./hack/dashboards -out config/grafana
+dashboards: ## Regenerate the Grafana dashboards in config/grafana/ from hack/dashboards.
+	cd hack/dashboards && go run . -out $(CURDIR)/config/grafana
 
 .PHONY: alerts
 alerts: ## Regenerate the PrometheusRule in config/prometheus/ from config/prometheus/rules/sweep.rules.yaml.
@@ -124,16 +134,25 @@ alerts-test: promtool ## Check the alert rules and run their unit tests with pro
 .PHONY: test
 test: verify-generated fmt vet lint helm-lint k8s-bin kustomize alerts-test plugin-check ## Run every test: unit, the alert rules' unit tests, the krew plugin's manifest and archives, the chart's lint, envtest (a real kube-apiserver) and end to end (kwok clusters; a real Prometheus).
 	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test $$(go list ./... | grep -v /test/e2e) -count=1
+	$(MAKE) --no-print-directory test-submodules
 	$(MAKE) --no-print-directory test-e2e
+
+# The unit tests of SUBMODULES (`make test` runs them; vet and lint cover
+# them too). Among them hack/dashboards' test that config/grafana/ is what
+# the generator writes, and that it fits Grafana's schema.
+.PHONY: test-submodules
+test-submodules: ## Run the unit tests of the modules of their own (hack/dashboards, test/bench).
+	for m in $(SUBMODULES); do (cd $$m && go test ./... -count=1); done
 
 # Seconds on a fresh clone, without bin/k8s: every internal package, and the
 # tests of the envtest packages whose names say they need no API server
 # (…Pure: no client; …Table: table tests on a fake client). internal/testenv
 # fails a test so named that asks for the API server, so the names stay true.
 .PHONY: test-pure
-test-pure: ## Run the tests that need no control plane: internal/... and the tests named …Pure or …Table in controllers, cmd/sweep and api.
+test-pure: ## Run the tests that need no control plane: internal/..., the tests named …Pure or …Table in controllers, cmd/sweep and api, and test-submodules.
 	go test ./internal/... -count=1
 	go test ./controllers ./cmd/sweep ./api/... -run 'Pure|Table' -count=1
+	$(MAKE) --no-print-directory test-submodules
 
 # The end-to-end tests each start their own local cluster (hack/cluster.sh)
 # and mostly wait on timers (revisit intervals, leases), so they run four
@@ -151,17 +170,33 @@ test-e2e: k8s-bin prometheus helm kustomize ## Run the end-to-end tests on local
 # Not part of `make test`: the long fault and soak scenarios of
 # docs/reliability.md, on local kwok clusters. They live in test/e2e behind
 # the `reliability` build tag (so they share its cluster and manager helpers)
-# and are named TestReliability* and TestSoak*. About an hour.
+# and are named TestReliability* and TestSoak*. About an hour. TestSoak
+# writes its samples to docs/soak.csv; soak-plot then draws docs/soak.png
+# from them, also when a test failed (a leak is best seen in the chart).
 .PHONY: test-reliability
 test-reliability: k8s-bin build ## Run the long fault-injection and soak tests (kwok clusters; about an hour).
-	KUBEBUILDER_ASSETS="$(K8S_BIN)" go test -tags reliability ./test/e2e -run '^(TestReliability|TestSoak)' -p 1 -count=1 -parallel 2 -timeout 100m -v 2>&1 | \
-	  grep -v -e '^=== \(RUN\|PAUSE\|CONT\)'
+	status=0; KUBEBUILDER_ASSETS="$(K8S_BIN)" go test -tags reliability ./test/e2e -run '^(TestReliability|TestSoak)' -p 1 -count=1 -parallel 2 -timeout 100m -v 2>&1 | \
+	  grep -v -e '^=== \(RUN\|PAUSE\|CONT\)' || status=$$?; \
+	$(MAKE) --no-print-directory soak-plot; exit $$status
+
+# The soak chart lives in test/bench/soakplot, outside the main module with
+# its plotting library (gonum). SOAK_DIR: where TestSoak wrote soak.csv
+# (SWEEP_SOAK_OUT; docs by default).
+SOAK_DIR ?= $(CURDIR)/docs
+
+.PHONY: soak-plot
+soak-plot: ## Draw the soak test's chart, $(SOAK_DIR)/soak.png, from its samples in $(SOAK_DIR)/soak.csv.
+	cd test/bench && go run ./soakplot -in $(abspath $(SOAK_DIR))/soak.csv -out $(abspath $(SOAK_DIR))/soak.png
 
 # Not part of `make test`: it takes about 30 minutes and its figures are
 # only meaningful on a quiet machine. See docs/performance.md.
 .PHONY: bench
+# test/bench is a module of its own (SUBMODULES): it is built into
+# bin/sweep-bench and run from here, where its paths (bin/, config/, docs/)
+# are relative to.
 bench: k8s-bin build ## Measure Sweep at 1,000, 10,000 and 50,000 buildings against the API server's ceiling; writes docs/performance.{md,png}.
-	go run ./test/bench -n $(BENCH_N) -out docs/performance.md -png docs/performance.png
+	cd test/bench && go build -o $(LOCALBIN)/sweep-bench .
+	$(LOCALBIN)/sweep-bench -n $(BENCH_N) -out docs/performance.md -png docs/performance.png
 
 BENCH_N ?= 1000,10000,50000
 

@@ -17,7 +17,9 @@ limitations under the License.
 // Command dashboards writes Sweep's Grafana dashboards, built in
 // internal/dashboards, as JSON into a directory (`make dashboards` writes
 // config/grafana/). The test in internal/dashboards fails when the checked-in
-// JSON differs from what this writes.
+// JSON differs from what this writes. hack/dashboards is a module of its own
+// so that the Grafana Foundation SDK, which only this generator and its
+// tests use, stays out of the main module and the sweep binary.
 package main
 
 import (
@@ -27,7 +29,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/masstesting/sweep/internal/dashboards"
+	"github.com/masstesting/sweep/hack/dashboards/internal/dashboards"
 )
 
 func main() {

@@ -22,7 +22,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"image/color"
 	"math"
 	"net"
 	"net/http"
@@ -36,11 +35,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -97,8 +91,10 @@ type soakDistrict struct {
 // descriptors every 10 s, and fails if they grow without bound (soakGrowth)
 // or the rounds did not do their job: too few completed, a completed round
 // whose numbers do not add up, or finished rounds not pruned to the
-// schedule's history limit. It writes docs/soak.csv and docs/soak.png
-// (SWEEP_SOAK_OUT names another directory).
+// schedule's history limit. It writes the samples to docs/soak.csv
+// (SWEEP_SOAK_OUT names another directory); `make soak-plot`, which `make
+// test-reliability` runs after the tests, draws docs/soak.png from them
+// (test/bench/soakplot, outside the main module with its plotting library).
 func TestSoak(t *testing.T) {
 	t.Parallel()
 	duration := soakDefaultDuration
@@ -493,7 +489,8 @@ func soakSlope(samples []soakSample, value func(soakSample) float64) float64 {
 	return math.NaN()
 }
 
-// soakWrite writes soak.csv and soak.png into dir.
+// soakWrite writes soak.csv into dir; test/bench/soakplot reads its columns
+// by name.
 func soakWrite(samples []soakSample, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -514,72 +511,6 @@ func soakWrite(samples []soakSample, dir string) error {
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return soakPlot(samples, filepath.Join(dir, "soak.png"))
-}
-
-// soakPlot draws the four series against time, one panel each, with the
-// medians of the middle and last thirds that soakGrowth compares.
-func soakPlot(samples []soakSample, path string) error {
-	n := len(samples)
-	panels := []struct {
-		title string
-		value func(soakSample) float64
-	}{
-		{"heap in use (MiB)", func(s soakSample) float64 { return s.heap / (1 << 20) }},
-		{"RSS (MiB)", func(s soakSample) float64 { return s.rss / (1 << 20) }},
-		{"goroutines", func(s soakSample) float64 { return s.goroutines }},
-		{"open file descriptors", func(s soakSample) float64 { return s.fds }},
-	}
-	rows := make([][]*plot.Plot, len(panels))
-	for i, pn := range panels {
-		p := plot.New()
-		p.Title.Text = pn.title
-		p.BackgroundColor = color.White
-		if i == len(panels)-1 {
-			p.X.Label.Text = "minutes since the schedules were created"
-		}
-		xy := make(plotter.XYs, n)
-		for j, s := range samples {
-			xy[j].X, xy[j].Y = s.at.Minutes(), pn.value(s)
-		}
-		line, err := plotter.NewLine(xy)
-		if err != nil {
-			return err
-		}
-		line.Color = color.RGBA{B: 200, A: 255}
-		p.Add(line)
-		for _, third := range [][]soakSample{samples[n/3 : 2*n/3], samples[2*n/3:]} {
-			m := soakMedian(third, pn.value)
-			med, err := plotter.NewLine(plotter.XYs{{X: third[0].at.Minutes(), Y: m}, {X: third[len(third)-1].at.Minutes(), Y: m}})
-			if err != nil {
-				return err
-			}
-			med.Color = color.RGBA{R: 220, A: 255}
-			med.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-			p.Add(med)
-		}
-		p.Y.Min = 0
-		rows[i] = []*plot.Plot{p}
-	}
-	rows[0][0].Title.Text = "Sweep manager during the soak (red dashes: medians of the middle and last thirds)\n" + rows[0][0].Title.Text
-	img := vgimg.New(8*vg.Inch, 10*vg.Inch)
-	dc := draw.New(img)
-	canvases := plot.Align(rows, draw.Tiles{Rows: len(rows), Cols: 1, PadX: vg.Millimeter, PadY: 2 * vg.Millimeter,
-		PadTop: vg.Millimeter, PadBottom: vg.Millimeter, PadLeft: vg.Millimeter, PadRight: 4 * vg.Millimeter}, dc)
-	for i := range rows {
-		rows[i][0].Draw(canvases[i][0])
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
 		f.Close()
 		return err
 	}

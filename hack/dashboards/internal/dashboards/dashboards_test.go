@@ -33,7 +33,7 @@ import (
 )
 
 // checkedIn is where `make dashboards` writes the JSON.
-var checkedIn = filepath.Join("..", "..", "config", "grafana")
+var checkedIn = filepath.Join("..", "..", "..", "..", "config", "grafana")
 
 func TestCheckedInJSONIsGenerated(t *testing.T) {
 	for name, build := range Files {
@@ -50,7 +50,7 @@ func TestCheckedInJSONIsGenerated(t *testing.T) {
 			t.Fatalf("%v: run `make dashboards` and commit config/grafana/", err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("config/grafana/%s differs from what internal/dashboards builds: run `make dashboards` and commit the result", name)
+			t.Errorf("config/grafana/%s differs from what hack/dashboards builds: run `make dashboards` and commit the result", name)
 		}
 	}
 }

@@ -20,7 +20,9 @@ limitations under the License.
 // (every district's round today side by side) and "Sweep / Operator" for
 // the ops team. The JSON under
 // config/grafana/ is generated from these functions (`make dashboards`, see
-// hack/dashboards) and a test fails when the two differ.
+// hack/dashboards) and a test fails when the two differ. It lives in the
+// hack/dashboards module so that the SDK stays out of the sweep binary's
+// module graph.
 //
 // The queries follow two rules. Round gauges are read with max(), not sum():
 // every replica of the manager serves the same round gauges from its cache
