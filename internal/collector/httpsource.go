@@ -85,18 +85,11 @@ func (s *HTTPSource) Visit(ctx context.Context, a Assignment, _ func(Outcome)) (
 		out, err = s.get(ctx, a, target)
 		return err
 	})
-	var exhausted *httpretry.Exhausted
-	var stopped *httpretry.Stopped
-	switch {
-	case err == nil:
-		return out, nil
-	case errors.As(err, &exhausted):
-		return Outcome{}, fmt.Errorf("sample registry unavailable after %d attempts: %w", exhausted.Attempts, exhausted.Err)
-	case errors.As(err, &stopped):
-		return Outcome{}, fmt.Errorf("sample registry lookup for building %s visit %d stopped after %d attempts (last: %v): %w",
-			a.Building, a.Visit, stopped.Attempts, stopped.Last, stopped.Err)
+	if err != nil {
+		return Outcome{}, httpretry.Explain(err, "sample registry",
+			fmt.Sprintf("sample registry lookup for building %s visit %d", a.Building, a.Visit))
 	}
-	return Outcome{}, err
+	return out, nil
 }
 
 // samplesURL builds the request URL. The base may carry a path prefix and

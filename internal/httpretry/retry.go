@@ -25,6 +25,7 @@ package httpretry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -94,6 +95,22 @@ type Stopped struct {
 
 func (e *Stopped) Error() string { return e.Err.Error() }
 func (e *Stopped) Unwrap() error { return e.Err }
+
+// Explain says in words what Do's error means for people: service (for
+// example "sample registry") unavailable after so many attempts, or
+// request (what was asked of it) stopped while waiting to try again, with
+// the last failure. Other errors are returned as they are.
+func Explain(err error, service, request string) error {
+	var exhausted *Exhausted
+	var stopped *Stopped
+	switch {
+	case errors.As(err, &exhausted):
+		return fmt.Errorf("%s unavailable after %d attempts: %w", service, exhausted.Attempts, exhausted.Err)
+	case errors.As(err, &stopped):
+		return fmt.Errorf("%s stopped after %d attempts (last: %v): %w", request, stopped.Attempts, stopped.Last, stopped.Err)
+	}
+	return err
+}
 
 // Do calls try up to attempts times (at least once) until it returns nil
 // or an error that is not an *Error, which Do returns as it is. When every

@@ -99,3 +99,24 @@ func TestDoStopsWhenTheContextEnds(t *testing.T) {
 		t.Errorf("tried %d times, ended with %#v; want Stopped after 1 attempt, wrapping context.Canceled", tries, err)
 	}
 }
+
+func TestExplain(t *testing.T) {
+	last := &Error{Err: errors.New("answered 503 Service Unavailable")}
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{&Exhausted{Attempts: 5, Err: last}, "lab http://lab unavailable after 5 attempts: answered 503 Service Unavailable"},
+		{&Stopped{Attempts: 2, Last: last, Err: context.DeadlineExceeded}, "lab http://lab poll for round r stopped after 2 attempts (last: answered 503 Service Unavailable): context deadline exceeded"},
+		{errors.New("malformed page"), "malformed page"},
+	}
+	for _, c := range cases {
+		got := Explain(c.err, "lab http://lab", "lab http://lab poll for round r")
+		if got.Error() != c.want {
+			t.Errorf("Explain(%v) = %q, want %q", c.err, got, c.want)
+		}
+		if !errors.Is(got, c.err) && !errors.Is(got, errors.Unwrap(c.err)) {
+			t.Errorf("Explain(%v) does not wrap it", c.err)
+		}
+	}
+}

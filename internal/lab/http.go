@@ -277,18 +277,10 @@ func (s *HTTPSource) Results(ctx context.Context, q Query, cursor string) (Page,
 		page, err = p.get(ctx)
 		return err
 	})
-	var exhausted *httpretry.Exhausted
-	var stopped *httpretry.Stopped
-	switch {
-	case err == nil:
-		return page, nil
-	case errors.As(err, &exhausted):
-		return Page{}, fmt.Errorf("lab %s unavailable after %d attempts: %w", p.lab, exhausted.Attempts, exhausted.Err)
-	case errors.As(err, &stopped):
-		return Page{}, fmt.Errorf("lab %s poll for round %s stopped after %d attempts (last: %v): %w",
-			p.lab, q.Round, stopped.Attempts, stopped.Last, stopped.Err)
+	if err != nil {
+		return Page{}, httpretry.Explain(err, "lab "+p.lab, fmt.Sprintf("lab %s poll for round %s", p.lab, q.Round))
 	}
-	return Page{}, err
+	return page, nil
 }
 
 // resultsURL builds the request URL; the round is path-escaped.
