@@ -342,6 +342,17 @@ func (r *TestingScheduleReconciler) writeStatus(ctx context.Context, s *sweepv1a
 // them.
 const roundOwnerKey = ".metadata.controller"
 
+// roundOwnerIndex is the roundOwnerKey index: the name of the
+// TestingSchedule that controls a round. Named, so that the table tests'
+// fake client indexes rounds as the manager's cache does.
+func roundOwnerIndex(obj client.Object) []string {
+	owner := metav1.GetControllerOf(obj)
+	if owner == nil || owner.APIVersion != sweepv1alpha1.GroupVersion.String() || owner.Kind != "TestingSchedule" {
+		return nil
+	}
+	return []string{owner.Name}
+}
+
 // roundFinished passes round events that matter to its schedule: created,
 // deleted, or its phase changed. A running round writes its status about
 // once a second; the schedule need not hear of each write.
@@ -358,14 +369,7 @@ func (r *TestingScheduleReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
-	err := mgr.GetFieldIndexer().IndexField(context.Background(), &sweepv1alpha1.TestingRound{}, roundOwnerKey,
-		func(obj client.Object) []string {
-			owner := metav1.GetControllerOf(obj)
-			if owner == nil || owner.APIVersion != sweepv1alpha1.GroupVersion.String() || owner.Kind != "TestingSchedule" {
-				return nil
-			}
-			return []string{owner.Name}
-		})
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &sweepv1alpha1.TestingRound{}, roundOwnerKey, roundOwnerIndex)
 	if err != nil {
 		return err
 	}
