@@ -32,6 +32,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
@@ -171,6 +172,7 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		status  *sweepv1alpha1.CollectionJobStatus
 		report  *sweepv1alpha1.VisitReport
 		visits  []*batchv1.Job // visit Jobs stored before
+		funcs   interceptor.Funcs
 		wantRes ctrl.Result
 		wantErr bool
 		// wantStatus is the job's whole status after (report included);
@@ -367,6 +369,37 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 			wantEvents: []string{"Warning ImpossibleReport Ignored the report for visit 1: 120 sampled but only 100 residents are expected (count the surplus in extraSampled). Results reported earlier are kept."},
 			wantRes:    ctrl.Result{RequeueAfter: 12 * time.Hour},
 		},
+		"visit Job not created: the error is returned, the decision already written": {
+			round: tableRound(nil),
+			job:   tableCollectionJob(tableRoundUID, nil),
+			funcs: interceptor.Funcs{Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
+				return apierrors.NewServiceUnavailable("etcd leader changed")
+			}},
+			// Written first, so that the collector's report for this
+			// attempt is accepted once it runs; the next reconcile
+			// starts the attempt (collection.VisitUnknown).
+			wantStatus: &sweepv1alpha1.CollectionJobStatus{
+				Phase: sweepv1alpha1.JobActive, Visits: 1, ActiveJob: "r-b-v1",
+				Outstanding: tableExpected, NotSampledByReason: &sweepv1alpha1.MissedReasonCounts{Unknown: tableExpected},
+				StartTime: at(tableNow),
+			},
+			wantErr: true,
+		},
+		"namespace being deleted: no visit, and no error to retry": {
+			round: tableRound(nil),
+			job:   tableCollectionJob(tableRoundUID, nil),
+			funcs: interceptor.Funcs{Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
+				return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 403, Reason: metav1.StatusReasonForbidden,
+					Message: "namespace baoguo is being terminated",
+					Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Type: corev1.NamespaceTerminatingCause}}}}}
+			}},
+			wantStatus: &sweepv1alpha1.CollectionJobStatus{
+				Phase: sweepv1alpha1.JobActive, Visits: 1, ActiveJob: "r-b-v1",
+				Outstanding: tableExpected, NotSampledByReason: &sweepv1alpha1.MissedReasonCounts{Unknown: tableExpected},
+				StartTime: at(tableNow),
+			},
+			wantRes: ctrl.Result{},
+		},
 		"round deleted: the job runs nothing": {
 			job:        tableCollectionJob(tableRoundUID, nil),
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{},
@@ -407,7 +440,7 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 			for _, j := range tc.visits {
 				objs = append(objs, seeded{kind: "Job", obj: j})
 			}
-			c := newTableClient(t, objs...)
+			c := newTableClient(t, tc.funcs, objs...)
 			rec := events.NewFakeRecorder(10)
 			r := &CollectionJobReconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(tableNow), Recorder: rec,
 				Executor: &JobExecutor{Client: c, Image: "sweep:test"}}

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
@@ -63,7 +64,9 @@ type ownedStatus struct {
 
 // newTableClient makes a fake client with the manager's scheme, the status
 // subresources and indexes the reconcilers use, and stores objs in order.
-func newTableClient(t *testing.T, objs ...seeded) client.Client {
+// Calls made after that go through funcs (zero: straight to the fake), so
+// that a case can have the API server refuse a write.
+func newTableClient(t *testing.T, funcs interceptor.Funcs, objs ...seeded) client.Client {
 	t.Helper()
 	c := fake.NewClientBuilder().
 		WithScheme(scheme).
@@ -81,7 +84,7 @@ func newTableClient(t *testing.T, objs ...seeded) client.Client {
 			}
 		}
 	}
-	return c
+	return interceptor.NewClient(c, funcs)
 }
 
 // drainEvents returns the events recorded so far, as "<type> <reason>
