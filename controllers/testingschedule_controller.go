@@ -262,9 +262,13 @@ func (r *TestingScheduleReconciler) createMopUp(ctx context.Context, s *sweepv1a
 		// Ours, from a reconcile the cache does not show yet; or another
 		// object's, which the schedule does not adopt: said once.
 		var existing sweepv1alpha1.TestingRound
-		if gerr := r.Get(ctx, client.ObjectKeyFromObject(tr), &existing); gerr == nil && !metav1.IsControlledBy(&existing, s) && r.firstNote(key, "taken/"+tr.Name) {
-			r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, "MopUpNameTaken", "Reconcile",
-				"Mop-up round %s of %s is not created: a round of that name not made by this schedule exists.", tr.Name, mu.Of)
+		// Said once, but never counted as the schedule's: the note only
+		// decides the event.
+		if gerr := r.Get(ctx, client.ObjectKeyFromObject(tr), &existing); gerr == nil && !metav1.IsControlledBy(&existing, s) {
+			if r.firstNote(key, "taken/"+tr.Name) {
+				r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, "MopUpNameTaken", "Reconcile",
+					"Mop-up round %s of %s is not created: a round of that name not made by this schedule exists.", tr.Name, mu.Of)
+			}
 			return "", nil
 		}
 		return tr.Name, nil
