@@ -69,15 +69,14 @@ func tableRound(mod func(*sweepv1alpha1.TestingRound)) *sweepv1alpha1.TestingRou
 	return tr
 }
 
-// tableCollectionJob is tableJob as the round expanded it, controlled by
-// the round of UID owner.
-func tableCollectionJob(owner types.UID, mod func(*sweepv1alpha1.CollectionJob)) *sweepv1alpha1.CollectionJob {
+// tableCollectionJob is tableJob as round "r" (tableRoundUID) expanded it.
+func tableCollectionJob(mod func(*sweepv1alpha1.CollectionJob)) *sweepv1alpha1.CollectionJob {
 	cj := &sweepv1alpha1.CollectionJob{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: tableNamespace, Name: tableJob, UID: "job-r-b-uid",
 			Labels: map[string]string{sweepv1alpha1.LabelRound: "r"},
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(
-				&sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Name: "r", UID: owner}},
+				&sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Name: "r", UID: tableRoundUID}},
 				sweepv1alpha1.GroupVersion.WithKind("TestingRound"))},
 		},
 		Spec: sweepv1alpha1.CollectionJobSpec{
@@ -114,11 +113,11 @@ func tableVisitJob(name string, cond batchv1.JobConditionType, reason, message s
 	return j
 }
 
-// active is the status of a job on visit v (attempt activeJob), nobody
-// sampled yet.
-func active(v int32, activeJob string) sweepv1alpha1.CollectionJobStatus {
+// onFirstVisit is the status of a job admitted an hour ago, on its first
+// visit (attempt activeJob), nobody sampled yet.
+func onFirstVisit(activeJob string) sweepv1alpha1.CollectionJobStatus {
 	return sweepv1alpha1.CollectionJobStatus{
-		Phase: sweepv1alpha1.JobActive, Visits: v, ActiveJob: activeJob,
+		Phase: sweepv1alpha1.JobActive, Visits: 1, ActiveJob: activeJob,
 		Outstanding: tableExpected, NotSampledByReason: &sweepv1alpha1.MissedReasonCounts{Unknown: tableExpected},
 		StartTime: &metav1.Time{Time: tableNow.Add(-time.Hour)},
 	}
@@ -183,7 +182,7 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 	}{
 		"admitted job starts its first visit": {
 			round: tableRound(nil),
-			job:   tableCollectionJob(tableRoundUID, nil),
+			job:   tableCollectionJob(nil),
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{
 				Phase: sweepv1alpha1.JobActive, Visits: 1, ActiveJob: "r-b-v1",
 				Outstanding: tableExpected, NotSampledByReason: &sweepv1alpha1.MissedReasonCounts{Unknown: tableExpected},
@@ -194,30 +193,30 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"job waiting for a team stays without a phase": {
 			round:      tableRound(nil),
-			job:        tableCollectionJob(tableRoundUID, func(cj *sweepv1alpha1.CollectionJob) { cj.Spec.Suspend = true }),
+			job:        tableCollectionJob(func(cj *sweepv1alpha1.CollectionJob) { cj.Spec.Suspend = true }),
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{},
 			wantRes:    ctrl.Result{RequeueAfter: 12 * time.Hour},
 		},
 		"admitted job of a suspended round starts no visit": {
 			round:      tableRound(func(tr *sweepv1alpha1.TestingRound) { tr.Spec.Suspend = true }),
-			job:        tableCollectionJob(tableRoundUID, nil),
+			job:        tableCollectionJob(nil),
 			status:     &sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobQueued},
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobQueued},
 			wantRes:    ctrl.Result{RequeueAfter: 12 * time.Hour},
 		},
 		"visit under way: nothing to do until it reports": {
 			round:      tableRound(nil),
-			job:        tableCollectionJob(tableRoundUID, nil),
-			status:     ptr.To(active(1, "r-b-v1")),
+			job:        tableCollectionJob(nil),
+			status:     ptr.To(onFirstVisit("r-b-v1")),
 			visits:     []*batchv1.Job{tableVisitJob("r-b-v1", "", "", "")},
-			wantStatus: ptr.To(active(1, "r-b-v1")),
+			wantStatus: ptr.To(onFirstVisit("r-b-v1")),
 			wantVisits: []visitJobSummary{{Name: "r-b-v1", Labels: map[string]string{LabelCollectionJob: tableJob}, Controller: "CollectionJob/r-b"}},
 			wantRes:    ctrl.Result{RequeueAfter: 12 * time.Hour},
 		},
 		"final report with residents missed: waits to knock again": {
 			round:  tableRound(nil),
-			job:    tableCollectionJob(tableRoundUID, nil),
-			status: ptr.To(active(1, "r-b-v1")),
+			job:    tableCollectionJob(nil),
+			status: ptr.To(onFirstVisit("r-b-v1")),
 			report: report(1, 90, true, "3-201", "5-402"),
 			visits: []*batchv1.Job{tableVisitJob("r-b-v1", batchv1.JobComplete, "", "")},
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{
@@ -231,8 +230,8 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"final report with everyone sampled completes": {
 			round:  tableRound(nil),
-			job:    tableCollectionJob(tableRoundUID, nil),
-			status: ptr.To(active(1, "r-b-v1")),
+			job:    tableCollectionJob(nil),
+			status: ptr.To(onFirstVisit("r-b-v1")),
 			report: report(1, tableExpected, true),
 			visits: []*batchv1.Job{tableVisitJob("r-b-v1", batchv1.JobComplete, "", "")},
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{
@@ -245,7 +244,7 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"re-knock not due yet: sleeps until it is": {
 			round: tableRound(nil),
-			job:   tableCollectionJob(tableRoundUID, nil),
+			job:   tableCollectionJob(nil),
 			status: &sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobWaiting, Visits: 1, Sampled: 90, Outstanding: 10,
 				NotSampledByReason: &sweepv1alpha1.MissedReasonCounts{Unknown: 10},
 				StartTime:          at(tableNow.Add(-time.Hour)), NextVisitTime: at(tableNow.Add(20 * time.Minute))},
@@ -256,7 +255,7 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"re-knock due: the second visit starts": {
 			round: tableRound(nil),
-			job:   tableCollectionJob(tableRoundUID, nil),
+			job:   tableCollectionJob(nil),
 			status: &sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobWaiting, Visits: 1, Sampled: 90, Outstanding: 10,
 				NotSampledByReason: &sweepv1alpha1.MissedReasonCounts{Unknown: 10},
 				StartTime:          at(tableNow.Add(-time.Hour)), NextVisitTime: at(tableNow)},
@@ -268,7 +267,7 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"re-knock due in a suspended round is held": {
 			round: tableRound(func(tr *sweepv1alpha1.TestingRound) { tr.Spec.Suspend = true }),
-			job:   tableCollectionJob(tableRoundUID, nil),
+			job:   tableCollectionJob(nil),
 			status: &sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobWaiting, Visits: 1, Sampled: 90, Outstanding: 10,
 				NotSampledByReason: &sweepv1alpha1.MissedReasonCounts{Unknown: 10},
 				StartTime:          at(tableNow.Add(-time.Hour)), NextVisitTime: at(tableNow)},
@@ -279,8 +278,8 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"failed visit Job: tried again after a pause, its Job deleted": {
 			round:  tableRound(nil),
-			job:    tableCollectionJob(tableRoundUID, nil),
-			status: ptr.To(active(1, "r-b-v1")),
+			job:    tableCollectionJob(nil),
+			status: ptr.To(onFirstVisit("r-b-v1")),
 			visits: []*batchv1.Job{tableVisitJob("r-b-v1", batchv1.JobFailed, "BackoffLimitExceeded", "Job has reached the specified backoff limit")},
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{
 				Phase: sweepv1alpha1.JobActive, Visits: 1, FailedAttempts: 1, Outstanding: tableExpected,
@@ -292,9 +291,9 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"third failed attempt fails the job, a condition says why": {
 			round: tableRound(nil),
-			job:   tableCollectionJob(tableRoundUID, nil),
+			job:   tableCollectionJob(nil),
 			status: func() *sweepv1alpha1.CollectionJobStatus {
-				st := active(1, "r-b-v1-r2")
+				st := onFirstVisit("r-b-v1-r2")
 				st.FailedAttempts = 2
 				return &st
 			}(),
@@ -312,8 +311,8 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"visit Job ended without a final report: counted as a failed attempt": {
 			round:  tableRound(nil),
-			job:    tableCollectionJob(tableRoundUID, nil),
-			status: ptr.To(active(1, "r-b-v1")),
+			job:    tableCollectionJob(nil),
+			status: ptr.To(onFirstVisit("r-b-v1")),
 			report: report(1, 40, false),
 			visits: []*batchv1.Job{tableVisitJob("r-b-v1", batchv1.JobComplete, "", "")},
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{
@@ -327,8 +326,8 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"deadline reached mid-visit: Expired, the visit stopped": {
 			round:  tableRound(func(tr *sweepv1alpha1.TestingRound) { tr.Spec.Deadline = metav1.Time{Time: tableNow} }),
-			job:    tableCollectionJob(tableRoundUID, nil),
-			status: ptr.To(active(1, "r-b-v1")),
+			job:    tableCollectionJob(nil),
+			status: ptr.To(onFirstVisit("r-b-v1")),
 			report: report(1, 30, false),
 			visits: []*batchv1.Job{tableVisitJob("r-b-v1", "", "", "")},
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{
@@ -342,7 +341,7 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"the round's deadline, moved earlier, ends a job whose copy is later": {
 			round: tableRound(func(tr *sweepv1alpha1.TestingRound) { tr.Spec.Deadline = metav1.Time{Time: tableNow.Add(-time.Minute)} }),
-			job:   tableCollectionJob(tableRoundUID, nil),
+			job:   tableCollectionJob(nil),
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{
 				Phase: sweepv1alpha1.JobExpired, Missed: tableExpected,
 				NotSampledByReason: &sweepv1alpha1.MissedReasonCounts{Unknown: tableExpected},
@@ -353,12 +352,12 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"impossible report: ignored, a condition and an event say what is wrong": {
 			round:  tableRound(nil),
-			job:    tableCollectionJob(tableRoundUID, nil),
-			status: ptr.To(active(1, "r-b-v1")),
+			job:    tableCollectionJob(nil),
+			status: ptr.To(onFirstVisit("r-b-v1")),
 			report: &sweepv1alpha1.VisitReport{Visit: 1, Sampled: 120, Missed: 0, Final: true, Time: metav1.Time{Time: tableNow.Add(-time.Minute)}},
 			visits: []*batchv1.Job{tableVisitJob("r-b-v1", "", "", "")},
 			wantStatus: func() *sweepv1alpha1.CollectionJobStatus {
-				st := active(1, "r-b-v1")
+				st := onFirstVisit("r-b-v1")
 				st.Report = &sweepv1alpha1.VisitReport{Visit: 1, Sampled: 120, Missed: 0, Final: true, Time: metav1.Time{Time: tableNow.Add(-time.Minute)}}
 				st.Conditions = []metav1.Condition{{Type: sweepv1alpha1.ConditionReportIgnored, Status: metav1.ConditionTrue, Reason: sweepv1alpha1.ReasonImpossibleReport,
 					Message:            "Ignored the report for visit 1: 120 sampled but only 100 residents are expected (count the surplus in extraSampled). Results reported earlier are kept.",
@@ -371,7 +370,7 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"visit Job not created: the error is returned, the decision already written": {
 			round: tableRound(nil),
-			job:   tableCollectionJob(tableRoundUID, nil),
+			job:   tableCollectionJob(nil),
 			funcs: interceptor.Funcs{Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
 				return apierrors.NewServiceUnavailable("etcd leader changed")
 			}},
@@ -387,7 +386,7 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		},
 		"namespace being deleted: no visit, and no error to retry": {
 			round: tableRound(nil),
-			job:   tableCollectionJob(tableRoundUID, nil),
+			job:   tableCollectionJob(nil),
 			funcs: interceptor.Funcs{Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
 				return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 403, Reason: metav1.StatusReasonForbidden,
 					Message: "namespace baoguo is being terminated",
@@ -401,17 +400,17 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 			wantRes: ctrl.Result{},
 		},
 		"round deleted: the job runs nothing": {
-			job:        tableCollectionJob(tableRoundUID, nil),
+			job:        tableCollectionJob(nil),
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{},
 		},
 		"a new round of the same name does not take the old round's job": {
 			round:      tableRound(func(tr *sweepv1alpha1.TestingRound) { tr.UID = "round-r-again" }),
-			job:        tableCollectionJob(tableRoundUID, nil),
+			job:        tableCollectionJob(nil),
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{},
 		},
 		"finished job is left alone": {
 			round: tableRound(nil),
-			job:   tableCollectionJob(tableRoundUID, nil),
+			job:   tableCollectionJob(nil),
 			status: &sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobCompleted, Visits: 1, Sampled: tableExpected,
 				StartTime: at(tableNow.Add(-time.Hour)), CompletionTime: at(tableNow.Add(-time.Minute))},
 			wantStatus: &sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobCompleted, Visits: 1, Sampled: tableExpected,
