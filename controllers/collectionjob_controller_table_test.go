@@ -371,8 +371,11 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		"visit Job not created: the error is returned, the decision already written": {
 			round: tableRound(nil),
 			job:   tableCollectionJob(nil),
-			funcs: interceptor.Funcs{Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
-				return apierrors.NewServiceUnavailable("etcd leader changed")
+			funcs: interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+				if _, ok := obj.(*batchv1.Job); ok {
+					return apierrors.NewServiceUnavailable("etcd leader changed")
+				}
+				return c.Create(ctx, obj, opts...)
 			}},
 			// Written first, so that the collector's report for this
 			// attempt is accepted once it runs; the next reconcile
@@ -384,6 +387,8 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 			},
 			wantErr: true,
 		},
+		// The namespace controller deletes the job soon; retrying until
+		// then only fills the log.
 		"namespace being deleted: no visit, and no error to retry": {
 			round: tableRound(nil),
 			job:   tableCollectionJob(nil),
