@@ -158,6 +158,10 @@ func labelsOfVisit(v string) map[string]string {
 	return map[string]string{LabelCollectionJob: tableJob, sweepv1alpha1.LabelRound: "r", LabelVisit: v}
 }
 
+// TestCollectionJobReconcileTable runs one collection reconcile per case,
+// with the real job executor, and compares the result, the job's status,
+// its visit Jobs and the events. A new case is a stored state and what
+// one reconcile must make of it.
 func TestCollectionJobReconcileTable(t *testing.T) {
 	report := func(v, sampled int32, final bool, households ...string) *sweepv1alpha1.VisitReport {
 		return &sweepv1alpha1.VisitReport{Visit: v, Sampled: sampled, Missed: tableExpected - sampled, MissedHouseholds: households,

@@ -143,6 +143,9 @@ func ready(status metav1.ConditionStatus, reason, msg string) []metav1.Condition
 		LastTransitionTime: metav1.Time{Time: tableNow}}}
 }
 
+// TestScheduleReconcileTable runs one schedule reconcile per case (two
+// where it must say something once) and compares the result, the
+// schedule's status, its rounds and the events.
 func TestScheduleReconcileTable(t *testing.T) {
 	invalidTeams := apierrors.NewInvalid(sweepv1alpha1.GroupVersion.WithKind("TestingRound").GroupKind(), roundToday,
 		field.ErrorList{field.Invalid(field.NewPath("spec", "teams"), -1, "must be at least 0")})
