@@ -262,9 +262,13 @@ func (r *TestingScheduleReconciler) createMopUp(ctx context.Context, s *sweepv1a
 		// Ours, from a reconcile the cache does not show yet; or another
 		// object's, which the schedule does not adopt: said once.
 		var existing sweepv1alpha1.TestingRound
-		if gerr := r.Get(ctx, client.ObjectKeyFromObject(tr), &existing); gerr == nil && !metav1.IsControlledBy(&existing, s) && r.firstNote(key, "taken/"+tr.Name) {
-			r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, "MopUpNameTaken", "Reconcile",
-				"Mop-up round %s of %s is not created: a round of that name not made by this schedule exists.", tr.Name, mu.Of)
+		// Said once, but never counted as the schedule's: the note only
+		// decides the event.
+		if gerr := r.Get(ctx, client.ObjectKeyFromObject(tr), &existing); gerr == nil && !metav1.IsControlledBy(&existing, s) {
+			if r.firstNote(key, "taken/"+tr.Name) {
+				r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, "MopUpNameTaken", "Reconcile",
+					"Mop-up round %s of %s is not created: a round of that name not made by this schedule exists.", tr.Name, mu.Of)
+			}
 			return "", nil
 		}
 		return tr.Name, nil
@@ -342,6 +346,17 @@ func (r *TestingScheduleReconciler) writeStatus(ctx context.Context, s *sweepv1a
 // them.
 const roundOwnerKey = ".metadata.controller"
 
+// roundOwnerIndex is the roundOwnerKey index: the name of the
+// TestingSchedule that controls a round. Named, so that the table tests'
+// fake client indexes rounds as the manager's cache does.
+func roundOwnerIndex(obj client.Object) []string {
+	owner := metav1.GetControllerOf(obj)
+	if owner == nil || owner.APIVersion != sweepv1alpha1.GroupVersion.String() || owner.Kind != "TestingSchedule" {
+		return nil
+	}
+	return []string{owner.Name}
+}
+
 // roundFinished passes round events that matter to its schedule: created,
 // deleted, or its phase changed. A running round writes its status about
 // once a second; the schedule need not hear of each write.
@@ -358,14 +373,7 @@ func (r *TestingScheduleReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
-	err := mgr.GetFieldIndexer().IndexField(context.Background(), &sweepv1alpha1.TestingRound{}, roundOwnerKey,
-		func(obj client.Object) []string {
-			owner := metav1.GetControllerOf(obj)
-			if owner == nil || owner.APIVersion != sweepv1alpha1.GroupVersion.String() || owner.Kind != "TestingSchedule" {
-				return nil
-			}
-			return []string{owner.Name}
-		})
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &sweepv1alpha1.TestingRound{}, roundOwnerKey, roundOwnerIndex)
 	if err != nil {
 		return err
 	}
