@@ -47,7 +47,7 @@ func mainAndMopUp(phase sweepv1alpha1.RoundPhase) (*sweepv1alpha1.TestingRound, 
 // and the given knock list.
 func finishedJob(main *sweepv1alpha1.TestingRound, building string, level sweepv1alpha1.ControlLevel, phase sweepv1alpha1.JobPhase, expected, sampled int32, households ...string) *sweepv1alpha1.CollectionJob {
 	b := testobjects.Building(main.Namespace, building).Label(sweepv1alpha1.LabelCommunity, "xinjiang").Label("other", "not copied").
-		Residents(expected + 2).Exempt(2).HomeVisit(3).Households(40).Layout(2, 10).Level(level).Obj()
+		Residents(expected+2).Exempt(2).HomeVisit(3).Households(40).Layout(2, 10).Level(level).Obj()
 	j := NewJob(main, b)
 	j.Status = sweepv1alpha1.CollectionJobStatus{Phase: phase, Sampled: sampled, Visits: 2, MissedHouseholds: households}
 	return j
