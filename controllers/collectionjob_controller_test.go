@@ -54,7 +54,8 @@ func jobExecutor(mgr ctrl.Manager) Executor {
 func oneBuilding(t *testing.T, ns string, now time.Time, absent, stillAbsent, maxVisits int32) string {
 	t.Helper()
 	ctx := context.Background()
-	b := testobjects.Building(ns, "b").WithLabels(street).Residents(120).Exempt(20).HomeVisit(4).Households(48).Layout(2, 6).Level(sweepv1alpha1.ControlLevelSealed).Obj()
+	b := testobjects.Building(ns, "b").WithLabels(street).Residents(120).Exempt(20).HomeVisit(4).Households(48).
+		Layout(2, 6).Level(sweepv1alpha1.ControlLevelSealed).Obj()
 	if err := k8s.Create(ctx, b); err != nil {
 		t.Fatal(err)
 	}

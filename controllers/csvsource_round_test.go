@@ -268,7 +268,8 @@ var rosterBuildings = []rosterBuilding{
 func createRosterBuildings(t *testing.T, ns string) {
 	t.Helper()
 	for _, b := range rosterBuildings {
-		obj := testobjects.Building(ns, b.name).WithLabels(street).Residents(b.residents).Exempt(b.exempt).Households(3).Obj()
+		obj := testobjects.Building(ns, b.name).WithLabels(street).Residents(b.residents).Exempt(b.exempt).
+			Households(3).Obj()
 		if err := k8s.Create(context.Background(), obj); err != nil {
 			t.Fatal(err)
 		}
@@ -393,7 +394,8 @@ var reasonRoundMissed = sweepv1alpha1.MissedReasonTotals{NotHome: 2, Refused: 2,
 func createReasonBuildings(t *testing.T, ns string) {
 	t.Helper()
 	for _, b := range reasonBuildings {
-		obj := testobjects.Building(ns, b.name).WithLabels(street).Residents(b.residents).Exempt(b.exempt).Households(int32(len(b.rows))).Obj()
+		obj := testobjects.Building(ns, b.name).WithLabels(street).Residents(b.residents).Exempt(b.exempt).
+			Households(int32(len(b.rows))).Obj()
 		if err := k8s.Create(context.Background(), obj); err != nil {
 			t.Fatal(err)
 		}

@@ -409,7 +409,8 @@ func TestCollectorAndOperatorRaceOnTheSameJob(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
 	for i := range raceBuildings {
-		b := testobjects.Building(ns, fmt.Sprintf("c-%d", i)).WithLabels(street).Residents(raceBase + raceReports + 20).HomeVisit(5).Households(2 * raceReports).Obj()
+		b := testobjects.Building(ns, fmt.Sprintf("c-%d", i)).WithLabels(street).Residents(raceBase + raceReports + 20).
+			HomeVisit(5).Households(2 * raceReports).Obj()
 		if err := k8s.Create(ctx, b); err != nil {
 			t.Fatal(err)
 		}

@@ -94,7 +94,8 @@ func TestCampaignNightThroughLabSources(t *testing.T) {
 			ns := newNamespace(t)
 			ctx := context.Background()
 			for i := range 2 {
-				b := testobjects.Building(ns, fmt.Sprintf("b-%d", i)).WithLabels(street).Residents(100).Households(40).Layout(2, 10).Obj()
+				b := testobjects.Building(ns, fmt.Sprintf("b-%d", i)).WithLabels(street).Residents(100).Households(40).
+					Layout(2, 10).Obj()
 				if err := k8s.Create(ctx, b); err != nil {
 					t.Fatal(err)
 				}

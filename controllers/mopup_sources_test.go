@@ -103,7 +103,8 @@ var mopUpRoundResidents = sweepv1alpha1.ResidentCounts{Expected: mopUpMainMissed
 func createMopUpBuildings(t *testing.T, ns string) {
 	t.Helper()
 	createReasonBuildings(t, ns)
-	b := testobjects.Building(ns, mopUpDone.name).WithLabels(street).Residents(mopUpDone.residents).Exempt(mopUpDone.exempt).Households(int32(len(mopUpDone.rows))).Obj()
+	b := testobjects.Building(ns, mopUpDone.name).WithLabels(street).Residents(mopUpDone.residents).
+		Exempt(mopUpDone.exempt).Households(int32(len(mopUpDone.rows))).Obj()
 	if err := k8s.Create(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}

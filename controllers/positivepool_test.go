@@ -42,7 +42,8 @@ import (
 func nightBuildings(t *testing.T, ns string) {
 	t.Helper()
 	for i := range 6 {
-		b := testobjects.Building(ns, fmt.Sprintf("b-%d", i)).WithLabels(street).Residents(100).Households(40).Layout(2, 10).Obj()
+		b := testobjects.Building(ns, fmt.Sprintf("b-%d", i)).WithLabels(street).Residents(100).Households(40).
+			Layout(2, 10).Obj()
 		if err := k8s.Create(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}

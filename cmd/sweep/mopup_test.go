@@ -126,7 +126,8 @@ func TestMissedOverTheRoundAndItsMopUps(t *testing.T) {
 		"xinjiang-4": {sweepv1alpha1.JobCompleted, 1, 3, nil},
 	})
 	// A mop-up of another round is not this round's.
-	other := testobjects.Round(ns, "another-mopup").MopUpOf("another-round").Deadline(time.Now().Add(time.Hour)).Drill().Obj()
+	other := testobjects.Round(ns, "another-mopup").MopUpOf("another-round").Deadline(time.Now().Add(time.Hour)).
+		Drill().Obj()
 	if err := k8s.Create(context.Background(), other); err != nil {
 		t.Fatal(err)
 	}

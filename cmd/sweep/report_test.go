@@ -125,7 +125,8 @@ func makeReportCity(t *testing.T) error {
 		{nangang, "nangang-1202", &metav1.Time{Time: cst(t, "06:00").Add(-24 * time.Hour)}, nil},
 		{xiangfang, "xiangfang-1201", &metav1.Time{Time: cst(t, "06:00").Add(-48 * time.Hour)}, nil},
 	} {
-		tr := testobjects.Round(rs.ns, rs.name).Start(rs.start.Time).Deadline(rs.start.Add(12 * time.Hour)).Collector(httpSource).Obj()
+		tr := testobjects.Round(rs.ns, rs.name).Start(rs.start.Time).Deadline(rs.start.Add(12 * time.Hour)).
+			Collector(httpSource).Obj()
 		if rs.mut != nil {
 			rs.mut(tr)
 		}
