@@ -35,14 +35,14 @@ func (b *BuildingWrapper) Obj() *sweepv1alpha1.Building { return &b.Building }
 
 // Label sets one label.
 func (b *BuildingWrapper) Label(key, value string) *BuildingWrapper {
-	b.ObjectMeta.Labels = withEntry(b.ObjectMeta.Labels, key, value)
+	b.Labels = withEntry(b.Labels, key, value)
 	return b
 }
 
 // WithLabels adds these labels (copied, so objects built from one map do
 // not share it).
 func (b *BuildingWrapper) WithLabels(labels map[string]string) *BuildingWrapper {
-	b.ObjectMeta.Labels = withEntries(b.ObjectMeta.Labels, labels)
+	b.Labels = withEntries(b.Labels, labels)
 	return b
 }
 

@@ -39,7 +39,7 @@ func (j *JobWrapper) Obj() *sweepv1alpha1.CollectionJob { return &j.CollectionJo
 
 // Label sets one label.
 func (j *JobWrapper) Label(key, value string) *JobWrapper {
-	j.ObjectMeta.Labels = withEntry(j.ObjectMeta.Labels, key, value)
+	j.Labels = withEntry(j.Labels, key, value)
 	return j
 }
 

@@ -42,7 +42,7 @@ func (r *RoundWrapper) Obj() *sweepv1alpha1.TestingRound { return &r.TestingRoun
 // WithUID sets metadata.uid, which job names hash, for rounds that never
 // reach an API server.
 func (r *RoundWrapper) WithUID(uid types.UID) *RoundWrapper {
-	r.ObjectMeta.UID = uid
+	r.UID = uid
 	return r
 }
 
@@ -54,13 +54,13 @@ func (r *RoundWrapper) Created(t time.Time) *RoundWrapper {
 
 // Label sets one label.
 func (r *RoundWrapper) Label(key, value string) *RoundWrapper {
-	r.ObjectMeta.Labels = withEntry(r.ObjectMeta.Labels, key, value)
+	r.Labels = withEntry(r.Labels, key, value)
 	return r
 }
 
 // Annotation sets one annotation.
 func (r *RoundWrapper) Annotation(key, value string) *RoundWrapper {
-	r.ObjectMeta.Annotations = withEntry(r.ObjectMeta.Annotations, key, value)
+	r.Annotations = withEntry(r.Annotations, key, value)
 	return r
 }
 
