@@ -42,6 +42,7 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/collector"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 func jobExecutor(mgr ctrl.Manager) Executor {
@@ -53,8 +54,8 @@ func jobExecutor(mgr ctrl.Manager) Executor {
 func oneBuilding(t *testing.T, ns string, now time.Time, absent, stillAbsent, maxVisits int32) string {
 	t.Helper()
 	ctx := context.Background()
-	b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: ns, Labels: street},
-		Spec: sweepv1alpha1.BuildingSpec{Residents: 120, Exempt: 20, HomeVisit: 4, Households: 48, Units: 2, Floors: 6, ControlLevel: sweepv1alpha1.ControlLevelSealed}}
+	b := testobjects.Building(ns, "b").WithLabels(street).Residents(120).Exempt(20).HomeVisit(4).Households(48).
+		Layout(2, 6).Level(sweepv1alpha1.ControlLevelSealed).Obj()
 	if err := k8s.Create(ctx, b); err != nil {
 		t.Fatal(err)
 	}

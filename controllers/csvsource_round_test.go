@@ -46,6 +46,7 @@ import (
 	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/collector"
 	"github.com/masstesting/sweep/internal/metrics"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // mountingKubelet is a stand-in kubelet for the csv source, which needs
@@ -172,8 +173,7 @@ func TestCSVSourceBadExportsThroughARound(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
 	for _, name := range []string{"b-good", "b-broken", "b-absent"} {
-		b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: street},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: 7, Households: 3}}
+		b := testobjects.Building(ns, name).WithLabels(street).Residents(7).Households(3).Obj()
 		if err := k8s.Create(ctx, b); err != nil {
 			t.Fatal(err)
 		}
@@ -268,8 +268,8 @@ var rosterBuildings = []rosterBuilding{
 func createRosterBuildings(t *testing.T, ns string) {
 	t.Helper()
 	for _, b := range rosterBuildings {
-		obj := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: b.name, Namespace: ns, Labels: street},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: b.residents, Exempt: b.exempt, Households: 3}}
+		obj := testobjects.Building(ns, b.name).WithLabels(street).Residents(b.residents).Exempt(b.exempt).
+			Households(3).Obj()
 		if err := k8s.Create(context.Background(), obj); err != nil {
 			t.Fatal(err)
 		}
@@ -394,8 +394,8 @@ var reasonRoundMissed = sweepv1alpha1.MissedReasonTotals{NotHome: 2, Refused: 2,
 func createReasonBuildings(t *testing.T, ns string) {
 	t.Helper()
 	for _, b := range reasonBuildings {
-		obj := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: b.name, Namespace: ns, Labels: street},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: b.residents, Exempt: b.exempt, Households: int32(len(b.rows))}}
+		obj := testobjects.Building(ns, b.name).WithLabels(street).Residents(b.residents).Exempt(b.exempt).
+			Households(int32(len(b.rows))).Obj()
 		if err := k8s.Create(context.Background(), obj); err != nil {
 			t.Fatal(err)
 		}
@@ -490,8 +490,7 @@ func TestCSVSourceReasonNotesDoNotLeak(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
 	for _, name := range []string{"b-ok", "b-note"} {
-		b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: street},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: 5, Households: 2}}
+		b := testobjects.Building(ns, name).WithLabels(street).Residents(5).Households(2).Obj()
 		if err := k8s.Create(ctx, b); err != nil {
 			t.Fatal(err)
 		}

@@ -25,8 +25,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/round"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // A running visit Job's own deadline follows the round's: moved later, it
@@ -41,7 +41,7 @@ func TestVisitJobDeadlineFollowsTheRound(t *testing.T) {
 	if err := k8s.Create(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
-	cj := round.NewJob(tr, &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "b"}, Spec: sweepv1alpha1.BuildingSpec{Residents: 10}})
+	cj := round.NewJob(tr, testobjects.Building(ns, "b").Residents(10).Obj())
 	if err := k8s.Create(ctx, cj); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collector"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // A retest job's visit pod learns the pooled tube and its households from
@@ -33,12 +34,9 @@ import (
 // pod has neither variable.
 func TestVisitJobCarriesTheRetestPure(t *testing.T) {
 	now := metav1.Now()
-	tr := &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "r"},
-		Spec: sweepv1alpha1.TestingRoundSpec{Start: &now, Deadline: metav1.NewTime(now.Add(time.Hour)),
-			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}}}}
-	cj := &sweepv1alpha1.CollectionJob{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "r-retest-p-1"},
-		Spec: sweepv1alpha1.CollectionJobSpec{Round: "r", Building: "b", Expected: 4, Households: 2, PoolSize: 1, Deadline: tr.Spec.Deadline,
-			Retest: &sweepv1alpha1.RetestSpec{Pool: "r-p-1", Tube: "P-1", Households: []string{"1-0101", "2-0302"}}}}
+	tr := testobjects.Round("ns", "r").Start(now.Time).Deadline(now.Add(time.Hour)).Drill().Obj()
+	cj := testobjects.Job("ns", "r-retest-p-1").Round("r").Building("b").Expected(4).Households(2).PoolSize(1).
+		Deadline(tr.Spec.Deadline.Time).Retest("r-p-1", "P-1", "1-0101", "2-0302").Obj()
 	env := func(cj *sweepv1alpha1.CollectionJob) []corev1.EnvVar {
 		return (&JobExecutor{Image: "sweep:test"}).visitJob(cj, tr, cj.Name+"-v1", 1).Spec.Template.Spec.Containers[0].Env
 	}

@@ -49,6 +49,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collector"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // faultInjector wraps the manager's client (controller-runtime's
@@ -408,8 +409,8 @@ func TestCollectorAndOperatorRaceOnTheSameJob(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
 	for i := range raceBuildings {
-		b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("c-%d", i), Namespace: ns, Labels: street},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: raceBase + raceReports + 20, HomeVisit: 5, Households: 2 * raceReports}}
+		b := testobjects.Building(ns, fmt.Sprintf("c-%d", i)).WithLabels(street).Residents(raceBase + raceReports + 20).
+			HomeVisit(5).Households(2 * raceReports).Obj()
 		if err := k8s.Create(ctx, b); err != nil {
 			t.Fatal(err)
 		}

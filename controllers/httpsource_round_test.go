@@ -28,13 +28,13 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // badRegistry is a sample-registration system (the http source's API) that
@@ -158,8 +158,7 @@ func TestHTTPSourceFailuresThroughARound(t *testing.T) {
 	ctx := context.Background()
 	buildings := []string{"b-hang", "b-500", "b-garbage", "b-huge", "b-ok"}
 	for _, name := range buildings {
-		b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: street},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: 10, Households: 4}}
+		b := testobjects.Building(ns, name).WithLabels(street).Residents(10).Households(4).Obj()
 		if err := k8s.Create(ctx, b); err != nil {
 			t.Fatal(err)
 		}
@@ -350,8 +349,7 @@ func TestHTTPSourceErrorReachesTheJobWithTheJobExecutor(t *testing.T) {
 	defer srv.Close()
 
 	ns := newNamespace(t)
-	b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: "b-503", Namespace: ns, Labels: street},
-		Spec: sweepv1alpha1.BuildingSpec{Residents: 10, Households: 4}}
+	b := testobjects.Building(ns, "b-503").WithLabels(street).Residents(10).Households(4).Obj()
 	if err := k8s.Create(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,7 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/lab/labtest"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // labNight is the lab of TestCampaignNightThroughLabSources: two positive
@@ -93,8 +94,8 @@ func TestCampaignNightThroughLabSources(t *testing.T) {
 			ns := newNamespace(t)
 			ctx := context.Background()
 			for i := range 2 {
-				b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("b-%d", i), Namespace: ns, Labels: street},
-					Spec: sweepv1alpha1.BuildingSpec{Residents: 100, Households: 40, Units: 2, Floors: 10}}
+				b := testobjects.Building(ns, fmt.Sprintf("b-%d", i)).WithLabels(street).Residents(100).Households(40).
+					Layout(2, 10).Obj()
 				if err := k8s.Create(ctx, b); err != nil {
 					t.Fatal(err)
 				}

@@ -33,6 +33,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // The mop-up tests through the http and csv sources run a main
@@ -102,8 +103,8 @@ var mopUpRoundResidents = sweepv1alpha1.ResidentCounts{Expected: mopUpMainMissed
 func createMopUpBuildings(t *testing.T, ns string) {
 	t.Helper()
 	createReasonBuildings(t, ns)
-	b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: mopUpDone.name, Namespace: ns, Labels: street},
-		Spec: sweepv1alpha1.BuildingSpec{Residents: mopUpDone.residents, Exempt: mopUpDone.exempt, Households: int32(len(mopUpDone.rows))}}
+	b := testobjects.Building(ns, mopUpDone.name).WithLabels(street).Residents(mopUpDone.residents).
+		Exempt(mopUpDone.exempt).Households(int32(len(mopUpDone.rows))).Obj()
 	if err := k8s.Create(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/round"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // A round counts only the jobs it controls by UID. Two hand-made
@@ -58,7 +59,7 @@ func TestJobsTheRoundDoesNotControlAreNotCounted(t *testing.T) {
 	dumpOnFailure(t, ns, "r")
 
 	forged := func(name, building string) *sweepv1alpha1.CollectionJob {
-		b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: building}, Spec: sweepv1alpha1.BuildingSpec{Residents: 500}}
+		b := testobjects.Building(ns, building).Residents(500).Obj()
 		j := round.NewJob(tr, b)
 		j.Name = name
 		j.OwnerReferences[0].UID = "not-the-rounds-uid" // the round's name, not its UID

@@ -34,6 +34,7 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/metrics"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // nightBuildings are the district of TestCampaignNight: six buildings of
@@ -41,8 +42,8 @@ import (
 func nightBuildings(t *testing.T, ns string) {
 	t.Helper()
 	for i := range 6 {
-		b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("b-%d", i), Namespace: ns, Labels: street},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: 100, Households: 40, Units: 2, Floors: 10}}
+		b := testobjects.Building(ns, fmt.Sprintf("b-%d", i)).WithLabels(street).Residents(100).Households(40).
+			Layout(2, 10).Obj()
 		if err := k8s.Create(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}
@@ -57,14 +58,12 @@ func nightSeed(t *testing.T, round string, permille int32) int64 {
 	done := metav1.Now()
 	var jobs []*sweepv1alpha1.CollectionJob
 	for _, b := range []string{"b-0", "b-1", "b-2", "b-3", "b-4", "b-5"} {
-		jobs = append(jobs, &sweepv1alpha1.CollectionJob{
-			Spec:   sweepv1alpha1.CollectionJobSpec{Building: b, Expected: 100, Households: 40, Units: 2, Floors: 10, PoolSize: 10},
-			Status: sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobCompleted, Sampled: 100, Tubes: 10, CompletionTime: &done},
-		})
+		jobs = append(jobs, testobjects.Job("", "").Building(b).Expected(100).Households(40).Layout(2, 10).PoolSize(10).
+			Phase(sweepv1alpha1.JobCompleted).Sampled(100).Tubes(10).Completed(done.Time).Obj())
 	}
 	for seed := int64(1); seed < 1000; seed++ {
-		tr := &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Name: round}, Spec: sweepv1alpha1.TestingRoundSpec{
-			Lab: &sweepv1alpha1.LabSpec{Drill: &sweepv1alpha1.LabDrill{Seed: seed, PositivePermille: &permille, Turnaround: sweepv1alpha1.NewDuration(time.Minute)}}}}
+		tr := testobjects.Round("", round).Lab(&sweepv1alpha1.LabSpec{
+			Drill: &sweepv1alpha1.LabDrill{Seed: seed, PositivePermille: &permille, Turnaround: sweepv1alpha1.NewDuration(time.Minute)}}).Obj()
 		first, later := 0, 0
 		for _, r := range lab.Drill(tr, jobs, done.Add(time.Hour)) {
 			switch {

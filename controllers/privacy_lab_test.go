@@ -35,7 +35,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -45,6 +44,7 @@ import (
 	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/lab/labtest"
 	"github.com/masstesting/sweep/internal/metrics"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // TestNoResidentDataLeaksFromTheLab is TestNoResidentDataLeaks for the lab
@@ -74,8 +74,7 @@ func TestNoResidentDataLeaksFromTheLab(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
 	for _, name := range []string{"b-0", "b-1"} {
-		b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: street},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: 100, Households: 40, Units: 2, Floors: 10}}
+		b := testobjects.Building(ns, name).WithLabels(street).Residents(100).Households(40).Layout(2, 10).Obj()
 		if err := k8s.Create(ctx, b); err != nil {
 			t.Fatal(err)
 		}

@@ -35,7 +35,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,6 +42,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/metrics"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // Canary resident data: a name and a phone number that
@@ -122,8 +122,7 @@ func TestNoResidentDataLeaks(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
 	for _, name := range []string{"b-ok", "b-bad", "b-phone", "b-page", "b-reason", "b-reason-phone"} {
-		b := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: street},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: 5, Households: 2}}
+		b := testobjects.Building(ns, name).WithLabels(street).Residents(5).Households(2).Obj()
 		if err := k8s.Create(ctx, b); err != nil {
 			t.Fatal(err)
 		}

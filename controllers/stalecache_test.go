@@ -23,7 +23,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -35,6 +34,7 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/round"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // A job whose last attempt failed is written Failed. A reconcile woken
@@ -52,8 +52,7 @@ func TestFinishedJobIsNotRestartedFromAStaleCache(t *testing.T) {
 	if err := k8s.Create(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
-	cj := round.NewJob(tr, &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "b"},
-		Spec: sweepv1alpha1.BuildingSpec{Residents: 10, Households: 4}})
+	cj := round.NewJob(tr, testobjects.Building(ns, "b").Residents(10).Households(4).Obj())
 	cj.Spec.Suspend = false
 	if err := k8s.Create(ctx, cj); err != nil {
 		t.Fatal(err)

@@ -50,6 +50,7 @@ import (
 	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/round"
 	"github.com/masstesting/sweep/internal/testenv"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // The controller tests run the real reconciler in a real manager against a
@@ -236,13 +237,8 @@ func createBuildings(t *testing.T, ns string, n int, lbl map[string]string) []sw
 		case i%5 == 1:
 			level = sweepv1alpha1.ControlLevelControlled
 		}
-		out[i] = sweepv1alpha1.Building{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("b-%04d", i), Namespace: ns, Labels: lbl},
-			Spec: sweepv1alpha1.BuildingSpec{
-				Residents: int32(100 + i%50), Exempt: int32(i % 4), HomeVisit: int32(i % 3),
-				Households: 40, ControlLevel: level,
-			},
-		}
+		out[i] = *testobjects.Building(ns, fmt.Sprintf("b-%04d", i)).WithLabels(lbl).
+			Residents(int32(100 + i%50)).Exempt(int32(i % 4)).HomeVisit(int32(i % 3)).Households(40).Level(level).Obj()
 	}
 	err := inParallel(context.Background(), 16, n, func(ctx context.Context, i int) error {
 		return k8s.Create(ctx, &out[i])
@@ -253,19 +249,10 @@ func createBuildings(t *testing.T, ns string, n int, lbl map[string]string) []sw
 	return out
 }
 
+// newRound is the suite's usual round: the drill collector, a deadline 12
+// hours after now, and the buildings labelled sel (all when sel is nil).
 func newRound(ns, name string, now time.Time, teams int32, sel map[string]string) *sweepv1alpha1.TestingRound {
-	tr := &sweepv1alpha1.TestingRound{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: sweepv1alpha1.TestingRoundSpec{
-			Deadline:  metav1.Time{Time: now.Add(12 * time.Hour)},
-			Teams:     teams,
-			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}},
-		},
-	}
-	if sel != nil {
-		tr.Spec.BuildingSelector = &metav1.LabelSelector{MatchLabels: sel}
-	}
-	return tr
+	return testobjects.Round(ns, name).Deadline(now.Add(12 * time.Hour)).Teams(teams).Drill().Selector(sel).Obj()
 }
 
 // await polls cond until it holds, failing the test after a generous

@@ -34,6 +34,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/round"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 var street = map[string]string{sweepv1alpha1.LabelStreet: "baoguo"}
@@ -69,8 +70,8 @@ func TestRoundExpandsAdmitsByTeamsSealedFirstAndCompletes(t *testing.T) {
 	const n, teams = 200, 7
 	buildings := createBuildings(t, ns, n, street)
 	// One building outside the selector never joins.
-	createOther := sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere", Namespace: ns}, Spec: sweepv1alpha1.BuildingSpec{Residents: 5}}
-	if err := k8s.Create(context.Background(), &createOther); err != nil {
+	createOther := testobjects.Building(ns, "elsewhere").Residents(5).Obj()
+	if err := k8s.Create(context.Background(), createOther); err != nil {
 		t.Fatal(err)
 	}
 	field := startFieldTeams(t, ns, teams, true)
@@ -249,16 +250,16 @@ func TestBuildingAddedMidRoundJoinsAndOneThatLeavesKeepsItsJob(t *testing.T) {
 	}
 	await(t, "5 jobs", func() (bool, error) { return len(listJobs(t, ns)) == 5, nil })
 
-	late := sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: "late", Namespace: ns, Labels: street}, Spec: sweepv1alpha1.BuildingSpec{Residents: 80, Exempt: 2}}
-	if err := k8s.Create(ctx, &late); err != nil {
+	late := testobjects.Building(ns, "late").WithLabels(street).Residents(80).Exempt(2).Obj()
+	if err := k8s.Create(ctx, late); err != nil {
 		t.Fatal(err)
 	}
-	relabelled := sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: "relabelled", Namespace: ns}, Spec: sweepv1alpha1.BuildingSpec{Residents: 10}}
-	if err := k8s.Create(ctx, &relabelled); err != nil {
+	relabelled := testobjects.Building(ns, "relabelled").Residents(10).Obj()
+	if err := k8s.Create(ctx, relabelled); err != nil {
 		t.Fatal(err)
 	}
 	relabelled.Labels = street
-	if err := k8s.Update(ctx, &relabelled); err != nil {
+	if err := k8s.Update(ctx, relabelled); err != nil {
 		t.Fatal(err)
 	}
 	await(t, "the new buildings' jobs", func() (bool, error) {
@@ -455,12 +456,8 @@ func TestExpansionOf5000Buildings(t *testing.T) {
 	base := newNamespace(t)
 	start := time.Now()
 	err := inParallel(ctx, 16, n, func(ctx context.Context, i int) error {
-		return k8s.Create(ctx, &sweepv1alpha1.CollectionJob{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("baseline-%04d", i), Namespace: base},
-			Spec: sweepv1alpha1.CollectionJobSpec{Round: "baseline", Building: fmt.Sprintf("b-%04d", i), Expected: 100,
-				Deadline: metav1.Time{Time: start.Add(time.Hour)}, Suspend: true,
-				Collector: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}},
-		})
+		return k8s.Create(ctx, testobjects.Job(base, fmt.Sprintf("baseline-%04d", i)).Round("baseline").
+			Building(fmt.Sprintf("b-%04d", i)).Expected(100).Deadline(start.Add(time.Hour)).Suspend(true).Drill().Obj())
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // These tests run the schedule controller alone in a real manager against
@@ -95,19 +96,8 @@ func nextShanghai(hour int) time.Time {
 }
 
 func newTestSchedule(ns, name, cron string, mod func(*sweepv1alpha1.TestingSchedule)) *sweepv1alpha1.TestingSchedule {
-	s := &sweepv1alpha1.TestingSchedule{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: sweepv1alpha1.TestingScheduleSpec{
-			Schedule: cron, TimeZone: "Asia/Shanghai",
-			RoundTemplate: sweepv1alpha1.RoundTemplate{Spec: sweepv1alpha1.RoundTemplateSpec{
-				Duration:  sweepv1alpha1.Duration{Duration: 12 * time.Hour},
-				Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}},
-				BuildingSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
-					sweepv1alpha1.LabelStreet: "baoguo",
-				}},
-			}},
-		},
-	}
+	s := testobjects.Schedule(ns, name, cron).TimeZone("Asia/Shanghai").RoundDuration(12 * time.Hour).Drill().
+		Selector(map[string]string{sweepv1alpha1.LabelStreet: "baoguo"}).Obj()
 	if mod != nil {
 		mod(s)
 	}

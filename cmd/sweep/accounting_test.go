@@ -26,13 +26,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/metrics"
 	"github.com/masstesting/sweep/internal/round"
 	"github.com/masstesting/sweep/internal/statusview"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // oneRound is a cache holding one round, for the round collector.
@@ -52,15 +52,11 @@ func (o oneRound) List(_ context.Context, list client.ObjectList, _ ...client.Li
 // deadline that has not written Expired.
 func clampedRound() (*sweepv1alpha1.TestingRound, []sweepv1alpha1.CollectionJob) {
 	start := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
-	tr := &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Namespace: "pingfang", Name: "clamped", UID: "clamped-uid"}}
-	tr.Spec.Start = &metav1.Time{Time: start}
-	tr.Spec.Deadline = metav1.Time{Time: start.Add(12 * time.Hour)}
-	tr.Spec.PoolSize = 10
-	tr.Spec.Collector.Source = sweepv1alpha1.SourceHTTP
+	tr := testobjects.Round("pingfang", "clamped").WithUID("clamped-uid").Start(start).Deadline(start.Add(12 * time.Hour)).
+		PoolSize(10).Collector(sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceHTTP}).Obj()
 	var jobs []sweepv1alpha1.CollectionJob
 	add := func(b string, expected int32, phase sweepv1alpha1.JobPhase, st sweepv1alpha1.CollectionJobStatus) {
-		bl := &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: b, Labels: map[string]string{sweepv1alpha1.LabelCommunity: "xinjiang"}}}
-		bl.Spec.Residents = expected
+		bl := testobjects.Building("", b).Label(sweepv1alpha1.LabelCommunity, "xinjiang").Residents(expected).Obj()
 		j := round.NewJob(tr, bl)
 		j.Spec.Suspend = phase == sweepv1alpha1.JobQueued
 		j.Status = st

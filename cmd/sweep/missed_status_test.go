@@ -38,6 +38,7 @@ import (
 	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/round"
 	"github.com/masstesting/sweep/internal/statusview"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // finishedRound imports the small ledger into ns, creates a round over it
@@ -53,15 +54,10 @@ func finishedRound(t *testing.T, ns string) {
 		t.Fatal(err)
 	}
 	start := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
-	tr := &sweepv1alpha1.TestingRound{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "baoguo-2026-11-26"},
-		Spec: sweepv1alpha1.TestingRoundSpec{
-			// In the past: nothing runs here, the test plays every part.
-			Start: &metav1.Time{Time: start}, Deadline: metav1.Time{Time: start.Add(12 * time.Hour)},
-			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{
-				Source: sweepv1alpha1.SourceHTTP, HTTP: &sweepv1alpha1.HTTPSource{URL: "https://samples.pingfang.example/api"}}},
-		},
-	}
+	// In the past: nothing runs here, the test plays every part.
+	tr := testobjects.Round(ns, "baoguo-2026-11-26").Start(start).Deadline(start.Add(12 * time.Hour)).
+		Collector(sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceHTTP,
+			HTTP: &sweepv1alpha1.HTTPSource{URL: "https://samples.pingfang.example/api"}}).Obj()
 	if err := k8s.Create(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
@@ -114,9 +110,8 @@ func finishedRound(t *testing.T, ns string) {
 	earlier := tr.DeepCopy()
 	earlier.UID = "an-earlier-round-of-the-same-name"
 	for i, uid := range []types.UID{earlier.UID, "made-by-hand"} {
-		b := sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("ghost-%d", i)},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: 40, Households: 10}}
-		j := round.NewJob(earlier, &b)
+		b := testobjects.Building(ns, fmt.Sprintf("ghost-%d", i)).Residents(40).Households(10).Obj()
+		j := round.NewJob(earlier, b)
 		j.OwnerReferences[0].UID = uid
 		if err := k8s.Create(ctx, j); err != nil {
 			t.Fatal(err)

@@ -28,6 +28,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/round"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // mopUpOutcome is how a mop-up job of the test ends.
@@ -54,13 +55,8 @@ func mopUp(t *testing.T, ns, name, of string, phase sweepv1alpha1.RoundPhase, ou
 		t.Fatal(err)
 	}
 	start := earlier.Spec.Deadline.Add(2 * time.Hour)
-	m := &sweepv1alpha1.TestingRound{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: sweepv1alpha1.TestingRoundSpec{
-			MopUpOf: of, Start: &metav1.Time{Time: start}, Deadline: metav1.Time{Time: start.Add(4 * time.Hour)},
-			Collector: earlier.Spec.Collector,
-		},
-	}
+	m := testobjects.Round(ns, name).MopUpOf(of).Start(start).Deadline(start.Add(4 * time.Hour)).Obj()
+	m.Spec.Collector = earlier.Spec.Collector // its pod template too, not only the source
 	if err := k8s.Create(ctx, m); err != nil {
 		t.Fatal(err)
 	}
@@ -130,11 +126,8 @@ func TestMissedOverTheRoundAndItsMopUps(t *testing.T) {
 		"xinjiang-4": {sweepv1alpha1.JobCompleted, 1, 3, nil},
 	})
 	// A mop-up of another round is not this round's.
-	other := &sweepv1alpha1.TestingRound{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "another-mopup"},
-		Spec: sweepv1alpha1.TestingRoundSpec{MopUpOf: "another-round", Deadline: metav1.Time{Time: time.Now().Add(time.Hour)},
-			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}}},
-	}
+	other := testobjects.Round(ns, "another-mopup").MopUpOf("another-round").Deadline(time.Now().Add(time.Hour)).
+		Drill().Obj()
 	if err := k8s.Create(context.Background(), other); err != nil {
 		t.Fatal(err)
 	}

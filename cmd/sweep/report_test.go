@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // The city of the report tests: three districts of Harbin on 3 December
@@ -124,11 +125,8 @@ func makeReportCity(t *testing.T) error {
 		{nangang, "nangang-1202", &metav1.Time{Time: cst(t, "06:00").Add(-24 * time.Hour)}, nil},
 		{xiangfang, "xiangfang-1201", &metav1.Time{Time: cst(t, "06:00").Add(-48 * time.Hour)}, nil},
 	} {
-		tr := &sweepv1alpha1.TestingRound{
-			ObjectMeta: metav1.ObjectMeta{Namespace: rs.ns, Name: rs.name},
-			Spec: sweepv1alpha1.TestingRoundSpec{Start: rs.start, Deadline: metav1.Time{Time: rs.start.Add(12 * time.Hour)},
-				Collector: sweepv1alpha1.CollectorSpec{CollectorSource: httpSource}},
-		}
+		tr := testobjects.Round(rs.ns, rs.name).Start(rs.start.Time).Deadline(rs.start.Add(12 * time.Hour)).
+			Collector(httpSource).Obj()
 		if rs.mut != nil {
 			rs.mut(tr)
 		}
@@ -222,11 +220,7 @@ func TestReportDefaultsToToday(t *testing.T) {
 	createNamespace(t, ns)
 	ctx := context.Background()
 	now := time.Now()
-	tr := &sweepv1alpha1.TestingRound{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "now"},
-		Spec: sweepv1alpha1.TestingRoundSpec{Start: &metav1.Time{Time: now}, Deadline: metav1.Time{Time: now.Add(12 * time.Hour)},
-			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}}},
-	}
+	tr := testobjects.Round(ns, "now").Start(now).Deadline(now.Add(12 * time.Hour)).Drill().Obj()
 	if err := k8s.Create(ctx, tr); err != nil {
 		t.Fatal(err)
 	}

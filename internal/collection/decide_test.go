@@ -27,19 +27,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 var t0 = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 
 func newJob(mod func(*sweepv1alpha1.CollectionJob)) *sweepv1alpha1.CollectionJob {
-	cj := &sweepv1alpha1.CollectionJob{
-		ObjectMeta: metav1.ObjectMeta{Name: "r-b1", Namespace: "ns"},
-		Spec: sweepv1alpha1.CollectionJobSpec{
-			Round: "r", Building: "b1", Expected: 100, Households: 40, PoolSize: 10,
-			Visits:   sweepv1alpha1.VisitPolicy{Max: 3, Interval: &sweepv1alpha1.Duration{Duration: time.Hour}},
-			Deadline: metav1.Time{Time: t0.Add(10 * time.Hour)},
-		},
-	}
+	cj := testobjects.Job("ns", "r-b1").Round("r").Building("b1").Expected(100).Households(40).PoolSize(10).
+		Visits(3, time.Hour).Deadline(t0.Add(10 * time.Hour)).Obj()
 	if mod != nil {
 		mod(cj)
 	}

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // TestDemoLabSeed keeps `make demo` showing a positive pool: the drill lab
@@ -65,11 +66,9 @@ func TestDemoLabSeed(t *testing.T) {
 		// Every building swept whole: every tube it could fill with the
 		// residents it expects (round.NewJob: less the exempt).
 		n := b.Spec.Residents - b.Spec.Exempt
-		jobs = append(jobs, &sweepv1alpha1.CollectionJob{
-			Spec: sweepv1alpha1.CollectionJobSpec{Building: b.Name, Expected: n, Households: b.Spec.Households,
-				Units: b.Spec.Units, Floors: b.Spec.Floors, PoolSize: 10},
-			Status: sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobCompleted, Sampled: n, Tubes: (n + 9) / 10, CompletionTime: &done},
-		})
+		jobs = append(jobs, testobjects.Job("", "").Building(b.Name).Expected(n).Households(b.Spec.Households).
+			Layout(b.Spec.Units, b.Spec.Floors).PoolSize(10).
+			Phase(sweepv1alpha1.JobCompleted).Sampled(n).Tubes((n+9)/10).Completed(done.Time).Obj())
 	}
 	if len(jobs) != 64 {
 		t.Fatalf("%d buildings in the demo district, want 64", len(jobs))

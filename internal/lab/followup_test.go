@@ -34,6 +34,7 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/round"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // The night of the follow-up tests: b-0 was swabbed at fSwab, the lab
@@ -53,16 +54,10 @@ var (
 )
 
 func fRound() *sweepv1alpha1.TestingRound {
-	return &sweepv1alpha1.TestingRound{
-		ObjectMeta: metav1.ObjectMeta{Name: "night", Namespace: "district-7", UID: "uid-night"},
-		Spec: sweepv1alpha1.TestingRoundSpec{
-			Teams: 2, PoolSize: 10, Order: sweepv1alpha1.OrderSealedFirst,
-			Deadline:  metav1.Time{Time: fSwab.Add(12 * time.Hour)},
-			Visits:    sweepv1alpha1.VisitPolicy{Max: 2},
-			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}},
-			Lab:       &sweepv1alpha1.LabSpec{Source: sweepv1alpha1.SourceDrill, RetestDeadline: sweepv1alpha1.NewDuration(fRetestD)},
-		},
-	}
+	return testobjects.Round("district-7", "night").WithUID("uid-night").
+		Teams(2).PoolSize(10).Order(sweepv1alpha1.OrderSealedFirst).
+		Deadline(fSwab.Add(12*time.Hour)).Visits(2, 0).Drill().
+		Lab(&sweepv1alpha1.LabSpec{Source: sweepv1alpha1.SourceDrill, RetestDeadline: sweepv1alpha1.NewDuration(fRetestD)}).Obj()
 }
 
 // fPositive is a positive pooled tube of b-0.
@@ -88,13 +83,10 @@ func fTally(results ...TubeResult) *Tally {
 
 // fSweep is b-0's job in the round.
 func fSweep() *sweepv1alpha1.CollectionJob {
-	return &sweepv1alpha1.CollectionJob{
-		ObjectMeta: metav1.ObjectMeta{Name: round.JobName("night", "uid-night", "b-0"), Namespace: "district-7",
-			Labels: map[string]string{sweepv1alpha1.LabelRound: "night", sweepv1alpha1.LabelBuilding: "b-0"}},
-		Spec: sweepv1alpha1.CollectionJobSpec{Round: "night", Building: "b-0", Expected: 100, Households: 40,
-			Units: 2, Floors: 10, ControlLevel: sweepv1alpha1.ControlLevelControlled, PoolSize: 10},
-		Status: sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobCompleted, Sampled: 100},
-	}
+	return testobjects.Job("district-7", round.JobName("night", "uid-night", "b-0")).
+		Label(sweepv1alpha1.LabelRound, "night").Label(sweepv1alpha1.LabelBuilding, "b-0").
+		Round("night").Building("b-0").Expected(100).Households(40).Layout(2, 10).
+		Level(sweepv1alpha1.ControlLevelControlled).PoolSize(10).Phase(sweepv1alpha1.JobCompleted).Sampled(100).Obj()
 }
 
 var fPoolName = PoolName("night", "uid-night", "P-1")

@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // mainAndMopUp is a finished main round "r" and its mop-up "r-mopup",
@@ -45,11 +46,8 @@ func mainAndMopUp(phase sweepv1alpha1.RoundPhase) (*sweepv1alpha1.TestingRound, 
 // finishedJob is a job of round main, finished with sampled of expected
 // and the given knock list.
 func finishedJob(main *sweepv1alpha1.TestingRound, building string, level sweepv1alpha1.ControlLevel, phase sweepv1alpha1.JobPhase, expected, sampled int32, households ...string) *sweepv1alpha1.CollectionJob {
-	b := &sweepv1alpha1.Building{
-		ObjectMeta: metav1.ObjectMeta{Name: building, Namespace: main.Namespace,
-			Labels: map[string]string{sweepv1alpha1.LabelCommunity: "xinjiang", "other": "not copied"}},
-		Spec: sweepv1alpha1.BuildingSpec{Residents: expected + 2, Exempt: 2, HomeVisit: 3, Households: 40, Units: 2, Floors: 10, ControlLevel: level},
-	}
+	b := testobjects.Building(main.Namespace, building).Label(sweepv1alpha1.LabelCommunity, "xinjiang").Label("other", "not copied").
+		Residents(expected+2).Exempt(2).HomeVisit(3).Households(40).Layout(2, 10).Level(level).Obj()
 	j := NewJob(main, b)
 	j.Status = sweepv1alpha1.CollectionJobStatus{Phase: phase, Sampled: sampled, Visits: 2, MissedHouseholds: households}
 	return j

@@ -26,15 +26,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // retestJob is the retest of pooled tube tube in building: swabs expected,
 // one per tube, with the CollectionJob invariant kept for its phase.
 func retestJob(building, tube string, suspend bool, phase sweepv1alpha1.JobPhase, swabs, sampled int32) sweepv1alpha1.CollectionJob {
-	j := job(building, "", suspend, phase, swabs, sampled)
-	j.Name = "r-" + building + "-" + strings.ToLower(tube)
-	j.Spec.PoolSize = 1
-	j.Spec.Retest = &sweepv1alpha1.RetestSpec{Pool: j.Name, Tube: tube, Households: []string{"1-101"}}
+	name := "r-" + building + "-" + strings.ToLower(tube)
+	j := *testobjects.Job("", name).Building(building).Suspend(suspend).Expected(swabs).PoolSize(1).
+		Retest(name, tube, "1-101").Phase(phase).Sampled(sampled).Obj()
 	withCounts(&j)
 	return j
 }
@@ -119,10 +119,7 @@ func countRetests(jobs []*sweepv1alpha1.CollectionJob) int {
 
 func TestPoolCounts(t *testing.T) {
 	pool := func(phase sweepv1alpha1.PositivePoolPhase, result time.Time, seal ...string) *sweepv1alpha1.PositivePool {
-		return &sweepv1alpha1.PositivePool{
-			Spec:   sweepv1alpha1.PositivePoolSpec{ResultTime: metav1.Time{Time: result}},
-			Status: sweepv1alpha1.PositivePoolStatus{Phase: phase, HouseholdsToSeal: seal},
-		}
+		return testobjects.Pool("", "").ResultTime(result).Phase(phase).HouseholdsToSeal(seal...).Obj()
 	}
 	h1, h2, h3 := t0.Add(time.Hour), t0.Add(2*time.Hour), t0.Add(3*time.Hour)
 	cases := []struct {

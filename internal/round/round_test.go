@@ -30,19 +30,14 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/event"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 var t0 = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
 
 func testRound(teams int32, order sweepv1alpha1.RoundOrder) *sweepv1alpha1.TestingRound {
-	return &sweepv1alpha1.TestingRound{
-		ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns", UID: "uid", CreationTimestamp: metav1.Time{Time: t0.Add(-time.Hour)}},
-		Spec: sweepv1alpha1.TestingRoundSpec{
-			Start:    &metav1.Time{Time: t0},
-			Deadline: metav1.Time{Time: t0.Add(12 * time.Hour)},
-			Teams:    teams, Order: order, PoolSize: 10,
-		},
-	}
+	return testobjects.Round("ns", "r").WithUID("uid").Created(t0.Add(-time.Hour)).
+		Start(t0).Deadline(t0.Add(12 * time.Hour)).Teams(teams).Order(order).PoolSize(10).Obj()
 }
 
 // ptrs points at each item, as the controller hands the cache's objects.
@@ -55,11 +50,8 @@ func ptrs[T any](items []T) []*T {
 }
 
 func job(building string, level sweepv1alpha1.ControlLevel, suspend bool, phase sweepv1alpha1.JobPhase, expected, sampled int32) sweepv1alpha1.CollectionJob {
-	return sweepv1alpha1.CollectionJob{
-		ObjectMeta: metav1.ObjectMeta{Name: "r-" + building},
-		Spec:       sweepv1alpha1.CollectionJobSpec{Building: building, ControlLevel: level, Suspend: suspend, Expected: expected, PoolSize: 10},
-		Status:     sweepv1alpha1.CollectionJobStatus{Phase: phase, Sampled: sampled},
-	}
+	return *testobjects.Job("", "r-"+building).Building(building).Level(level).Suspend(suspend).Expected(expected).PoolSize(10).
+		Phase(phase).Sampled(sampled).Obj()
 }
 
 func TestJobName(t *testing.T) {
@@ -179,10 +171,8 @@ func TestControls(t *testing.T) {
 func TestMissingJobs(t *testing.T) {
 	r := testRound(2, sweepv1alpha1.OrderSealedFirst)
 	b := func(name string, level sweepv1alpha1.ControlLevel, residents, exempt, home int32) sweepv1alpha1.Building {
-		return sweepv1alpha1.Building{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{sweepv1alpha1.LabelCommunity: "xinjiang", "other": "x"}},
-			Spec:       sweepv1alpha1.BuildingSpec{Residents: residents, Exempt: exempt, HomeVisit: home, ControlLevel: level, Households: 40},
-		}
+		return *testobjects.Building("", name).Label(sweepv1alpha1.LabelCommunity, "xinjiang").Label("other", "x").
+			Residents(residents).Exempt(exempt).HomeVisit(home).Level(level).Households(40).Obj()
 	}
 	buildings := []sweepv1alpha1.Building{
 		b("a", sweepv1alpha1.ControlLevelPrecaution, 100, 10, 3),

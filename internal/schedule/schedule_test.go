@@ -26,6 +26,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 var shanghai = mustLoad("Asia/Shanghai")
@@ -44,14 +45,8 @@ func cst(day, hour, minute int) time.Time {
 }
 
 func newSchedule(cronSpec string, mod func(*sweepv1alpha1.TestingSchedule)) *sweepv1alpha1.TestingSchedule {
-	s := &sweepv1alpha1.TestingSchedule{
-		ObjectMeta: metav1.ObjectMeta{Name: "baoguo-daily", Namespace: "pingfang", CreationTimestamp: metav1.Time{Time: cst(25, 12, 0)}},
-		Spec: sweepv1alpha1.TestingScheduleSpec{
-			Schedule: cronSpec, TimeZone: "Asia/Shanghai",
-			ConcurrencyPolicy: sweepv1alpha1.ConcurrencyForbid,
-			RoundTemplate:     sweepv1alpha1.RoundTemplate{Spec: sweepv1alpha1.RoundTemplateSpec{Duration: sweepv1alpha1.Duration{Duration: 12 * time.Hour}}},
-		},
-	}
+	s := testobjects.Schedule("pingfang", "baoguo-daily", cronSpec).Created(cst(25, 12, 0)).TimeZone("Asia/Shanghai").
+		Concurrency(sweepv1alpha1.ConcurrencyForbid).RoundDuration(12 * time.Hour).Obj()
 	if mod != nil {
 		mod(s)
 	}

@@ -31,6 +31,7 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/round"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ with the current output")
@@ -62,11 +63,8 @@ var now = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 // communities and one without a community label, in every phase, and its
 // status computed by internal/round as the operator computes it.
 func testRound(extra int) (*sweepv1alpha1.TestingRound, []sweepv1alpha1.CollectionJob) {
-	tr := &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Name: "today", Namespace: "pingfang", UID: "today-uid"}}
-	tr.Spec.Start = &metav1.Time{Time: now.Add(-3 * time.Hour)}
-	tr.Spec.Deadline = metav1.Time{Time: now.Add(9 * time.Hour)}
-	tr.Spec.PoolSize = 10
-	tr.Spec.Teams = 4
+	tr := testobjects.Round("pingfang", "today").WithUID("today-uid").Start(now.Add(-3 * time.Hour)).
+		Deadline(now.Add(9 * time.Hour)).PoolSize(10).Teams(4).Obj()
 	tr.Spec.Supplies = sweepv1alpha1.SuppliesPolicy{SparePercent: 10, TubesPerBag: 50}
 	tr.Spec.Collector.Source = sweepv1alpha1.SourceHTTP
 	tr.Status.StartTime = tr.Spec.Start
@@ -193,7 +191,7 @@ func TestOnlyTheRoundsOwnJobsAreShown(t *testing.T) {
 	old.UID = "earlier-round-of-the-same-name"
 	forged := append([]sweepv1alpha1.CollectionJob(nil), jobs...)
 	for _, b := range []string{"ghost-1", "ghost-2"} {
-		j := round.NewJob(old, &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Name: b}, Spec: sweepv1alpha1.BuildingSpec{Residents: 50}})
+		j := round.NewJob(old, testobjects.Building("", b).Residents(50).Obj())
 		j.Status = sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobExpired, Missed: 50, MissedHouseholds: []string{"9-901"}}
 		forged = append(forged, *j)
 	}

@@ -37,6 +37,7 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/round"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // The docs' placeholders and what they stand for here: the round and the
@@ -218,11 +219,8 @@ func TestDocsKubectlCommands(t *testing.T) {
 	// CollectionJob, finished (so that `sweep status --watch` returns).
 	cl.namespace(t, docsNamespace)
 	cl.namespace(t, "baicheng")
-	b := &sweepv1alpha1.Building{
-		ObjectMeta: metav1.ObjectMeta{Namespace: docsNamespace, Name: "hangxing-1", Labels: map[string]string{
-			sweepv1alpha1.LabelStreet: "baoguo", sweepv1alpha1.LabelCommunity: "hangxing"}},
-		Spec: sweepv1alpha1.BuildingSpec{Households: 132, Residents: 377, HomeVisit: 13, Units: 6, Floors: 11},
-	}
+	b := testobjects.Building(docsNamespace, "hangxing-1").Label(sweepv1alpha1.LabelStreet, "baoguo").
+		Label(sweepv1alpha1.LabelCommunity, "hangxing").Households(132).Residents(377).HomeVisit(13).Layout(6, 11).Obj()
 	if err := cl.c.Create(ctx, b); err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // The city of the fault tests: 2,000 generated buildings (generateCity,
@@ -385,20 +386,10 @@ func (cl *cluster) generateCity(t *testing.T, ns string, n int) []sweepv1alpha1.
 			level = sweepv1alpha1.ControlLevelControlled
 		}
 		community := fmt.Sprintf("c%02d", i/50)
-		out[i] = sweepv1alpha1.Building{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("%s-b%04d", community, i),
-				Labels: map[string]string{sweepv1alpha1.LabelCommunity: community}},
-			Spec: sweepv1alpha1.BuildingSpec{
-				Community:    community,
-				Households:   max(residents*2/5, 1),
-				Residents:    residents,
-				Exempt:       int32(rng.IntN(4)),
-				HomeVisit:    int32(rng.IntN(3)),
-				ControlLevel: level,
-				Units:        int32(1 + rng.IntN(4)),
-				Floors:       int32(3 + rng.IntN(16)),
-			},
-		}
+		out[i] = *testobjects.Building(ns, fmt.Sprintf("%s-b%04d", community, i)).
+			Label(sweepv1alpha1.LabelCommunity, community).Community(community).Households(max(residents*2/5, 1)).
+			Residents(residents).Exempt(int32(rng.IntN(4))).HomeVisit(int32(rng.IntN(3))).Level(level).
+			Layout(int32(1+rng.IntN(4)), int32(3+rng.IntN(16))).Obj()
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", cl.kubeconfig)
 	if err != nil {

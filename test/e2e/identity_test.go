@@ -38,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
 	"github.com/masstesting/sweep/test/e2e/kubelet"
 )
 
@@ -63,8 +64,7 @@ func TestWhoMayWriteWhat(t *testing.T) {
 	ctx := context.Background()
 	ns := cl.namespace(t, "identity")
 	for _, b := range []string{"a", "b"} {
-		if err := cl.c.Create(ctx, &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: b},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: 20, Households: 10, Units: 1, Floors: 5}}); err != nil {
+		if err := cl.c.Create(ctx, testobjects.Building(ns, b).Residents(20).Households(10).Layout(1, 5).Obj()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
 	"github.com/masstesting/sweep/test/e2e/kubelet"
 )
 
@@ -45,20 +46,11 @@ const (
 // drillRound is a drill round over every building of ns, starting now, its
 // visits a minute apart (the least interval the API takes).
 func drillRound(ns, name string, teams, visits int32, deadline time.Duration, seed int64) *sweepv1alpha1.TestingRound {
-	now := metav1.Now()
-	return &sweepv1alpha1.TestingRound{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: sweepv1alpha1.TestingRoundSpec{
-			Start:    &now,
-			Deadline: metav1.NewTime(now.Add(deadline)),
-			Teams:    teams,
-			Visits:   sweepv1alpha1.VisitPolicy{Max: visits, Interval: &sweepv1alpha1.Duration{Duration: time.Minute}},
-			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{
-				Source: sweepv1alpha1.SourceDrill,
-				Drill:  &sweepv1alpha1.DrillSource{Seed: seed, AbsentPercent: ptr.To[int32](20), StillAbsentPercent: ptr.To[int32](40)},
-			}},
-		},
-	}
+	now := time.Now()
+	return testobjects.Round(ns, name).Start(now).Deadline(now.Add(deadline)).Teams(teams).Visits(visits, time.Minute).
+		Collector(sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill,
+			Drill: &sweepv1alpha1.DrillSource{Seed: seed, AbsentPercent: ptr.To[int32](20), StillAbsentPercent: ptr.To[int32](40)}}).
+		Obj()
 }
 
 // applyDistrict puts the demo district's 64 buildings into ns.

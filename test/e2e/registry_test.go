@@ -31,6 +31,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/round"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // registryBuilding is one building as the roster has it and as a city's
@@ -108,20 +109,14 @@ func TestRealRegistriesThroughARound(t *testing.T) {
 		t.Run(string(source), func(t *testing.T) {
 			ns := cl.namespace(t, "registry-"+string(source))
 			for _, b := range registryBuildings {
-				if err := cl.c.Create(ctx, &sweepv1alpha1.Building{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: b.name},
-					Spec: sweepv1alpha1.BuildingSpec{Residents: b.residents, Exempt: b.exempt, Households: int32(len(b.households))}}); err != nil {
+				if err := cl.c.Create(ctx, testobjects.Building(ns, b.name).Residents(b.residents).Exempt(b.exempt).
+					Households(int32(len(b.households))).Obj()); err != nil {
 					t.Fatal(err)
 				}
 			}
-			now := metav1.Now()
-			tr := &sweepv1alpha1.TestingRound{
-				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "today"},
-				Spec: sweepv1alpha1.TestingRoundSpec{
-					Start: &now, Deadline: metav1.NewTime(now.Add(time.Hour)), Teams: 3,
-					Visits:    sweepv1alpha1.VisitPolicy{Max: 1},
-					Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{Source: source}},
-				},
-			}
+			now := time.Now()
+			tr := testobjects.Round(ns, "today").Start(now).Deadline(now.Add(time.Hour)).Teams(3).Visits(1, 0).
+				Collector(sweepv1alpha1.CollectorSource{Source: source}).Obj()
 			switch source {
 			case sweepv1alpha1.SourceHTTP:
 				if err := cl.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "registry"},

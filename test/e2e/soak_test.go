@@ -43,6 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // The soak's shape. Each district's schedule fires every soakPeriod, the
@@ -233,14 +234,10 @@ func soakRoster(ns string, seed int64) []*sweepv1alpha1.Building {
 		if i%6 == 0 {
 			level = sweepv1alpha1.ControlLevelSealed
 		}
-		out = append(out, &sweepv1alpha1.Building{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("b-%02d", i),
-				Labels: map[string]string{sweepv1alpha1.LabelCommunity: fmt.Sprintf("c%d", i%4)}},
-			Spec: sweepv1alpha1.BuildingSpec{
-				Community: fmt.Sprintf("c%d", i%4), Residents: residents, Households: residents/3 + 1,
-				Exempt: int32(i % 5), HomeVisit: int32(i % 3), ControlLevel: level, Units: 2, Floors: 6,
-			},
-		})
+		out = append(out, testobjects.Building(ns, fmt.Sprintf("b-%02d", i)).
+			Label(sweepv1alpha1.LabelCommunity, fmt.Sprintf("c%d", i%4)).Community(fmt.Sprintf("c%d", i%4)).
+			Residents(residents).Households(residents/3+1).Exempt(int32(i%5)).HomeVisit(int32(i%3)).Level(level).
+			Layout(2, 6).Obj())
 	}
 	return out
 }
@@ -248,25 +245,13 @@ func soakRoster(ns string, seed int64) []*sweepv1alpha1.Building {
 // soakSchedule fires every soakPeriod at minute offset (0, 1, 2, ...) and
 // keeps soakHistoryLimit finished rounds of each kind.
 func soakSchedule(ns string, offset int) *sweepv1alpha1.TestingSchedule {
-	return &sweepv1alpha1.TestingSchedule{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "daily"},
-		Spec: sweepv1alpha1.TestingScheduleSpec{
-			Schedule:                     fmt.Sprintf("%d-59/%d * * * *", offset%int(soakPeriod/time.Minute), int(soakPeriod/time.Minute)),
-			ConcurrencyPolicy:            sweepv1alpha1.ConcurrencyForbid,
-			StartingDeadlineSeconds:      ptr.To[int64](60),
-			SuccessfulRoundsHistoryLimit: ptr.To[int32](soakHistoryLimit),
-			FailedRoundsHistoryLimit:     ptr.To[int32](soakHistoryLimit),
-			RoundTemplate: sweepv1alpha1.RoundTemplate{Spec: sweepv1alpha1.RoundTemplateSpec{
-				Duration: sweepv1alpha1.Duration{Duration: soakRoundDuration},
-				Teams:    soakTeams,
-				Visits:   sweepv1alpha1.VisitPolicy{Max: 2, Interval: &sweepv1alpha1.Duration{Duration: soakVisitInterval}},
-				Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{
-					Source: sweepv1alpha1.SourceDrill,
-					Drill:  &sweepv1alpha1.DrillSource{Seed: int64(offset) + 1, AbsentPercent: ptr.To[int32](20), StillAbsentPercent: ptr.To[int32](40)},
-				}},
-			}},
-		},
-	}
+	cron := fmt.Sprintf("%d-59/%d * * * *", offset%int(soakPeriod/time.Minute), int(soakPeriod/time.Minute))
+	return testobjects.Schedule(ns, "daily", cron).Concurrency(sweepv1alpha1.ConcurrencyForbid).StartingDeadline(60).
+		HistoryLimits(soakHistoryLimit, soakHistoryLimit).RoundDuration(soakRoundDuration).Teams(soakTeams).
+		Visits(2, soakVisitInterval).
+		Collector(sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill,
+			Drill: &sweepv1alpha1.DrillSource{Seed: int64(offset) + 1, AbsentPercent: ptr.To[int32](20), StillAbsentPercent: ptr.To[int32](40)}}).
+		Obj()
 }
 
 // soakInspect checks the district's rounds once: a round seen Completed for

@@ -55,6 +55,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/lab"
+	"github.com/masstesting/sweep/internal/testobjects"
 )
 
 // root is the repository, from this package's directory.
@@ -203,23 +204,16 @@ scrape_configs:
 	createDistrict(ctx, t, k8s, ns, buildings)
 	createDistrict(ctx, t, k8s, ns2, buildings2)
 	startSecondDistrict(ctx, t, k8s)
-	tr := &sweepv1alpha1.TestingRound{
-		ObjectMeta: metav1.ObjectMeta{Name: roundName, Namespace: ns},
-		Spec: sweepv1alpha1.TestingRoundSpec{
-			Deadline: metav1.Time{Time: time.Now().Add(12 * time.Hour)},
-			Teams:    12,
-			Visits:   sweepv1alpha1.VisitPolicy{Max: 1},
-		},
-	}
-	tr.Spec.Collector.Source = sweepv1alpha1.SourceDrill
-	tr.Spec.Collector.Drill = &sweepv1alpha1.DrillSource{Seed: 11, AbsentPercent: ptr.To[int32](10)}
 	// The drill lab, so that the positive-pool panels have pools: results a
 	// second after each building, polled every 10s (the least allowed), and
 	// a seed that marks exactly two pooled tubes of the first buildings
 	// positive.
-	tr.Spec.Lab = &sweepv1alpha1.LabSpec{Source: sweepv1alpha1.SourceDrill, PollInterval: sweepv1alpha1.NewDuration(10 * time.Second),
-		Drill: &sweepv1alpha1.LabDrill{Seed: labSeed(t, roundName, labPermille), PositivePermille: ptr.To(labPermille),
-			Turnaround: sweepv1alpha1.NewDuration(time.Second)}}
+	tr := testobjects.Round(ns, roundName).Deadline(time.Now().Add(12*time.Hour)).Teams(12).Visits(1, 0).
+		Collector(sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill,
+			Drill: &sweepv1alpha1.DrillSource{Seed: 11, AbsentPercent: ptr.To[int32](10)}}).
+		Lab(&sweepv1alpha1.LabSpec{Source: sweepv1alpha1.SourceDrill, PollInterval: sweepv1alpha1.NewDuration(10 * time.Second),
+			Drill: &sweepv1alpha1.LabDrill{Seed: labSeed(t, roundName, labPermille), PositivePermille: ptr.To(labPermille),
+				Turnaround: sweepv1alpha1.NewDuration(time.Second)}}).Obj()
 	if err := k8s.Create(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
@@ -476,13 +470,9 @@ func createDistrict(ctx context.Context, t *testing.T, k8s client.Client, distri
 		if i%7 == 3 {
 			level = sweepv1alpha1.ControlLevelSealed
 		}
-		b := &sweepv1alpha1.Building{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("b-%02d", i), Namespace: district, Labels: map[string]string{
-				sweepv1alpha1.LabelStreet: "baoguo", sweepv1alpha1.LabelCommunity: communities[i%len(communities)],
-			}},
-			Spec: sweepv1alpha1.BuildingSpec{Residents: int32(90 + i%40), Exempt: int32(i % 3), HomeVisit: int32(i % 4),
-				Households: 40, ControlLevel: level},
-		}
+		b := testobjects.Building(district, fmt.Sprintf("b-%02d", i)).Label(sweepv1alpha1.LabelStreet, "baoguo").
+			Label(sweepv1alpha1.LabelCommunity, communities[i%len(communities)]).Residents(int32(90 + i%40)).
+			Exempt(int32(i % 3)).HomeVisit(int32(i % 4)).Households(40).Level(level).Obj()
 		if err := k8s.Create(ctx, b); err != nil {
 			t.Fatal(err)
 		}
@@ -497,17 +487,10 @@ func createDistrict(ctx context.Context, t *testing.T, k8s client.Client, distri
 func startSecondDistrict(ctx context.Context, t *testing.T, k8s client.Client) {
 	t.Helper()
 	drillRound := func(name string, selector *metav1.LabelSelector) *sweepv1alpha1.TestingRound {
-		tr := &sweepv1alpha1.TestingRound{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns2},
-			Spec: sweepv1alpha1.TestingRoundSpec{
-				BuildingSelector: selector,
-				Deadline:         metav1.Time{Time: time.Now().Add(12 * time.Hour)},
-				Teams:            12,
-				Visits:           sweepv1alpha1.VisitPolicy{Max: 1},
-			},
-		}
-		tr.Spec.Collector.Source = sweepv1alpha1.SourceDrill
-		tr.Spec.Collector.Drill = &sweepv1alpha1.DrillSource{Seed: 7, AbsentPercent: ptr.To[int32](15)}
+		tr := testobjects.Round(ns2, name).Deadline(time.Now().Add(12*time.Hour)).Teams(12).Visits(1, 0).
+			Collector(sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill,
+				Drill: &sweepv1alpha1.DrillSource{Seed: 7, AbsentPercent: ptr.To[int32](15)}}).Obj()
+		tr.Spec.BuildingSelector = selector
 		return tr
 	}
 	// One community's buildings: every fourth.
@@ -557,18 +540,16 @@ func labSeed(t *testing.T, round string, permille int32) int64 {
 	jobs := func(tubes int32, names int) []*sweepv1alpha1.CollectionJob {
 		var out []*sweepv1alpha1.CollectionJob
 		for i := range names {
-			out = append(out, &sweepv1alpha1.CollectionJob{
-				Spec:   sweepv1alpha1.CollectionJobSpec{Building: fmt.Sprintf("b-%02d", i), Expected: 130, Households: 40, PoolSize: 10},
-				Status: sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobCompleted, Sampled: 130, Tubes: tubes, CompletionTime: &done},
-			})
+			out = append(out, testobjects.Job("", "").Building(fmt.Sprintf("b-%02d", i)).Expected(130).Households(40).
+				PoolSize(10).Phase(sweepv1alpha1.JobCompleted).Sampled(130).Tubes(tubes).Completed(done.Time).Obj())
 		}
 		return out
 	}
 	// At most 129 residents a building, 10 swabs a tube: 13 tubes.
 	all, first := jobs(13, buildings), jobs(5, 3)
 	positives := func(seed int64, js []*sweepv1alpha1.CollectionJob) int {
-		tr := &sweepv1alpha1.TestingRound{ObjectMeta: metav1.ObjectMeta{Name: round}, Spec: sweepv1alpha1.TestingRoundSpec{
-			Lab: &sweepv1alpha1.LabSpec{Drill: &sweepv1alpha1.LabDrill{Seed: seed, PositivePermille: &permille, Turnaround: sweepv1alpha1.NewDuration(time.Second)}}}}
+		tr := testobjects.Round("", round).Lab(&sweepv1alpha1.LabSpec{
+			Drill: &sweepv1alpha1.LabDrill{Seed: seed, PositivePermille: &permille, Turnaround: sweepv1alpha1.NewDuration(time.Second)}}).Obj()
 		n := 0
 		for _, r := range lab.Drill(tr, js, done.Add(time.Hour)) {
 			if r.Positive {
