@@ -21,7 +21,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -46,6 +45,7 @@ import (
 	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/collector"
 	"github.com/masstesting/sweep/internal/metrics"
+	"github.com/masstesting/sweep/internal/testharness"
 )
 
 // mountingKubelet is a stand-in kubelet for the csv source, which needs
@@ -407,12 +407,7 @@ func createReasonBuildings(t *testing.T, ns string) {
 // an executor maker wrapping newExecutor.
 func serveRoundMetrics(t *testing.T, newExecutor func(ctrl.Manager) Executor) (string, func(*TestingRoundReconciler), func(ctrl.Manager) Executor) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testharness.FreeAddr(t)
 	testMetricsAddr = addr
 	t.Cleanup(func() { testMetricsAddr = "0" })
 	var rounds *TestingRoundReconciler

@@ -20,8 +20,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -45,6 +43,7 @@ import (
 	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/lab/labtest"
 	"github.com/masstesting/sweep/internal/metrics"
+	"github.com/masstesting/sweep/internal/testharness"
 )
 
 // TestNoResidentDataLeaksFromTheLab is TestNoResidentDataLeaks for the lab
@@ -62,12 +61,7 @@ import (
 func TestNoResidentDataLeaksFromTheLab(t *testing.T) {
 	logs := &syncBuffer{}
 	testManagerLogger = zap.New(zap.WriteTo(logs), zap.Level(zapcore.DebugLevel))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testharness.FreeAddr(t)
 	testMetricsAddr = addr
 	defer func() { testManagerLogger, testMetricsAddr = logr.Logger{}, "0" }()
 
@@ -201,12 +195,7 @@ func TestNoResidentDataLeaksFromTheLab(t *testing.T) {
 			t.Fatalf("%q is not in the API objects, so the search below proves nothing:\n%s", want, dump.String())
 		}
 	}
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	scraped, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, scraped, err := testharness.FetchMetrics("http://"+addr+"/metrics", testharness.ScrapeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
