@@ -269,10 +269,11 @@ func newRound(ns, name string, now time.Time, teams int32, sel map[string]string
 }
 
 // await is testharness.Await with this suite's timeout, generous for a
-// loaded machine, and a short poll (envtest answers in milliseconds).
+// loaded machine, and a short poll (envtest answers in milliseconds). An
+// error from cond ends the wait at once: here it is an assertion.
 func await(t *testing.T, what string, cond func() (bool, error)) {
 	t.Helper()
-	testharness.Await(t, what, 3*time.Minute, 50*time.Millisecond, func(context.Context) (bool, error) { return cond() })
+	testharness.Await(t, what, 3*time.Minute, 50*time.Millisecond, testharness.StopOnError(cond))
 }
 
 func getRound(t *testing.T, ns, name string) *sweepv1alpha1.TestingRound {

@@ -154,6 +154,19 @@ func TestAwaitPure(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a Stop error ends the wait", func(t *testing.T) {
+		calls := 0
+		f := &fakeTB{}
+		f.run(func(tb testing.TB) {
+			Await(tb, "the alert to stay silent", time.Minute, time.Millisecond, func(context.Context) (bool, error) {
+				calls++
+				return false, Stop(errors.New("SweepOperatorDown is firing"))
+			})
+		})
+		if calls != 1 || !strings.Contains(f.failed, "waiting for the alert to stay silent: SweepOperatorDown is firing") {
+			t.Errorf("after %d calls Await failed with %q; want one call and the condition's error", calls, f.failed)
+		}
+	})
 	t.Run("an error does not end the wait", func(t *testing.T) {
 		calls := 0
 		err := Poll(context.Background(), time.Minute, time.Millisecond, func(context.Context) (bool, error) {
