@@ -22,5 +22,6 @@ limitations under the License.
 // the stand-in kubelet is in the sub-package kubelet.
 //
 // It imports no package of Sweep's but the API types and the collector
-// (for the drill), so the tests of any other package may use it.
+// (for the drill), so the tests of any other package but those two may
+// use it.
 package testharness

@@ -39,7 +39,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/testharness"
-	"github.com/masstesting/sweep/test/e2e/kubelet"
+	"github.com/masstesting/sweep/internal/testharness/kubelet"
 )
 
 // jobWrites is what one building costs in API writes with the job executor.
@@ -68,7 +68,7 @@ var jobCountedResources = []string{"jobs", "jobs/status", "serviceaccounts", "ro
 
 // jobExecutorWrites measures the job executor's API writes per one-visit
 // building on a local kwok cluster (hack/cluster.sh): the real Job
-// controller runs the visit Jobs, test/e2e/kubelet runs the real collector
+// controller runs the visit Jobs, internal/testharness/kubelet runs the real collector
 // for each visit pod, and `sweep manager --executor=job` runs the round.
 func jobExecutorWrites(buildings int, k8sBin, sweepBin string) (res jobWrites, err error) {
 	res.Buildings = buildings

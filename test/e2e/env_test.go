@@ -19,7 +19,7 @@ limitations under the License.
 // garbage collector), kube-scheduler and kwok's fake nodes, all from
 // bin/k8s and started by hack/cluster.sh. The manager runs as a process
 // outside the cluster, as `sweep manager` built from this tree, with the
-// job executor; test/e2e/kubelet plays the kubelet for visit pods.
+// job executor; internal/testharness/kubelet plays the kubelet for visit pods.
 package e2e
 
 import (
@@ -53,7 +53,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/testharness"
-	"github.com/masstesting/sweep/test/e2e/kubelet"
+	"github.com/masstesting/sweep/internal/testharness/kubelet"
 )
 
 var (

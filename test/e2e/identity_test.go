@@ -38,7 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
-	"github.com/masstesting/sweep/test/e2e/kubelet"
+	"github.com/masstesting/sweep/internal/testharness/kubelet"
 )
 
 // TestWhoMayWriteWhat tries, with real tokens and real users' rights, every

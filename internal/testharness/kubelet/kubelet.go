@@ -14,8 +14,8 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package kubelet is test code, used only by the end-to-end tests. It plays
-// the kubelet for Sweep's visit pods on the local kwok cluster
+// Package kubelet is test code, used by the end-to-end tests and
+// test/bench. It plays the kubelet for Sweep's visit pods on the local kwok cluster
 // (hack/cluster.sh): kwok schedules visit pods onto fake nodes and marks
 // them Running, but no container runs. For each running visit pod this
 // harness runs the real `sweep collect` binary with the pod's environment
@@ -26,6 +26,10 @@ limitations under the License.
 // e2e.sweep.masstesting.io/exit-code; a kwok Stage
 // (hack/kwok/pod-finish-when-marked.yaml) then finishes the pod, and the
 // real Job controller finishes the Job.
+//
+// It is a package of its own, not part of testharness, because it needs
+// client-go's informers and a built sweep binary, which the unit tests
+// that use testharness have no use for.
 package kubelet
 
 import (
