@@ -19,7 +19,7 @@ limitations under the License.
 // into families, a wait for a condition with a timeout, the drill's ground
 // truth, and the local kwok cluster of hack/cluster.sh. Unit, envtest,
 // end-to-end tests and test/bench use it instead of writing their own;
-// the stand-in kubelet is in the sub-package kubelet.
+// the stand-in kubelets are in the sub-package kubelet.
 //
 // It imports no package of Sweep's but the API types and the collector
 // (for the drill), so the tests of any other package but those two may
