@@ -553,16 +553,9 @@ func countObjects(ctx context.Context, meta metadata.Interface, gvr schema.Group
 	return c
 }
 
-// until polls cond every 100 ms.
+// until polls cond every 100 ms, as testharness.Poll does.
 func until(timeout time.Duration, cond func() bool) error {
-	end := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(end) {
-			return fmt.Errorf("timed out after %s", timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return nil
+	return testharness.Poll(context.Background(), timeout, 100*time.Millisecond, func(context.Context) (bool, error) { return cond(), nil })
 }
 
 // sample calls f every interval until the returned stop is called.

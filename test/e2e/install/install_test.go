@@ -36,7 +36,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -91,12 +90,10 @@ func TestInstall(t *testing.T) {
 	awaitEstablished := func(crds ...string) {
 		t.Helper()
 		args := append([]string{"wait", "--for=condition=Established", "--timeout=60s"}, crds...)
-		if err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		testharness.Await(t, fmt.Sprintf("%v established", crds), time.Minute, 500*time.Millisecond, func(context.Context) (bool, error) {
 			_, err := run(t, []string{"KUBECONFIG=" + admin}, kubectlBin, args...)
-			return err == nil, nil
-		}); err != nil {
-			t.Fatalf("%v not established within a minute", crds)
-		}
+			return err == nil, err
+		})
 	}
 	helm := func(args ...string) string {
 		t.Helper()
