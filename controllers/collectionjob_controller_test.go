@@ -31,7 +31,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -42,6 +41,7 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/collector"
+	"github.com/masstesting/sweep/internal/testharness"
 	"github.com/masstesting/sweep/internal/testobjects"
 )
 
@@ -82,7 +82,7 @@ func getJob(t *testing.T, ns, name string) *sweepv1alpha1.CollectionJob {
 func awaitPhase(t *testing.T, ns, name string, phase sweepv1alpha1.JobPhase, visits int32) *sweepv1alpha1.CollectionJob {
 	t.Helper()
 	var cj *sweepv1alpha1.CollectionJob
-	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+	err := testharness.Poll(context.Background(), time.Minute, 50*time.Millisecond, func(context.Context) (bool, error) {
 		cj = getJob(t, ns, name)
 		return cj.Status.Phase == phase && cj.Status.Visits == visits, nil
 	})

@@ -21,12 +21,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,120 +40,10 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
-	"github.com/masstesting/sweep/internal/collector"
 	"github.com/masstesting/sweep/internal/metrics"
+	"github.com/masstesting/sweep/internal/testharness"
 	"github.com/masstesting/sweep/internal/testobjects"
 )
-
-// mountingKubelet is a stand-in kubelet for the csv source, which needs
-// the job executor (the local executor cannot mount a ConfigMap): for each
-// visit Job it "mounts" the pod's ConfigMap volumes into a directory of its
-// own, runs the collector code with the pod's environment (the file path
-// moved to that directory), and sets the Job's status as the Job
-// controller would. It keeps what each pod would have printed when it
-// failed, the collector's error.
-type mountingKubelet struct {
-	t   *testing.T
-	dir string
-
-	mu     sync.Mutex
-	errors map[string]string // visit Job -> the collector's error
-	runs   map[string]int    // building -> visit attempts run
-}
-
-func startMountingKubelet(t *testing.T, ns string) *mountingKubelet {
-	t.Helper()
-	k := &mountingKubelet{t: t, dir: t.TempDir(), errors: map[string]string{}, runs: map[string]int{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	handled := map[string]bool{}
-	done := make(chan struct{})
-	w, err := k8s.Watch(ctx, &batchv1.JobList{}, client.InNamespace(ns))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(done)
-		for ev := range w.ResultChan() {
-			job, ok := ev.Object.(*batchv1.Job)
-			if !ok || handled[job.Name] || job.DeletionTimestamp != nil {
-				continue
-			}
-			handled[job.Name] = true
-			k.run(ctx, job)
-		}
-	}()
-	t.Cleanup(func() { cancel(); w.Stop(); <-done })
-	return k
-}
-
-func (k *mountingKubelet) run(ctx context.Context, job *batchv1.Job) {
-	pod := job.Spec.Template.Spec
-	root := filepath.Join(k.dir, job.Name)
-	env := map[string]string{}
-	for _, e := range pod.Containers[0].Env {
-		env[e.Name] = e.Value
-	}
-	for _, m := range pod.Containers[0].VolumeMounts {
-		for _, v := range pod.Volumes {
-			if v.Name != m.Name || v.ConfigMap == nil {
-				continue
-			}
-			var cm corev1.ConfigMap
-			if err := k8s.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: v.ConfigMap.Name}, &cm); err != nil {
-				k.t.Errorf("mounting ConfigMap %s: %v", v.ConfigMap.Name, err)
-				return
-			}
-			dir := filepath.Join(root, m.MountPath)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				k.t.Error(err)
-				return
-			}
-			for key, data := range cm.Data {
-				if err := os.WriteFile(filepath.Join(dir, key), []byte(data), 0o644); err != nil {
-					k.t.Error(err)
-					return
-				}
-			}
-		}
-	}
-	if f := env[collector.EnvCSVFile]; f != "" {
-		env[collector.EnvCSVFile] = filepath.Join(root, f)
-	}
-	a, err := collector.FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err == nil {
-		var src collector.Source
-		if src, err = collector.SourceFor(a); err == nil {
-			err = collector.Run(ctx, a, src, collector.StatusReporter{Client: k8s})
-		}
-	}
-	k.mu.Lock()
-	k.runs[a.Building]++
-	if err != nil {
-		k.errors[job.Name] = err.Error()
-	}
-	k.mu.Unlock()
-	if err != nil {
-		failedPod(ctx, k.t, job, err.Error())
-	}
-	now := metav1.Now()
-	job.Status.StartTime = &now
-	if err == nil {
-		job.Status.Succeeded, job.Status.CompletionTime = 1, &now
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now},
-			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now},
-		}
-	} else {
-		job.Status.Failed = 1
-		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now, LastProbeTime: now},
-			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now, LastProbeTime: now},
-		}
-	}
-	if err := k8s.Status().Update(ctx, job); err != nil && ctx.Err() == nil {
-		k.t.Errorf("setting status of visit Job %s: %v", job.Name, err)
-	}
-}
 
 // TestCSVSourceBadExportsThroughARound runs a csv round (job executor, the
 // export in a ConfigMap mounted into each visit's pod) over three
@@ -323,21 +209,21 @@ func TestCSVSourceRealRegistryThroughARound(t *testing.T) {
 // runCSVRound runs a one-visit csv round named "csv" over the export, with
 // the job executor and a kubelet that mounts the export's ConfigMap, until
 // it is Completed.
-func runCSVRound(t *testing.T, ns, export string) *mountingKubelet {
+func runCSVRound(t *testing.T, ns, export string) *fakeKubelet {
 	t.Helper()
 	return runCSVRoundWith(t, ns, export, nil, jobExecutor)
 }
 
 // runCSVRoundWith is runCSVRound with the manager's round reconciler tuned
 // and its executor made by newExecutor (which must be the job executor's).
-func runCSVRoundWith(t *testing.T, ns, export string, tune func(*TestingRoundReconciler), newExecutor func(ctrl.Manager) Executor) *mountingKubelet {
+func runCSVRoundWith(t *testing.T, ns, export string, tune func(*TestingRoundReconciler), newExecutor func(ctrl.Manager) Executor) *fakeKubelet {
 	t.Helper()
 	ctx := context.Background()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "samples", Namespace: ns}, Data: map[string]string{"samples.csv": export}}
 	if err := k8s.Create(ctx, cm); err != nil {
 		t.Fatal(err)
 	}
-	kubelet := startMountingKubelet(t, ns)
+	kubelet := startFakeKubelet(t, ns, func(*batchv1.Job) kubeletAction { return runCollector })
 	clk := clocktesting.NewFakeClock(time.Now())
 	startManagerWith(t, ns, clk, tune, newExecutor)
 	tr := newRound(ns, "csv", clk.Now(), 3, street)
@@ -407,12 +293,7 @@ func createReasonBuildings(t *testing.T, ns string) {
 // an executor maker wrapping newExecutor.
 func serveRoundMetrics(t *testing.T, newExecutor func(ctrl.Manager) Executor) (string, func(*TestingRoundReconciler), func(ctrl.Manager) Executor) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testharness.FreeAddr(t)
 	testMetricsAddr = addr
 	t.Cleanup(func() { testMetricsAddr = "0" })
 	var rounds *TestingRoundReconciler

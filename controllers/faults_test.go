@@ -49,6 +49,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collector"
+	"github.com/masstesting/sweep/internal/testharness"
 	"github.com/masstesting/sweep/internal/testobjects"
 )
 
@@ -205,20 +206,6 @@ func mentionsConflict(l logLine) bool {
 	return false
 }
 
-// drillTruth is what the drill source says a building ends with after a
-// round of at most maxVisits visits that nothing cuts short: the last
-// visit's report (a building with nobody missed is not visited again).
-func drillTruth(t *testing.T, cj *sweepv1alpha1.CollectionJob, maxVisits int32) *sweepv1alpha1.VisitReport {
-	t.Helper()
-	for v := int32(1); ; v++ {
-		a := collector.AssignmentFor(cj, v, 0)
-		o := drillOutcome(t, cj, v)
-		if o.Sampled == cj.Spec.Expected || v == maxVisits {
-			return collector.ReportFor(a, o, true, time.Now())
-		}
-	}
-}
-
 // advanceToNextVisits moves the fake clock to the latest next-visit time of
 // the waiting jobs (retries and re-knocks) and pokes them, so a round with
 // revisits runs without sleeping. It never moves the clock backwards.
@@ -249,7 +236,10 @@ func checkGroundTruth(t *testing.T, ns, roundName string, maxVisits int32) (samp
 	var home int64
 	var expected int64
 	for _, j := range listJobs(t, ns) {
-		want := drillTruth(t, &j, maxVisits)
+		want, err := testharness.DrillTruth(collector.AssignmentFor(&j, 1, 0), maxVisits)
+		if err != nil {
+			t.Fatal(err)
+		}
 		st := j.Status
 		if st.Phase != sweepv1alpha1.JobCompleted || st.Visits != want.Visit || st.Sampled != want.Sampled || st.Missed != want.Missed ||
 			st.HomeVisited != want.HomeVisited || st.Tubes != want.Tubes || !slices.Equal(st.MissedHouseholds, want.MissedHouseholds) {

@@ -28,12 +28,12 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/util/wait"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
+	"github.com/masstesting/sweep/internal/testharness"
 	"github.com/masstesting/sweep/internal/testobjects"
 )
 
@@ -185,7 +185,7 @@ func TestHTTPSourceFailuresThroughARound(t *testing.T) {
 	perAttempt := time.Duration(httpAttemptsPerVisit)*timeout + backoff
 	budget := collection.MaxAttempts * (perAttempt + 5*time.Second)
 	start := time.Now()
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, budget, true, func(context.Context) (bool, error) {
+	err := testharness.Poll(ctx, budget, 50*time.Millisecond, func(context.Context) (bool, error) {
 		done := 0
 		for _, j := range listJobs(t, ns) {
 			if j.Status.Phase.Finished() {

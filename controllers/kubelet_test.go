@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -27,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/masstesting/sweep/internal/collector"
+	"github.com/masstesting/sweep/internal/testharness/kubelet"
 )
 
 // kubeletAction is what the stand-in kubelet does with a visit Job.
@@ -46,20 +48,28 @@ const (
 
 // fakeKubelet stands in for the kubelet and the Job controller, which
 // envtest does not have: it watches visit Jobs, runs the project's collector
-// code with each Job's pod environment (as the pod would), and then sets
-// the Job's status as the Job controller would. decide picks what happens
-// to each Job.
+// code with each Job's pod environment (as the pod would: ConfigMap volumes
+// such as the csv source's export mounted into a directory of its own, the
+// file path moved there), and then sets the Job's status as the Job
+// controller would. decide picks what happens to each Job. It keeps how
+// often the collector ran per building and what each failed pod would have
+// printed, the collector's error.
 type fakeKubelet struct {
 	t      *testing.T
+	dir    string
 	decide func(job *batchv1.Job) kubeletAction
+	run    kubelet.Runner
 
-	mu   sync.Mutex
-	seen []string // Job names in creation order
+	mu     sync.Mutex
+	seen   []string          // Job names in creation order
+	runs   map[string]int    // building -> visit attempts run
+	errors map[string]string // visit Job -> the collector's error
 }
 
 func startFakeKubelet(t *testing.T, ns string, decide func(*batchv1.Job) kubeletAction) *fakeKubelet {
 	t.Helper()
-	k := &fakeKubelet{t: t, decide: decide}
+	k := &fakeKubelet{t: t, dir: t.TempDir(), decide: decide, run: kubelet.InProcess(collector.StatusReporter{Client: k8s}),
+		runs: map[string]int{}, errors: map[string]string{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := k8s.Watch(ctx, &batchv1.JobList{}, client.InNamespace(ns))
 	if err != nil {
@@ -86,7 +96,7 @@ func startFakeKubelet(t *testing.T, ns string, decide func(*batchv1.Job) kubelet
 }
 
 func (k *fakeKubelet) handle(ctx context.Context, job *batchv1.Job) {
-	k.run(ctx, job, k.decide(job))
+	k.finish(ctx, job, k.decide(job))
 }
 
 // release runs the collector of a visit Job the kubelet holds, and ends
@@ -97,28 +107,37 @@ func (k *fakeKubelet) release(ctx context.Context, ns, name string) {
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &job); err != nil {
 		k.t.Fatalf("releasing visit Job %s: %v", name, err)
 	}
-	k.run(ctx, &job, runCollector)
+	k.finish(ctx, &job, runCollector)
 }
 
-func (k *fakeKubelet) run(ctx context.Context, job *batchv1.Job, action kubeletAction) {
+func (k *fakeKubelet) finish(ctx context.Context, job *batchv1.Job, action kubeletAction) {
 	if action == hold {
 		return
 	}
 	ok := action == succeedSilently
 	if action == runCollector {
-		env := map[string]string{}
-		for _, e := range job.Spec.Template.Spec.Containers[0].Env {
-			env[e.Name] = e.Value
+		// A Secret or ConfigMap the pod names and cannot be read, or an
+		// assignment the collector cannot parse, is the test's or the job
+		// executor's mistake, not a visit that failed.
+		env, err := kubelet.ContainerEnv(ctx, k8s, job.Namespace, &job.Spec.Template.Spec, filepath.Join(k.dir, job.Name))
+		if err != nil {
+			if ctx.Err() == nil {
+				k.t.Errorf("visit Job %s: the kubelet cannot make its pod's environment: %v", job.Name, err)
+			}
+			return
 		}
 		a, err := collector.FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 		if err != nil {
 			k.t.Errorf("visit Job %s has a bad collector environment: %v", job.Name, err)
 			return
 		}
-		src, err := collector.SourceFor(a)
-		if err == nil {
-			err = collector.Run(ctx, a, src, collector.StatusReporter{Client: k8s})
+		err = k.run(ctx, env)
+		k.mu.Lock()
+		k.runs[a.Building]++
+		if err != nil {
+			k.errors[job.Name] = err.Error()
 		}
+		k.mu.Unlock()
 		ok = err == nil
 		if err != nil {
 			failedPod(ctx, k.t, job, err.Error())

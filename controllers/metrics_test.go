@@ -19,68 +19,33 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/metrics"
+	"github.com/masstesting/sweep/internal/testharness"
 )
 
-// scrape reads the manager's metrics endpoint the way Prometheus does.
+// scrape reads the manager's plain-HTTP metrics endpoint, every series
+// keyed by testharness.SeriesKey.
 func scrape(t *testing.T, addr string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
+	m, err := testharness.Scrape("http://"+addr+"/metrics", testharness.ScrapeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for name, f := range families {
-		if !strings.HasPrefix(name, "sweep_") {
-			continue
-		}
-		for _, m := range f.Metric {
-			var labels []string
-			for _, l := range m.Label {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			sort.Strings(labels)
-			key := name + "{" + strings.Join(labels, ",") + "}"
-			switch {
-			case m.Gauge != nil:
-				out[key] = m.Gauge.GetValue()
-			case m.Counter != nil:
-				out[key] = m.Counter.GetValue()
-			case m.Histogram != nil:
-				out[key+"count"] = float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return out
+	return m.Flat()
 }
 
 func TestMetricsEqualTheRoundStatus(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testharness.FreeAddr(t)
 	testMetricsAddr = addr
 	defer func() { testMetricsAddr = "0" }()
 
@@ -157,7 +122,7 @@ func TestMetricsEqualTheRoundStatus(t *testing.T) {
 	if visits != n {
 		t.Errorf("sweep_visits_total counts %v visits, want %d", visits, n)
 	}
-	if got[fmt.Sprintf("sweep_building_duration_seconds{namespace=%s,phase=Completed}count", ns)] != n {
+	if got[fmt.Sprintf("sweep_building_duration_seconds_count{namespace=%s,phase=Completed}", ns)] != n {
 		t.Errorf("building durations observed: %v", got)
 	}
 	perBuilding := 0

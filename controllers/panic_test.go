@@ -17,11 +17,7 @@ limitations under the License.
 package controllers
 
 import (
-	"bufio"
 	"context"
-	"net"
-	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -33,6 +29,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/masstesting/sweep/internal/testharness"
 )
 
 // TestReconcilePanicIsRecoveredAndCounted pins what docs/metrics.md says:
@@ -42,12 +40,7 @@ import (
 // Sweep's reconcilers run under the same wrapper, so this is how a bug that
 // panics on hostile input shows up: a counter and retries, not a crash loop.
 func TestReconcilePanicIsRecoveredAndCounted(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testharness.FreeAddr(t)
 	ns := newNamespace(t)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
@@ -93,17 +86,11 @@ func TestReconcilePanicIsRecoveredAndCounted(t *testing.T) {
 	default:
 	}
 	await(t, "the panics counted", func() (bool, error) {
-		resp, err := http.Get("http://" + addr + "/metrics")
+		m, err := testharness.Scrape("http://"+addr+"/metrics", testharness.ScrapeOptions{})
 		if err != nil {
-			return false, nil
+			return false, nil // not serving yet
 		}
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), `controller_runtime_reconcile_panics_total{controller="panicky"} `) {
-				return strings.HasSuffix(sc.Text(), " 2"), nil
-			}
-		}
-		return false, sc.Err()
+		n, _ := m.Value("controller_runtime_reconcile_panics_total", "controller=panicky")
+		return n == 2, nil
 	})
 }

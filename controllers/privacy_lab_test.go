@@ -20,8 +20,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -44,6 +42,7 @@ import (
 	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/lab/labtest"
 	"github.com/masstesting/sweep/internal/metrics"
+	"github.com/masstesting/sweep/internal/testharness"
 	"github.com/masstesting/sweep/internal/testobjects"
 )
 
@@ -62,12 +61,7 @@ import (
 func TestNoResidentDataLeaksFromTheLab(t *testing.T) {
 	logs := &syncBuffer{}
 	testManagerLogger = zap.New(zap.WriteTo(logs), zap.Level(zapcore.DebugLevel))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testharness.FreeAddr(t)
 	testMetricsAddr = addr
 	defer func() { testManagerLogger, testMetricsAddr = logr.Logger{}, "0" }()
 
@@ -200,12 +194,7 @@ func TestNoResidentDataLeaksFromTheLab(t *testing.T) {
 			t.Fatalf("%q is not in the API objects, so the search below proves nothing:\n%s", want, dump.String())
 		}
 	}
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	scraped, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, scraped, err := testharness.FetchMetrics("http://"+addr+"/metrics", testharness.ScrapeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,6 +40,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/metrics"
+	"github.com/masstesting/sweep/internal/testharness"
 	"github.com/masstesting/sweep/internal/testobjects"
 )
 
@@ -110,12 +109,7 @@ func TestNoResidentDataLeaks(t *testing.T) {
 
 	logs := &syncBuffer{}
 	testManagerLogger = zap.New(zap.WriteTo(logs), zap.Level(zapcore.DebugLevel))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testharness.FreeAddr(t)
 	testMetricsAddr = addr
 	defer func() { testManagerLogger, testMetricsAddr = logr.Logger{}, "0" }()
 
@@ -198,12 +192,7 @@ func TestNoResidentDataLeaks(t *testing.T) {
 		!strings.Contains(dump.String(), `field \"missedReasons\": item 1: \"reason\" is a number, want a string`) {
 		t.Fatalf("the collectors' errors are not in the API objects, so the search below proves nothing:\n%s", dump.String())
 	}
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	scraped, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, scraped, err := testharness.FetchMetrics("http://"+addr+"/metrics", testharness.ScrapeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -50,6 +49,7 @@ import (
 	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/round"
 	"github.com/masstesting/sweep/internal/testenv"
+	"github.com/masstesting/sweep/internal/testharness"
 	"github.com/masstesting/sweep/internal/testobjects"
 )
 
@@ -255,15 +255,12 @@ func newRound(ns, name string, now time.Time, teams int32, sel map[string]string
 	return testobjects.Round(ns, name).Deadline(now.Add(12 * time.Hour)).Teams(teams).Drill().Selector(sel).Obj()
 }
 
-// await polls cond until it holds, failing the test after a generous
-// timeout. It waits for a condition; it never sleeps a fixed time.
+// await is testharness.Await with this suite's timeout, generous for a
+// loaded machine, and a short poll (envtest answers in milliseconds). An
+// error from cond ends the wait at once: here it is an assertion.
 func await(t *testing.T, what string, cond func() (bool, error)) {
 	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 3*time.Minute, true,
-		func(context.Context) (bool, error) { return cond() })
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
+	testharness.Await(t, what, 3*time.Minute, 50*time.Millisecond, testharness.StopOnError(cond))
 }
 
 func getRound(t *testing.T, ns, name string) *sweepv1alpha1.TestingRound {

@@ -18,8 +18,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -33,8 +31,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
@@ -42,7 +38,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
-	"github.com/masstesting/sweep/test/e2e/kubelet"
+	"github.com/masstesting/sweep/internal/testharness"
+	"github.com/masstesting/sweep/internal/testharness/kubelet"
 )
 
 // jobWrites is what one building costs in API writes with the job executor.
@@ -71,7 +68,7 @@ var jobCountedResources = []string{"jobs", "jobs/status", "serviceaccounts", "ro
 
 // jobExecutorWrites measures the job executor's API writes per one-visit
 // building on a local kwok cluster (hack/cluster.sh): the real Job
-// controller runs the visit Jobs, test/e2e/kubelet runs the real collector
+// controller runs the visit Jobs, internal/testharness/kubelet runs the real collector
 // for each visit pod, and `sweep manager --executor=job` runs the round.
 func jobExecutorWrites(buildings int, k8sBin, sweepBin string) (res jobWrites, err error) {
 	res.Buildings = buildings
@@ -89,28 +86,19 @@ func jobExecutorWrites(buildings int, k8sBin, sweepBin string) (res jobWrites, e
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	suffix := make([]byte, 3)
-	_, _ = rand.Read(suffix)
-	name := "sweep-bench-" + hex.EncodeToString(suffix)
-	cluster := func(verb string) error {
-		cmd := exec.Command(filepath.Join("hack", "cluster.sh"), verb, name, dir)
-		cmd.Env = append(os.Environ(), "K8S_BIN_DIR="+k8sBin)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("hack/cluster.sh %s: %w\n%s", verb, err, out)
-		}
-		return nil
-	}
+	local := testharness.NewCluster("sweep-bench-", dir)
+	local.K8sBin = k8sBin
 	// Down also when up failed half-way.
 	defer func() {
-		if downErr := cluster("down"); downErr != nil {
+		if downErr := local.Down(); downErr != nil {
 			err = errors.Join(err, downErr)
 		}
 	}()
-	if err := cluster("up"); err != nil {
+	if err := local.Up(); err != nil {
 		return res, err
 	}
-	fmt.Printf("job executor: cluster %s up in %s\n", name, time.Since(began).Round(time.Millisecond))
-	kubeconfig := filepath.Join(dir, "kubeconfig")
+	fmt.Printf("job executor: cluster %s up in %s\n", local.Name, time.Since(began).Round(time.Millisecond))
+	kubeconfig := local.Kubeconfig()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -135,7 +123,10 @@ func jobExecutorWrites(buildings int, k8sBin, sweepBin string) (res jobWrites, e
 		return res, fmt.Errorf("applying the CRDs: %w\n%s", err, out)
 	}
 	for _, crd := range []string{"buildings", "testingrounds", "collectionjobs"} {
-		if err := until(time.Minute, func() bool { return established(ctx, c, crd+"."+sweepv1alpha1.GroupVersion.Group) }); err != nil {
+		if err := until(time.Minute, func() bool {
+			ok, _ := testharness.CRDEstablished(ctx, c, crd+"."+sweepv1alpha1.GroupVersion.Group)
+			return ok
+		}); err != nil {
 			return res, fmt.Errorf("CRD %s not established: %w", crd, err)
 		}
 	}
@@ -321,21 +312,6 @@ func jobCounted(cs kubernetes.Interface) (map[string]bool, error) {
 		counted[r] = true
 	}
 	return counted, nil
-}
-
-func established(ctx context.Context, c client.Client, crd string) bool {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
-	if err := c.Get(ctx, client.ObjectKey{Name: crd}, u); err != nil {
-		return false
-	}
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, cond := range conds {
-		if m, ok := cond.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
 }
 
 func processExited(exited <-chan struct{}) bool {

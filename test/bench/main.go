@@ -45,12 +45,12 @@ limitations under the License.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -64,8 +64,6 @@ import (
 
 	"github.com/go-logr/logr"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -79,6 +77,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testharness"
 )
 
 // Sweep's client limits (cmd/sweep/manager.go defaults); the Job
@@ -212,7 +211,8 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 			return
 		}
 		if fams, err := scrape(mgr.metricsURL); err == nil {
-			if h := int64(gauge(fams, "go_memstats_heap_inuse_bytes")); h > peakHeap.Load() {
+			heap, _ := fams.First("go_memstats_heap_inuse_bytes")
+			if h := int64(heap); h > peakHeap.Load() {
 				peakHeap.Store(h)
 			}
 		}
@@ -553,16 +553,9 @@ func countObjects(ctx context.Context, meta metadata.Interface, gvr schema.Group
 	return c
 }
 
-// until polls cond every 100 ms.
+// until polls cond every 100 ms, as testharness.Poll does.
 func until(timeout time.Duration, cond func() bool) error {
-	end := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(end) {
-			return fmt.Errorf("timed out after %s", timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return nil
+	return testharness.Poll(context.Background(), timeout, 100*time.Millisecond, func(context.Context) (bool, error) { return cond(), nil })
 }
 
 // sample calls f every interval until the returned stop is called.
@@ -585,34 +578,8 @@ func sample(interval time.Duration, f func()) (stop func()) {
 	return func() { close(done); <-finished }
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func scrape(url string) (map[string]*dto.MetricFamily, error) {
-	resp, err := http.Get(url) //nolint:gosec // a loopback address this program chose
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	return p.TextToMetricFamilies(resp.Body)
-}
-
-func gauge(fams map[string]*dto.MetricFamily, name string) float64 {
-	f := fams[name]
-	if f == nil || len(f.Metric) == 0 {
-		return 0
-	}
-	return f.Metric[0].GetGauge().GetValue()
+func scrape(url string) (testharness.Metrics, error) {
+	return testharness.Scrape(url, testharness.ScrapeOptions{})
 }
 
 // quantile estimates a quantile of one controller's histogram, linearly
@@ -623,7 +590,7 @@ func quantile(fams map[string]*dto.MetricFamily, name, controller string, q floa
 		return 0
 	}
 	for _, m := range f.Metric {
-		if label(m, "controller") != controller {
+		if testharness.Label(m, "controller") != controller {
 			continue
 		}
 		h := m.GetHistogram()
@@ -649,15 +616,6 @@ func quantile(fams map[string]*dto.MetricFamily, name, controller string, q floa
 	return 0
 }
 
-func label(m *dto.Metric, name string) string {
-	for _, l := range m.Label {
-		if l.GetName() == name {
-			return l.GetValue()
-		}
-	}
-	return ""
-}
-
 // apiServerCPU is the API server's process_cpu_seconds_total.
 func apiServerCPU(ctx context.Context, cs kubernetes.Interface) (float64, error) {
 	fams, err := apiServerMetrics(ctx, cs)
@@ -677,7 +635,7 @@ func closedWatches(ctx context.Context, cs kubernetes.Interface, resource string
 	var n float64
 	if f := fams["apiserver_terminated_watchers_total"]; f != nil {
 		for _, m := range f.Metric {
-			if label(m, "resource") == resource {
+			if testharness.Label(m, "resource") == resource {
 				n += m.GetCounter().GetValue()
 			}
 		}
@@ -721,8 +679,7 @@ func apiServerMetrics(ctx context.Context, cs kubernetes.Interface) (map[string]
 	if err != nil {
 		return nil, fmt.Errorf("reading the API server's metrics: %w", err)
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	return p.TextToMetricFamilies(strings.NewReader(string(raw)))
+	return testharness.ParseMetrics(bytes.NewReader(raw))
 }
 
 // apiWrites reads the API server's own count of mutating requests, by
@@ -748,18 +705,18 @@ func readAPIWrites(ctx context.Context, cs kubernetes.Interface, detail bool) (m
 		return nil, errors.New("the API server has no apiserver_request_total")
 	}
 	for _, m := range f.Metric {
-		verb := label(m, "verb")
+		verb := testharness.Label(m, "verb")
 		switch verb {
 		case "POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION":
 		default:
 			continue
 		}
-		key := label(m, "resource")
-		if sub := label(m, "subresource"); sub != "" {
+		key := testharness.Label(m, "resource")
+		if sub := testharness.Label(m, "subresource"); sub != "" {
 			key += "/" + sub
 		}
 		if detail {
-			key += " " + verb + " " + label(m, "code")
+			key += " " + verb + " " + testharness.Label(m, "code")
 		}
 		out[key] += m.GetCounter().GetValue()
 	}

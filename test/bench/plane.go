@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testharness"
 )
 
 // plane is a fresh etcd and kube-apiserver (envtest) with Sweep's CRDs, an
@@ -169,11 +170,11 @@ type sweepManager struct {
 }
 
 func (p *plane) startManager(sweepBin string) (*sweepManager, error) {
-	metricsAddr, err := freeAddr()
+	metricsAddr, err := testharness.FreeAddress()
 	if err != nil {
 		return nil, err
 	}
-	pprofAddr, err := freeAddr()
+	pprofAddr, err := testharness.FreeAddress()
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,7 @@ func write(rs []result, jw *jobWrites, mdPath, pngPath, args string, took time.D
 		fmt.Fprintf(&b, "| %d | %.1f | %.1f | %.1f | %.0f |\n", r.N, r.CeilingAPICPU*1000, r.RoundAPICPU*1000, r.RoundManagerCPU*1000, r.ClosedWatches)
 	}
 	if jw != nil {
-		fmt.Fprintf(&b, "\nJob executor, a one-visit round of %d buildings on a local kwok cluster (hack/cluster.sh; the real Job controller, the collector run by test/e2e/kubelet): **%.2f writes per building**, by resource: %s.\n",
+		fmt.Fprintf(&b, "\nJob executor, a one-visit round of %d buildings on a local kwok cluster (hack/cluster.sh; the real Job controller, the collector run by internal/testharness/kubelet): **%.2f writes per building**, by resource: %s.\n",
 			jw.Buildings, jw.PerBuilding, byResource(jw.ByResource))
 	}
 	missed := 0

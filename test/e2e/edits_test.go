@@ -33,7 +33,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/round"
-	"github.com/masstesting/sweep/test/e2e/kubelet"
+	"github.com/masstesting/sweep/internal/testharness/kubelet"
 )
 
 // holdFinalizer keeps a finished round's CollectionJobs terminating after

@@ -19,15 +19,13 @@ limitations under the License.
 // garbage collector), kube-scheduler and kwok's fake nodes, all from
 // bin/k8s and started by hack/cluster.sh. The manager runs as a process
 // outside the cluster, as `sweep manager` built from this tree, with the
-// job executor; test/e2e/kubelet plays the kubelet for visit pods.
+// job executor; internal/testharness/kubelet plays the kubelet for visit pods.
 package e2e
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -45,10 +43,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -57,7 +52,8 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
-	"github.com/masstesting/sweep/test/e2e/kubelet"
+	"github.com/masstesting/sweep/internal/testharness"
+	"github.com/masstesting/sweep/internal/testharness/kubelet"
 )
 
 var (
@@ -106,6 +102,7 @@ func buildSweep(t *testing.T) {
 // cluster is one local cluster from hack/cluster.sh, torn down when the test ends.
 type cluster struct {
 	name, dir, kubeconfig string
+	local                 *testharness.Cluster // runs hack/cluster.sh's verbs
 	c                     client.Client
 	cs                    kubernetes.Interface
 	kubelet               *kubelet.Kubelet
@@ -119,16 +116,10 @@ func startCluster(t *testing.T, decide func(*corev1.Pod) kubelet.Action) *cluste
 		t.Fatalf("bin/k8s has no kwokctl: run `make k8s-bin` first (%v)", err)
 	}
 	buildSweep(t)
-	suffix := make([]byte, 3)
-	_, _ = rand.Read(suffix)
-	cl := &cluster{name: "sweep-e2e-" + hex.EncodeToString(suffix), dir: t.TempDir()}
-	cl.kubeconfig = filepath.Join(cl.dir, "kubeconfig")
-	t.Cleanup(func() {
-		if out, err := exec.Command(filepath.Join(root, "hack", "cluster.sh"), "down", cl.name, cl.dir).CombinedOutput(); err != nil {
-			t.Errorf("tearing down the cluster: %v\n%s", err, out)
-		}
-	})
-	run(t, filepath.Join(root, "hack", "cluster.sh"), "up", cl.name, cl.dir)
+	local := testharness.NewCluster("sweep-e2e-", t.TempDir())
+	local.Root = root
+	cl := &cluster{name: local.Name, dir: local.Dir, kubeconfig: local.Kubeconfig(), local: local}
+	testharness.StartCluster(t, local)
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", cl.kubeconfig)
 	if err != nil {
@@ -142,18 +133,7 @@ func startCluster(t *testing.T, decide func(*corev1.Pod) kubelet.Action) *cluste
 	cl.kubectl(t, "apply", "--server-side", "-f", filepath.Join(root, "config", "crd", "bases"))
 	for _, crd := range []string{"buildings", "testingrounds", "collectionjobs"} {
 		await(t, time.Minute, "CRD "+crd+" established", func(ctx context.Context) (bool, error) {
-			u := &unstructured.Unstructured{}
-			u.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
-			if err := cl.c.Get(ctx, client.ObjectKey{Name: crd + ".sweep.masstesting.io"}, u); err != nil {
-				return false, err
-			}
-			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-			for _, c := range conds {
-				if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
-					return true, nil
-				}
-			}
-			return false, nil
+			return testharness.CRDEstablished(ctx, cl.c, crd+".sweep.masstesting.io")
 		})
 	}
 
@@ -354,21 +334,11 @@ func (m *manager) logLines(t *testing.T) []map[string]any {
 	return lines
 }
 
-// await polls cond until it holds or the timeout passes.
+// await is testharness.Await polling at this suite's pace (a real API
+// server and a manager process: a quarter second is soon enough).
 func await(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
 	t.Helper()
-	var last error
-	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		ok, err := cond(ctx)
-		if err != nil {
-			last = err
-			return false, nil
-		}
-		return ok, nil
-	})
-	if err != nil {
-		t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, last)
-	}
+	testharness.Await(t, what, timeout, 250*time.Millisecond, cond)
 }
 
 func (cl *cluster) round(t *testing.T, ns, name string) *sweepv1alpha1.TestingRound {

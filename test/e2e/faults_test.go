@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -193,11 +192,14 @@ func TestReliabilityAPIServerStopped(t *testing.T) {
 	})
 	moment, _, _ := cl.roundMoment(t, tr)
 	t.Logf("stopping kube-apiserver and etcd: %s", moment)
-	script := filepath.Join(root, "hack", "cluster.sh")
-	run(t, script, "stop-control-plane", cl.name, cl.dir)
+	if err := cl.local.StopControlPlane(); err != nil {
+		t.Fatal(err)
+	}
 	stopped := time.Now()
 	time.Sleep(outage) // the outage itself
-	run(t, script, "start-control-plane", cl.name, cl.dir)
+	if err := cl.local.StartControlPlane(); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("control plane back after %s", time.Since(stopped).Round(100*time.Millisecond))
 
 	done := cl.awaitRoundPhase(t, ns, tr.Name, sweepv1alpha1.RoundCompleted, 10*time.Minute)

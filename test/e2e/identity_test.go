@@ -38,8 +38,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testharness/kubelet"
 	"github.com/masstesting/sweep/internal/testobjects"
-	"github.com/masstesting/sweep/test/e2e/kubelet"
 )
 
 // TestWhoMayWriteWhat tries, with real tokens and real users' rights, every

@@ -18,10 +18,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -33,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testharness"
 )
 
 // TestNamespaceDeletedMidRound deletes a district's namespace while its
@@ -46,7 +43,7 @@ import (
 func TestNamespaceDeletedMidRound(t *testing.T) {
 	t.Parallel()
 	cl := startCluster(t, nil)
-	metrics := freeAddr(t)
+	metrics := testharness.FreeAddr(t)
 	mgr := cl.startManager(t, "namespace", slowDrill, "--metrics-bind-address="+metrics, "--metrics-secure=false")
 	ns := cl.namespace(t, "doomed")
 	cl.startOneVisitRound(t, ns)
@@ -106,13 +103,18 @@ func TestNamespaceDeletedMidRound(t *testing.T) {
 	if len(errorsWhenGone) > 64 {
 		t.Errorf("%d Reconciler error lines while the namespace went away: more than one per building", len(errorsWhenGone))
 	}
-	panics := scrape(t, metrics, "controller_runtime_reconcile_panics_total")
-	if len(panics) == 0 {
-		t.Error("no controller_runtime_reconcile_panics_total series in the manager's metrics")
+	scraped, err := testharness.Scrape("http://"+metrics+"/metrics", testharness.ScrapeOptions{})
+	if err != nil {
+		t.Fatalf("scraping the manager's metrics: %v", err)
 	}
-	for _, l := range panics {
-		if !strings.HasSuffix(l, " 0") {
-			t.Errorf("reconcile panics counted: %s", l)
+	panics := scraped["controller_runtime_reconcile_panics_total"]
+	if panics == nil || len(panics.Metric) == 0 {
+		t.Error("no controller_runtime_reconcile_panics_total series in the manager's metrics")
+	} else {
+		for _, m := range panics.Metric {
+			if n := m.GetCounter().GetValue(); n != 0 {
+				t.Errorf("reconcile panics counted: %s", m)
+			}
 		}
 	}
 }
@@ -153,39 +155,6 @@ func reconcilerErrors(t *testing.T, m *manager) []map[string]any {
 	var out []map[string]any
 	for _, l := range m.logLines(t) {
 		if l["msg"] == "Reconciler error" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// freeAddr is a loopback address with a port free at the time of the call.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// scrape returns the lines of the manager's plain-HTTP metrics that start
-// with name.
-func scrape(t *testing.T, addr, name string) []string {
-	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://%s/metrics", addr))
-	if err != nil {
-		t.Fatalf("scraping the manager's metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, l := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(l, name) {
 			out = append(out, l)
 		}
 	}

@@ -23,8 +23,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,17 +30,13 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testharness"
 	"github.com/masstesting/sweep/internal/testobjects"
 )
 
@@ -116,12 +110,12 @@ func TestSoak(t *testing.T) {
 
 	cl := startCluster(t, nil)
 	cl.soakAwaitCRD(t, "testingschedules")
-	metricsAddr := soakFreeAddr(t)
+	metricsAddr := testharness.FreeAddr(t)
 	mgr := cl.startManager(t, "soak", "--drill-time-scale="+drillTimeScale,
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false")
 	metricsURL := "http://" + metricsAddr + "/metrics"
 	await(t, time.Minute, "the manager's metrics endpoint", func(context.Context) (bool, error) {
-		_, err := soakScrape(metricsURL)
+		_, err := testharness.Scrape(metricsURL, testharness.ScrapeOptions{})
 		return err == nil, err
 	})
 
@@ -504,7 +498,7 @@ func soakWrite(samples []soakSample, dir string) error {
 
 // soakRead fills s with the manager's heap, RSS, goroutines and open fds.
 func soakRead(url string, s *soakSample) error {
-	fams, err := soakScrape(url)
+	fams, err := testharness.Scrape(url, testharness.ScrapeOptions{})
 	if err != nil {
 		return err
 	}
@@ -512,39 +506,13 @@ func soakRead(url string, s *soakSample) error {
 		"go_memstats_heap_inuse_bytes": &s.heap, "process_resident_memory_bytes": &s.rss,
 		"go_goroutines": &s.goroutines, "process_open_fds": &s.fds,
 	} {
-		f := fams[name]
-		if f == nil || len(f.Metric) == 0 {
+		got, ok := fams.First(name)
+		if !ok {
 			return fmt.Errorf("the manager's metrics have no %s", name)
 		}
-		*v = f.Metric[0].GetGauge().GetValue()
+		*v = got
 	}
 	return nil
-}
-
-// soakScrape reads the manager's metrics.
-func soakScrape(url string) (map[string]*dto.MetricFamily, error) {
-	c := http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(url) //nolint:gosec // the loopback address the test chose
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	return p.TextToMetricFamilies(resp.Body)
-}
-
-// soakFreeAddr is a free loopback address for the manager's metrics.
-func soakFreeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // soakAwaitCRD waits for one of Sweep's CRDs to be established (startCluster
@@ -552,17 +520,6 @@ func soakFreeAddr(t *testing.T) string {
 func (cl *cluster) soakAwaitCRD(t *testing.T, plural string) {
 	t.Helper()
 	await(t, time.Minute, "CRD "+plural+" established", func(ctx context.Context) (bool, error) {
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
-		if err := cl.c.Get(ctx, client.ObjectKey{Name: plural + ".sweep.masstesting.io"}, u); err != nil {
-			return false, err
-		}
-		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-		for _, c := range conds {
-			if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
-				return true, nil
-			}
-		}
-		return false, nil
+		return testharness.CRDEstablished(ctx, cl.c, plural+".sweep.masstesting.io")
 	})
 }

@@ -17,12 +17,11 @@ limitations under the License.
 package e2e
 
 import (
-	"context"
 	"slices"
 	"testing"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
-	"github.com/masstesting/sweep/internal/collector"
+	"github.com/masstesting/sweep/internal/testharness"
 )
 
 // truth is what a building's sweep must end with.
@@ -33,35 +32,19 @@ type truth struct {
 }
 
 // groundTruth computes each building's final numbers from the roster and
-// the round's drill settings alone, without the operator: it plays the
-// drill's visits one after another until nobody is missed or no visit is
-// left (maxVisits; the deadline is far away in these tests). Buildings are
-// keyed by name.
+// the round's drill settings alone, without the operator
+// (testharness.RosterAssignment and DrillTruth; the deadline is far away
+// in these tests). Buildings are keyed by name.
 func groundTruth(t *testing.T, buildings []sweepv1alpha1.Building, tr *sweepv1alpha1.TestingRound, maxVisits int32) map[string]truth {
 	t.Helper()
-	d := tr.Spec.Collector.Drill
 	out := map[string]truth{}
-	for _, b := range buildings {
-		expected := b.Spec.Residents - b.Spec.Exempt
-		a := collector.Assignment{
-			Round: tr.Name, Building: b.Name, Expected: expected, HomeVisit: min(b.Spec.HomeVisit, expected),
-			Households: b.Spec.Households, Units: b.Spec.Units, Floors: b.Spec.Floors,
-			Sealed: b.Spec.ControlLevel == sweepv1alpha1.ControlLevelSealed, Source: "drill",
-			DrillSeed: d.Seed, DrillAbsentPercent: *d.AbsentPercent, DrillStillAbsentPercent: *d.StillAbsentPercent,
+	for i := range buildings {
+		a := testharness.RosterAssignment(&buildings[i], tr)
+		r, err := testharness.DrillTruth(a, maxVisits)
+		if err != nil {
+			t.Fatal(err)
 		}
-		var tr truth
-		for v := int32(1); v <= maxVisits; v++ {
-			a.Visit = v
-			o, err := collector.DrillSource{}.Visit(context.Background(), a, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr = truth{expected: expected, sampled: o.Sampled, visits: v, missedHouseholds: slices.Clone(o.MissedHouseholds)}
-			if o.Sampled == expected {
-				break
-			}
-		}
-		out[b.Name] = tr
+		out[buildings[i].Name] = truth{expected: a.Expected, sampled: r.Sampled, visits: r.Visit, missedHouseholds: slices.Clone(r.MissedHouseholds)}
 	}
 	return out
 }

@@ -23,8 +23,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -38,10 +36,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/masstesting/sweep/internal/testharness"
 )
 
 const (
@@ -72,13 +71,15 @@ func TestInstall(t *testing.T) {
 	kubectlBin := filepath.Join(k8sBin(), "kubectl")
 	dir := t.TempDir()
 	name := fmt.Sprintf("sweep-install-%d", os.Getpid())
-	env := []string{"K8S_BIN_DIR=" + k8sBin()}
+	local := &testharness.Cluster{Root: root, K8sBin: k8sBin(), Name: name, Dir: dir, Nodes: 2}
 	t.Cleanup(func() {
-		if out, err := run(t, env, filepath.Join(root, "hack", "cluster.sh"), "down", name, dir); err != nil {
-			t.Logf("cluster down: %v %s", err, out)
+		if err := local.Down(); err != nil {
+			t.Logf("cluster down: %v", err)
 		}
 	})
-	must(t, env, filepath.Join(root, "hack", "cluster.sh"), "up", name, dir, "2")
+	if err := local.Up(); err != nil {
+		t.Fatal(err)
+	}
 	admin := filepath.Join(dir, "kubeconfig")
 	kubectl := func(args ...string) string {
 		t.Helper()
@@ -89,12 +90,10 @@ func TestInstall(t *testing.T) {
 	awaitEstablished := func(crds ...string) {
 		t.Helper()
 		args := append([]string{"wait", "--for=condition=Established", "--timeout=60s"}, crds...)
-		if err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		testharness.Await(t, fmt.Sprintf("%v established", crds), time.Minute, 500*time.Millisecond, func(context.Context) (bool, error) {
 			_, err := run(t, []string{"KUBECONFIG=" + admin}, kubectlBin, args...)
-			return err == nil, nil
-		}); err != nil {
-			t.Fatalf("%v not established within a minute", crds)
-		}
+			return err == nil, err
+		})
 	}
 	helm := func(args ...string) string {
 		t.Helper()
@@ -246,7 +245,7 @@ func TestInstall(t *testing.T) {
 		reader := strings.TrimSpace(kubectl("create", "token", "prometheus", "-n", "scrape"))
 		stranger := strings.TrimSpace(kubectl("create", "token", "stranger", "-n", "scrape"))
 
-		addr := freeAddr(t)
+		addr := testharness.FreeAddr(t)
 		log, stop := startManager(t, sweepBin, saConfig, "--metrics-bind-address="+addr, "--leader-elect=false")
 		url := "https://" + addr + "/metrics"
 		var code int
@@ -509,16 +508,10 @@ func roundPhase(t *testing.T, admin, kubectlBin, ns string) string {
 	return strings.TrimSpace(out)
 }
 
-// waitFor polls cond every half second until it holds or timeout passes.
+// waitFor is testharness.Await polling every half second.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	testharness.Await(t, what, timeout, 500*time.Millisecond, func(context.Context) (bool, error) { return cond(), nil })
 }
 
 // denialLines are the log lines that show a denial, at most five.
@@ -535,33 +528,12 @@ func denialLines(log string) string {
 	return strings.Join(out, "\n")
 }
 
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // scrape GETs url with a bearer token; code 0 means no answer yet.
 func scrape(url, token string) (code int, body string) {
 	// The manager's certificate is self-signed at start-up.
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // self-signed test endpoint
-	req, err := http.NewRequest(http.MethodGet, url, http.NoBody)
-	if err != nil {
+	code, b, err := testharness.FetchMetrics(url, testharness.ScrapeOptions{Token: token, TLS: &tls.Config{InsecureSkipVerify: true}}) //nolint:gosec // self-signed test endpoint
+	if err != nil && code == 0 {
 		return 0, err.Error()
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return code, string(b)
 }

@@ -25,7 +25,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net/http"
 	"os"
@@ -41,6 +40,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/masstesting/sweep/internal/testharness"
 )
 
 // metricsServerName is the name the ServiceMonitor verifies the manager's
@@ -106,7 +107,7 @@ func TestMetricsCertificate(t *testing.T) {
 	}
 	caA.issue(t, certDir, "serving.pem", "serving-key.pem", metricsServerName)
 
-	addr := freeAddr(t)
+	addr := testharness.FreeAddr(t)
 	log, stop := startManager(t, sweepBin, kubeconfig, "--leader-elect=false", "--metrics-bind-address="+addr,
 		"--metrics-cert-path="+certDir, "--metrics-cert-name=serving.pem", "--metrics-cert-key=serving-key.pem")
 	defer stop()
@@ -161,21 +162,9 @@ func TestMetricsCertificate(t *testing.T) {
 // verified tlsConfig: the CA and the server name, and a bearer token. An
 // error means no HTTP answer (the TLS handshake failed, or nothing listens).
 func verifiedScrape(url, token string, roots *x509.CertPool, serverName string) (code int, body string, err error) {
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: serverName, MinVersion: tls.VersionTLS12},
-	}}
-	req, err := http.NewRequest(http.MethodGet, url, http.NoBody)
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
+	code, b, err := testharness.FetchMetrics(url, testharness.ScrapeOptions{Token: token,
+		TLS: &tls.Config{RootCAs: roots, ServerName: serverName, MinVersion: tls.VersionTLS12}})
+	return code, string(b), err
 }
 
 // testCA is a certificate authority made for one test.

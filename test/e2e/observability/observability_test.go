@@ -30,7 +30,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -47,7 +46,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -55,6 +53,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/lab"
+	"github.com/masstesting/sweep/internal/testharness"
 	"github.com/masstesting/sweep/internal/testobjects"
 )
 
@@ -141,17 +140,13 @@ func TestDashboardsAndAlertsAgainstARealPrometheus(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/sweep: %v\n%s", err, out)
 	}
-	metricsAddr := freeAddr(t)
+	metricsAddr := testharness.FreeAddr(t)
 	start(t, dir, "manager", []string{"KUBECONFIG=" + kubeconfig}, sweepBin, "manager",
 		"--executor=local", "--drill-time-scale=0.002", "--metrics-per-building",
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0")
 	await(t, "the manager's metrics endpoint", 2*time.Minute, func() (bool, error) {
-		resp, err := http.Get("http://" + metricsAddr + "/metrics")
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
+		_, err := testharness.Scrape("http://"+metricsAddr+"/metrics", testharness.ScrapeOptions{})
+		return err == nil, nil
 	})
 
 	// Prometheus: scrapes the manager every second and evaluates the alert
@@ -181,7 +176,7 @@ scrape_configs:
 `, rules, job, metricsAddr), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	promAddr := freeAddr(t)
+	promAddr := testharness.FreeAddr(t)
 	start(t, dir, "prometheus", nil, promBin, "--config.file="+promConfig, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr, "--log.level=warn")
 	await(t, "Prometheus ready", 2*time.Minute, func() (bool, error) {
@@ -773,24 +768,9 @@ func start(t *testing.T, dir, name string, env []string, bin string, args ...str
 	})
 }
 
-// freeAddr is a loopback address with a port nobody listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// await polls cond every 100ms until it holds; it never sleeps a fixed
-// time.
+// await is testharness.Await polling every 100ms; an error from cond is a
+// failed assertion and ends the wait at once.
 func await(t *testing.T, what string, timeout time.Duration, cond func() (bool, error)) {
 	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true,
-		func(context.Context) (bool, error) { return cond() })
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
+	testharness.Await(t, what, timeout, 100*time.Millisecond, testharness.StopOnError(cond))
 }

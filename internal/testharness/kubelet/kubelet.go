@@ -14,28 +14,36 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package kubelet is test code, used only by the end-to-end tests. It plays
-// the kubelet for Sweep's visit pods on the local kwok cluster
-// (hack/cluster.sh): kwok schedules visit pods onto fake nodes and marks
-// them Running, but no container runs. For each running visit pod this
-// harness runs the real `sweep collect` binary with the pod's environment
-// and a token of the pod's own ServiceAccount bound to the pod, as the
-// kubelet's projected token is (so the collector reports through the API
-// server exactly as in a pod, under config/admission's policies),
-// then writes the exit code into the pod's annotation
-// e2e.sweep.masstesting.io/exit-code; a kwok Stage
+// Package kubelet is test code: the stand-in kubelets of Sweep's tests.
+//
+// Kubelet, used by the end-to-end tests and test/bench, plays the kubelet
+// for Sweep's visit pods on the local kwok cluster (hack/cluster.sh): kwok
+// schedules visit pods onto fake nodes and marks them Running, but no
+// container runs. For each running visit pod it runs the real `sweep
+// collect` binary with the pod's environment and a token of the pod's own
+// ServiceAccount bound to the pod, as the kubelet's projected token is (so
+// the collector reports through the API server exactly as in a pod, under
+// config/admission's policies), then writes the exit code into the pod's
+// annotation e2e.sweep.masstesting.io/exit-code; a kwok Stage
 // (hack/kwok/pod-finish-when-marked.yaml) then finishes the pod, and the
 // real Job controller finishes the Job.
+//
+// The controllers' envtest kubelet (controllers/kubelet_test.go), which
+// has no pods, only visit Jobs, shares what both do with a pod spec:
+// ContainerEnv (the environment, Secret keys read, ConfigMap volumes
+// mounted) and a Runner that runs the collector with it, InProcess there
+// and Binary here.
+//
+// It is a package of its own, not part of testharness, because it needs
+// client-go's informers and the clients' types, which the unit tests that
+// use testharness have no use for.
 package kubelet
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -193,97 +201,25 @@ func (k *Kubelet) handle(ctx context.Context, lister corelisters.PodNamespaceLis
 // container and a token bound to the pod, as the kubelet and the container
 // runtime would.
 func (k *Kubelet) collect(ctx context.Context, p *corev1.Pod) error {
-	if len(p.Spec.Containers) == 0 {
-		return errors.New("pod has no container")
-	}
 	token, err := PodToken(ctx, k.Client, p)
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp("", "sweep-collector-kubeconfig-")
+	dir, err := os.MkdirTemp("", "sweep-pod-")
 	if err != nil {
 		return err
 	}
-	_ = f.Close()
-	defer func() { _ = os.Remove(f.Name()) }()
-	if err := TokenKubeconfig(k.Kubeconfig, token, f.Name()); err != nil {
+	defer func() { _ = os.RemoveAll(dir) }()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := TokenKubeconfig(k.Kubeconfig, token, kubeconfig); err != nil {
 		return err
 	}
-	c := p.Spec.Containers[0]
-	mounts, err := k.mountConfigMaps(ctx, p, c)
+	env, err := ContainerEnv(ctx, Clientset(k.Client), p.Namespace, &p.Spec, filepath.Join(dir, "root"))
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, dir := range mounts {
-			_ = os.RemoveAll(dir)
-		}
-	}()
-	env := []string{"KUBECONFIG=" + f.Name(), "PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
-	for _, e := range c.Env {
-		v, err := k.envValue(ctx, p.Namespace, e)
-		if err != nil {
-			return err
-		}
-		// A path under a mounted volume points into its directory here.
-		for path, dir := range mounts {
-			if strings.HasPrefix(v, path+"/") {
-				v = dir + strings.TrimPrefix(v, path)
-			}
-		}
-		env = append(env, e.Name+"="+v)
-	}
-	cmd := exec.CommandContext(ctx, k.Binary, "collect")
-	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out.Bytes()))
-	}
-	return nil
-}
-
-// envValue is an environment variable's value as the kubelet sets it: its
-// value, or the Secret key it names (the registry's token).
-func (k *Kubelet) envValue(ctx context.Context, ns string, e corev1.EnvVar) (string, error) {
-	if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
-		return e.Value, nil
-	}
-	ref := e.ValueFrom.SecretKeyRef
-	sec, err := k.Client.CoreV1().Secrets(ns).Get(ctx, ref.Name, metav1.GetOptions{})
-	if err != nil {
-		return "", fmt.Errorf("env %s: %w", e.Name, err)
-	}
-	return string(sec.Data[ref.Key]), nil
-}
-
-// mountConfigMaps writes the ConfigMap volumes the container mounts (the
-// csv source's export) into temporary directories, as the kubelet mounts
-// them, and returns them by mount path.
-func (k *Kubelet) mountConfigMaps(ctx context.Context, p *corev1.Pod, c corev1.Container) (map[string]string, error) {
-	out := map[string]string{}
-	for _, m := range c.VolumeMounts {
-		for _, v := range p.Spec.Volumes {
-			if v.Name != m.Name || v.ConfigMap == nil {
-				continue
-			}
-			cm, err := k.Client.CoreV1().ConfigMaps(p.Namespace).Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
-			if err != nil {
-				return out, fmt.Errorf("volume %s: %w", v.Name, err)
-			}
-			dir, err := os.MkdirTemp("", "sweep-volume-")
-			if err != nil {
-				return out, err
-			}
-			out[m.MountPath] = dir
-			for key, data := range cm.Data {
-				if err := os.WriteFile(filepath.Join(dir, key), []byte(data), 0o600); err != nil {
-					return out, err
-				}
-			}
-		}
-	}
-	return out, nil
+	env["KUBECONFIG"] = kubeconfig
+	return Binary(k.Binary)(ctx, env)
 }
 
 // PodToken is a token of the pod's ServiceAccount bound to the pod, what
