@@ -383,7 +383,7 @@ func TestCSVSourceReasonNotesDoNotLeak(t *testing.T) {
 		`b-note,1-0101,3,1,0,"ZHANG Canary-Wei, 13800138000"`, // line 4
 		"b-note,1-0102,2,0,0,LI Canary-Na moved out",          // line 5
 	}, "\n")
-	logs := &syncBuffer{}
+	logs := &testharness.SyncBuffer{}
 	testManagerLogger = zap.New(zap.WriteTo(logs), zap.Level(zapcore.DebugLevel))
 	t.Cleanup(func() { testManagerLogger = logr.Logger{} })
 	addr, tune, exec := serveRoundMetrics(t, jobExecutor)

@@ -173,7 +173,7 @@ type logLine struct {
 // returns a function that parses what was logged so far.
 func captureManagerLog(t *testing.T) func() []logLine {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testharness.SyncBuffer{}
 	testManagerLogger = zap.New(zap.WriteTo(logs), zap.Level(zapcore.DebugLevel))
 	t.Cleanup(func() { testManagerLogger = logr.Logger{} })
 	return func() []logLine {

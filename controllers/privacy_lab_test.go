@@ -59,7 +59,7 @@ import (
 // the manager's debug log and the metrics output are searched for the
 // canaries.
 func TestNoResidentDataLeaksFromTheLab(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testharness.SyncBuffer{}
 	testManagerLogger = zap.New(zap.WriteTo(logs), zap.Level(zapcore.DebugLevel))
 	addr := testharness.FreeAddr(t)
 	testMetricsAddr = addr

@@ -24,7 +24,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,24 +47,6 @@ import (
 // a sample registry may send along with the counts. None of it may reach
 // anything the operator writes.
 var privacyCanaries = []string{"ZHANG Canary-Wei", "Canary-Wei", "13800138000", "LI Canary-Na", "13900139000"}
-
-// syncBuffer is a log sink the manager's goroutines write concurrently.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestNoResidentDataLeaks runs a round whose sample registry (the http
 // source) sends resident names and phone numbers, both in fields the
@@ -107,7 +88,7 @@ func TestNoResidentDataLeaks(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	logs := &syncBuffer{}
+	logs := &testharness.SyncBuffer{}
 	testManagerLogger = zap.New(zap.WriteTo(logs), zap.Level(zapcore.DebugLevel))
 	addr := testharness.FreeAddr(t)
 	testMetricsAddr = addr

@@ -377,29 +377,11 @@ func tokenKubeconfig(t *testing.T, admin, token, dir string) string {
 	return path
 }
 
-// syncBuffer is the manager's combined output, read while it is written.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startManager runs `sweep manager` as a process with only the
 // ServiceAccount's kubeconfig, leader election on in the release namespace
 // (so the chart's leader-election Role is exercised too), and extraArgs.
 // stop ends it and waits; it is also registered as a cleanup.
-func startManager(t *testing.T, bin, kubeconfig string, extraArgs ...string) (*syncBuffer, func()) {
+func startManager(t *testing.T, bin, kubeconfig string, extraArgs ...string) (*testharness.SyncBuffer, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	args := []string{"manager", "--executor=local", "--drill-time-scale=0.001",
@@ -410,7 +392,7 @@ func startManager(t *testing.T, bin, kubeconfig string, extraArgs ...string) (*s
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 15 * time.Second
-	log := &syncBuffer{}
+	log := &testharness.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
