@@ -28,8 +28,8 @@ func TestSnippetMasksTheTokenAcrossTheCut(t *testing.T) {
 	// half of it in the message.
 	body := []byte(strings.Repeat("x", snippetLength-5) + token + "\n\ttail")
 	got := Snippet(body, token)
-	if strings.Contains(got, "s3cr3t") || strings.Contains(got, "t0ken") {
-		t.Fatalf("Snippet = %q: holds part of the token", got)
+	if strings.Contains(got, token[:4]) {
+		t.Fatalf("Snippet = %q: holds the start of the token", got)
 	}
 	if len(got) > snippetLength {
 		t.Fatalf("Snippet is %d characters, want at most %d", len(got), snippetLength)
