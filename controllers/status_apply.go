@@ -37,6 +37,7 @@ func applyStatus(ctx context.Context, c client.Client, kind string, obj client.O
 	if err != nil {
 		return "", err
 	}
+	dropEmptyObjects(fields)
 	u := &unstructured.Unstructured{Object: map[string]any{"status": fields}}
 	u.SetGroupVersionKind(sweepv1alpha1.GroupVersion.WithKind(kind))
 	u.SetNamespace(obj.GetNamespace())
@@ -46,6 +47,32 @@ func applyStatus(ctx context.Context, c client.Client, kind string, obj client.O
 		return "", err
 	}
 	return u.GetResourceVersion(), nil // the API server's answer, decoded into u
+}
+
+// dropEmptyObjects removes, at any depth, the objects with no fields left
+// once their zero fields were omitted, such as a round's missedByReason when
+// nobody is missed. Applied as {}, such an object would not clear the fields
+// this owner set before: server-side apply removes them and stores the
+// object as null, which the schema refuses ("must be of type object"), so
+// every later status write of that object would fail. Left out, the fields
+// are removed with the object, and readers see the zero value. No status
+// field Sweep writes is a required object that can be empty.
+func dropEmptyObjects(fields map[string]any) {
+	for k, v := range fields {
+		switch v := v.(type) {
+		case map[string]any:
+			dropEmptyObjects(v)
+			if len(v) == 0 {
+				delete(fields, k)
+			}
+		case []any:
+			for _, item := range v {
+				if m, ok := item.(map[string]any); ok {
+					dropEmptyObjects(m) // an item is kept: lists keep their length
+				}
+			}
+		}
+	}
 }
 
 // ownStatusWrites remembers, per object, the resourceVersion a status write
