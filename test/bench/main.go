@@ -20,10 +20,14 @@ limitations under the License.
 // docs/performance.png. See docs/performance.md for what each column means.
 //
 // For every N:
-//  1. the ceiling: on a fresh etcd and kube-apiserver (envtest) of its own, a
-//     plain, unthrottled client creates N CollectionJobs with 16 workers; up
-//     to N = 10,000, Sweep then expands a round created an hour before its
-//     start on that control plane (expansion with no visits competing);
+//  1. the ceilings, on a fresh etcd and kube-apiserver (envtest) of their
+//     own: the bare ceiling, a plain, unthrottled client creating N small
+//     CollectionJobs with 16 workers; up to N = 10,000, Sweep's expansion of
+//     a round created an hour before its start (no visits competing); the
+//     fair ceiling, N Sweep-shaped CollectionJobs created with Sweep's
+//     client limits and workers by a client with a CollectionJob informer;
+//     the bare ceiling again, whose distance from the first run is the
+//     noise the report shows next to every ratio;
 //  2. on another fresh control plane, creates N Buildings, starts `sweep
 //     manager` (local executor, instant drill) as its own process, and
 //     creates one round over them: the expansion time is until N
@@ -38,7 +42,8 @@ limitations under the License.
 //     completions = parallelism = N until its N pods exist.
 //
 // Then, once, the job executor's writes per one-visit building on a local
-// kwok cluster (jobexecutor.go).
+// kwok cluster (jobexecutor.go). With -city (`make bench-city`) it runs a
+// whole city instead (city.go).
 //
 // The manager runs as a process of its own, not in this one, so that its
 // RSS and heap are its own and not mixed with the benchmark client's.
@@ -55,6 +60,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,15 +74,20 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/round"
 	"github.com/masstesting/sweep/internal/testharness"
 )
 
@@ -85,10 +96,18 @@ import (
 const clientQPS, clientBurst = 500, 1000
 
 type result struct {
-	N                         int
-	Ceiling, Expansion, Round time.Duration
-	AheadExpansion            time.Duration // 0: not measured at this N
-	JobController             time.Duration
+	N int
+	// Ceilings are the bare ceiling's runs at this N (before and after the
+	// other measurements on its control plane); FairCeiling the fair
+	// ceiling's (see ceilings).
+	Ceilings         []time.Duration
+	FairCeiling      time.Duration
+	Expansion, Round time.Duration
+	AheadExpansion   time.Duration // 0: not measured at this N
+	// JobController is the time until the Job controller created the N pods
+	// of the Indexed Job doing the round's work; IndexedJob until the Job
+	// was Complete.
+	JobController, IndexedJob time.Duration
 	WritesPerBuilding         float64
 	WritesByResource          map[string]float64
 	StatusWritesPerSecond     float64
@@ -101,9 +120,30 @@ type result struct {
 	// the API server replays what it had not delivered).
 	ClosedWatches                float64
 	ReconcileP50, ReconcileP99   map[string]time.Duration
-	ceilingRate, expansionRate   float64
+	ceilingRates                 []float64 // one per bare run
+	ceilingRate, fairRate        float64   // the bare runs' mean; the fair one
+	expansionRate                float64
 	jobControllerRate, roundRate float64
+	indexedJobRate               float64
 	aheadRate                    float64
+}
+
+// ceilingSpread is how far the bare ceiling's runs at this N lie apart,
+// as a fraction of their mean: a change smaller than this is noise.
+func (r result) ceilingSpread() float64 {
+	if len(r.ceilingRates) < 2 || r.ceilingRate == 0 {
+		return 0
+	}
+	return (slices.Max(r.ceilingRates) - slices.Min(r.ceilingRates)) / r.ceilingRate
+}
+
+// bareRatio is rate against the bare ceiling: against the runs' mean, and
+// the lowest and highest against any single run.
+func (r result) bareRatio(rate float64) (avg, low, high float64) {
+	if len(r.ceilingRates) == 0 {
+		return 0, 0, 0
+	}
+	return rate / r.ceilingRate, rate / slices.Max(r.ceilingRates), rate / slices.Min(r.ceilingRates)
 }
 
 func main() {
@@ -113,11 +153,40 @@ func main() {
 	k8sBin := flag.String("k8s", "bin/k8s", "the control plane binaries")
 	sweepBin := flag.String("sweep", "bin/sweep", "the sweep binary")
 	crds := flag.String("crds", "config/crd/bases", "the CRDs")
-	jobN := flag.Int("job-executor-buildings", 200, "buildings of the job executor's write count (a kwok cluster); 0 skips it")
+	jobN := flag.Int("job-executor-buildings", 2000, "buildings of the job executor's write count (a kwok cluster); 0 skips it")
 	pprofDir := flag.String("pprof", "docs/performance", "where to write the manager's CPU and heap profiles (cpu-N.pprof, heap-N.pprof)")
+	cityMode := flag.Bool("city", false, "run a whole city instead (make bench-city): -city-buildings over -city-districts, rounds -city-apart")
+	cityBuildings := flag.Int("city-buildings", 100000, "the city's buildings")
+	cityDistricts := flag.Int("city-districts", 13, "the city's districts (namespaces), one round each")
+	cityApart := flag.Duration("city-apart", time.Minute, "time between one district's round and the next")
+	cityTimeout := flag.Duration("city-timeout", 40*time.Minute, "how long the city's rounds may take from the first one's creation; the report then says how far they got")
+	cityOut := flag.String("city-out", "docs/performance-city.md", "the city run's report, also carried into -out")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
 	began := time.Now()
+	if *cityMode {
+		if *cityBuildings <= 0 || *cityDistricts <= 0 || *cityDistricts > *cityBuildings {
+			fail(fmt.Errorf("-city-buildings %d and -city-districts %d: want at least one building per district", *cityBuildings, *cityDistricts))
+		}
+		r, err := city(*cityBuildings, *cityDistricts, *cityApart, *cityTimeout, *k8sBin, *sweepBin, *crds)
+		if err != nil {
+			fail(fmt.Errorf("city: %w", err))
+		}
+		section := citySection(r, strings.Join(os.Args[1:], " "))
+		if err := os.WriteFile(*cityOut, []byte(section), 0o644); err != nil {
+			fail(err)
+		}
+		if err := replaceCitySection(*out, section); err != nil {
+			fail(err)
+		}
+		fmt.Printf("the city took %s; wrote %s and its section of %s\n", time.Since(began).Round(time.Second), *cityOut, *out)
+		for _, t := range cityTargets(r) {
+			if !t.holds {
+				fmt.Printf("target missed: %s: %s\n", t.what, t.got)
+			}
+		}
+		return
+	}
 
 	var results []result
 	for _, f := range strings.Split(*ns, ",") {
@@ -160,8 +229,8 @@ func fail(err error) {
 }
 
 func (r result) summary() string {
-	return fmt.Sprintf("N=%d ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling; ahead of start %.0f/s), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB; CPU ms per object: API server %.1f at the ceiling, %.1f in the round; manager %.1f; %.0f CollectionJob watches closed by the API server",
-		r.N, r.ceilingRate, r.expansionRate, r.expansionRate/r.ceilingRate, r.aheadRate, r.Round.Round(time.Millisecond), r.jobControllerRate,
+	return fmt.Sprintf("N=%d ceiling %.0f/s (spread %.0f%%), fair ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling, %.2f of the fair one; ahead of start %.0f/s), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB; CPU ms per object: API server %.1f at the ceiling, %.1f in the round; manager %.1f; %.0f CollectionJob watches closed by the API server",
+		r.N, r.ceilingRate, 100*r.ceilingSpread(), r.fairRate, r.expansionRate, r.expansionRate/r.ceilingRate, r.expansionRate/r.fairRate, r.aheadRate, r.Round.Round(time.Millisecond), r.jobControllerRate,
 		r.WritesPerBuilding, r.StatusWritesPerSecond, r.PeakRSS/(1<<20), r.PeakHeap/(1<<20),
 		r.CeilingAPICPU*1000, r.RoundAPICPU*1000, r.RoundManagerCPU*1000, r.ClosedWatches)
 }
@@ -173,10 +242,11 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	// 1. The ceiling, on a control plane of its own: nothing to clean up
 	// afterwards (deleting 50,000 objects takes minutes), and the measured
 	// manager never caches them.
-	var err error
-	if res.Ceiling, res.AheadExpansion, res.CeilingAPICPU, err = ceiling(ctx, n, k8sBin, sweepBin, crds, pprofDir); err != nil {
+	c, err := ceiling(ctx, n, k8sBin, sweepBin, crds, pprofDir)
+	if err != nil {
 		return res, fmt.Errorf("ceiling: %w", err)
 	}
+	res.Ceilings, res.FairCeiling, res.AheadExpansion, res.CeilingAPICPU = c.bare, c.fair, c.ahead, c.apiCPU
 
 	// 2. Sweep, on a fresh control plane.
 	p, err := startPlane(k8sBin, crds)
@@ -225,7 +295,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	closed0, err := closedWatches(ctx, p.cs, "collectionjobs")
+	closed0, err := closedJobWatches(ctx, p.cs)
 	if err != nil {
 		return res, err
 	}
@@ -296,7 +366,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	closed1, err := closedWatches(ctx, p.cs, "collectionjobs")
+	closed1, err := closedJobWatches(ctx, p.cs)
 	if err != nil {
 		return res, err
 	}
@@ -341,16 +411,21 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	mgr.stop()
 
 	// 4. The built-in Job controller, on the same API server.
-	if res.JobController, err = jobControllerFanOut(ctx, n, k8sBin, p.kubeconfig, p.dir, p.c, p.meta); err != nil {
+	if res.JobController, res.IndexedJob, err = jobControllerRound(ctx, n, k8sBin, p.kubeconfig, p.dir, p.c, p.cs, p.meta); err != nil {
 		return res, fmt.Errorf("job controller: %w", err)
 	}
-	res.ceilingRate = float64(n) / res.Ceiling.Seconds()
+	for _, d := range res.Ceilings {
+		res.ceilingRates = append(res.ceilingRates, float64(n)/d.Seconds())
+	}
+	res.ceilingRate = mean(res.ceilingRates)
+	res.fairRate = float64(n) / res.FairCeiling.Seconds()
 	res.expansionRate = float64(n) / res.Expansion.Seconds()
 	if res.AheadExpansion > 0 {
 		res.aheadRate = float64(n) / res.AheadExpansion.Seconds()
 	}
 	res.roundRate = float64(n) / res.Round.Seconds()
 	res.jobControllerRate = float64(n) / res.JobController.Seconds()
+	res.indexedJobRate = float64(n) / res.IndexedJob.Seconds()
 	return res, nil
 }
 
@@ -359,23 +434,41 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 // 50,000: it would add minutes to a run that has to fit in half an hour).
 const aheadMaxN = 10000
 
-// ceiling times a plain, unthrottled client creating n CollectionJobs with
-// 16 workers, on a fresh control plane started for it. On the same control
-// plane, for n up to aheadMaxN, it then times Sweep's expansion of a round
-// created an hour before its start: the same expansion with no visit
-// writing to the API server at the same time.
-func ceiling(ctx context.Context, n int, k8sBin, sweepBin, crds, pprofDir string) (time.Duration, time.Duration, float64, error) {
+// ceilings is what the ceiling's control plane measured for one N.
+type ceilings struct {
+	// bare are the times of a plain, unthrottled client creating n small
+	// CollectionJobs with 16 workers: first before everything else on the
+	// plane, then again at the end (with the other runs' objects stored),
+	// so that the report shows how far the same measurement moves.
+	bare []time.Duration
+	// fair is the time until n Sweep-shaped CollectionJobs (round.NewJob,
+	// as the round's expansion creates them) exist, created with Sweep's
+	// client limits and expansion workers by a client with a full-object
+	// CollectionJob informer attached, as the manager has: what expansion
+	// could reach if Sweep did nothing but create. Timed as the expansion
+	// is, by a metadata watch counting the jobs.
+	fair time.Duration
+	// ahead is Sweep's expansion of a round created an hour before its
+	// start (0 above aheadMaxN).
+	ahead time.Duration
+	// apiCPU is the API server's CPU seconds per object of the first bare run.
+	apiCPU float64
+}
+
+// ceiling measures, on a fresh control plane started for it: the bare
+// ceiling; for n up to aheadMaxN, Sweep's expansion of a round created an
+// hour before its start (the same expansion with no visit writing to the
+// API server at the same time); the fair ceiling; the bare ceiling again.
+func ceiling(ctx context.Context, n int, k8sBin, sweepBin, crds, pprofDir string) (ceilings, error) {
+	var c ceilings
 	p, err := startPlane(k8sBin, crds)
 	if err != nil {
-		return 0, 0, 0, err
+		return c, err
 	}
 	defer p.stop()
-	if err := p.namespace(ctx, "ceiling"); err != nil {
-		return 0, 0, 0, err
-	}
 	cpu0, err := apiServerCPU(ctx, p.cs)
 	if err != nil {
-		return 0, 0, 0, err
+		return c, err
 	}
 	// The ceiling's API server profile, to compare with the round's (only
 	// where the creates outlast most of its 30 seconds).
@@ -387,82 +480,162 @@ func ceiling(ctx context.Context, n int, k8sBin, sweepBin, crds, pprofDir string
 	} else {
 		profDone <- nil
 	}
-	deadline := metav1.NewTime(time.Now().Add(6 * time.Hour))
-	start := time.Now()
-	err = parallel(n, 16, func(i int) error {
-		return p.c.Create(ctx, &sweepv1alpha1.CollectionJob{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "ceiling", Name: fmt.Sprintf("ceiling-b-%05d", i)},
-			Spec: sweepv1alpha1.CollectionJobSpec{Round: "ceiling", Building: fmt.Sprintf("b-%05d", i), Expected: 100,
-				Households: 40, Deadline: deadline, Suspend: true},
-		})
-	})
-	ceiling := time.Since(start)
+	first, err := bareCeiling(ctx, p, "ceiling", n)
 	if err != nil {
-		return ceiling, 0, 0, err
+		return c, err
 	}
+	c.bare = append(c.bare, first)
 	cpu1, err := apiServerCPU(ctx, p.cs)
 	if err != nil {
-		return ceiling, 0, 0, err
+		return c, err
 	}
-	perObject := (cpu1 - cpu0) / float64(n)
+	c.apiCPU = (cpu1 - cpu0) / float64(n)
 	if err := <-profDone; err != nil {
-		return ceiling, 0, 0, fmt.Errorf("API server profile: %w", err)
+		return c, fmt.Errorf("API server profile: %w", err)
 	}
-	if n > aheadMaxN {
-		return ceiling, 0, perObject, nil
+	if n <= aheadMaxN {
+		if c.ahead, err = aheadExpansion(ctx, p, n, sweepBin); err != nil {
+			return c, err
+		}
 	}
+	if c.fair, err = fairCeiling(ctx, p, n); err != nil {
+		return c, fmt.Errorf("fair ceiling: %w", err)
+	}
+	again, err := bareCeiling(ctx, p, "ceiling-again", n)
+	if err != nil {
+		return c, err
+	}
+	c.bare = append(c.bare, again)
+	return c, nil
+}
 
+// bareCeiling times a plain, unthrottled client creating n small
+// CollectionJobs in a new namespace ns with 16 workers.
+func bareCeiling(ctx context.Context, p *plane, ns string, n int) (time.Duration, error) {
+	if err := p.namespace(ctx, ns); err != nil {
+		return 0, err
+	}
+	deadline := metav1.NewTime(time.Now().Add(6 * time.Hour))
+	start := time.Now()
+	err := parallel(n, 16, func(i int) error {
+		return p.c.Create(ctx, &sweepv1alpha1.CollectionJob{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("ceiling-b-%05d", i)},
+			Spec: sweepv1alpha1.CollectionJobSpec{Round: "ceiling", Building: fmt.Sprintf("b-%05d", i), Expected: 100,
+				Households: 40, Deadline: deadline, Suspend: true,
+				Collector: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill}},
+		})
+	})
+	return time.Since(start), err
+}
+
+// aheadExpansion times Sweep's expansion of a round of n buildings created
+// an hour before its start; the manager is stopped when it returns.
+func aheadExpansion(ctx context.Context, p *plane, n int, sweepBin string) (time.Duration, error) {
 	if err := p.namespace(ctx, "ahead"); err != nil {
-		return ceiling, 0, perObject, err
+		return 0, err
 	}
 	if err := p.buildings(ctx, "ahead", n); err != nil {
-		return ceiling, 0, perObject, err
+		return 0, err
 	}
 	mgr, err := p.startManager(sweepBin)
 	if err != nil {
-		return ceiling, 0, perObject, err
+		return 0, err
 	}
 	defer mgr.stop()
 	cjs := countObjects(ctx, p.meta, sweepv1alpha1.GroupVersion.WithResource("collectionjobs"), "ahead")
 	defer cjs.stop()
-	start = time.Now()
+	start := time.Now()
 	if err := p.c.Create(ctx, cityRound("ahead", n, &metav1.Time{Time: start.Add(time.Hour)})); err != nil {
-		return ceiling, 0, perObject, err
+		return 0, err
 	}
 	if err := until(30*time.Minute, func() bool { return cjs.count() >= n }); err != nil {
-		return ceiling, 0, perObject, fmt.Errorf("expansion ahead of start: %d of %d jobs: %w", cjs.count(), n, err)
+		return 0, fmt.Errorf("expansion ahead of start: %d of %d jobs: %w", cjs.count(), n, err)
 	}
-	return ceiling, time.Since(start), perObject, nil
+	return time.Since(start), nil
 }
 
-// jobControllerFanOut times kube-controller-manager's Job controller
-// creating the n pods of one Indexed Job.
-func jobControllerFanOut(ctx context.Context, n int, k8sBin, kubeconfig, dir string, c client.Client, meta metadata.Interface) (time.Duration, error) {
+// expansionWorkers is `sweep manager --expansion-workers`' default
+// (cmd/sweep/manager.go): the parallel creates of one round's reconcile.
+const expansionWorkers = 64
+
+// fairCeiling times n Sweep-shaped CollectionJobs created in namespace
+// "fair" with the manager's client limits and expansion workers, while a
+// full-object CollectionJob informer (the manager's cache has one) receives
+// every one of them, timed by a metadata watch as the expansion is. No
+// round object exists: nothing on the plane acts on these jobs.
+func fairCeiling(ctx context.Context, p *plane, n int) (time.Duration, error) {
+	const ns = "fair"
+	if err := p.namespace(ctx, ns); err != nil {
+		return 0, err
+	}
+	cfg := rest.CopyConfig(p.cfg)
+	cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	c, err := client.New(cfg, client.Options{Scheme: p.c.Scheme()})
+	if err != nil {
+		return 0, err
+	}
+	informers, err := crcache.New(cfg, crcache.Options{Scheme: p.c.Scheme(), DefaultNamespaces: map[string]crcache.Config{ns: {}}})
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if _, err := informers.GetInformer(ctx, &sweepv1alpha1.CollectionJob{}); err != nil {
+		return 0, err
+	}
+	go func() { _ = informers.Start(ctx) }()
+	if !informers.WaitForCacheSync(ctx) {
+		return 0, errors.New("the CollectionJob informer did not sync")
+	}
+	tr := cityRound(ns, n, nil)
+	tr.UID = uuid.NewUUID()
+	tr.Spec.PoolSize = 10
+	cjs := countObjects(ctx, p.meta, sweepv1alpha1.GroupVersion.WithResource("collectionjobs"), ns)
+	defer cjs.stop()
+	start := time.Now()
+	err = parallel(n, expansionWorkers, func(i int) error {
+		return c.Create(ctx, round.NewJob(tr, benchBuilding(ns, i)))
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := until(30*time.Minute, func() bool { return cjs.count() >= n }); err != nil {
+		return 0, fmt.Errorf("%d of %d jobs seen: %w", cjs.count(), n, err)
+	}
+	return time.Since(start), nil
+}
+
+// jobControllerRound is the Job controller doing a round's work: one
+// Indexed Job of n pods (completions n, parallelism the round's teams),
+// its pods completed by the benchmark standing in for the kubelet. It
+// returns the time until the n pods were created and until the Job was
+// Complete.
+func jobControllerRound(ctx context.Context, n int, k8sBin, kubeconfig, dir string, c client.Client, cs kubernetes.Interface, meta metadata.Interface) (created, completed time.Duration, err error) {
 	kcm := exec.Command(filepath.Join(k8sBin, "kube-controller-manager"), "--kubeconfig="+kubeconfig,
 		"--controllers=job", "--leader-elect=false", "--secure-port=0",
 		fmt.Sprintf("--kube-api-qps=%d", clientQPS), fmt.Sprintf("--kube-api-burst=%d", clientBurst))
 	logf, err := os.Create(filepath.Join(dir, "kcm.log"))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer logf.Close()
 	kcm.Stdout, kcm.Stderr = logf, logf
 	if err := kcm.Start(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() { _ = kcm.Process.Signal(syscall.SIGTERM); _ = kcm.Wait() }()
 	// No ServiceAccount controller runs: give the namespace its default
 	// account so that pods pass admission.
 	if err := c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "jobref", Name: "default"}}); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	pods := countObjects(ctx, meta, corev1.SchemeGroupVersion.WithResource("pods"), "jobref")
-	defer pods.stop()
+	kubelet := completePods(ctx, cs, meta, "jobref", n)
+	defer kubelet.stop()
 	job := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "jobref", Name: "fanout"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "jobref", Name: "round"},
 		Spec: batchv1.JobSpec{
 			CompletionMode: ptr.To(batchv1.IndexedCompletion),
-			Completions:    ptr.To(int32(n)), Parallelism: ptr.To(int32(n)),
+			Completions:    ptr.To(int32(n)), Parallelism: ptr.To(int32(min(n, maxTeams))),
 			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 				RestartPolicy:                corev1.RestartPolicyNever,
 				AutomountServiceAccountToken: ptr.To(false),
@@ -472,12 +645,92 @@ func jobControllerFanOut(ctx context.Context, n int, k8sBin, kubeconfig, dir str
 	}
 	start := time.Now()
 	if err := c.Create(ctx, job); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if err := until(60*time.Minute, func() bool { return pods.count() >= n }); err != nil {
-		return 0, fmt.Errorf("%d of %d pods: %w", pods.count(), n, err)
+	err = until(60*time.Minute, func() bool {
+		if created == 0 && kubelet.created.Load() >= int64(n) {
+			created = time.Since(start)
+		}
+		if err := kubelet.failed(); err != nil {
+			return true
+		}
+		var got batchv1.Job
+		if c.Get(ctx, client.ObjectKeyFromObject(job), &got) != nil {
+			return false
+		}
+		for _, cond := range got.Status.Conditions {
+			if cond.Type == batchv1.JobComplete && cond.Status == corev1.ConditionTrue {
+				return true
+			}
+		}
+		return false
+	})
+	if err == nil {
+		err = kubelet.failed()
 	}
-	return time.Since(start), nil
+	if err != nil {
+		return created, 0, fmt.Errorf("the Indexed Job: %d of %d pods created, %d completed: %w", kubelet.created.Load(), n, kubelet.completed.Load(), err)
+	}
+	return created, time.Since(start), nil
+}
+
+// maxTeams is the most teams a round may have (the schema's maximum).
+const maxTeams = 10000
+
+// podCompleter stands in for the kubelet on a control plane without nodes:
+// every pod that appears in its namespace is marked Succeeded with one
+// status write, a kubelet's last, by 16 workers.
+type podCompleter struct {
+	created, completed atomic.Int64
+	stop               func()
+	mu                 sync.Mutex
+	err                error
+}
+
+func (k *podCompleter) failed() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.err
+}
+
+func completePods(ctx context.Context, cs kubernetes.Interface, meta metadata.Interface, ns string, n int) *podCompleter {
+	ctx, cancel := context.WithCancel(ctx)
+	k := &podCompleter{stop: cancel}
+	names := make(chan string, n)
+	inf := metadatainformer.NewFilteredMetadataInformer(meta, corev1.SchemeGroupVersion.WithResource("pods"), ns, 0, cache.Indexers{}, nil).Informer()
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			k.created.Add(1)
+			if m, ok := obj.(metav1.Object); ok {
+				select {
+				case names <- m.GetName():
+				default: // more pods than the Job has: not this benchmark's
+				}
+			}
+		},
+	})
+	go inf.Run(ctx.Done())
+	succeeded := []byte(`{"status":{"phase":"Succeeded"}}`)
+	for range 16 {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case name := <-names:
+					_, err := cs.CoreV1().Pods(ns).Patch(ctx, name, types.MergePatchType, succeeded, metav1.PatchOptions{}, "status")
+					if err != nil && ctx.Err() == nil {
+						k.mu.Lock()
+						k.err = errors.Join(k.err, fmt.Errorf("completing pod %s: %w", name, err))
+						k.mu.Unlock()
+						continue
+					}
+					k.completed.Add(1)
+				}
+			}
+		}()
+	}
+	return k
 }
 
 // fetchProfile saves one of the manager's pprof profiles.
@@ -502,6 +755,17 @@ func fetchProfile(url, path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
 }
 
 // parallel runs f(0..n-1) on workers goroutines; the first error wins.
@@ -558,7 +822,8 @@ func until(timeout time.Duration, cond func() bool) error {
 	return testharness.Poll(context.Background(), timeout, 100*time.Millisecond, func(context.Context) (bool, error) { return cond(), nil })
 }
 
-// sample calls f every interval until the returned stop is called.
+// sample calls f every interval until the returned stop is called (once or
+// more: later calls do nothing).
 func sample(interval time.Duration, f func()) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -575,7 +840,8 @@ func sample(interval time.Duration, f func()) (stop func()) {
 			}
 		}
 	}()
-	return func() { close(done); <-finished }
+	var once sync.Once
+	return func() { once.Do(func() { close(done); <-finished }) }
 }
 
 func scrape(url string) (testharness.Metrics, error) {
@@ -625,9 +891,10 @@ func apiServerCPU(ctx context.Context, cs kubernetes.Interface) (float64, error)
 	return counterValue(fams, "process_cpu_seconds_total"), nil
 }
 
-// closedWatches is the API server's apiserver_terminated_watchers_total for
-// one resource: watchers it closed because they fell behind.
-func closedWatches(ctx context.Context, cs kubernetes.Interface, resource string) (float64, error) {
+// closedJobWatches is the API server's apiserver_terminated_watchers_total
+// for CollectionJobs: watchers it closed because they fell behind.
+func closedJobWatches(ctx context.Context, cs kubernetes.Interface) (float64, error) {
+	const resource = "collectionjobs"
 	fams, err := apiServerMetrics(ctx, cs)
 	if err != nil {
 		return 0, err

@@ -47,6 +47,7 @@ import (
 // unthrottled clients for the benchmark itself.
 type plane struct {
 	env        *envtest.Environment
+	cfg        *rest.Config // the admin's, with client-go's default limits
 	dir        string
 	kubeconfig string
 	c          client.Client
@@ -104,6 +105,7 @@ func (p *plane) setUp(cfg *rest.Config) error {
 	if err := os.WriteFile(p.kubeconfig, kubeconfig, 0o600); err != nil {
 		return err
 	}
+	p.cfg = rest.CopyConfig(cfg)
 	fast := rest.CopyConfig(cfg)
 	fast.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter() // unthrottled
 	scheme := clientgoscheme.Scheme
@@ -135,13 +137,17 @@ func (p *plane) namespace(ctx context.Context, name string) error {
 // buildings creates a roster of n Buildings in forty communities. Not
 // measured: as fast as the API server takes them.
 func (p *plane) buildings(ctx context.Context, ns string, n int) error {
-	return parallel(n, 64, func(i int) error {
-		return p.c.Create(ctx, &sweepv1alpha1.Building{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("b-%05d", i),
-				Labels: map[string]string{sweepv1alpha1.LabelCommunity: fmt.Sprintf("c-%02d", i%40)}},
-			Spec: sweepv1alpha1.BuildingSpec{Households: 40, Residents: 100, Units: 2, Floors: 10},
-		})
-	})
+	return parallel(n, 64, func(i int) error { return p.c.Create(ctx, benchBuilding(ns, i)) })
+}
+
+// benchBuilding is building i of every roster the benchmark makes: 100
+// residents in 40 households, in one of forty communities.
+func benchBuilding(ns string, i int) *sweepv1alpha1.Building {
+	return &sweepv1alpha1.Building{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("b-%05d", i),
+			Labels: map[string]string{sweepv1alpha1.LabelCommunity: fmt.Sprintf("c-%02d", i%40)}},
+		Spec: sweepv1alpha1.BuildingSpec{Households: 40, Residents: 100, Units: 2, Floors: 10},
+	}
 }
 
 // cityRound is the measured round: every building of ns, one instant
@@ -150,7 +156,7 @@ func cityRound(ns string, n int, start *metav1.Time) *sweepv1alpha1.TestingRound
 	return &sweepv1alpha1.TestingRound{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "city"},
 		Spec: sweepv1alpha1.TestingRoundSpec{
-			Start: start, Deadline: metav1.NewTime(time.Now().Add(6 * time.Hour)), Teams: int32(min(n, 10000)),
+			Start: start, Deadline: metav1.NewTime(time.Now().Add(6 * time.Hour)), Teams: int32(min(n, maxTeams)),
 			Visits: sweepv1alpha1.VisitPolicy{Max: 1},
 			Collector: sweepv1alpha1.CollectorSpec{CollectorSource: sweepv1alpha1.CollectorSource{
 				Source: sweepv1alpha1.SourceDrill,
@@ -183,14 +189,18 @@ func (p *plane) startManager(sweepBin string) (*sweepManager, error) {
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
 		"--pprof-bind-address="+pprofAddr,
 		fmt.Sprintf("--kube-api-qps=%d", clientQPS), fmt.Sprintf("--kube-api-burst=%d", clientBurst))
-	limit, err := chartMemoryLimit()
+	limits, err := chartLimits()
 	if err != nil {
 		return nil, err
 	}
 	// In a cluster the manager sets its Go memory limit to 90% of its
-	// container's (cmd/sweep/manager.go); here, outside a container, it is
-	// given the same limit the chart's default resources give it.
-	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+p.kubeconfig, fmt.Sprintf("GOMEMLIMIT=%d", limit*9/10))
+	// container's (cmd/sweep/manager.go), and Go sizes GOMAXPROCS to the
+	// container's CPU limit rounded up; here, outside a container, it is
+	// given the same limits the chart's default resources give it. A CPU
+	// limit below one CPU is also throttled by the kernel in a pod, which
+	// no environment variable does here: the manager may use a whole CPU.
+	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+p.kubeconfig,
+		fmt.Sprintf("GOMEMLIMIT=%d", limits.memory*9/10), fmt.Sprintf("GOMAXPROCS=%d", limits.gomaxprocs()))
 	if m.log, err = os.Create(filepath.Join(p.dir, "manager.log")); err != nil {
 		return nil, err
 	}
@@ -206,25 +216,38 @@ func (p *plane) startManager(sweepBin string) (*sweepManager, error) {
 	return m, nil
 }
 
-// chartMemoryLimit is the manager's memory limit in the Helm chart's
-// default values (resources.limits.memory), in bytes.
-func chartMemoryLimit() (int64, error) {
+// managerLimits are the manager container's limits in the Helm chart's
+// default values (resources.limits).
+type managerLimits struct {
+	memory   int64 // bytes
+	cpuMilli int64
+}
+
+// gomaxprocs is what Go gives a container with this CPU limit: the limit
+// rounded up to whole CPUs, at least one.
+func (l managerLimits) gomaxprocs() int64 { return max(1, (l.cpuMilli+999)/1000) }
+
+func chartLimits() (managerLimits, error) {
 	const values = "charts/sweep/values.yaml"
 	raw, err := os.ReadFile(values)
 	if err != nil {
-		return 0, err
+		return managerLimits{}, err
 	}
 	var v struct {
 		Resources corev1.ResourceRequirements `json:"resources"`
 	}
 	if err := yaml.Unmarshal(raw, &v); err != nil {
-		return 0, fmt.Errorf("%s: %w", values, err)
+		return managerLimits{}, fmt.Errorf("%s: %w", values, err)
 	}
-	q, ok := v.Resources.Limits[corev1.ResourceMemory]
+	mem, ok := v.Resources.Limits[corev1.ResourceMemory]
 	if !ok {
-		return 0, fmt.Errorf("%s: no resources.limits.memory", values)
+		return managerLimits{}, fmt.Errorf("%s: no resources.limits.memory", values)
 	}
-	return q.Value(), nil
+	cpu, ok := v.Resources.Limits[corev1.ResourceCPU]
+	if !ok {
+		return managerLimits{}, fmt.Errorf("%s: no resources.limits.cpu", values)
+	}
+	return managerLimits{memory: mem.Value(), cpuMilli: cpu.MilliValue()}, nil
 }
 
 // stop ends the manager (once; later calls do nothing).

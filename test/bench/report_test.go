@@ -1,0 +1,114 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestSplitCity(t *testing.T) {
+	for _, tc := range []struct {
+		buildings, districts int
+		want                 []int
+	}{
+		{100000, 13, []int{7693, 7693, 7693, 7693, 7692, 7692, 7692, 7692, 7692, 7692, 7692, 7692, 7692}},
+		{26, 13, []int{2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2}},
+		{5, 2, []int{3, 2}},
+	} {
+		got := splitCity(tc.buildings, tc.districts)
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("splitCity(%d, %d) (-want +got):\n%s", tc.buildings, tc.districts, diff)
+		}
+		sum := 0
+		for _, n := range got {
+			sum += n
+		}
+		if sum != tc.buildings {
+			t.Errorf("splitCity(%d, %d) adds up to %d", tc.buildings, tc.districts, sum)
+		}
+	}
+}
+
+func TestCeilingSpreadAndRatios(t *testing.T) {
+	r := result{ceilingRates: []float64{254, 398}}
+	r.ceilingRate = mean(r.ceilingRates)
+	if got, want := r.ceilingSpread(), (398.0-254.0)/326.0; math.Abs(got-want) > 1e-9 {
+		t.Errorf("spread %v, want %v", got, want)
+	}
+	m, low, high := r.bareRatio(163)
+	if math.Abs(m-0.5) > 1e-9 || math.Abs(low-163.0/398) > 1e-9 || math.Abs(high-163.0/254) > 1e-9 {
+		t.Errorf("bareRatio(163) = %v, %v, %v; want 0.5, %v, %v", m, low, high, 163.0/398, 163.0/254)
+	}
+	if one := (result{ceilingRates: []float64{300}, ceilingRate: 300}); one.ceilingSpread() != 0 {
+		t.Errorf("one run has a spread: %v", one.ceilingSpread())
+	}
+}
+
+func TestGOMAXPROCSFromTheCPULimit(t *testing.T) {
+	for milli, want := range map[int64]int64{0: 1, 100: 1, 500: 1, 1000: 1, 1001: 2, 2500: 3} {
+		if got := (managerLimits{cpuMilli: milli}).gomaxprocs(); got != want {
+			t.Errorf("CPU limit %dm: GOMAXPROCS %d, want %d", milli, got, want)
+		}
+	}
+}
+
+// The bare-ceiling target is judged against the run that makes it hardest
+// (the highest ceiling), so that noise cannot pass a missed target.
+func TestBareTargetUsesTheHighestRun(t *testing.T) {
+	r := result{N: 10000, ceilingRates: []float64{300, 500}, fairRate: 400, expansionRate: 300}
+	r.ceilingRate = mean(r.ceilingRates)
+	for _, tg := range targets([]result{r}, nil) {
+		if strings.Contains(tg.what, "0.7 of the bare ceiling") {
+			if tg.holds {
+				t.Errorf("%s holds at 300/s against runs of 300 and 500/s (0.6 of the higher)", tg.what)
+			}
+			return
+		}
+	}
+	t.Fatal("no bare-ceiling target at N = 10,000")
+}
+
+func TestReplaceCitySectionKeepsTheRest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "performance.md")
+	before := "# Performance\n\ntable\n" + cityBegin + "\nold city\n" + cityEnd + "\nnotes\n"
+	if err := os.WriteFile(path, []byte(before), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := replaceCitySection(path, "## A whole city\n\nnew\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# Performance\n\ntable\n" + cityBegin + "\n## A whole city\n\nnew\n" + cityEnd + "\nnotes\n"
+	if diff := cmp.Diff(want, string(got)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if err := os.WriteFile(path, []byte("# Performance\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := replaceCitySection(path, "x"); err == nil || !strings.Contains(err.Error(), "markers") {
+		t.Errorf("a report without markers: %v, want an error naming the markers", err)
+	}
+}
