@@ -198,17 +198,7 @@ func city(buildings, districts int, apart, timeout time.Duration, k8sBin, sweepB
 	if err != nil {
 		return res, err
 	}
-	res.WritesByResource = map[string]float64{}
-	var total float64
-	for k, v := range after {
-		if d := v - before[k]; d > 0 {
-			res.WritesByResource[k] = d / float64(buildings)
-			if k != "events" && k != "leases" {
-				total += d
-			}
-		}
-	}
-	res.WritesPerBuilding = total / float64(buildings)
+	res.WritesByResource, res.WritesPerBuilding = writesPerBuilding(before, after, buildings)
 	res.RoundStatusWritesPerSecond = (after["testingrounds/status"] - before["testingrounds/status"]) / res.Took.Seconds()
 	closed1, err := closedJobWatches(ctx, p.cs)
 	if err != nil {
@@ -282,13 +272,6 @@ func citySection(r cityResult, args string) string {
 		r.WritesPerBuilding, byResource(r.WritesByResource), r.RoundStatusWritesPerSecond, r.ClosedWatches, r.ClosedWatches*10000/float64(r.Buildings))
 	fmt.Fprintf(&b, "Memory, peak resident: manager **%.0f MiB**, kube-apiserver %.0f MiB, etcd %.0f MiB (each process's `process_resident_memory_bytes`, sampled every 5 s; the manager's VmHWM). etcd's database at the end: %.0f MiB (`etcd_mvcc_db_total_size_in_bytes`).\n\n",
 		r.ManagerRSS/(1<<20), r.APIServerRSS/(1<<20), r.EtcdRSS/(1<<20), r.EtcdDB/(1<<20))
-	b.WriteString("| target | measured | holds |\n| --- | --- | --- |\n")
-	for _, t := range cityTargets(r) {
-		mark := "yes"
-		if !t.holds {
-			mark = "**no**"
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.what, t.got, mark)
-	}
+	writeTargets(&b, cityTargets(r))
 	return b.String()
 }

@@ -381,19 +381,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.WritesByResource = map[string]float64{}
-	var total float64
-	for k, v := range after {
-		if d := v - before[k]; d > 0 {
-			res.WritesByResource[k] = d / float64(n)
-			// Events are not state; leases here are the API server's own
-			// identity leases (the manager runs without leader election).
-			if k != "events" && k != "leases" {
-				total += d
-			}
-		}
-	}
-	res.WritesPerBuilding = total / float64(n)
+	res.WritesByResource, res.WritesPerBuilding = writesPerBuilding(before, after, n)
 	res.StatusWritesPerSecond = (after["testingrounds/status"] - before["testingrounds/status"]) / res.Round.Seconds()
 	fams, err := scrape(mgr.metricsURL)
 	if err != nil {
@@ -959,6 +947,23 @@ func apiWrites(ctx context.Context, cs kubernetes.Interface) (map[string]float64
 // writes were conflicts, which were server-side applies.
 func apiWritesDetail(ctx context.Context, cs kubernetes.Interface) (map[string]float64, error) {
 	return readAPIWrites(ctx, cs, true)
+}
+
+// writesPerBuilding is the API writes between two apiWrites readings per
+// building, by resource, and their sum without events and leases: events
+// are not state, and leases here are the API server's own identity leases
+// (the manager runs without leader election).
+func writesPerBuilding(before, after map[string]float64, buildings int) (byResource map[string]float64, total float64) {
+	byResource = map[string]float64{}
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			byResource[k] = d / float64(buildings)
+			if k != "events" && k != "leases" {
+				total += d / float64(buildings)
+			}
+		}
+	}
+	return byResource, total
 }
 
 func readAPIWrites(ctx context.Context, cs kubernetes.Interface, detail bool) (map[string]float64, error) {

@@ -124,15 +124,8 @@ func write(rs []result, jw *jobWrites, mdPath, pngPath, args string, took time.D
 		fmt.Fprintf(&b, "\nJob executor, a one-visit round of %d buildings on a local kwok cluster (hack/cluster.sh; the real Job controller, the collector run by internal/testharness/kubelet): **%.2f writes per building**, by resource: %s.\n",
 			jw.Buildings, jw.PerBuilding, byResource(jw.ByResource))
 	}
-	missed := 0
-	b.WriteString("\n## Targets\n\n| target | measured | holds |\n| --- | --- | --- |\n")
-	for _, t := range targets(rs, jw) {
-		mark := "yes"
-		if !t.holds {
-			mark, missed = "**no**", missed+1
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.what, t.got, mark)
-	}
+	b.WriteString("\n## Targets\n\n")
+	missed := writeTargets(&b, targets(rs, jw))
 	fmt.Fprintf(&b, "\n![objects per second against N](%s)\n", "performance.png")
 	// The city run (make bench-city) is slower and separate; its last
 	// report is carried in, between markers it replaces in place.
@@ -151,6 +144,19 @@ func write(rs []result, jw *jobWrites, mdPath, pngPath, args string, took time.D
 		return missed, err
 	}
 	return missed, chart(rs, pngPath)
+}
+
+// writeTargets writes ts as a table and returns how many are missed.
+func writeTargets(b *strings.Builder, ts []target) (missed int) {
+	b.WriteString("| target | measured | holds |\n| --- | --- | --- |\n")
+	for _, t := range ts {
+		mark := "yes"
+		if !t.holds {
+			mark, missed = "**no**", missed+1
+		}
+		fmt.Fprintf(b, "| %s | %s | %s |\n", t.what, t.got, mark)
+	}
+	return missed
 }
 
 // The markers around the city run's section of docs/performance.md.

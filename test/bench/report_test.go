@@ -112,3 +112,16 @@ func TestReplaceCitySectionKeepsTheRest(t *testing.T) {
 		t.Errorf("a report without markers: %v, want an error naming the markers", err)
 	}
 }
+
+func TestWritesPerBuildingLeavesOutEventsAndLeases(t *testing.T) {
+	before := map[string]float64{"collectionjobs": 10, "events": 5, "leases": 1, "testingrounds/status": 4}
+	after := map[string]float64{"collectionjobs": 110, "collectionjobs/status": 200, "events": 105, "leases": 11, "testingrounds/status": 4}
+	byResource, total := writesPerBuilding(before, after, 100)
+	want := map[string]float64{"collectionjobs": 1, "collectionjobs/status": 2, "events": 1, "leases": 0.1}
+	if diff := cmp.Diff(want, byResource); diff != "" {
+		t.Errorf("by resource (-want +got):\n%s", diff)
+	}
+	if total != 3 {
+		t.Errorf("total %v per building, want 3 (creates and status, not events or leases)", total)
+	}
+}
