@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/expectations"
 )
 
 // installCRD replaces the named CRD (a file of config/crd/bases) in the API
@@ -141,11 +142,12 @@ func TestBadStoredObjectLeavesOtherNamespacesAlone(t *testing.T) {
 	opts := CacheOptions()
 	opts.DefaultNamespaces = map[string]cache.Config{nsBad: {}, nsGood: {}}
 	mgr := newTestManager(t, opts)
-	rounds := &TestingRoundReconciler{Client: mgr.GetClient(), Clock: clk, Recorder: mgr.GetEventRecorder("sweep-round-controller"),
+	memory := &expectations.Store{}
+	rounds := &TestingRoundReconciler{Memory: memory, Client: mgr.GetClient(), Clock: clk, Recorder: mgr.GetEventRecorder("sweep-round-controller"),
 		StatusInterval: 200 * time.Millisecond}
-	jobs := &CollectionJobReconciler{Client: mgr.GetClient(), Clock: clk, Recorder: mgr.GetEventRecorder("sweep-collection-controller"),
+	jobs := &CollectionJobReconciler{Memory: memory, Client: mgr.GetClient(), Clock: clk, Recorder: mgr.GetEventRecorder("sweep-collection-controller"),
 		Executor: NewLocalExecutor(mgr.GetClient(), 8, 0)}
-	schedules := &TestingScheduleReconciler{Client: mgr.GetClient(), Clock: clk, Recorder: mgr.GetEventRecorder(ScheduleFieldOwner)}
+	schedules := &TestingScheduleReconciler{Memory: memory, Client: mgr.GetClient(), Clock: clk, Recorder: mgr.GetEventRecorder(ScheduleFieldOwner)}
 	if err := rounds.SetupWithManager(mgr, 4); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -31,13 +32,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
+	"github.com/masstesting/sweep/internal/expectations"
 	"github.com/masstesting/sweep/internal/metrics"
 	"github.com/masstesting/sweep/internal/round"
 )
@@ -56,9 +60,12 @@ type CollectionJobReconciler struct {
 	Recorder events.EventRecorder
 	Executor Executor
 
-	// written holds the versions the job's own status writes replaced,
-	// until the cache shows the writes (ownStatusWrites).
-	written ownStatusWrites
+	// Memory is shared with the round controller (expectations.Store):
+	// the jobs it admitted without an API write, which this controller
+	// starts; the visits started without a status write; the versions its
+	// own status writes replaced, until the cache shows the writes.
+	// SetupWithManager makes one when nil.
+	Memory *expectations.Store
 	// rounds is the cache's store of TestingRounds (nil: read through the
 	// client). Every reconcile reads the job's round; a Get copies it, and a
 	// round's status (up to 200 communities) is large, once per job event
@@ -85,7 +92,7 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		r.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
-	if r.written.cacheBehind(req.NamespacedName, cj.ResourceVersion) {
+	if r.Memory.CacheBehind(jobKey(req.NamespacedName), cj.ResourceVersion) {
 		return ctrl.Result{}, nil
 	}
 	// The round the job belongs to, by UID: its pod template, and its
@@ -97,6 +104,18 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, err
 	}
 	collection.FollowRound(&cj, tr)
+	if cj.Spec.Suspend && r.Memory.IsAdmitted(&cj) {
+		// Admitted by the round in memory: the status this controller
+		// writes next records it (round.Admitted).
+		cj.Spec.Suspend = false
+	}
+	// A visit started without a status write (unrecordedStarts) stands
+	// for the stored status until a write replaces it.
+	stored := expectations.Start{UID: cj.UID, Phase: cj.Status.Phase, Visits: cj.Status.Visits}
+	if st, ok := r.Memory.StartOf(&cj); ok {
+		st.Report = cj.Status.Report
+		cj.Status = st
+	}
 	now := r.Clock.Now()
 	var obs collection.Observed
 	if cj.Status.ActiveJob != "" {
@@ -111,7 +130,16 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	d := collection.Decide(&cj, obs, now)
 	current := cj.Status.DeepCopy()
 	current.Report = nil
-	if !equality.Semantic.DeepEqual(*current, d.Status) {
+	if changed := !equality.Semantic.DeepEqual(*current, d.Status); changed && d.Start != "" && d.VisitResult == "" && unrecordedStarts(r.Executor) {
+		// The executor's visits run in this process and end with it: a
+		// start is kept in memory, and the write that ends the visit
+		// records it. A one-visit building costs one status write.
+		stored.Status = d.Status
+		r.Memory.Started(req.NamespacedName, stored)
+		for _, e := range d.Events {
+			r.Recorder.Eventf(&cj, nil, e.Type, e.Reason, "Visit", "%s", e.Message)
+		}
+	} else if changed {
 		if err := r.writeStatus(ctx, &cj, d.Status); err != nil {
 			// A conflict (the collector or another write got there first)
 			// is requeued quietly by requeueOnConflict, to decide again
@@ -194,9 +222,14 @@ func namespaceTerminating(err error) bool {
 func (r *CollectionJobReconciler) writeStatus(ctx context.Context, cj *sweepv1alpha1.CollectionJob, st sweepv1alpha1.CollectionJobStatus) error {
 	rv, err := applyStatus(ctx, r.Client, "CollectionJob", cj, &st, CollectionFieldOwner, cj.ResourceVersion)
 	if err == nil {
-		r.written.wrote(client.ObjectKeyFromObject(cj), cj.ResourceVersion, rv)
+		r.Memory.Wrote(jobKey(client.ObjectKeyFromObject(cj)), cj.ResourceVersion, rv)
 	}
 	return err
+}
+
+// jobKey is a CollectionJob's key in the expectations store.
+func jobKey(key client.ObjectKey) expectations.ObjectKey {
+	return expectations.ObjectKey{Kind: "CollectionJob", NamespacedName: key}
 }
 
 // roundOf reads the job's round from the cache and returns it if it controls
@@ -266,7 +299,7 @@ func (r *CollectionJobReconciler) jobsOfRound(ctx context.Context, obj client.Ob
 }
 
 func (r *CollectionJobReconciler) forget(key client.ObjectKey) {
-	r.written.forget(key)
+	r.Memory.ForgetObject(jobKey(key))
 	r.Executor.Forget(key)
 }
 
@@ -276,6 +309,9 @@ func (r *CollectionJobReconciler) forget(key client.ObjectKey) {
 func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
+	}
+	if r.Memory == nil {
+		r.Memory = &expectations.Store{}
 	}
 	rounds, ok, err := indexerFor(context.Background(), mgr.GetCache(), &sweepv1alpha1.TestingRound{})
 	if err != nil {
@@ -292,6 +328,17 @@ func (r *CollectionJobReconciler) SetupWithManager(mgr ctrl.Manager, concurrency
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(collectionJobLogger(mgr)).
 		Named("collectionjob")
+	// The round controller admits in memory (no API write to watch): it
+	// tells this controller through the store.
+	admitted := make(chan event.GenericEvent, 1024)
+	r.Memory.OnAdmit(func(keys []types.NamespacedName) {
+		for _, k := range keys {
+			obj := &sweepv1alpha1.CollectionJob{}
+			obj.Namespace, obj.Name = k.Namespace, k.Name
+			admitted <- event.GenericEvent{Object: obj}
+		}
+	})
+	b.WatchesRawSource(source.Channel(admitted, &handler.EnqueueRequestForObject{}))
 	if err := r.Executor.Setup(mgr, b); err != nil {
 		return err
 	}

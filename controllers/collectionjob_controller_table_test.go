@@ -35,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/expectations"
 )
 
 // The collection job of the table: building "b" of round "r", 100
@@ -450,7 +451,7 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 			}
 			c := newTableClient(t, tc.funcs, objs...)
 			rec := events.NewFakeRecorder(10)
-			r := &CollectionJobReconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(tableNow), Recorder: rec,
+			r := &CollectionJobReconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(tableNow), Recorder: rec, Memory: &expectations.Store{},
 				Executor: &JobExecutor{Client: c, Image: "sweep:test"}}
 
 			res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: tableNamespace, Name: tableJob}})

@@ -62,3 +62,14 @@ var (
 type deadlineKeeper interface {
 	KeepDeadline(ctx context.Context, cj *sweepv1alpha1.CollectionJob, name string) error
 }
+
+// unrecordedStarts says whether the executor's visits run in the manager's
+// process (LocalExecutor), so that a visit's start need not be written
+// before it runs: a manager that stops forgets the start and loses the
+// visit with it, and the next one starts it again from the stored status.
+// A visit Job must not start before status.activeJob names it: the
+// collector-report policy lets its pod report only then.
+func unrecordedStarts(e Executor) bool {
+	_, ok := e.(*LocalExecutor)
+	return ok
+}

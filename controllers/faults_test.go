@@ -310,9 +310,11 @@ func TestConflictsAndServerErrorsLoseNoResult(t *testing.T) {
 		t.Errorf("peak %d busy teams, bound %d", peak, teams)
 	}
 
-	// Every kind of fault happened, or the test proves nothing.
+	// Every kind of fault happened, or the test proves nothing. (The round
+	// admits without a patch; the status applies are the writes that
+	// race with the collectors.)
 	got := faults.counts()
-	for _, kind := range []string{"patch conflict", "status apply conflict", "status apply 5xx", "create 5xx"} {
+	for _, kind := range []string{"status apply conflict", "status apply 5xx", "create 5xx"} {
 		if got[kind] == 0 {
 			t.Errorf("no %s was injected: %v", kind, got)
 		}

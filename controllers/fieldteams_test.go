@@ -24,6 +24,7 @@ import (
 	"sync"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -34,10 +35,13 @@ import (
 )
 
 // fieldTeams stands in for the collection controller and the collectors in
-// these tests (those arrive with the collection issue): it watches a
-// namespace's CollectionJobs and, from the same ordered event stream,
-//   - checks the team bound at every event: admitted and unfinished jobs
-//     never exceed teams;
+// these tests: told of the round's admissions as the collection controller
+// is (expectations.Store.OnAdmit, when no collection controller runs), it
+// writes each admitted job's first status, Active, as the collection
+// controller does before a visit Job starts. It watches a namespace's
+// CollectionJobs and, from the same ordered event stream,
+//   - checks the team bound at every event: admitted (round.Admitted) and
+//     unfinished jobs never exceed teams;
 //   - records the order in which jobs were admitted;
 //   - finishes admitted jobs, but only once every team is busy (or nothing
 //     is left in the queue), so the bound is tested at its edge.
@@ -60,13 +64,19 @@ type fieldTeams struct {
 	noAdmissionAfter int64
 	state            map[string]sweepv1alpha1.CollectionJob
 	admitted         []string // building names, in admission order
-	peak             int
-	finished         int
+	// inMemory holds the jobs the round admitted in memory while a real
+	// collection controller runs (admittedInMemory): their admission is
+	// checked when it is made, not when the API shows it.
+	inMemory map[string]bool
+	peak     int
+	finished int
 }
 
 func startFieldTeams(t *testing.T, ns string, teams int, finish bool) *fieldTeams {
 	t.Helper()
 	f := &fieldTeams{t: t, ns: ns, teams: teams, maxTeams: teams, finish: finish, state: map[string]sweepv1alpha1.CollectionJob{}}
+	fieldTeamsOf.Store(ns, f)
+	t.Cleanup(func() { fieldTeamsOf.Delete(ns) })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	// Every version, also after the API server ends a watch (it closes
@@ -92,7 +102,7 @@ func (f *fieldTeams) observe(ctx context.Context, typ watch.EventType, j *sweepv
 	if f.lowerAfter > 0 && rv > f.lowerAfter {
 		f.teams, f.lowerAfter = f.lowerTo, 0
 	}
-	admission := !j.Spec.Suspend && (!seen || prev.Spec.Suspend) && typ != watch.Deleted
+	admission := round.Admitted(j) && (!seen || !round.Admitted(&prev)) && typ != watch.Deleted && !f.inMemory[j.Name]
 	if admission {
 		f.admitted = append(f.admitted, j.Spec.Building)
 		if f.noAdmissionAfter > 0 && rv > f.noAdmissionAfter {
@@ -106,7 +116,7 @@ func (f *fieldTeams) observe(ctx context.Context, typ watch.EventType, j *sweepv
 		case round.HoldsTeam(&s):
 			busy++
 			holding = append(holding, s.Name)
-		case s.Spec.Suspend && !s.Status.Phase.Finished():
+		case !round.Admitted(&s) && !s.Status.Phase.Finished():
 			queued++
 		}
 	}
@@ -125,6 +135,47 @@ func (f *fieldTeams) observe(ctx context.Context, typ watch.EventType, j *sweepv
 		f.complete(ctx, toFinish)
 	}
 }
+
+// start writes the first status of jobs the round admitted in memory, as
+// the collection controller does when it starts their visits. It runs in
+// the round's reconcile (expectations.Store.OnAdmit), before the round
+// writes the status that counts them: so the event stream shows every
+// admission before a round status that depends on it.
+func (f *fieldTeams) start(keys []types.NamespacedName) {
+	for _, k := range keys {
+		obj := &sweepv1alpha1.CollectionJob{}
+		obj.Namespace, obj.Name = k.Namespace, k.Name
+		patch := []byte(`{"status":{"phase":"Active","visits":1}}`)
+		if err := k8s.Status().Patch(context.Background(), obj, client.RawPatch(types.MergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
+			f.t.Errorf("starting %s: %v", k.Name, err)
+		}
+	}
+}
+
+// admittedInMemory checks and records admissions as the round makes them,
+// when a real collection controller starts them: with the local executor
+// the API shows such an admission only with the visit's final status,
+// after edits the admission came before.
+func (f *fieldTeams) admittedInMemory(keys []types.NamespacedName) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.inMemory == nil {
+		f.inMemory = map[string]bool{}
+	}
+	for _, k := range keys {
+		f.inMemory[k.Name] = true
+		if j, ok := f.state[k.Name]; ok {
+			f.admitted = append(f.admitted, j.Spec.Building)
+		}
+		if f.noAdmissionAfter > 0 {
+			f.t.Errorf("%s admitted while the round is suspended", k.Name)
+		}
+	}
+}
+
+// fieldTeamsOf holds the fieldTeams of each test namespace, for
+// startManagerWith to connect to the manager's store.
+var fieldTeamsOf sync.Map
 
 // complete reports a job finished as its collector and the collection
 // controller would: all but one in twenty residents sampled.

@@ -33,6 +33,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
+	"github.com/masstesting/sweep/internal/expectations"
 	"github.com/masstesting/sweep/internal/round"
 	"github.com/masstesting/sweep/internal/testobjects"
 )
@@ -59,7 +60,7 @@ func TestFinishedJobIsNotRestartedFromAStaleCache(t *testing.T) {
 	}
 	exec := &scriptedExecutor{state: map[string]collection.VisitState{}}
 	reads := &staleReads{Client: k8s}
-	r := &CollectionJobReconciler{Client: reads, Clock: clk, Recorder: events.NewFakeRecorder(100), Executor: exec}
+	r := &CollectionJobReconciler{Client: reads, Clock: clk, Recorder: events.NewFakeRecorder(100), Executor: exec, Memory: &expectations.Store{}}
 	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(cj)}
 	reconcile := func() {
 		t.Helper()

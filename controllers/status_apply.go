@@ -18,7 +18,6 @@ package controllers
 
 import (
 	"context"
-	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -73,53 +72,4 @@ func dropEmptyObjects(fields map[string]any) {
 			}
 		}
 	}
-}
-
-// ownStatusWrites remembers, per object, the resourceVersion a status write
-// of one controller replaced, until its cache shows a newer one. A
-// reconcile that finds its cache still at that version, woken by another
-// watch before its own write's event arrived, would decide again from the
-// status it has just replaced: a collection reconcile would start the same
-// visit again (two wasted writes per visit), and a schedule reconcile would
-// apply a status without the lastScheduleTime it had just written, which
-// server-side apply then removes. Such a reconcile waits for the write's
-// own event instead, which always comes: the write changed the version.
-type ownStatusWrites struct {
-	mu   sync.Mutex
-	from map[client.ObjectKey]string
-}
-
-// wrote records a status write that took obj from version from to to.
-func (w *ownStatusWrites) wrote(key client.ObjectKey, from, to string) {
-	if from == to {
-		return // nothing changed: no event will come
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.from == nil {
-		w.from = map[client.ObjectKey]string{}
-	}
-	w.from[key] = from
-}
-
-// cacheBehind says whether the cache still shows the version the last
-// write replaced; once it shows another, the write is seen and forgotten.
-func (w *ownStatusWrites) cacheBehind(key client.ObjectKey, resourceVersion string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	from, ok := w.from[key]
-	if !ok {
-		return false
-	}
-	if from == resourceVersion {
-		return true
-	}
-	delete(w.from, key)
-	return false
-}
-
-func (w *ownStatusWrites) forget(key client.ObjectKey) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	delete(w.from, key)
 }

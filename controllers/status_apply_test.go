@@ -80,30 +80,3 @@ func TestStatusApplyClearsMissedReasonsBackToZero(t *testing.T) {
 		t.Errorf("stored residents %+v, want nobody missed", got.Status.Residents)
 	}
 }
-
-func TestOwnStatusWritesWaitForTheWritesEventPure(t *testing.T) {
-	key := client.ObjectKey{Namespace: "district", Name: "nightly"}
-	var w ownStatusWrites
-	if w.cacheBehind(key, "10") {
-		t.Fatal("behind before any write")
-	}
-	w.wrote(key, "10", "10") // a write that changed nothing sends no event
-	if w.cacheBehind(key, "10") {
-		t.Fatal("waiting for the event of a write that changed nothing")
-	}
-	w.wrote(key, "10", "11")
-	if !w.cacheBehind(key, "10") {
-		t.Fatal("the cache still shows the replaced version: want behind")
-	}
-	if w.cacheBehind(key, "11") {
-		t.Fatal("the cache shows the write: want not behind")
-	}
-	if w.cacheBehind(key, "10") {
-		t.Fatal("a seen write must be forgotten, not block later reconciles")
-	}
-	w.wrote(key, "12", "13")
-	w.forget(key)
-	if w.cacheBehind(key, "12") {
-		t.Fatal("behind after forget")
-	}
-}

@@ -46,6 +46,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/expectations"
 	"github.com/masstesting/sweep/internal/lab"
 	"github.com/masstesting/sweep/internal/round"
 	"github.com/masstesting/sweep/internal/testenv"
@@ -125,7 +126,9 @@ func testCacheOptions(ns string) cache.Options {
 func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func(*TestingRoundReconciler), newExecutor func(ctrl.Manager) Executor) (stop func()) {
 	t.Helper()
 	mgr := newTestManager(t, testCacheOptions(ns))
+	memory := &expectations.Store{}
 	rec := &TestingRoundReconciler{
+		Memory:         memory,
 		Client:         mgr.GetClient(),
 		Clock:          clk,
 		Recorder:       mgr.GetEventRecorder("sweep-round-controller"),
@@ -144,8 +147,16 @@ func startManagerWith(t *testing.T, ns string, clk clock.PassiveClock, tune func
 	if err := labRec.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
+	if f, ok := fieldTeamsOf.Load(ns); ok {
+		if newExecutor == nil {
+			memory.OnAdmit(f.(*fieldTeams).start) // it stands in for the collection controller
+		} else {
+			memory.OnAdmit(f.(*fieldTeams).admittedInMemory)
+		}
+	}
 	if newExecutor != nil {
 		cr := &CollectionJobReconciler{
+			Memory:   memory,
 			Client:   mgr.GetClient(),
 			Clock:    clk,
 			Recorder: mgr.GetEventRecorder("sweep-collection-controller"),

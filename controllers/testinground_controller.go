@@ -20,7 +20,6 @@ import (
 	"context"
 
 	"fmt"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -44,6 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/expectations"
 	"github.com/masstesting/sweep/internal/round"
 )
 
@@ -68,8 +68,7 @@ type TestingRoundReconciler struct {
 	Clock clock.PassiveClock
 	// Recorder publishes the round's events.
 	Recorder events.EventRecorder
-	// Workers bounds the parallel writes of one reconcile (job creation at
-	// expansion, admission patches).
+	// Workers bounds the parallel job creations of one reconcile.
 	Workers int
 	// StatusInterval is the least wall-clock time between two status writes
 	// of one round that do not change its phase, so a round with thousands
@@ -85,35 +84,12 @@ type TestingRoundReconciler struct {
 	// delayed: it frees a team for the next building.
 	JobEventDelay time.Duration
 
-	mu sync.Mutex
-	// pending holds, per round, the jobs this controller admitted that the
-	// cache has not shown unsuspended yet. They count as holding a team, so
-	// a lagging cache never lets the round exceed spec.teams.
-	pending map[types.NamespacedName]sets.Set[string]
-	// lastStatusWrite is the wall-clock time of each round's last status
-	// write, for StatusInterval.
-	lastStatusWrite map[types.NamespacedName]time.Time
-	// deletedJobs holds, per round, the CollectionJobs the watch saw
-	// deleted, so that recreating one is said in an event: the building is
-	// swept again from its first visit and what it reported is gone. A
-	// manager restart forgets them; the job is then recreated silently.
-	deletedJobs map[types.NamespacedName]sets.Set[string]
-	// reconcileCost is how long each round's last reconcile took, from
-	// reading its jobs to writing its status: a few ms for 1,000 jobs,
-	// hundreds of ms for 50,000 (it checks every Building for a job, picks
-	// the next buildings to admit and rolls every job up). Job events wait
-	// at least that long before they enqueue the round again, so a city
-	// round's back-to-back reconciles take at most about half of one CPU,
-	// however fast its jobs finish. The whole reconcile counts, not only
-	// the rollup: where the manager and the API server share a few cores,
-	// every CPU-second the manager spends is one the API server, which
-	// carries every visit's writes, does not get (docs/performance.md).
-	reconcileCost map[types.NamespacedName]time.Duration
-	// unseen holds, per round, the jobs this controller created that the
-	// cache does not show yet (the expectations of kube-controller-manager's
-	// controllers). Every decision counts them: the next batch does not
-	// create them again, and a job created admitted holds its team.
-	unseen map[types.NamespacedName]map[string]*sweepv1alpha1.CollectionJob
+	// Memory is what the manager knows that its cache does not show yet:
+	// jobs created and admitted, deleted jobs, the last status write, the
+	// last reconcile's cost. It must be the collection controller's Store
+	// too: that controller starts the jobs admitted in it
+	// (SetupWithManager makes one when nil, for a manager without it).
+	Memory *expectations.Store
 }
 
 // +kubebuilder:rbac:groups=sweep.masstesting.io,resources=testingrounds,verbs=get;list;watch;delete
@@ -131,7 +107,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	var tr sweepv1alpha1.TestingRound
 	if err := r.Get(ctx, req.NamespacedName, &tr); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
+			r.Memory.ForgetRound(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -155,7 +131,10 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	all := r.withUnseen(&tr, cachedJobs)
+	all := r.Memory.WithUnseen(req.NamespacedName, cachedJobs, func(j *sweepv1alpha1.CollectionJob) bool { return round.Controls(&tr, j) })
+	// Jobs admitted in memory whose first status write the cache does not
+	// show yet count as admitted in everything decided here.
+	all = asAdmitted(all, r.Memory.Admissions(req.NamespacedName, all))
 	// Positive pools' retests hold teams like any job, but the round's
 	// phase and counts are its buildings' (round.IsRetest).
 	jobs := round.SweepJobs(all)
@@ -214,9 +193,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	// positive pools first, also once the round's own sweep is over.
 	if phase := round.PhaseOf(&tr, jobs, plan, now); phase == sweepv1alpha1.RoundRunning ||
 		phase.Finished() && !tr.Spec.Suspend && round.RetestsWaiting(all) {
-		if err := r.admit(ctx, &tr, all); err != nil {
-			return ctrl.Result{}, err
-		}
+		r.admit(&tr, all)
 		jobs = round.SweepJobs(all)
 	}
 
@@ -225,7 +202,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	st.PositivePools = round.PoolCounts(pools)
 	st.RetestSupplies = round.RetestSupplies(&tr, &st, all, pools)
 	if !equality.Semantic.DeepEqual(st, tr.Status) {
-		if wait := r.statusWriteWait(req.NamespacedName, st.Phase != tr.Status.Phase); wait > 0 {
+		if wait := r.Memory.StatusWriteWait(req.NamespacedName, r.StatusInterval, st.Phase != tr.Status.Phase, time.Now()); wait > 0 {
 			wake.at(wait)
 		} else {
 			if err := r.writeStatus(ctx, &tr, st); err != nil {
@@ -240,7 +217,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			logger.V(1).Info("status written", "phase", st.Phase, "buildings", st.BuildingProgress)
 		}
 	}
-	r.setReconcileCost(req.NamespacedName, time.Since(began))
+	r.Memory.SetCost(req.NamespacedName, time.Since(began))
 
 	// Wake up for the next change of phase that no watch reports.
 	switch st.Phase {
@@ -422,7 +399,7 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 			return fmt.Errorf("creating CollectionJob %s: %w", j.Name, err)
 		}
 		created[i], ok[i] = j, true
-		if err == nil && r.wasDeleted(client.ObjectKeyFromObject(tr), j.Name) {
+		if err == nil && r.Memory.WasDeleted(client.ObjectKeyFromObject(tr), j.Name) {
 			r.Recorder.Eventf(tr, j, corev1.EventTypeWarning, "CollectionJobRecreated", "Reconcile",
 				"CollectionJob %s was deleted while the round ran; building %s still matches, so it was created again and is swept from its first visit. Results it reported before the deletion are no longer counted.",
 				j.Name, j.Spec.Building)
@@ -439,7 +416,7 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 			nTaken++
 		}
 	}
-	r.addUnseen(client.ObjectKeyFromObject(tr), out)
+	r.Memory.Created(client.ObjectKeyFromObject(tr), out)
 	if len(out) > 0 {
 		log.FromContext(ctx).Info("expanded round", "created", len(out), "missing", unplanned, "buildings", candidates)
 	}
@@ -470,48 +447,6 @@ func (r *TestingRoundReconciler) ownsExisting(ctx context.Context, tr *sweepv1al
 	return false, nil
 }
 
-// addUnseen remembers jobs just created until the cache shows them.
-func (r *TestingRoundReconciler) addUnseen(key types.NamespacedName, created []*sweepv1alpha1.CollectionJob) {
-	if len(created) == 0 {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.unseen == nil {
-		r.unseen = map[types.NamespacedName]map[string]*sweepv1alpha1.CollectionJob{}
-	}
-	if r.unseen[key] == nil {
-		r.unseen[key] = map[string]*sweepv1alpha1.CollectionJob{}
-	}
-	for _, j := range created {
-		r.unseen[key][j.Name] = j
-	}
-}
-
-// withUnseen returns the cached jobs plus the created jobs the cache does
-// not show yet, and forgets those it now shows. Jobs a round of the same
-// name created before it was deleted and created again are dropped: they
-// are not this round's.
-func (r *TestingRoundReconciler) withUnseen(tr *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob) []*sweepv1alpha1.CollectionJob {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	unseen := r.unseen[client.ObjectKeyFromObject(tr)]
-	if len(unseen) == 0 {
-		return jobs
-	}
-	for _, j := range jobs {
-		delete(unseen, j.Name)
-	}
-	for name, j := range unseen {
-		if !round.Controls(tr, j) {
-			delete(unseen, name)
-			continue
-		}
-		jobs = append(jobs, j)
-	}
-	return jobs
-}
-
 // admitAtCreation creates admitted (spec.suspend false) the new jobs that
 // round.Admit would pick right after their creation: a job created with a
 // free team needs no admission patch, one API write less per building. The
@@ -527,9 +462,8 @@ func (r *TestingRoundReconciler) admitAtCreation(tr *sweepv1alpha1.TestingRound,
 	all := make([]*sweepv1alpha1.CollectionJob, 0, len(existing)+len(missing))
 	all = append(all, existing...)
 	all = append(all, missing...)
-	pending := r.pendingAdmissions(client.ObjectKeyFromObject(tr), existing)
 	picked := sets.New[string]()
-	for _, j := range round.Admit(tr, all, pending) {
+	for _, j := range round.Admit(tr, all, nil) {
 		picked.Insert(j.Name)
 	}
 	for _, j := range missing {
@@ -539,113 +473,41 @@ func (r *TestingRoundReconciler) admitAtCreation(tr *sweepv1alpha1.TestingRound,
 	}
 }
 
-// admit clears spec.suspend on the jobs round.Admit picks, and puts their
-// admitted copies in jobs so the status computed next counts them (the
-// cache's own objects are never changed).
-func (r *TestingRoundReconciler) admit(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob) error {
-	key := client.ObjectKeyFromObject(tr)
-	pending := r.pendingAdmissions(key, jobs)
-	picked := round.Admit(tr, jobs, pending)
+// admit admits the queued jobs round.Admit picks, in memory: no API write.
+// The collection controller, told at once, starts their visits, and the
+// first status write of each job records its admission (round.Admitted);
+// until then r.Memory remembers it. The picked jobs' admitted copies take
+// their places in jobs, so the status computed next counts them. What a
+// restarted manager rebuilds is in docs/rounds.md: a job whose admission
+// was never written has no visit running, so the API shows every team in
+// use.
+func (r *TestingRoundReconciler) admit(tr *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob) {
+	picked := round.Admit(tr, jobs, nil)
 	if len(picked) == 0 {
-		return nil
+		return
 	}
-	r.mu.Lock()
+	r.Memory.Admit(client.ObjectKeyFromObject(tr), picked)
+	names := sets.New[string]()
 	for _, j := range picked {
-		r.pending[key].Insert(j.Name)
+		names.Insert(j.Name)
 	}
-	r.mu.Unlock()
-	// Copies: the patch's answer is decoded into the object, and picked
-	// are the cache's own.
-	copies := make([]*sweepv1alpha1.CollectionJob, len(picked))
-	for i, j := range picked {
-		copies[i] = j.DeepCopy()
+	asAdmitted(jobs, names)
+}
+
+// asAdmitted puts in place of the named jobs their admitted copies
+// (spec.suspend false): the cache's own objects are never changed.
+func asAdmitted(jobs []*sweepv1alpha1.CollectionJob, names sets.Set[string]) []*sweepv1alpha1.CollectionJob {
+	if names.Len() == 0 {
+		return jobs
 	}
-	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspend":false}}`))
-	// Every patch is sent, even after one failed: a failure must not
-	// cancel the admissions in flight (their fate would be unknown) nor
-	// skip the rest, or a fault on one job would hold back all the others.
-	admitted := make([]bool, len(picked))
-	errs := make([]error, len(picked))
-	_ = inParallel(ctx, r.Workers, len(picked), func(ctx context.Context, i int) error {
-		j := copies[i]
-		if err := r.Patch(ctx, j, patch, client.FieldOwner(RoundFieldOwner)); err != nil {
-			if !apierrors.IsNotFound(err) {
-				errs[i] = fmt.Errorf("admitting CollectionJob %s: %w", j.Name, err)
-			}
-			return nil
-		}
-		admitted[i] = true
-		return nil
-	})
-	// A job whose patch failed is not admitted after all: it no longer
-	// holds a team. Left pending, it would hold one forever (the cache
-	// never shows it admitted) and never be picked again. An admitted one
-	// takes its place in jobs as its unsuspended copy.
-	var err error
-	inJobs := make(map[*sweepv1alpha1.CollectionJob]*sweepv1alpha1.CollectionJob, len(picked))
-	r.mu.Lock()
-	for i, j := range picked {
-		if admitted[i] {
-			copies[i].Spec.Suspend = false
-			inJobs[j] = copies[i]
-		} else {
-			r.pending[key].Delete(j.Name)
-		}
-		// The error returned is the first, or the first that is not a
-		// conflict, so a real failure is not hidden by a quiet requeue.
-		if errs[i] != nil && (err == nil || apierrors.IsConflict(err) && !apierrors.IsConflict(errs[i])) {
-			err = errs[i]
-		}
-	}
-	r.mu.Unlock()
 	for i, j := range jobs {
-		if c, ok := inJobs[j]; ok {
+		if j.Spec.Suspend && names.Has(j.Name) {
+			c := j.DeepCopy()
+			c.Spec.Suspend = false
 			jobs[i] = c
 		}
 	}
-	return err
-}
-
-// pendingAdmissions drops from the pending set the jobs the cache now shows
-// admitted (or gone), and returns what is left.
-func (r *TestingRoundReconciler) pendingAdmissions(key types.NamespacedName, jobs []*sweepv1alpha1.CollectionJob) sets.Set[string] {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.pending == nil {
-		r.pending = map[types.NamespacedName]sets.Set[string]{}
-	}
-	p := r.pending[key]
-	// Looked up in the pending set, which holds at most a reconcile's
-	// admissions, rather than collecting every suspended job: at 50,000
-	// jobs with 40,000 waiting that was a set of 40,000 names per call.
-	still := sets.New[string]()
-	if p.Len() > 0 {
-		for _, j := range jobs {
-			if j.Spec.Suspend && p.Has(j.Name) {
-				still.Insert(j.Name)
-			}
-		}
-	}
-	r.pending[key] = still
-	return still.Clone()
-}
-
-// statusWriteWait says how long to hold a status write back so that a round
-// writes at most once per StatusInterval; a change of phase is never held.
-func (r *TestingRoundReconciler) statusWriteWait(key types.NamespacedName, phaseChanged bool) time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.lastStatusWrite == nil {
-		r.lastStatusWrite = map[types.NamespacedName]time.Time{}
-	}
-	last, ok := r.lastStatusWrite[key]
-	if !phaseChanged && ok {
-		if wait := r.StatusInterval - time.Since(last); wait > 0 {
-			return wait
-		}
-	}
-	r.lastStatusWrite[key] = time.Now()
-	return 0
+	return jobs
 }
 
 // writeStatus applies the round's status with server-side apply: the round
@@ -656,58 +518,6 @@ func (r *TestingRoundReconciler) writeStatus(ctx context.Context, tr *sweepv1alp
 		return nil
 	}
 	return err
-}
-
-func (r *TestingRoundReconciler) setReconcileCost(key types.NamespacedName, d time.Duration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.reconcileCost == nil {
-		r.reconcileCost = map[types.NamespacedName]time.Duration{}
-	}
-	r.reconcileCost[key] = d
-}
-
-// pace is the least delay before a round is reconciled again for a job
-// event: its last reconcile's duration.
-func (r *TestingRoundReconciler) pace(key types.NamespacedName) time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.reconcileCost[key]
-}
-
-func (r *TestingRoundReconciler) forget(key types.NamespacedName) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.reconcileCost, key)
-	delete(r.unseen, key)
-	delete(r.pending, key)
-	delete(r.lastStatusWrite, key)
-	delete(r.deletedJobs, key)
-}
-
-// jobDeleted remembers that a round's CollectionJob was deleted.
-func (r *TestingRoundReconciler) jobDeleted(round types.NamespacedName, job string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.deletedJobs == nil {
-		r.deletedJobs = map[types.NamespacedName]sets.Set[string]{}
-	}
-	if r.deletedJobs[round] == nil {
-		r.deletedJobs[round] = sets.New[string]()
-	}
-	r.deletedJobs[round].Insert(job)
-	delete(r.unseen[round], job)
-}
-
-// wasDeleted says whether the job was seen deleted, and forgets it.
-func (r *TestingRoundReconciler) wasDeleted(round types.NamespacedName, job string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.deletedJobs[round].Has(job) {
-		return false
-	}
-	r.deletedJobs[round].Delete(job)
-	return true
 }
 
 // roundsForBuilding maps a Building to the rounds of its namespace that
@@ -753,6 +563,9 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 	if r.JobEventDelay <= 0 {
 		r.JobEventDelay = 200 * time.Millisecond
 	}
+	if r.Memory == nil {
+		r.Memory = &expectations.Store{}
+	}
 	cached, err := newCacheReader(context.Background(), mgr)
 	if err != nil {
 		return err
@@ -763,9 +576,9 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		// Not Owns: a round with thousands of jobs would be reconciled (and
 		// its jobs listed) once per job change. Job changes are folded into
 		// one reconcile per JobEventDelay instead, except a job that finished.
-		Watches(&sweepv1alpha1.CollectionJob{}, enqueueRoundOf(r.JobEventDelay, r.pace, r.jobDeleted)).
+		Watches(&sweepv1alpha1.CollectionJob{}, enqueueRoundOf(r.JobEventDelay, r.Memory.Pace, r.Memory.JobDeleted)).
 		// A pool's phase changes the round's pool counts.
-		Watches(&sweepv1alpha1.PositivePool{}, enqueueRoundOf(r.JobEventDelay, r.pace, nil)).
+		Watches(&sweepv1alpha1.PositivePool{}, enqueueRoundOf(r.JobEventDelay, r.Memory.Pace, nil)).
 		Watches(&sweepv1alpha1.Building{}, handler.EnqueueRequestsFromMapFunc(r.roundsForBuilding),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		// A mop-up round waits for the round it mops up to exist and finish.

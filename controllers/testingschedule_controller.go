@@ -41,6 +41,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/expectations"
 	"github.com/masstesting/sweep/internal/schedule"
 )
 
@@ -66,11 +67,12 @@ type TestingScheduleReconciler struct {
 	// noted remembers, per schedule, the last mop-up problem said in an
 	// event (firstNote).
 	noted map[types.NamespacedName]string
-	// written holds the versions the schedule's own status writes
-	// replaced, until the cache shows the writes (ownStatusWrites): a
+	// Memory holds the versions the schedule's own status writes
+	// replaced, until the cache shows the writes (expectations.Store): a
 	// round's creation wakes this controller, often before the status
-	// write that recorded it is in the cache.
-	written ownStatusWrites
+	// write that recorded it is in the cache. SetupWithManager makes one
+	// when nil.
+	Memory *expectations.Store
 }
 
 // +kubebuilder:rbac:groups=sweep.masstesting.io,resources=testingschedules,verbs=get;list;watch
@@ -92,7 +94,7 @@ func (r *TestingScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			delete(r.forbidden, req.NamespacedName)
 			delete(r.noted, req.NamespacedName)
 			r.mu.Unlock()
-			r.written.forget(req.NamespacedName)
+			r.Memory.ForgetObject(scheduleKey(req.NamespacedName))
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -100,7 +102,7 @@ func (r *TestingScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if s.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
-	if r.written.cacheBehind(req.NamespacedName, s.ResourceVersion) {
+	if r.Memory.CacheBehind(scheduleKey(req.NamespacedName), s.ResourceVersion) {
 		return ctrl.Result{}, nil
 	}
 	now := r.Clock.Now()
@@ -334,12 +336,17 @@ func (r *TestingScheduleReconciler) writeStatus(ctx context.Context, s *sweepv1a
 	}
 	rv, err := applyStatus(ctx, r.Client, "TestingSchedule", s, &st, ScheduleFieldOwner, "")
 	if err == nil {
-		r.written.wrote(client.ObjectKeyFromObject(s), s.ResourceVersion, rv)
+		r.Memory.Wrote(scheduleKey(client.ObjectKeyFromObject(s)), s.ResourceVersion, rv)
 	}
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	return err
+}
+
+// scheduleKey is a TestingSchedule's key in the expectations store.
+func scheduleKey(key client.ObjectKey) expectations.ObjectKey {
+	return expectations.ObjectKey{Kind: "TestingSchedule", NamespacedName: key}
 }
 
 // roundOwnerKey indexes TestingRounds by the TestingSchedule that controls
@@ -372,6 +379,9 @@ var roundFinished = predicate.Funcs{
 func (r *TestingScheduleReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
+	}
+	if r.Memory == nil {
+		r.Memory = &expectations.Store{}
 	}
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &sweepv1alpha1.TestingRound{}, roundOwnerKey, roundOwnerIndex)
 	if err != nil {

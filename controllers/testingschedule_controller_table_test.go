@@ -35,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/expectations"
 )
 
 // The schedule of the table: "daily" at 15:00 in Asia/Shanghai, which is
@@ -355,7 +356,7 @@ func TestScheduleReconcileTable(t *testing.T) {
 			}
 			c := newTableClient(t, tc.funcs, append(objs, tc.rounds...)...)
 			rec := events.NewFakeRecorder(10)
-			r := &TestingScheduleReconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(tableNow), Recorder: rec}
+			r := &TestingScheduleReconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(tableNow), Recorder: rec, Memory: &expectations.Store{}}
 
 			req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: tableNamespace, Name: "daily"}}
 			res, err := r.Reconcile(context.Background(), req)

@@ -42,6 +42,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/controllers"
+	"github.com/masstesting/sweep/internal/expectations"
 	"github.com/masstesting/sweep/internal/metrics"
 )
 
@@ -194,7 +195,12 @@ func runManager(args []string) error {
 			return fmt.Errorf("watching the metrics certificate: %w", err)
 		}
 	}
+	// One store of what the manager knows that its cache does not show
+	// yet, shared by the controllers: the round controller admits jobs in
+	// it, and the collection controller starts them.
+	memory := &expectations.Store{}
 	roundController := &controllers.TestingRoundReconciler{
+		Memory:         memory,
 		Client:         mgr.GetClient(),
 		Recorder:       mgr.GetEventRecorder("sweep-round-controller"),
 		Workers:        *workers,
@@ -213,6 +219,7 @@ func runManager(args []string) error {
 		return fmt.Errorf("setting up the lab controller: %w", err)
 	}
 	scheduleController := &controllers.TestingScheduleReconciler{
+		Memory:   memory,
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("sweep-schedule-controller"),
 	}
@@ -229,6 +236,7 @@ func runManager(args []string) error {
 		return fmt.Errorf("--executor=%q: want job or local", *executor)
 	}
 	collectionController := &controllers.CollectionJobReconciler{
+		Memory:   memory,
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("sweep-collection-controller"),
 		Executor: exec,

@@ -231,7 +231,7 @@ func PoolStatus(p *sweepv1alpha1.PositivePool, job *sweepv1alpha1.CollectionJob,
 		case job.Status.Phase.Finished():
 			st.Phase = sweepv1alpha1.PoolAwaitingResults
 			st.RetestCompletionTime = job.Status.CompletionTime.DeepCopy()
-		case !job.Spec.Suspend && job.Status.Phase != "" && job.Status.Phase != sweepv1alpha1.JobQueued:
+		case job.Status.Phase != "" && job.Status.Phase != sweepv1alpha1.JobQueued:
 			st.Phase = sweepv1alpha1.PoolRetesting
 		}
 	}

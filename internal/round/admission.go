@@ -25,16 +25,26 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
+// Admitted reports whether the API shows a job admitted: created admitted
+// (spec.suspend false, when a team was free at its creation), or with a
+// status the collection controller wrote after a visit began. A job the
+// round admits from its queue stays spec.suspend true: the admission is
+// kept in the manager's memory (expectations.Store) and recorded by the
+// job's first status write, not by a patch of its own (docs/rounds.md).
+func Admitted(j *sweepv1alpha1.CollectionJob) bool {
+	return !j.Spec.Suspend || j.Status.Phase != "" && j.Status.Phase != sweepv1alpha1.JobQueued
+}
+
 // HoldsTeam reports whether a job was admitted and has not finished.
 func HoldsTeam(j *sweepv1alpha1.CollectionJob) bool {
-	return !j.Spec.Suspend && !j.Status.Phase.Finished()
+	return Admitted(j) && !j.Status.Phase.Finished()
 }
 
 // Admit returns the queued jobs to admit now, first in the round's order, as
 // many as there are free teams. pending names jobs this controller admitted
-// whose admission the cache may not show yet: they hold a team and are not
-// admitted twice. Counting them is what keeps the team bound when the cache
-// lags behind the API server.
+// whose admission the API does not show yet (Admitted): they hold a team
+// and are not admitted twice. Counting them is what keeps the team bound
+// while an admission lives only in the manager's memory.
 func Admit(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, pending sets.Set[string]) []*sweepv1alpha1.CollectionJob {
 	busy := 0
 	var queued []*sweepv1alpha1.CollectionJob
@@ -46,7 +56,7 @@ func Admit(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, p
 			if !j.Status.Phase.Finished() {
 				busy++
 			}
-		case j.Spec.Suspend && !j.Status.Phase.Finished():
+		case !j.Status.Phase.Finished():
 			queued = append(queued, j)
 		}
 	}

@@ -44,7 +44,7 @@ func SweepJobs(jobs []*sweepv1alpha1.CollectionJob) []*sweepv1alpha1.CollectionJ
 // admits it even once its own sweep is over.
 func RetestsWaiting(jobs []*sweepv1alpha1.CollectionJob) bool {
 	for _, j := range jobs {
-		if IsRetest(j) && j.Spec.Suspend && !j.Status.Phase.Finished() {
+		if IsRetest(j) && !Admitted(j) && !j.Status.Phase.Finished() {
 			return true
 		}
 	}

@@ -199,12 +199,12 @@ func StatusOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob
 
 // EffectivePhase is a job's phase as the round counts it: a job the round
 // admitted that has not reported a phase yet is Active, and a job without a
-// phase that is still suspended is Queued.
+// phase that is not admitted is Queued.
 func EffectivePhase(j *sweepv1alpha1.CollectionJob) sweepv1alpha1.JobPhase {
 	switch {
 	case j.Status.Phase.Finished() || j.Status.Phase == sweepv1alpha1.JobWaiting:
 		return j.Status.Phase
-	case j.Spec.Suspend:
+	case !Admitted(j):
 		return sweepv1alpha1.JobQueued
 	}
 	return sweepv1alpha1.JobActive

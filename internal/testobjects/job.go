@@ -20,6 +20,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
@@ -36,6 +37,12 @@ func Job(ns, name string) *JobWrapper {
 
 // Obj returns the CollectionJob.
 func (j *JobWrapper) Obj() *sweepv1alpha1.CollectionJob { return &j.CollectionJob }
+
+// UID sets the UID, as the API server gives one at creation.
+func (j *JobWrapper) UID(uid types.UID) *JobWrapper {
+	j.ObjectMeta.UID = uid
+	return j
+}
 
 // Label sets one label.
 func (j *JobWrapper) Label(key, value string) *JobWrapper {

@@ -1,0 +1,376 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package expectations is what the manager knows between reconciles that
+// its cache does not show yet: jobs it created, jobs it admitted, visits it
+// started, status it wrote. Every decision counts them, so a cache that
+// lags behind the API server never makes the manager create, admit or
+// start a thing twice (kube-controller-manager's expectations and Kueue's
+// assumed workloads are the models). One Store is shared by the round and
+// collection controllers of a manager; it is lost with the process, and
+// docs/rounds.md says why a restarted manager loses nothing by that.
+package expectations
+
+import (
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/round"
+)
+
+// Store is safe for concurrent use. The zero value is ready.
+type Store struct {
+	mu     sync.Mutex
+	rounds map[types.NamespacedName]*roundMemory
+	// admitted holds the jobs admitted in memory whose admission the API
+	// does not show yet (round.Admitted), by job.
+	admitted map[types.NamespacedName]admission
+	// starts holds the visits started without a status write (Start).
+	starts map[types.NamespacedName]Start
+	// writes holds, per object, the resourceVersion an own status write
+	// replaced, until the cache shows a newer one.
+	writes map[ObjectKey]string
+	// onAdmit are told of every admission (OnAdmit).
+	onAdmit []func([]types.NamespacedName)
+}
+
+// ObjectKey names an object of any kind.
+type ObjectKey struct {
+	Kind string
+	types.NamespacedName
+}
+
+type admission struct {
+	round types.NamespacedName
+	uid   types.UID
+}
+
+type roundMemory struct {
+	// unseen are jobs created that the cache does not show yet.
+	unseen map[string]*sweepv1alpha1.CollectionJob
+	// deleted are jobs the watch saw deleted, so that recreating one is
+	// said in an event.
+	deleted sets.Set[string]
+	// lastStatusWrite is the wall-clock time of the round's last status
+	// write, for StatusWriteWait.
+	lastStatusWrite time.Time
+	// cost is how long the round's last reconcile took (Pace).
+	cost time.Duration
+}
+
+func (s *Store) round(key types.NamespacedName) *roundMemory {
+	if s.rounds == nil {
+		s.rounds = map[types.NamespacedName]*roundMemory{}
+	}
+	m := s.rounds[key]
+	if m == nil {
+		m = &roundMemory{}
+		s.rounds[key] = m
+	}
+	return m
+}
+
+// Created remembers jobs a round created until the cache shows them.
+func (s *Store) Created(roundKey types.NamespacedName, jobs []*sweepv1alpha1.CollectionJob) {
+	if len(jobs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.round(roundKey)
+	if m.unseen == nil {
+		m.unseen = map[string]*sweepv1alpha1.CollectionJob{}
+	}
+	for _, j := range jobs {
+		m.unseen[j.Name] = j
+	}
+}
+
+// WithUnseen returns the cached jobs plus the created jobs the cache does
+// not show yet, and forgets those it now shows. Created jobs that keep
+// refuses (jobs of an earlier round of the same name) are forgotten.
+func (s *Store) WithUnseen(roundKey types.NamespacedName, cached []*sweepv1alpha1.CollectionJob, keep func(*sweepv1alpha1.CollectionJob) bool) []*sweepv1alpha1.CollectionJob {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.rounds[roundKey]
+	if m == nil || len(m.unseen) == 0 {
+		return cached
+	}
+	for _, j := range cached {
+		delete(m.unseen, j.Name)
+	}
+	for name, j := range m.unseen {
+		if !keep(j) {
+			delete(m.unseen, name)
+			continue
+		}
+		cached = append(cached, j)
+	}
+	return cached
+}
+
+// Admit remembers jobs a round admitted: until the API shows them admitted
+// (their first status write), IsAdmitted says so to the collection
+// controller, and Admissions counts them as holding a team.
+func (s *Store) Admit(roundKey types.NamespacedName, jobs []*sweepv1alpha1.CollectionJob) {
+	keys := make([]types.NamespacedName, len(jobs))
+	s.mu.Lock()
+	if s.admitted == nil {
+		s.admitted = map[types.NamespacedName]admission{}
+	}
+	for i, j := range jobs {
+		keys[i] = types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
+		s.admitted[keys[i]] = admission{round: roundKey, uid: j.UID}
+	}
+	listeners := s.onAdmit
+	s.mu.Unlock()
+	for _, notify := range listeners {
+		notify(keys)
+	}
+}
+
+// OnAdmit adds a listener Admit tells of the jobs it admitted: the
+// collection controller's wake-up, since no API write announces an
+// admission. Listeners are called in the admitting reconcile, after the
+// store records the admissions.
+func (s *Store) OnAdmit(notify func([]types.NamespacedName)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onAdmit = append(s.onAdmit, notify)
+}
+
+// Admissions returns the names of the round's jobs admitted in memory that
+// jobs (every job of the round, created ones not cached yet included) do
+// not show admitted yet. An admission the API shows, of a job that
+// finished, is gone, or was created again under its name (another UID) is
+// forgotten.
+func (s *Store) Admissions(roundKey types.NamespacedName, jobs []*sweepv1alpha1.CollectionJob) sets.Set[string] {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	still := sets.New[string]()
+	seen := 0
+	for _, j := range jobs {
+		key := types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
+		a, ok := s.admitted[key]
+		if !ok || a.round != roundKey {
+			continue
+		}
+		seen++
+		if !a.sameJob(j) || round.Admitted(j) || j.Status.Phase.Finished() {
+			delete(s.admitted, key)
+			continue
+		}
+		still.Insert(j.Name)
+	}
+	if seen < s.countRound(roundKey) {
+		// Some admitted jobs are gone: forget them.
+		for key, a := range s.admitted {
+			if a.round == roundKey && !still.Has(key.Name) {
+				delete(s.admitted, key)
+			}
+		}
+	}
+	return still
+}
+
+func (s *Store) countRound(roundKey types.NamespacedName) int {
+	n := 0
+	for _, a := range s.admitted {
+		if a.round == roundKey {
+			n++
+		}
+	}
+	return n
+}
+
+// IsAdmitted says whether the round admitted job j in memory.
+func (s *Store) IsAdmitted(j *sweepv1alpha1.CollectionJob) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.admitted[types.NamespacedName{Namespace: j.Namespace, Name: j.Name}]
+	return ok && a.sameJob(j)
+}
+
+// sameJob says whether j is the job admitted, not another created under
+// its name since. A job the round found already created (after a restart)
+// was admitted without knowing its UID: it matches by name.
+func (a admission) sameJob(j *sweepv1alpha1.CollectionJob) bool {
+	return a.uid == "" || a.uid == j.UID
+}
+
+// Start is a visit the collection controller started without writing the
+// status that records it: the local executor's visits, which run in the
+// manager's process and die with it, so that a restart that forgets the
+// start also stops the visit (docs/rounds.md). Status is what the
+// controller would have written; it stands for the stored status while the
+// stored one is still the one it was decided from (Phase and Visits).
+type Start struct {
+	UID    types.UID
+	Phase  sweepv1alpha1.JobPhase
+	Visits int32
+	Status sweepv1alpha1.CollectionJobStatus
+}
+
+// Started remembers a visit started without a status write.
+func (s *Store) Started(key types.NamespacedName, st Start) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.starts == nil {
+		s.starts = map[types.NamespacedName]Start{}
+	}
+	s.starts[key] = st
+}
+
+// StartOf returns the status of the job's unrecorded visit start, if the
+// stored job is still the one it was decided from; else it forgets it.
+func (s *Store) StartOf(j *sweepv1alpha1.CollectionJob) (sweepv1alpha1.CollectionJobStatus, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
+	st, ok := s.starts[key]
+	if !ok {
+		return sweepv1alpha1.CollectionJobStatus{}, false
+	}
+	if st.UID != j.UID || st.Phase != j.Status.Phase || st.Visits != j.Status.Visits {
+		delete(s.starts, key)
+		return sweepv1alpha1.CollectionJobStatus{}, false
+	}
+	return *st.Status.DeepCopy(), true
+}
+
+// Wrote records an own status write that took an object from version from
+// to version to; an unrecorded start of it is forgotten (the write
+// recorded what it stood for). A reconcile that finds its cache still at
+// from, woken by another watch before the write's own event arrived, would
+// decide again from the status it has just replaced (a collection reconcile
+// would start the same visit again): CacheBehind tells it to wait for the
+// write's event, which always comes, since the write changed the version.
+func (s *Store) Wrote(key ObjectKey, from, to string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.starts, key.NamespacedName)
+	if from == to {
+		return // nothing changed: no event will come
+	}
+	if s.writes == nil {
+		s.writes = map[ObjectKey]string{}
+	}
+	s.writes[key] = from
+}
+
+// CacheBehind says whether the cache still shows the version the last own
+// write replaced; once it shows another, the write is seen and forgotten.
+func (s *Store) CacheBehind(key ObjectKey, resourceVersion string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	from, ok := s.writes[key]
+	if !ok {
+		return false
+	}
+	if from == resourceVersion {
+		return true
+	}
+	delete(s.writes, key)
+	return false
+}
+
+// ForgetObject drops what is remembered of one object that finished or is
+// gone.
+func (s *Store) ForgetObject(key ObjectKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.writes, key)
+	if key.Kind == "CollectionJob" {
+		delete(s.starts, key.NamespacedName)
+		delete(s.admitted, key.NamespacedName)
+	}
+}
+
+// JobDeleted remembers that a round's job was seen deleted.
+func (s *Store) JobDeleted(roundKey types.NamespacedName, job string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.round(roundKey)
+	if m.deleted == nil {
+		m.deleted = sets.New[string]()
+	}
+	m.deleted.Insert(job)
+	delete(m.unseen, job)
+}
+
+// WasDeleted says whether the job was seen deleted, and forgets it.
+func (s *Store) WasDeleted(roundKey types.NamespacedName, job string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.rounds[roundKey]
+	if m == nil || !m.deleted.Has(job) {
+		return false
+	}
+	m.deleted.Delete(job)
+	return true
+}
+
+// StatusWriteWait says how long to hold back a round's status write so
+// that it writes at most once per interval; a change of phase is never
+// held. A zero answer counts as a write at now.
+func (s *Store) StatusWriteWait(roundKey types.NamespacedName, interval time.Duration, phaseChanged bool, now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.round(roundKey)
+	if !phaseChanged && !m.lastStatusWrite.IsZero() {
+		if wait := interval - now.Sub(m.lastStatusWrite); wait > 0 {
+			return wait
+		}
+	}
+	m.lastStatusWrite = now
+	return 0
+}
+
+// SetCost records how long a round's reconcile took.
+func (s *Store) SetCost(roundKey types.NamespacedName, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.round(roundKey).cost = d
+}
+
+// Pace is the least delay before a round is reconciled again for a job
+// event: its last reconcile's duration, so that a city round's back-to-back
+// reconciles take at most about half of one CPU.
+func (s *Store) Pace(roundKey types.NamespacedName) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.rounds[roundKey]; m != nil {
+		return m.cost
+	}
+	return 0
+}
+
+// ForgetRound drops everything remembered of a round that is gone,
+// admissions of its jobs included.
+func (s *Store) ForgetRound(roundKey types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.rounds, roundKey)
+	for key, a := range s.admitted {
+		if a.round == roundKey {
+			delete(s.admitted, key)
+		}
+	}
+}

@@ -1,0 +1,209 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package expectations
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/testobjects"
+)
+
+var roundKey = types.NamespacedName{Namespace: "district", Name: "today"}
+
+func job(name string, uid types.UID) *testobjects.JobWrapper {
+	return testobjects.Job("district", name).UID(uid)
+}
+
+func TestAdmissionsHoldUntilTheAPIShowsThem(t *testing.T) {
+	queued := job("a", "uid-a").Suspend(true).Obj()
+	cases := []struct {
+		name string
+		// seen is the job as the round reads it after the admission.
+		seen *sweepv1alpha1.CollectionJob
+		want []string
+	}{
+		{"still queued in the cache: holds its team", queued, []string{"a"}},
+		{"first status write seen (visit under way)", job("a", "uid-a").Suspend(true).Phase(sweepv1alpha1.JobActive).Obj(), nil},
+		{"first status write seen (waiting for a re-knock)", job("a", "uid-a").Suspend(true).Phase(sweepv1alpha1.JobWaiting).Obj(), nil},
+		{"finished in one go", job("a", "uid-a").Suspend(true).Phase(sweepv1alpha1.JobCompleted).Obj(), nil},
+		{"deleted and created again under its name", job("a", "uid-other").Suspend(true).Obj(), nil},
+		{"gone", nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var s Store
+			var told []types.NamespacedName
+			s.OnAdmit(func(keys []types.NamespacedName) { told = append(told, keys...) })
+			s.Admit(roundKey, []*sweepv1alpha1.CollectionJob{queued})
+			if diff := cmp.Diff([]types.NamespacedName{{Namespace: "district", Name: "a"}}, told); diff != "" {
+				t.Errorf("told of admissions (-want +got):\n%s", diff)
+			}
+			var jobs []*sweepv1alpha1.CollectionJob
+			if tc.seen != nil {
+				jobs = append(jobs, tc.seen)
+			}
+			got := sets.List(s.Admissions(roundKey, jobs))
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("admissions not yet shown (-want +got):\n%s", diff)
+			}
+			// Once the API shows it (or it is gone), the memory is freed
+			// for good: the collection controller no longer starts it
+			// from memory.
+			if len(tc.want) == 0 && s.IsAdmitted(queued) {
+				t.Error("an admission the API shows is still remembered")
+			}
+			if len(tc.want) == 1 && !s.IsAdmitted(queued) {
+				t.Error("the collection controller does not see the admission")
+			}
+		})
+	}
+}
+
+func TestAdmissionIsOneJobNotAName(t *testing.T) {
+	var s Store
+	s.Admit(roundKey, []*sweepv1alpha1.CollectionJob{job("a", "uid-a").Suspend(true).Obj()})
+	if s.IsAdmitted(job("a", "uid-new").Suspend(true).Obj()) {
+		t.Error("a job created again under an admitted name is admitted too")
+	}
+	// Found already created after a restart, with no UID known: by name.
+	s.Admit(roundKey, []*sweepv1alpha1.CollectionJob{job("b", "").Suspend(true).Obj()})
+	if !s.IsAdmitted(job("b", "uid-b").Suspend(true).Obj()) {
+		t.Error("a job admitted before its UID was known is not admitted")
+	}
+	other := types.NamespacedName{Namespace: "district", Name: "yesterday"}
+	if got := s.Admissions(other, []*sweepv1alpha1.CollectionJob{job("a", "uid-a").Suspend(true).Obj()}); got.Len() != 0 {
+		t.Errorf("another round counts this round's admissions: %v", sets.List(got))
+	}
+	s.ForgetRound(roundKey)
+	if s.IsAdmitted(job("b", "uid-b").Suspend(true).Obj()) {
+		t.Error("admissions of a deleted round are kept")
+	}
+}
+
+func TestUnseenJobsCountUntilCached(t *testing.T) {
+	var s Store
+	a, b := job("a", "uid-a").Obj(), job("b", "uid-b").Obj()
+	s.Created(roundKey, []*sweepv1alpha1.CollectionJob{a, b})
+	keepAll := func(*sweepv1alpha1.CollectionJob) bool { return true }
+	if got := s.WithUnseen(roundKey, nil, keepAll); len(got) != 2 {
+		t.Fatalf("got %d jobs before the cache shows any, want the 2 created", len(got))
+	}
+	if got := s.WithUnseen(roundKey, []*sweepv1alpha1.CollectionJob{a}, keepAll); len(got) != 2 {
+		t.Fatalf("got %d jobs with one cached, want 2 (no double count)", len(got))
+	}
+	if got := s.WithUnseen(roundKey, []*sweepv1alpha1.CollectionJob{a}, func(j *sweepv1alpha1.CollectionJob) bool { return j.Name != "b" }); len(got) != 1 {
+		t.Fatalf("got %d jobs, want the created job that is not the round's dropped", len(got))
+	}
+	if got := s.WithUnseen(roundKey, nil, keepAll); len(got) != 0 {
+		t.Fatalf("a dropped or seen created job comes back: %d", len(got))
+	}
+	s.Created(roundKey, []*sweepv1alpha1.CollectionJob{b})
+	s.JobDeleted(roundKey, "b")
+	if got := s.WithUnseen(roundKey, nil, keepAll); len(got) != 0 {
+		t.Fatal("a created job seen deleted is still counted")
+	}
+	if !s.WasDeleted(roundKey, "b") || s.WasDeleted(roundKey, "b") {
+		t.Fatal("WasDeleted must say yes once")
+	}
+}
+
+func TestOwnStatusWritesWaitForTheWritesEvent(t *testing.T) {
+	key := ObjectKey{Kind: "TestingSchedule", NamespacedName: types.NamespacedName{Namespace: "district", Name: "nightly"}}
+	var s Store
+	if s.CacheBehind(key, "10") {
+		t.Fatal("behind before any write")
+	}
+	s.Wrote(key, "10", "10") // a write that changed nothing sends no event
+	if s.CacheBehind(key, "10") {
+		t.Fatal("waiting for the event of a write that changed nothing")
+	}
+	s.Wrote(key, "10", "11")
+	if !s.CacheBehind(key, "10") {
+		t.Fatal("the cache still shows the replaced version: want behind")
+	}
+	other := ObjectKey{Kind: "CollectionJob", NamespacedName: key.NamespacedName}
+	if s.CacheBehind(other, "10") {
+		t.Fatal("an object of another kind and the same name is behind")
+	}
+	if s.CacheBehind(key, "11") {
+		t.Fatal("the cache shows the write: want not behind")
+	}
+	if s.CacheBehind(key, "10") {
+		t.Fatal("a seen write must be forgotten, not block later reconciles")
+	}
+	s.Wrote(key, "12", "13")
+	s.ForgetObject(key)
+	if s.CacheBehind(key, "12") {
+		t.Fatal("behind after forget")
+	}
+}
+
+func TestUnrecordedStartStandsUntilWritten(t *testing.T) {
+	key := types.NamespacedName{Namespace: "district", Name: "a"}
+	stored := job("a", "uid-a").Obj()
+	started := sweepv1alpha1.CollectionJobStatus{Phase: sweepv1alpha1.JobActive, Visits: 1, ActiveJob: "a-v1"}
+	var s Store
+	s.Started(key, Start{UID: "uid-a", Status: started})
+	got, ok := s.StartOf(stored)
+	if !ok || got.ActiveJob != "a-v1" {
+		t.Fatalf("StartOf = %+v, %v; want the started visit", got, ok)
+	}
+	// A status write of the job records the start: the store lets go.
+	s.Wrote(ObjectKey{Kind: "CollectionJob", NamespacedName: key}, "1", "2")
+	if _, ok := s.StartOf(stored); ok {
+		t.Fatal("a start stands after a status write")
+	}
+	// A stored status other than the one it was decided from wins.
+	s.Started(key, Start{UID: "uid-a", Status: started})
+	moved := job("a", "uid-a").Phase(sweepv1alpha1.JobWaiting).VisitsMade(1).Obj()
+	if _, ok := s.StartOf(moved); ok {
+		t.Fatal("a start stands over a newer stored status")
+	}
+	s.Started(key, Start{UID: "uid-a", Status: started})
+	if _, ok := s.StartOf(job("a", "uid-new").Obj()); ok {
+		t.Fatal("a start stands for a job created again under its name")
+	}
+}
+
+func TestStatusWritesPacedButPhaseChangesNot(t *testing.T) {
+	var s Store
+	now := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	if w := s.StatusWriteWait(roundKey, time.Second, false, now); w != 0 {
+		t.Fatalf("first write held %v", w)
+	}
+	if w := s.StatusWriteWait(roundKey, time.Second, false, now.Add(300*time.Millisecond)); w != 700*time.Millisecond {
+		t.Fatalf("second write within the interval held %v, want 700ms", w)
+	}
+	if w := s.StatusWriteWait(roundKey, time.Second, true, now.Add(300*time.Millisecond)); w != 0 {
+		t.Fatalf("a change of phase held %v", w)
+	}
+	s.SetCost(roundKey, 40*time.Millisecond)
+	if p := s.Pace(roundKey); p != 40*time.Millisecond {
+		t.Fatalf("pace %v", p)
+	}
+	s.ForgetRound(roundKey)
+	if p := s.Pace(roundKey); p != 0 {
+		t.Fatalf("pace of a forgotten round %v", p)
+	}
+}
