@@ -41,6 +41,7 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/collector"
+	"github.com/masstesting/sweep/internal/expectations"
 	"github.com/masstesting/sweep/internal/round"
 )
 
@@ -68,6 +69,10 @@ type JobExecutor struct {
 	Image string
 	// DrillTimeScale scales the drill source's simulated visit time.
 	DrillTimeScale float64
+	// Memory, when set, remembers the visit Jobs created that the cache
+	// does not show yet: a reconcile in between takes the visit as running
+	// instead of creating its Job again (an AlreadyExists write each).
+	Memory *expectations.Store
 
 	mu sync.Mutex
 	// rbacReady remembers the rounds whose namespace has the collector
@@ -101,7 +106,18 @@ func (e *JobExecutor) Start(ctx context.Context, cj *sweepv1alpha1.CollectionJob
 	if err := e.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating visit Job %s: %w", name, err)
 	}
+	if e.Memory != nil {
+		e.Memory.CreatedObject(visitJobKey(cj.Namespace, name), time.Now())
+	}
 	return nil
+}
+
+// visitCacheWait is how long a visit Job created but not in the cache yet
+// is taken as running. Past it, the Job is taken as lost and created again.
+const visitCacheWait = time.Minute
+
+func visitJobKey(namespace, name string) expectations.ObjectKey {
+	return expectations.ObjectKey{Kind: "Job", NamespacedName: types.NamespacedName{Namespace: namespace, Name: name}}
 }
 
 // Observe reads the attempt's Job from the cache.
@@ -109,10 +125,18 @@ func (e *JobExecutor) Observe(ctx context.Context, cj *sweepv1alpha1.CollectionJ
 	var job batchv1.Job
 	err := e.Client.Get(ctx, client.ObjectKey{Namespace: cj.Namespace, Name: name}, &job)
 	if apierrors.IsNotFound(err) {
+		if e.Memory != nil {
+			if at, ok := e.Memory.CreatedNotCached(visitJobKey(cj.Namespace, name), time.Now(), visitCacheWait); ok {
+				return collection.Observed{State: collection.VisitRunning, Started: at}, nil
+			}
+		}
 		return collection.Observed{State: collection.VisitUnknown}, nil
 	}
 	if err != nil {
 		return collection.Observed{}, err
+	}
+	if e.Memory != nil {
+		e.Memory.ObjectCached(visitJobKey(cj.Namespace, name))
 	}
 	obs := collection.Observed{State: collection.VisitRunning, Started: job.CreationTimestamp.Time}
 	for _, c := range job.Status.Conditions {

@@ -229,7 +229,7 @@ func runManager(args []string) error {
 	var exec controllers.Executor
 	switch *executor {
 	case "job":
-		exec = &controllers.JobExecutor{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Image: *collectorImage, DrillTimeScale: *drillTimeScale}
+		exec = &controllers.JobExecutor{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Image: *collectorImage, DrillTimeScale: *drillTimeScale, Memory: memory}
 	case "local":
 		exec = controllers.NewLocalExecutor(mgr.GetClient(), *localWorkers, *drillTimeScale)
 	default:

@@ -47,6 +47,9 @@ type Store struct {
 	// writes holds, per object, the resourceVersion an own status write
 	// replaced, until the cache shows a newer one.
 	writes map[ObjectKey]string
+	// creates holds objects created that the cache may not show yet
+	// (CreatedObject), with the time of their creation.
+	creates map[ObjectKey]time.Time
 	// onAdmit are told of every admission (OnAdmit).
 	onAdmit []func([]types.NamespacedName)
 }
@@ -301,6 +304,40 @@ func (s *Store) ForgetObject(key ObjectKey) {
 		delete(s.starts, key.NamespacedName)
 		delete(s.admitted, key.NamespacedName)
 	}
+}
+
+// CreatedObject remembers an object just created (a visit Job), so that a
+// reconcile that does not find it in the cache yet does not create it again.
+func (s *Store) CreatedObject(key ObjectKey, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.creates == nil {
+		s.creates = map[ObjectKey]time.Time{}
+	}
+	s.creates[key] = at
+}
+
+// CreatedNotCached says whether an object the cache does not show was
+// created less than ttl before now; otherwise it forgets it (an object
+// deleted before the cache ever showed it is created again after ttl, as
+// kube-controller-manager's expectations expire). Call ObjectCached once
+// the cache shows it.
+func (s *Store) CreatedNotCached(key ObjectKey, now time.Time, ttl time.Duration) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.creates[key]
+	if ok && now.Sub(at) < ttl {
+		return at, true
+	}
+	delete(s.creates, key)
+	return time.Time{}, false
+}
+
+// ObjectCached forgets a created object the cache now shows.
+func (s *Store) ObjectCached(key ObjectKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.creates, key)
 }
 
 // JobDeleted remembers that a round's job was seen deleted.

@@ -207,3 +207,24 @@ func TestStatusWritesPacedButPhaseChangesNot(t *testing.T) {
 		t.Fatalf("pace of a forgotten round %v", p)
 	}
 }
+
+func TestCreatedObjectsAwaitTheCacheForALimitedTime(t *testing.T) {
+	var s Store
+	key := ObjectKey{Kind: "Job", NamespacedName: types.NamespacedName{Namespace: "district", Name: "a-v1"}}
+	now := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	if _, ok := s.CreatedNotCached(key, now, time.Minute); ok {
+		t.Fatal("an object never created is awaited")
+	}
+	s.CreatedObject(key, now)
+	if at, ok := s.CreatedNotCached(key, now.Add(10*time.Second), time.Minute); !ok || !at.Equal(now) {
+		t.Fatalf("a visit Job created 10s ago and not cached: got %v, %v; want awaited since its creation", at, ok)
+	}
+	s.ObjectCached(key)
+	if _, ok := s.CreatedNotCached(key, now.Add(20*time.Second), time.Minute); ok {
+		t.Fatal("an object the cache showed is still awaited")
+	}
+	s.CreatedObject(key, now)
+	if _, ok := s.CreatedNotCached(key, now.Add(2*time.Minute), time.Minute); ok {
+		t.Fatal("an object never cached is awaited past the ttl: a Job deleted before the cache saw it would never be created again")
+	}
+}
