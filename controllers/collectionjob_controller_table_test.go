@@ -173,12 +173,15 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 		job   *sweepv1alpha1.CollectionJob
 		// status is the job's stored status (the operator's fields) and
 		// report the collector's report, each written by its owner.
-		status  *sweepv1alpha1.CollectionJobStatus
-		report  *sweepv1alpha1.VisitReport
-		visits  []*batchv1.Job // visit Jobs stored before
-		funcs   interceptor.Funcs
-		wantRes ctrl.Result
-		wantErr bool
+		status *sweepv1alpha1.CollectionJobStatus
+		report *sweepv1alpha1.VisitReport
+		visits []*batchv1.Job // visit Jobs stored before
+		funcs  interceptor.Funcs
+		// admittedInMemory: the round admitted the job in the manager's
+		// memory (expectations.Store), with no API write.
+		admittedInMemory bool
+		wantRes          ctrl.Result
+		wantErr          bool
 		// wantStatus is the job's whole status after (report included);
 		// nil: the job is not there.
 		wantStatus *sweepv1alpha1.CollectionJobStatus
@@ -195,6 +198,18 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 			},
 			wantVisits: []visitJobSummary{{Name: "r-b-v1", Labels: labelsOfVisit("1"), Controller: "CollectionJob/r-b"}},
 			wantRes:    ctrl.Result{RequeueAfter: 12 * time.Hour}, // the deadline, which no watch reports
+		},
+		"queued job the round admitted in memory starts its first visit; the status records the admission": {
+			round:            tableRound(nil),
+			job:              tableCollectionJob(func(cj *sweepv1alpha1.CollectionJob) { cj.Spec.Suspend = true }),
+			admittedInMemory: true,
+			wantStatus: &sweepv1alpha1.CollectionJobStatus{
+				Phase: sweepv1alpha1.JobActive, Visits: 1, ActiveJob: "r-b-v1",
+				Outstanding: tableExpected, NotSampledByReason: &sweepv1alpha1.MissedReasonCounts{Unknown: tableExpected},
+				StartTime: at(tableNow),
+			},
+			wantVisits: []visitJobSummary{{Name: "r-b-v1", Labels: labelsOfVisit("1"), Controller: "CollectionJob/r-b"}},
+			wantRes:    ctrl.Result{RequeueAfter: 12 * time.Hour},
 		},
 		"job waiting for a team stays without a phase": {
 			round:      tableRound(nil),
@@ -451,7 +466,11 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 			}
 			c := newTableClient(t, tc.funcs, objs...)
 			rec := events.NewFakeRecorder(10)
-			r := &CollectionJobReconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(tableNow), Recorder: rec, Memory: &expectations.Store{},
+			memory := &expectations.Store{}
+			if tc.admittedInMemory {
+				memory.Admit(types.NamespacedName{Namespace: tableNamespace, Name: "r"}, []*sweepv1alpha1.CollectionJob{tc.job})
+			}
+			r := &CollectionJobReconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(tableNow), Recorder: rec, Memory: memory,
 				Executor: &JobExecutor{Client: c, Image: "sweep:test"}}
 
 			res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: tableNamespace, Name: tableJob}})

@@ -28,7 +28,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
@@ -101,7 +100,8 @@ type TestingRoundReconciler struct {
 // update on the owner's finalizers where OwnerReferencesPermissionEnforcement is on.
 // +kubebuilder:rbac:groups=sweep.masstesting.io,resources=testingrounds/finalizers,verbs=update
 
-// Reconcile brings one round one step closer to its spec.
+// Reconcile brings one round one step closer to its spec: it reads, calls
+// round.Decide, and writes.
 func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
 	var tr sweepv1alpha1.TestingRound
@@ -116,61 +116,24 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, nil
 	}
 	now := r.Clock.Now()
-	var wake wakeup
-
+	var wake round.Wakeup
 	if done, after := r.expireByTTL(ctx, &tr, now); done {
 		return ctrl.Result{}, nil
 	} else if after > 0 {
-		wake.at(after)
+		wake.At(after)
 	}
 
 	began := time.Now()
-	// The cache's own objects: read, never changed in place (admit puts
-	// copies in place of the jobs it admits).
-	cachedJobs, err := r.cached.roundJobs(ctx, &tr)
+	obs, err := r.observe(ctx, &tr, now)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	all := r.Memory.WithUnseen(req.NamespacedName, cachedJobs, func(j *sweepv1alpha1.CollectionJob) bool { return round.Controls(&tr, j) })
-	// Jobs admitted in memory whose first status write the cache does not
-	// show yet count as admitted in everything decided here.
-	all = asAdmitted(all, r.Memory.Admissions(req.NamespacedName, all))
-	// Positive pools' retests hold teams like any job, but the round's
-	// phase and counts are its buildings' (round.IsRetest).
-	jobs := round.SweepJobs(all)
-	pools, err := r.cached.roundPools(ctx, &tr)
-	if err != nil {
-		return ctrl.Result{}, err
+	d := round.Decide(obs)
+	for _, w := range d.Warnings {
+		r.Recorder.Eventf(&tr, nil, w.Type, w.Reason, "Reconcile", "%s", w.Message)
 	}
-
-	// A mop-up round takes its buildings from the round it mops up, once
-	// that round and its buildings finished (round.MopUpWait); until then
-	// it waits, saying why.
-	var plan round.Plan
-	var base mopUpBase
-	if tr.Spec.MopUpOf != "" {
-		if base, err = r.readMopUpBase(ctx, &tr); err != nil {
-			return ctrl.Result{}, err
-		}
-		plan.Wait = round.MopUpWait(&tr, base.round, base.jobs, jobs)
-		plan.Fixed = plan.Wait == nil
-		if plan.Wait != nil && plan.Wait.Reason == sweepv1alpha1.ReasonEarlierBuildingsFinishing {
-			// Its jobs' events wake the earlier round, not this one; they
-			// are written Expired moments after its deadline.
-			wake.at(earlierJobsRetry)
-		}
-	}
-
-	// Expand: one job per selected building (for a mop-up round, per
-	// building its earlier round missed residents in). A round whose
-	// deadline had passed when it was created sweeps nothing.
-	unplanned := 0
-	if round.Expanding(&tr, now) && !round.DeadlinePassedAtCreation(&tr) && plan.Wait == nil {
-		var created []*sweepv1alpha1.CollectionJob
-		var taken int
-		created, unplanned, taken, err = r.expand(ctx, &tr, jobs, all, base, now)
-		jobs = append(jobs, created...)
-		all = append(all, created...)
+	if len(d.Create) > 0 {
+		created, taken, err := r.create(ctx, &tr, d.Create)
 		if namespaceTerminating(err) {
 			// The namespace controller is deleting the jobs (which brings
 			// the round here to recreate them) and the round itself.
@@ -180,35 +143,26 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if unplanned > taken {
-			wake.at(time.Millisecond) // the next batch
-		} else if taken > 0 {
-			wake.at(nameTakenRetry) // until the jobs in the way are gone
+		if len(created) < len(d.Create) {
+			// Some jobs were not created (their names held by other
+			// objects, or refused): decide again from the creates as they
+			// happened, creating nothing more.
+			obs.Jobs = append(obs.Jobs, created...)
+			obs.Batch, obs.NamesTaken = 0, taken
+			d = round.Decide(obs)
 		}
 	}
+	// Admitted in memory: the collection controller starts them.
+	r.Memory.Admit(req.NamespacedName, d.Admit)
 
-	plan.Unplanned = unplanned
-
-	// Admit as many queued jobs as there are free teams: the retests of
-	// positive pools first, also once the round's own sweep is over.
-	if phase := round.PhaseOf(&tr, jobs, plan, now); phase == sweepv1alpha1.RoundRunning ||
-		phase.Finished() && !tr.Spec.Suspend && round.RetestsWaiting(all) {
-		r.admit(&tr, all)
-		jobs = round.SweepJobs(all)
-	}
-
-	// Roll the jobs up into the round's status.
-	st := round.StatusOf(&tr, jobs, plan, now)
-	st.PositivePools = round.PoolCounts(pools)
-	st.RetestSupplies = round.RetestSupplies(&tr, &st, all, pools)
-	if !equality.Semantic.DeepEqual(st, tr.Status) {
+	if st := d.Status; !equality.Semantic.DeepEqual(st, tr.Status) {
 		if wait := r.Memory.StatusWriteWait(req.NamespacedName, r.StatusInterval, st.Phase != tr.Status.Phase, time.Now()); wait > 0 {
-			wake.at(wait)
+			wake.At(wait)
 		} else {
 			if err := r.writeStatus(ctx, &tr, st); err != nil {
 				return ctrl.Result{}, err
 			}
-			for _, e := range round.Events(&tr, &tr.Status, &st) {
+			for _, e := range d.Events {
 				r.Recorder.Eventf(&tr, nil, e.Type, e.Reason, "Reconcile", "%s", e.Message)
 			}
 			if st.Phase != tr.Status.Phase {
@@ -218,32 +172,42 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 	}
 	r.Memory.SetCost(req.NamespacedName, time.Since(began))
-
-	// Wake up for the next change of phase that no watch reports.
-	switch st.Phase {
-	case sweepv1alpha1.RoundPending:
-		if tr.Spec.Start != nil && now.Before(tr.Spec.Start.Time) {
-			wake.at(tr.Spec.Start.Sub(now))
-		}
-		// A mop-up round waiting for its earlier round ends at its
-		// deadline all the same.
-		wake.at(tr.Spec.Deadline.Sub(now))
-	case sweepv1alpha1.RoundRunning, sweepv1alpha1.RoundSuspended:
-		wake.at(tr.Spec.Deadline.Sub(now))
+	if d.RequeueAfter > 0 {
+		wake.At(d.RequeueAfter)
 	}
-	return ctrl.Result{RequeueAfter: wake.d}, nil
+	return ctrl.Result{RequeueAfter: wake.After}, nil
 }
 
-// wakeup keeps the soonest positive delay asked for.
-type wakeup struct{ d time.Duration }
-
-func (w *wakeup) at(d time.Duration) {
-	if d <= 0 {
-		d = time.Second
+// observe reads what round.Decide decides from, all from the cache and
+// read-only, with what the manager knows that the cache does not show yet
+// (r.Memory): jobs created, and jobs admitted in memory as admitted copies.
+func (r *TestingRoundReconciler) observe(ctx context.Context, tr *sweepv1alpha1.TestingRound, now time.Time) (round.Observed, error) {
+	key := client.ObjectKeyFromObject(tr)
+	obs := round.Observed{Round: tr, Batch: r.ExpansionBatch, Now: now}
+	cached, err := r.cached.roundJobs(ctx, tr)
+	if err != nil {
+		return obs, err
 	}
-	if w.d == 0 || d < w.d {
-		w.d = d
+	all := r.Memory.WithUnseen(key, cached, func(j *sweepv1alpha1.CollectionJob) bool { return round.Controls(tr, j) })
+	obs.Jobs = round.AsAdmitted(all, r.Memory.Admissions(key, all))
+	if obs.Pools, err = r.cached.roundPools(ctx, tr); err != nil {
+		return obs, err
 	}
+	if tr.Spec.MopUpOf != "" {
+		base, err := r.readMopUpBase(ctx, tr)
+		obs.Earlier, obs.EarlierJobs = base.round, base.jobs
+		return obs, err
+	}
+	if round.ReadsBuildings(tr, now) {
+		selector, err := round.Selector(tr)
+		if err != nil {
+			obs.SelectorError = err
+			return obs, nil
+		}
+		obs.Buildings, err = r.cached.buildingsMatching(ctx, tr.Namespace, selector)
+		return obs, err
+	}
+	return obs, nil
 }
 
 // expireByTTL deletes a finished round whose ttlSecondsAfterFinished has
@@ -269,14 +233,6 @@ func (r *TestingRoundReconciler) expireByTTL(ctx context.Context, tr *sweepv1alp
 	}
 	return true, 0
 }
-
-// nameTakenRetry is how often a round looks again at a job name another
-// object holds.
-const nameTakenRetry = 30 * time.Second
-
-// earlierJobsRetry is how often a mop-up round looks again at an earlier
-// round that finished while some of its jobs are not written finished.
-const earlierJobsRetry = 5 * time.Second
 
 // mopUpBase is the round a mop-up round mops up, and its jobs (those it
 // controls): nil when it does not exist or is being deleted.
@@ -331,48 +287,14 @@ var roundPhaseChanged = predicate.Funcs{
 	GenericFunc: func(event.GenericEvent) bool { return false },
 }
 
-// expand creates the jobs of selected buildings that have none, at most
-// ExpansionBatch of them, with bounded parallelism, and says how many are
-// still missing after them, and how many of those could not be created
-// because another object holds their name. A job that already exists
-// counts as created only if this round controls it (round.Controls): names
-// are deterministic, so after a restart or with a lagging cache the round
+// create creates the jobs round.Decide planned, with bounded parallelism,
+// and returns those created and how many could not be because another
+// object holds their name. A job that already exists counts as created
+// only if this round controls it (round.Controls): names are
+// deterministic, so after a restart or with a lagging cache the round
 // finds its own jobs, but it never adopts one from an earlier round of its
 // name or one made by hand.
-func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.TestingRound, jobs, all []*sweepv1alpha1.CollectionJob, base mopUpBase, now time.Time) ([]*sweepv1alpha1.CollectionJob, int, int, error) {
-	if err := tr.Spec.InvalidDurations(); err != nil {
-		// Stored before the schema checked it: the jobs would carry it.
-		// Reported, and the round waits for the spec to change.
-		r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidSpec", "Reconcile", "No building is swept until this is fixed: %v", err)
-		return nil, 0, 0, nil
-	}
-	var missing []*sweepv1alpha1.CollectionJob
-	var left, candidates int
-	if tr.Spec.MopUpOf != "" {
-		missing, left = round.MopUpJobs(tr, base.round, base.jobs, jobs, r.ExpansionBatch)
-		candidates = len(base.jobs)
-	} else {
-		selector, err := round.Selector(tr)
-		if err != nil {
-			// The schema catches most bad selectors; one it cannot is
-			// reported, and waits for the spec to change rather than
-			// retrying.
-			r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidSelector", "Reconcile", "spec.buildingSelector is invalid: %v", err)
-			return nil, 0, 0, nil
-		}
-		// Read-only, like the jobs.
-		buildings, err := r.cached.buildingsMatching(ctx, tr.Namespace, selector)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		missing, left = round.MissingJobs(tr, buildings, jobs, r.ExpansionBatch)
-		candidates = len(buildings)
-	}
-	if len(missing) == 0 {
-		return nil, 0, 0, nil
-	}
-	unplanned := left - len(missing)
-	r.admitAtCreation(tr, jobs, all, missing, unplanned, now)
+func (r *TestingRoundReconciler) create(ctx context.Context, tr *sweepv1alpha1.TestingRound, missing []*sweepv1alpha1.CollectionJob) ([]*sweepv1alpha1.CollectionJob, int, error) {
 	created := make([]*sweepv1alpha1.CollectionJob, len(missing))
 	ok := make([]bool, len(missing))
 	taken := make([]bool, len(missing))
@@ -418,11 +340,9 @@ func (r *TestingRoundReconciler) expand(ctx context.Context, tr *sweepv1alpha1.T
 	}
 	r.Memory.Created(client.ObjectKeyFromObject(tr), out)
 	if len(out) > 0 {
-		log.FromContext(ctx).Info("expanded round", "created", len(out), "missing", unplanned, "buildings", candidates)
+		log.FromContext(ctx).Info("expanded round", "created", len(out), "planned", len(missing))
 	}
-	// A building whose job name is taken is still missing its job: the
-	// round cannot complete without it, and tries again.
-	return out, unplanned + nTaken, nTaken, err
+	return out, nTaken, err
 }
 
 // ownsExisting reads the object that holds a job's name from the API server
@@ -445,69 +365,6 @@ func (r *TestingRoundReconciler) ownsExisting(ctx context.Context, tr *sweepv1al
 		j.Name, j.Spec.Building, round.ControllerUID(&existing), tr.UID, j.Spec.Building)
 	log.FromContext(ctx).Info("job name taken by an object this round does not control", "job", j.Name, "building", j.Spec.Building, "controllerUID", round.ControllerUID(&existing))
 	return false, nil
-}
-
-// admitAtCreation creates admitted (spec.suspend false) the new jobs that
-// round.Admit would pick right after their creation: a job created with a
-// free team needs no admission patch, one API write less per building. The
-// decision is round.Admit's own, over the existing jobs and the new ones
-// together, so the order and the team bound are the same as for jobs that
-// wait in the queue. With a lagging cache the same new jobs come first
-// again (the order is fixed and names are deterministic), and creating them
-// again is AlreadyExists: no job is admitted beyond the free teams.
-func (r *TestingRoundReconciler) admitAtCreation(tr *sweepv1alpha1.TestingRound, jobs, existing, missing []*sweepv1alpha1.CollectionJob, unplanned int, now time.Time) {
-	if round.Phase(tr, jobs, len(missing)+unplanned, now) != sweepv1alpha1.RoundRunning {
-		return
-	}
-	all := make([]*sweepv1alpha1.CollectionJob, 0, len(existing)+len(missing))
-	all = append(all, existing...)
-	all = append(all, missing...)
-	picked := sets.New[string]()
-	for _, j := range round.Admit(tr, all, nil) {
-		picked.Insert(j.Name)
-	}
-	for _, j := range missing {
-		if picked.Has(j.Name) {
-			j.Spec.Suspend = false
-		}
-	}
-}
-
-// admit admits the queued jobs round.Admit picks, in memory: no API write.
-// The collection controller, told at once, starts their visits, and the
-// first status write of each job records its admission (round.Admitted);
-// until then r.Memory remembers it. The picked jobs' admitted copies take
-// their places in jobs, so the status computed next counts them. What a
-// restarted manager rebuilds is in docs/rounds.md: a job whose admission
-// was never written has no visit running, so the API shows every team in
-// use.
-func (r *TestingRoundReconciler) admit(tr *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob) {
-	picked := round.Admit(tr, jobs, nil)
-	if len(picked) == 0 {
-		return
-	}
-	r.Memory.Admit(client.ObjectKeyFromObject(tr), picked)
-	names := sets.New[string]()
-	for _, j := range picked {
-		names.Insert(j.Name)
-	}
-	asAdmitted(jobs, names)
-}
-
-// asAdmitted puts in place of the named jobs their admitted copies
-// (spec.suspend false): the cache's own objects are never changed.
-func asAdmitted(jobs []*sweepv1alpha1.CollectionJob, names sets.Set[string]) []*sweepv1alpha1.CollectionJob {
-	if names.Len() == 0 {
-		return jobs
-	}
-	for i, j := range jobs {
-		if j.Spec.Suspend && names.Has(j.Name) {
-			c := j.DeepCopy()
-			c.Spec.Suspend = false
-			jobs[i] = c
-		}
-	}
-	return jobs
 }
 
 // writeStatus applies the round's status with server-side apply: the round

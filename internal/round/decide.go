@@ -1,0 +1,241 @@
+/*
+Copyright 2026 The Sweep Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package round
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/event"
+)
+
+// Observed is what the round controller read for one reconcile.
+type Observed struct {
+	// Round is the round as the cache shows it (read-only).
+	Round *sweepv1alpha1.TestingRound
+	// Jobs are every job the round controls, retests included: the
+	// cache's, the ones created that the cache does not show yet, and
+	// those admitted in memory as admitted copies (spec.suspend false).
+	Jobs []*sweepv1alpha1.CollectionJob
+	// Pools are the round's positive pools.
+	Pools []*sweepv1alpha1.PositivePool
+	// Buildings are the Buildings spec.buildingSelector selects, read when
+	// ReadsBuildings says so.
+	Buildings []*sweepv1alpha1.Building
+	// SelectorError is why spec.buildingSelector could not be read.
+	SelectorError error
+	// Earlier is the round a mop-up round mops up (spec.mopUpOf), nil when
+	// it does not exist or is being deleted; EarlierJobs are its jobs.
+	Earlier     *sweepv1alpha1.TestingRound
+	EarlierJobs []*sweepv1alpha1.CollectionJob
+	// Batch bounds the jobs one decision creates. 0 creates none: the
+	// decision made again once the creates are done (NamesTaken).
+	Batch int
+	// NamesTaken counts buildings whose job could not be created because
+	// another object holds its name: they stay without a job, and the
+	// round looks again after NameTakenRetry.
+	NamesTaken int
+	Now        time.Time
+}
+
+// Decision is what the round controller does in one reconcile.
+type Decision struct {
+	// Create are the jobs to create. Those a team is free for are created
+	// admitted (spec.suspend false): no later write admits them.
+	Create []*sweepv1alpha1.CollectionJob
+	// Admit are the queued jobs to admit now, in memory: the collection
+	// controller starts them, and their first status write records it.
+	Admit []*sweepv1alpha1.CollectionJob
+	// Status is the round's status once the creates and admissions are
+	// done, computed from the jobs.
+	Status sweepv1alpha1.TestingRoundStatus
+	// Events are the transitions from the stored status to Status, to
+	// publish with the status write (not when the write is held back).
+	Events []event.Event
+	// Warnings are bad input the schema could not catch, to publish now.
+	Warnings []event.Event
+	// RequeueAfter is the latest time to look again, for what no watch
+	// reports: the start, the deadline, the next batch of creates, a
+	// name held by another object, an earlier round's last jobs.
+	RequeueAfter time.Duration
+}
+
+// NameTakenRetry is how often a round looks again at a job name another
+// object holds.
+const NameTakenRetry = 30 * time.Second
+
+// EarlierJobsRetry is how often a mop-up round looks again at an earlier
+// round that finished while some of its jobs are not written finished:
+// their events wake the earlier round, not this one.
+const EarlierJobsRetry = 5 * time.Second
+
+// ReadsBuildings says whether a decision needs the Buildings the round
+// selects: a round that takes in buildings, by a selector. Listing them is
+// the costliest read of a city round; a finished round does not.
+func ReadsBuildings(r *sweepv1alpha1.TestingRound, now time.Time) bool {
+	return r.Spec.MopUpOf == "" && Expanding(r, now) && !DeadlinePassedAtCreation(r) && r.Spec.InvalidDurations() == nil
+}
+
+// Decide is the round controller's decision for one reconcile: which jobs
+// to create, which to admit, the round's status and events, and when to
+// look again. It is a pure function of what the controller observed.
+func Decide(o Observed) Decision {
+	r, now := o.Round, o.Now
+	var d Decision
+	var wake Wakeup
+	all := o.Jobs
+	jobs := SweepJobs(all)
+
+	// A mop-up round takes its buildings from the round it mops up, once
+	// that round and its buildings finished; until then it waits.
+	var plan Plan
+	if r.Spec.MopUpOf != "" {
+		plan.Wait = MopUpWait(r, o.Earlier, o.EarlierJobs, jobs)
+		plan.Fixed = plan.Wait == nil
+		if plan.Wait != nil && plan.Wait.Reason == sweepv1alpha1.ReasonEarlierBuildingsFinishing {
+			wake.At(EarlierJobsRetry)
+		}
+	}
+
+	// Expand: one job per building (a round created after its deadline
+	// sweeps nothing).
+	if Expanding(r, now) && !DeadlinePassedAtCreation(r) && plan.Wait == nil {
+		missing, left, warning := plannedJobs(o, jobs)
+		if warning != nil {
+			d.Warnings = append(d.Warnings, *warning)
+		}
+		d.Create = missing
+		plan.Unplanned = left - len(missing)
+		switch {
+		case plan.Unplanned > o.NamesTaken:
+			wake.At(time.Millisecond) // the next batch
+		case o.NamesTaken > 0:
+			wake.At(NameTakenRetry) // until the objects in the way are gone
+		}
+		if len(missing) > 0 {
+			all = append(all[:len(all):len(all)], missing...)
+			jobs = append(jobs[:len(jobs):len(jobs)], missing...)
+		}
+	}
+
+	// Admit as many queued jobs as there are free teams, new and existing
+	// alike, so the order and the bound are one rule: the retests of
+	// positive pools first, also once the round's own sweep is over.
+	if phase := PhaseOf(r, jobs, plan, now); phase == sweepv1alpha1.RoundRunning ||
+		phase.Finished() && !r.Spec.Suspend && RetestsWaiting(all) {
+		admitted := sets.New[string]()
+		created := sets.New[string]()
+		for _, j := range d.Create {
+			created.Insert(j.Name)
+		}
+		for _, j := range Admit(r, all, nil) {
+			admitted.Insert(j.Name)
+			if !created.Has(j.Name) {
+				d.Admit = append(d.Admit, j)
+			}
+		}
+		for _, j := range d.Create {
+			if admitted.Has(j.Name) {
+				j.Spec.Suspend = false // a new object: the decision's own
+			}
+		}
+		all = AsAdmitted(all, admitted)
+		jobs = SweepJobs(all)
+	}
+
+	// Roll the jobs up into the round's status.
+	st := StatusOf(r, jobs, plan, now)
+	st.PositivePools = PoolCounts(o.Pools)
+	st.RetestSupplies = RetestSupplies(r, &st, all, o.Pools)
+	d.Status = st
+	d.Events = Events(r, &r.Status, &st)
+
+	// Wake up for the next change of phase that no watch reports.
+	switch st.Phase {
+	case sweepv1alpha1.RoundPending:
+		if r.Spec.Start != nil && now.Before(r.Spec.Start.Time) {
+			wake.At(r.Spec.Start.Sub(now))
+		}
+		// A mop-up round waiting for its earlier round ends at its
+		// deadline all the same.
+		wake.At(r.Spec.Deadline.Sub(now))
+	case sweepv1alpha1.RoundRunning, sweepv1alpha1.RoundSuspended:
+		wake.At(r.Spec.Deadline.Sub(now))
+	}
+	d.RequeueAfter = wake.After
+	return d
+}
+
+// plannedJobs are the next jobs to create, at most o.Batch, and how many
+// buildings are without a job in all; or the bad input that stops the
+// round from taking in buildings until its spec changes.
+func plannedJobs(o Observed, jobs []*sweepv1alpha1.CollectionJob) ([]*sweepv1alpha1.CollectionJob, int, *event.Event) {
+	r := o.Round
+	if err := r.Spec.InvalidDurations(); err != nil {
+		// Stored before the schema checked it: the jobs would carry it.
+		return nil, 0, &event.Event{Type: corev1.EventTypeWarning, Reason: "InvalidSpec",
+			Message: fmt.Sprintf("No building is swept until this is fixed: %v", err)}
+	}
+	if r.Spec.MopUpOf != "" {
+		missing, left := MopUpJobs(r, o.Earlier, o.EarlierJobs, jobs, o.Batch)
+		return missing, left, nil
+	}
+	if o.SelectorError != nil {
+		// The schema catches most bad selectors; one it cannot waits for
+		// the spec to change.
+		return nil, 0, &event.Event{Type: corev1.EventTypeWarning, Reason: "InvalidSelector",
+			Message: fmt.Sprintf("spec.buildingSelector is invalid: %v", o.SelectorError)}
+	}
+	missing, left := MissingJobs(r, o.Buildings, jobs, o.Batch)
+	return missing, left, nil
+}
+
+// AsAdmitted puts in place of the named jobs their admitted copies
+// (spec.suspend false), so that what is decided next counts them; the
+// jobs themselves (the cache's) are never changed.
+func AsAdmitted(jobs []*sweepv1alpha1.CollectionJob, names sets.Set[string]) []*sweepv1alpha1.CollectionJob {
+	if names.Len() == 0 {
+		return jobs
+	}
+	out := make([]*sweepv1alpha1.CollectionJob, len(jobs))
+	for i, j := range jobs {
+		out[i] = j
+		if j.Spec.Suspend && names.Has(j.Name) {
+			c := j.DeepCopy()
+			c.Spec.Suspend = false
+			out[i] = c
+		}
+	}
+	return out
+}
+
+// Wakeup keeps the soonest positive delay asked for: when to look again.
+type Wakeup struct{ After time.Duration }
+
+// At asks to look again after d; a time already past is a second from now.
+func (w *Wakeup) At(d time.Duration) {
+	if d <= 0 {
+		d = time.Second
+	}
+	if w.After == 0 || d < w.After {
+		w.After = d
+	}
+}
