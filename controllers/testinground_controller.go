@@ -133,7 +133,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		r.Recorder.Eventf(&tr, nil, w.Type, w.Reason, "Reconcile", "%s", w.Message)
 	}
 	if len(d.Create) > 0 {
-		created, taken, err := r.create(ctx, &tr, d.Create)
+		created, taken, refused, err := r.create(ctx, &tr, d.Create)
 		if namespaceTerminating(err) {
 			// The namespace controller is deleting the jobs (which brings
 			// the round here to recreate them) and the round itself.
@@ -148,7 +148,7 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			// objects, or refused): decide again from the creates as they
 			// happened, creating nothing more.
 			obs.Jobs = append(obs.Jobs, created...)
-			obs.Batch, obs.NamesTaken = 0, taken
+			obs.Batch, obs.NamesTaken, obs.Refused = 0, taken, refused
 			d = round.Decide(obs)
 		}
 	}
@@ -288,16 +288,17 @@ var roundPhaseChanged = predicate.Funcs{
 }
 
 // create creates the jobs round.Decide planned, with bounded parallelism,
-// and returns those created and how many could not be because another
-// object holds their name. A job that already exists counts as created
+// and returns those created, how many could not be because another object
+// holds their name, and how many the API server refused as invalid. A job that already exists counts as created
 // only if this round controls it (round.Controls): names are
 // deterministic, so after a restart or with a lagging cache the round
 // finds its own jobs, but it never adopts one from an earlier round of its
 // name or one made by hand.
-func (r *TestingRoundReconciler) create(ctx context.Context, tr *sweepv1alpha1.TestingRound, missing []*sweepv1alpha1.CollectionJob) ([]*sweepv1alpha1.CollectionJob, int, error) {
+func (r *TestingRoundReconciler) create(ctx context.Context, tr *sweepv1alpha1.TestingRound, missing []*sweepv1alpha1.CollectionJob) ([]*sweepv1alpha1.CollectionJob, int, int, error) {
 	created := make([]*sweepv1alpha1.CollectionJob, len(missing))
 	ok := make([]bool, len(missing))
 	taken := make([]bool, len(missing))
+	refused := make([]bool, len(missing))
 	err := inParallel(ctx, r.Workers, len(missing), func(ctx context.Context, i int) error {
 		j := missing[i]
 		err := r.Create(ctx, j)
@@ -307,6 +308,7 @@ func (r *TestingRoundReconciler) create(ctx context.Context, tr *sweepv1alpha1.T
 			// with the others.
 			r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidCollectionJob", "Reconcile",
 				"Cannot create the job of building %s: %v", j.Spec.Building, err)
+			refused[i] = true
 			return nil
 		case apierrors.IsAlreadyExists(err):
 			mine, err := r.ownsExisting(ctx, tr, j)
@@ -329,7 +331,7 @@ func (r *TestingRoundReconciler) create(ctx context.Context, tr *sweepv1alpha1.T
 		return nil
 	})
 	out := created[:0]
-	nTaken := 0
+	nTaken, nRefused := 0, 0
 	for i := range created {
 		if ok[i] {
 			out = append(out, created[i])
@@ -337,12 +339,15 @@ func (r *TestingRoundReconciler) create(ctx context.Context, tr *sweepv1alpha1.T
 		if taken[i] {
 			nTaken++
 		}
+		if refused[i] {
+			nRefused++
+		}
 	}
 	r.Memory.Created(client.ObjectKeyFromObject(tr), out)
 	if len(out) > 0 {
 		log.FromContext(ctx).Info("expanded round", "created", len(out), "planned", len(missing))
 	}
-	return out, nTaken, err
+	return out, nTaken, nRefused, err
 }
 
 // ownsExisting reads the object that holds a job's name from the API server

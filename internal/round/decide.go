@@ -53,6 +53,10 @@ type Observed struct {
 	// another object holds its name: they stay without a job, and the
 	// round looks again after NameTakenRetry.
 	NamesTaken int
+	// Refused counts buildings whose job the API server refused as
+	// invalid: retrying cannot help, so the round does not wait for them
+	// (an InvalidCollectionJob event names each).
+	Refused int
 	Now        time.Time
 }
 
@@ -123,7 +127,7 @@ func Decide(o Observed) Decision {
 			d.Warnings = append(d.Warnings, *warning)
 		}
 		d.Create = missing
-		plan.Unplanned = left - len(missing)
+		plan.Unplanned = max(left-len(missing)-o.Refused, 0)
 		switch {
 		case plan.Unplanned > o.NamesTaken:
 			wake.At(time.Millisecond) // the next batch

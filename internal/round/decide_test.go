@@ -153,6 +153,14 @@ func TestDecideTable(t *testing.T) {
 		want: decided{Phase: sweepv1alpha1.RoundRunning,
 			Counts: sweepv1alpha1.BuildingCounts{Total: 1, Completed: 1}, Requeue: NameTakenRetry},
 	}, {
+		name: "decided again after the API server refused a job as invalid: retrying cannot help, so the round does not wait for it",
+		obs: func() Observed {
+			r := running(2)
+			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b}, Batch: 0, Refused: 1, Now: now, Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, false, sweepv1alpha1.JobCompleted)}}
+		},
+		want: decided{Phase: sweepv1alpha1.RoundCompleted,
+			Counts: sweepv1alpha1.BuildingCounts{Total: 1, Completed: 1}, Events: []string{"Completed"}},
+	}, {
 		name: "a selector the API server cannot read is said once per reconcile; nothing is created",
 		obs: func() Observed {
 			return Observed{Round: running(2), SelectorError: errors.New("bad operator"), Batch: 10, Now: now}
