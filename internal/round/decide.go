@@ -57,7 +57,7 @@ type Observed struct {
 	// invalid: retrying cannot help, so the round does not wait for them
 	// (an InvalidCollectionJob event names each).
 	Refused int
-	Now        time.Time
+	Now     time.Time
 }
 
 // Decision is what the round controller does in one reconcile.
@@ -130,7 +130,7 @@ func Decide(o Observed) Decision {
 		plan.Unplanned = max(left-len(missing)-o.Refused, 0)
 		switch {
 		case plan.Unplanned > o.NamesTaken:
-			wake.At(time.Millisecond) // the next batch
+			wake.At(time.Millisecond) // the next batch, at once
 		case o.NamesTaken > 0:
 			wake.At(NameTakenRetry) // until the objects in the way are gone
 		}
@@ -143,7 +143,13 @@ func Decide(o Observed) Decision {
 	// Admit as many queued jobs as there are free teams, new and existing
 	// alike, so the order and the bound are one rule: the retests of
 	// positive pools first, also once the round's own sweep is over.
-	if phase := PhaseOf(r, jobs, plan, now); phase == sweepv1alpha1.RoundRunning ||
+	// Creates come before admissions: while the next batch is still to be
+	// created, nobody is admitted, because the visits' status writes would
+	// take the API server's time from the creates (docs/performance.md).
+	// An admission costs no API write, so the queue is admitted at once
+	// with the last batch.
+	moreToCreate := plan.Unplanned > o.NamesTaken
+	if phase := PhaseOf(r, jobs, plan, now); phase == sweepv1alpha1.RoundRunning && !moreToCreate ||
 		phase.Finished() && !r.Spec.Suspend && RetestsWaiting(all) {
 		admitted := sets.New[string]()
 		created := sets.New[string]()

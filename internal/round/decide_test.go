@@ -103,12 +103,21 @@ func TestDecideTable(t *testing.T) {
 		want: decided{Create: []string{"b", "a"}, Phase: sweepv1alpha1.RoundPending,
 			Counts: sweepv1alpha1.BuildingCounts{Total: 2, Queued: 2}, Requeue: time.Minute},
 	}, {
-		name: "a city round creates a batch at a time and comes back at once for the next",
+		name: "a city round creates a batch at a time, admits nobody before its last batch, and comes back at once for the next",
 		obs: func() Observed {
 			return Observed{Round: testRound(1, sweepv1alpha1.OrderName), Buildings: []*sweepv1alpha1.Building{a, b, c}, Batch: 2, Now: now}
 		},
-		want: decided{Create: []string{"a+admitted", "b"}, Phase: sweepv1alpha1.RoundRunning,
-			Counts: sweepv1alpha1.BuildingCounts{Total: 2, Active: 1, Queued: 1}, Events: []string{"Started"}, Requeue: time.Millisecond},
+		want: decided{Create: []string{"a", "b"}, Phase: sweepv1alpha1.RoundRunning,
+			Counts: sweepv1alpha1.BuildingCounts{Total: 2, Queued: 2}, Events: []string{"Started"}, Requeue: time.Millisecond},
+	}, {
+		name: "with its last batch a city round admits the queue in order, the new jobs created admitted",
+		obs: func() Observed {
+			r := running(2)
+			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b, c}, Batch: 2, Now: now,
+				Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, true, "")}}
+		},
+		want: decided{Create: []string{"b+admitted", "c+admitted"}, Phase: sweepv1alpha1.RoundRunning,
+			Counts: sweepv1alpha1.BuildingCounts{Total: 3, Active: 2, Queued: 1}, Requeue: toDeadline},
 	}, {
 		name: "a finished building frees its team: the next queued one is admitted in memory",
 		obs: func() Observed {
@@ -256,6 +265,9 @@ func FuzzDecide(f *testing.F) {
 		}
 		if (len(d.Admit) > 0 || anyAdmitted(d.Create)) && d.Status.Phase != sweepv1alpha1.RoundRunning && !RetestsWaiting(in) {
 			t.Fatalf("admitted in phase %s", d.Status.Phase)
+		}
+		if anyAdmitted(d.Create) && d.RequeueAfter == time.Millisecond {
+			t.Fatal("jobs created admitted while the next batch is still to be created")
 		}
 		b := d.Status.Buildings
 		if b.Total != int32(len(SweepJobs(in))+len(d.Create)) || b.Queued+b.Active+b.Waiting+b.Completed+b.Expired+b.Failed != b.Total {
