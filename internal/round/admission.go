@@ -20,8 +20,6 @@ import (
 	"container/heap"
 	"slices"
 
-	"k8s.io/apimachinery/pkg/util/sets"
-
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
@@ -41,22 +39,18 @@ func HoldsTeam(j *sweepv1alpha1.CollectionJob) bool {
 }
 
 // Admit returns the queued jobs to admit now, first in the round's order, as
-// many as there are free teams. pending names jobs this controller admitted
-// whose admission the API does not show yet (Admitted): they hold a team
-// and are not admitted twice. Counting them is what keeps the team bound
-// while an admission lives only in the manager's memory.
-func Admit(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, pending sets.Set[string]) []*sweepv1alpha1.CollectionJob {
+// many as there are free teams. Jobs admitted in memory whose admission the
+// API does not show yet must be given as admitted copies (AsAdmitted): they
+// hold a team and are not admitted twice, which is what keeps the team
+// bound while an admission lives only in the manager's memory.
+func Admit(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob) []*sweepv1alpha1.CollectionJob {
 	busy := 0
 	var queued []*sweepv1alpha1.CollectionJob
 	for _, j := range jobs {
 		switch {
 		case HoldsTeam(j):
 			busy++
-		case pending.Has(j.Name):
-			if !j.Status.Phase.Finished() {
-				busy++
-			}
-		case !j.Status.Phase.Finished():
+		case !Admitted(j) && !j.Status.Phase.Finished():
 			queued = append(queued, j)
 		}
 	}

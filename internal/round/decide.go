@@ -156,7 +156,7 @@ func Decide(o Observed) Decision {
 		for _, j := range d.Create {
 			created.Insert(j.Name)
 		}
-		for _, j := range Admit(r, all, nil) {
+		for _, j := range Admit(r, all) {
 			admitted.Insert(j.Name)
 			if !created.Has(j.Name) {
 				d.Admit = append(d.Admit, j)

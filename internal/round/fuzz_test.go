@@ -192,7 +192,7 @@ func FuzzPlanAndAdmit(f *testing.F) {
 				busy++
 			}
 		}
-		admitted := Admit(r, ptrs(all), pending)
+		admitted := Admit(r, AsAdmitted(ptrs(all), pending))
 		if len(admitted) > 0 && busy+len(admitted) > int(teams) {
 			t.Fatalf("%d jobs hold a team and %d more were admitted, but the round has %d teams", busy, len(admitted), teams)
 		}

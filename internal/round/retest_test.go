@@ -193,7 +193,7 @@ func TestAdmitRetestsFirst(t *testing.T) {
 		for _, c := range cases {
 			t.Run(string(order)+"/"+c.name, func(t *testing.T) {
 				var names []string
-				for _, j := range Admit(testRound(c.teams, order), ptrs(c.jobs), sets.New[string]()) {
+				for _, j := range Admit(testRound(c.teams, order), ptrs(c.jobs)) {
 					names = append(names, j.Name)
 				}
 				if got := strings.Join(names, ","); got != c.want {
@@ -236,7 +236,7 @@ func FuzzAdmitRetestsFirst(f *testing.F) {
 			}
 		}
 		r := testRound(int32(teams%10), order)
-		got := Admit(r, ptrs(jobs), sets.New[string]())
+		got := Admit(r, ptrs(jobs))
 		if len(got) > max(int(r.Spec.Teams)-busy, 0) {
 			t.Fatalf("admitted %d with %d teams and %d busy", len(got), r.Spec.Teams, busy)
 		}

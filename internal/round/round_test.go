@@ -236,7 +236,7 @@ func TestAdmit(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var names []string
-			for _, j := range Admit(testRound(c.teams, c.order), ptrs(c.jobs), sets.New(c.pending...)) {
+			for _, j := range Admit(testRound(c.teams, c.order), AsAdmitted(ptrs(c.jobs), sets.New(c.pending...))) {
 				names = append(names, j.Spec.Building)
 			}
 			if got := strings.Join(names, ","); got != c.want {
