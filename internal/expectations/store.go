@@ -25,6 +25,7 @@ limitations under the License.
 package expectations
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -133,6 +134,9 @@ func (s *Store) WithUnseen(roundKey types.NamespacedName, cached []*sweepv1alpha
 // (their first status write), IsAdmitted says so to the collection
 // controller, and Admissions counts them as holding a team.
 func (s *Store) Admit(roundKey types.NamespacedName, jobs []*sweepv1alpha1.CollectionJob) {
+	if len(jobs) == 0 {
+		return // most reconciles admit nobody: no listener is called
+	}
 	keys := make([]types.NamespacedName, len(jobs))
 	s.mu.Lock()
 	if s.admitted == nil {
@@ -303,6 +307,12 @@ func (s *Store) ForgetObject(key ObjectKey) {
 	if key.Kind == "CollectionJob" {
 		delete(s.starts, key.NamespacedName)
 		delete(s.admitted, key.NamespacedName)
+		// Its visit Jobs (<job>-v<N>…) need no awaiting any more.
+		for c := range s.creates {
+			if c.Kind == "Job" && c.Namespace == key.Namespace && strings.HasPrefix(c.Name, key.Name+"-v") {
+				delete(s.creates, c)
+			}
+		}
 	}
 }
 

@@ -227,4 +227,11 @@ func TestCreatedObjectsAwaitTheCacheForALimitedTime(t *testing.T) {
 	if _, ok := s.CreatedNotCached(key, now.Add(2*time.Minute), time.Minute); ok {
 		t.Fatal("an object never cached is awaited past the ttl: a Job deleted before the cache saw it would never be created again")
 	}
+	// A CollectionJob that finished or is gone takes its visit Jobs'
+	// expectations with it (the store stays bounded).
+	s.CreatedObject(key, now)
+	s.ForgetObject(ObjectKey{Kind: "CollectionJob", NamespacedName: types.NamespacedName{Namespace: "district", Name: "a"}})
+	if len(s.creates) != 0 {
+		t.Fatalf("%d visit Job expectations left after their CollectionJob was forgotten", len(s.creates))
+	}
 }
