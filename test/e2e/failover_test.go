@@ -18,6 +18,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,11 @@ func (cl *cluster) startOneVisitRound(t *testing.T, ns string) (*sweepv1alpha1.T
 	if err := cl.c.Create(context.Background(), tr); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			cl.logJobStates(t, ns)
+		}
+	})
 	await(t, 3*time.Minute, "16 buildings done and the round still running", func(ctx context.Context) (bool, error) {
 		done := 0
 		for _, cj := range cl.jobs(t, ns) {
@@ -93,31 +99,37 @@ func TestManagerKilledMidRound(t *testing.T) {
 
 // TestLeaderFailover runs two managers with leader election and kills the
 // leader mid-round: the standby takes over within the lease duration and
-// the round finishes with the ground truth's numbers.
+// the round finishes with the ground truth's numbers. The managers run as
+// a Deployment's pods do (restartingManager): on a loaded machine a
+// leader may miss its renew deadline, and it then exits by design to be
+// started again; the killed one is not started again.
 func TestLeaderFailover(t *testing.T) {
 	t.Parallel()
 	const lease, retry = 10 * time.Second, time.Second
 	cl := startCluster(t, nil)
 	args := []string{slowDrill, "--leader-elect", "--leader-election-namespace=default",
 		"--leader-elect-lease-duration=" + lease.String(), "--leader-elect-renew-deadline=6s", "--leader-elect-retry-period=" + retry.String()}
-	managers := []*manager{cl.startManager(t, "a", args...), cl.startManager(t, "b", args...)}
-
-	var leader, standby *manager
-	await(t, time.Minute, "one manager to lead", func(context.Context) (bool, error) {
-		for i, m := range managers {
-			for _, l := range m.logLines(t) {
-				if msg, _ := l["msg"].(string); strings.EqualFold(msg, "successfully acquired lease") {
-					leader, standby = m, managers[1-i]
-					return true, nil
-				}
-			}
-		}
-		return false, nil
-	})
-	holder := cl.leaseHolder(t)
+	managers := []*restartingManager{cl.startRestartingManager(t, "a", args...), cl.startRestartingManager(t, "b", args...)}
 
 	ns := cl.namespace(t, "failover")
 	tr, buildings := cl.startOneVisitRound(t, ns)
+	// The leader is the manager whose running process acquired the lease
+	// now held.
+	holder := cl.leaseHolder(t)
+	var leader, standby *restartingManager
+	await(t, time.Minute, "the leader", func(context.Context) (bool, error) {
+		for i, m := range managers {
+			for _, l := range m.current().logLines(t) {
+				if msg, _ := l["msg"].(string); strings.EqualFold(msg, "successfully acquired lease") {
+					leader, standby = m, managers[1-i]
+				}
+			}
+		}
+		if h := cl.leaseHolder(t); h != holder {
+			holder, leader = h, nil // changed hands meanwhile: look again
+		}
+		return leader != nil, nil
+	})
 	leader.kill(t)
 	killed := time.Now()
 	await(t, 2*lease, "the standby to take the lease", func(ctx context.Context) (bool, error) {
@@ -134,9 +146,27 @@ func TestLeaderFailover(t *testing.T) {
 	}
 	t.Logf("the standby took over %s after the leader was killed (lease %s, retry %s)", took.Round(100*time.Millisecond), lease, retry)
 	cl.checkRound(t, ns, tr, buildings)
-	if standby.cmd.ProcessState != nil {
-		t.Error("the standby exited")
+	t.Logf("restarts: leader %s %d before it was killed, standby %s %d", leader.id, leader.restarts(), standby.id, standby.restarts())
+}
+
+// logJobStates says, for a failed test, how many of the namespace's jobs
+// are in each state, and names the unfinished ones: where a round stopped.
+func (cl *cluster) logJobStates(t *testing.T, ns string) {
+	t.Helper()
+	var l sweepv1alpha1.CollectionJobList
+	if err := cl.c.List(context.Background(), &l, client.InNamespace(ns)); err != nil {
+		t.Logf("listing the jobs of %s: %v", ns, err)
+		return
 	}
+	states := map[string]int{}
+	for _, j := range l.Items {
+		states[fmt.Sprintf("phase=%q suspend=%v", j.Status.Phase, j.Spec.Suspend)]++
+		if !j.Status.Phase.Finished() {
+			t.Logf("unfinished job %s: phase %q, suspend %v, activeJob %q, visits %d, failed attempts %d",
+				j.Name, j.Status.Phase, j.Spec.Suspend, j.Status.ActiveJob, j.Status.Visits, j.Status.FailedAttempts)
+		}
+	}
+	t.Logf("jobs of %s by state: %v", ns, states)
 }
 
 func (cl *cluster) leaseHolder(t *testing.T) string {

@@ -27,7 +27,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -222,57 +221,6 @@ func TestReliabilityAPIServerStopped(t *testing.T) {
 	if retries > 0 {
 		t.Errorf("%d visits were tried again: the outage cost a visit", retries)
 	}
-}
-
-// restartingManager is `sweep manager` run as a Deployment's pod is: when
-// the process exits it is started again, after the kubelet's first
-// restart back-off, until the test ends.
-type restartingManager struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (rm *restartingManager) restarts() int {
-	rm.mu.Lock()
-	defer rm.mu.Unlock()
-	return rm.n
-}
-
-func (cl *cluster) startRestartingManager(t *testing.T, id string, extra ...string) *restartingManager {
-	t.Helper()
-	const backoff = 10 * time.Second
-	rm := &restartingManager{}
-	stop, done := make(chan struct{}), make(chan struct{})
-	first, err := cl.launchManager(id+"-0", extra...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(done)
-		for m := first; ; {
-			select {
-			case <-stop:
-				m.stop()
-				return
-			case <-m.exited:
-			}
-			rm.mu.Lock()
-			rm.n++
-			n := rm.n
-			rm.mu.Unlock()
-			select {
-			case <-stop:
-				return
-			case <-time.After(backoff):
-			}
-			if m, err = cl.launchManager(fmt.Sprintf("%s-%d", id, n), extra...); err != nil {
-				t.Errorf("restarting the manager: %v", err)
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { close(stop); <-done })
-	return rm
 }
 
 // visitJobName is a visit attempt's Job name: <job>-v<visit>[-r<retry>].
