@@ -127,6 +127,7 @@ func (s *Store) WithUnseen(roundKey types.NamespacedName, cached []*sweepv1alpha
 		}
 		cached = append(cached, j)
 	}
+	m.unseen = released(m.unseen)
 	return cached
 }
 
@@ -194,6 +195,7 @@ func (s *Store) Admissions(roundKey types.NamespacedName, jobs []*sweepv1alpha1.
 			}
 		}
 	}
+	s.admitted = released(s.admitted)
 	return still
 }
 
@@ -257,6 +259,7 @@ func (s *Store) StartOf(j *sweepv1alpha1.CollectionJob) (sweepv1alpha1.Collectio
 	}
 	if st.UID != j.UID || st.Phase != j.Status.Phase || st.Visits != j.Status.Visits {
 		delete(s.starts, key)
+		s.starts = released(s.starts)
 		return sweepv1alpha1.CollectionJobStatus{}, false
 	}
 	return *st.Status.DeepCopy(), true
@@ -273,6 +276,7 @@ func (s *Store) Wrote(key ObjectKey, from, to string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.starts, key.NamespacedName)
+	s.starts = released(s.starts)
 	if from == to {
 		return // nothing changed: no event will come
 	}
@@ -295,6 +299,7 @@ func (s *Store) CacheBehind(key ObjectKey, resourceVersion string) bool {
 		return true
 	}
 	delete(s.writes, key)
+	s.writes = released(s.writes)
 	return false
 }
 
@@ -314,6 +319,8 @@ func (s *Store) ForgetObject(key ObjectKey) {
 			}
 		}
 	}
+	s.writes, s.starts = released(s.writes), released(s.starts)
+	s.admitted, s.creates = released(s.admitted), released(s.creates)
 }
 
 // CreatedObject remembers an object just created (a visit Job), so that a
@@ -340,6 +347,7 @@ func (s *Store) CreatedNotCached(key ObjectKey, now time.Time, ttl time.Duration
 		return at, true
 	}
 	delete(s.creates, key)
+	s.creates = released(s.creates)
 	return time.Time{}, false
 }
 
@@ -348,6 +356,7 @@ func (s *Store) ObjectCached(key ObjectKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.creates, key)
+	s.creates = released(s.creates)
 }
 
 // JobDeleted remembers that a round's job was seen deleted.
@@ -371,6 +380,7 @@ func (s *Store) WasDeleted(roundKey types.NamespacedName, job string) bool {
 		return false
 	}
 	m.deleted.Delete(job)
+	m.deleted = released(m.deleted)
 	return true
 }
 
@@ -420,4 +430,17 @@ func (s *Store) ForgetRound(roundKey types.NamespacedName) {
 			delete(s.admitted, key)
 		}
 	}
+	s.rounds, s.admitted = released(s.rounds), released(s.admitted)
+}
+
+// released returns m, or nil once it is empty. A Go map keeps the buckets
+// of the most entries it ever held: one that held a city round's 100,000
+// writes in flight would keep their memory for the manager's life (about
+// 8 MB after a 50,000-building round, docs/performance.md); nil gives it
+// back, and the next write makes a small map again.
+func released[K comparable, V any](m map[K]V) map[K]V {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }

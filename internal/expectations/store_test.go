@@ -17,6 +17,7 @@ limitations under the License.
 package expectations
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -233,5 +234,42 @@ func TestCreatedObjectsAwaitTheCacheForALimitedTime(t *testing.T) {
 	s.ForgetObject(ObjectKey{Kind: "CollectionJob", NamespacedName: types.NamespacedName{Namespace: "district", Name: "a"}})
 	if len(s.creates) != 0 {
 		t.Fatalf("%d visit Job expectations left after their CollectionJob was forgotten", len(s.creates))
+	}
+}
+
+// A round's worth of entries, all forgotten, leaves no map behind: a Go map
+// keeps the buckets of its largest size, which at city scale is megabytes
+// held for the manager's life.
+func TestForgottenEntriesGiveBackTheirMaps(t *testing.T) {
+	var s Store
+	const n = 1000
+	now := time.Now()
+	jobs := make([]*sweepv1alpha1.CollectionJob, n)
+	for i := range jobs {
+		j := job(fmt.Sprintf("j-%d", i), types.UID(fmt.Sprintf("uid-%d", i))).Suspend(true).Obj()
+		jobs[i] = j
+		key := types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
+		s.Started(key, Start{UID: j.UID})
+		s.Wrote(ObjectKey{Kind: "CollectionJob", NamespacedName: key}, "1", "2")
+		s.CreatedObject(ObjectKey{Kind: "Job", NamespacedName: types.NamespacedName{Namespace: j.Namespace, Name: j.Name + "-v1"}}, now)
+	}
+	s.Created(roundKey, jobs)
+	s.Admit(roundKey, jobs)
+	s.JobDeleted(roundKey, "j-0")
+
+	s.WithUnseen(roundKey, jobs, func(*sweepv1alpha1.CollectionJob) bool { return true })
+	s.WasDeleted(roundKey, "j-0")
+	for _, j := range jobs {
+		s.ForgetObject(ObjectKey{Kind: "CollectionJob", NamespacedName: types.NamespacedName{Namespace: j.Namespace, Name: j.Name}})
+	}
+	s.ForgetRound(roundKey)
+	if s.writes != nil || s.starts != nil || s.admitted != nil || s.creates != nil || s.rounds != nil {
+		t.Errorf("maps kept after every entry was forgotten: writes %v, starts %v, admitted %v, creates %v, rounds %v",
+			s.writes != nil, s.starts != nil, s.admitted != nil, s.creates != nil, s.rounds != nil)
+	}
+	// And they work again afterwards.
+	s.Wrote(ObjectKey{Kind: "CollectionJob", NamespacedName: roundKey}, "1", "2")
+	if !s.CacheBehind(ObjectKey{Kind: "CollectionJob", NamespacedName: roundKey}, "1") {
+		t.Error("a write after the maps were given back is not remembered")
 	}
 }
