@@ -51,7 +51,11 @@ func runCollect(args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	c, err := newClient()
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	c, err := collector.NewClient(cfg)
 	if err != nil {
 		return err
 	}

@@ -26,9 +26,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
@@ -38,6 +40,21 @@ import (
 // nothing else, so the collector's reports and the operator's status fields
 // never overwrite each other.
 const FieldOwner = "sweep-collector"
+
+// NewClient is the collector's client: it reads and writes CollectionJobs
+// and nothing else, so it knows their REST mapping instead of asking the
+// API server's discovery. A discovery request is one more thing that can
+// fail while the API server restarts (refused with 403 until its RBAC
+// caches are loaded), and one more request per visit pod.
+func NewClient(cfg *rest.Config) (client.Client, error) {
+	scheme := runtime.NewScheme()
+	if err := sweepv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	mapper := meta.NewDefaultRESTMapper(nil)
+	mapper.Add(sweepv1alpha1.GroupVersion.WithKind("CollectionJob"), meta.RESTScopeNamespace)
+	return client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper})
+}
 
 // Reporter writes a visit's report.
 type Reporter interface {
@@ -157,7 +174,7 @@ func (r StatusReporter) Report(ctx context.Context, a Assignment, o Outcome, fin
 	if !final {
 		return apply(ctx)
 	}
-	if err := r.retry(ctx, apply, func(ctx context.Context) bool { return r.stored(ctx, a, report) }); err != nil {
+	if err := r.retry(ctx, apply, func(ctx context.Context) (bool, error) { return r.stored(ctx, a, report) }); err != nil {
 		return fmt.Errorf("reporting visit %d of %s/%s: %w", a.Visit, a.Namespace, a.CollectionJob, err)
 	}
 	return nil
@@ -166,22 +183,30 @@ func (r StatusReporter) Report(ctx context.Context, a Assignment, o Outcome, fin
 // stored says whether the CollectionJob already holds report: a try that
 // timed out may have been written, and the operator may have finished the
 // visit on it before the next try, which is then refused (no visit under
-// way). The result is in; the visit did not fail.
-func (r StatusReporter) stored(ctx context.Context, a Assignment, report *sweepv1alpha1.VisitReport) bool {
+// way). The result is in; the visit did not fail. It returns an error when
+// the API server does not let the CollectionJob be read either (a
+// CollectionJob that is gone is read: it holds no report).
+func (r StatusReporter) stored(ctx context.Context, a Assignment, report *sweepv1alpha1.VisitReport) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, reportAttemptTimeout)
 	defer cancel()
 	var job sweepv1alpha1.CollectionJob
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.CollectionJob}, &job); err != nil {
-		return false
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, err
 	}
-	return job.Status.Report != nil && equality.Semantic.DeepEqual(*job.Status.Report, *report)
+	return job.Status.Report != nil && equality.Semantic.DeepEqual(*job.Status.Report, *report), nil
 }
 
 // retry tries a final report until it is written, the error is permanent,
 // or FinalTimeout has passed, with a doubling pause capped at
-// reportMaxBackoff. A permanent error after a failed try is no error when
-// stored says that try was written after all.
-func (r StatusReporter) retry(ctx context.Context, apply func(context.Context) error, stored func(context.Context) bool) error {
+// reportMaxBackoff. A refusal is believed only once the API server lets the
+// CollectionJob be read: while it restarts it refuses everything (401, 403)
+// until its token and RBAC caches are loaded, and a refusal then is no
+// verdict on the report. A refusal is no error when stored says an earlier
+// try was written after all.
+func (r StatusReporter) retry(ctx context.Context, apply func(context.Context) error, stored func(context.Context) (bool, error)) error {
 	bound := r.FinalTimeout
 	if bound <= 0 {
 		bound = DefaultFinalTimeout
@@ -197,10 +222,13 @@ func (r StatusReporter) retry(ctx context.Context, apply func(context.Context) e
 			return nil
 		}
 		if !transientReportError(err) {
-			if tries > 1 && stored(ctx) {
+			written, readErr := stored(ctx)
+			if written {
 				return nil
 			}
-			return err
+			if readErr == nil {
+				return err
+			}
 		}
 		timer := time.NewTimer(wait)
 		select {

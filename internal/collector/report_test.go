@@ -23,29 +23,45 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
-// apiServer stands in for the API server at addr: it answers the status
-// apply with the status code answer(n) for the n-th request (from 1).
+// apiServer stands in for the API server at addr: it answers the n-th
+// request (from 1) with the status code answer(n), and a GET of the
+// CollectionJob with getAnswer(n) when that is set. Any other request (a
+// discovery request) is answered 500 and recorded in unexpected.
 type apiServer struct {
-	requests atomic.Int32
-	answer   func(n int32) int
+	requests   atomic.Int32
+	answer     func(n int32) int
+	getAnswer  func(n int32) int
+	mu         sync.Mutex
+	unexpected []string
 }
+
+const (
+	reportPath = "/apis/sweep.masstesting.io/v1alpha1/namespaces/ns-1/collectionjobs/cj-1/status"
+	jobPath    = "/apis/sweep.masstesting.io/v1alpha1/namespaces/ns-1/collectionjobs/cj-1"
+)
 
 func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := s.requests.Add(1)
 	_, _ = io.Copy(io.Discard, r.Body)
 	code := s.answer(n)
+	switch {
+	case r.Method == http.MethodPatch && r.URL.Path == reportPath:
+	case r.Method == http.MethodGet && r.URL.Path == jobPath && s.getAnswer != nil:
+		code = s.getAnswer(n)
+	default:
+		s.mu.Lock()
+		s.unexpected = append(s.unexpected, r.Method+" "+r.URL.Path)
+		s.mu.Unlock()
+		code = http.StatusInternalServerError
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	if code == http.StatusOK {
@@ -66,13 +82,7 @@ func reporterTo(t *testing.T, addr string) (StatusReporter, *atomic.Int32) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, address)
 	}}
-	scheme := runtime.NewScheme()
-	if err := sweepv1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	mapper := meta.NewDefaultRESTMapper(nil)
-	mapper.Add(sweepv1alpha1.GroupVersion.WithKind("CollectionJob"), meta.RESTScopeNamespace)
-	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper})
+	c, err := NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,14 +150,55 @@ func TestFinalReportSurvivesAnOutage(t *testing.T) {
 	if n := srv.requests.Load(); n != 3 {
 		t.Errorf("the API server got %d requests, want 3 (two 503s, then the report)", n)
 	}
+	if len(srv.unexpected) > 0 {
+		t.Errorf("requests other than the report: %v (the collector asks no discovery)", srv.unexpected)
+	}
+}
+
+// TestFinalReportRefusedWhileTheAPIServerWarmsUp: an API server that has
+// just started refuses every request (403: its RBAC caches are not loaded
+// yet; 401: nor its token caches), reads included, before it answers as
+// usual. The refusals are no verdict on the report, which gets through.
+func TestFinalReportRefusedWhileTheAPIServerWarmsUp(t *testing.T) {
+	for _, code := range []int{http.StatusForbidden, http.StatusUnauthorized} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			warm := func(n int32) int {
+				if n <= 4 {
+					return code
+				}
+				return http.StatusOK
+			}
+			srv := &apiServer{answer: warm, getAnswer: warm}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+			go func() { _ = hs.Serve(l) }()
+			defer func() { _ = hs.Close() }()
+			rep, _ := reporterTo(t, l.Addr().String())
+			if err := rep.Report(context.Background(), reportAssignment, Outcome{Sampled: 10}, true); err != nil {
+				t.Fatalf("the final report failed: %v", err)
+			}
+			if len(srv.unexpected) > 0 {
+				t.Errorf("requests other than the report and its reads: %v", srv.unexpected)
+			}
+		})
+	}
 }
 
 // TestFinalReportPermanentErrorsAreNotRetried: a refusal that stays true
-// (forbidden, gone, invalid) ends the report at once.
+// (forbidden, gone, invalid) from an API server that lets the
+// CollectionJob be read ends the report at once. A job that is gone is
+// read too: it is not found.
 func TestFinalReportPermanentErrorsAreNotRetried(t *testing.T) {
 	for _, code := range []int{http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
-			srv := &apiServer{answer: func(int32) int { return code }}
+			read := http.StatusOK
+			if code == http.StatusNotFound {
+				read = code
+			}
+			srv := &apiServer{answer: func(int32) int { return code }, getAnswer: func(int32) int { return read }}
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -158,8 +209,11 @@ func TestFinalReportPermanentErrorsAreNotRetried(t *testing.T) {
 			rep, _ := reporterTo(t, l.Addr().String())
 			err = rep.Report(context.Background(), reportAssignment, Outcome{Sampled: 10}, true)
 			wantErr(t, err, "reporting visit 1 of ns-1/cj-1", fmt.Sprintf("answered %d", code))
-			if n := srv.requests.Load(); n != 1 {
-				t.Errorf("%d requests, want 1: a permanent error is not retried", n)
+			if n := srv.requests.Load(); n != 2 {
+				t.Errorf("%d requests, want 2 (the refused report and one read): a permanent error is not retried", n)
+			}
+			if len(srv.unexpected) > 0 {
+				t.Errorf("requests other than the report and its read: %v", srv.unexpected)
 			}
 		})
 	}
