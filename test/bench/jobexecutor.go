@@ -141,9 +141,10 @@ func jobExecutorWrites(buildings int, k8sBin, sweepBin string) (res jobWrites, e
 
 	// The kubelet harness and the manager.
 	// Only the writes are measured here, not the time. Collectors run as
-	// many at once as the round has teams; that did not shorten the round
-	// (10 min 3 s with 64 at a time and 64 teams, 9 min 55 s with 16 and
-	// 50 teams): the kubelet harness is not what bounds it.
+	// many at once as the round has teams. The round took 10 minutes while
+	// kube-controller-manager had its default client limit (20 requests a
+	// second: about six writes per visit Job); hack/cluster.sh gives it
+	// Sweep's, and the round takes 7, with the machine's CPU the bound.
 	kl := &kubelet.Kubelet{Client: cs, Binary: sweepBin, Kubeconfig: kubeconfig, Workers: jobExecutorTeams}
 	kl.Start(ctx)
 	mgrLogPath := filepath.Join(dir, "manager.log")
