@@ -39,9 +39,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -120,17 +117,6 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		c.usage()
 		return fmt.Errorf("unknown subcommand %q", args[0])
 	}
-}
-
-// newClient is a client for the cluster of the kubeconfig (KUBECONFIG, or
-// the pod's service account in a cluster), for the manager's side of the
-// binary; the ops commands use kubectl's flags (kubeFlags).
-func newClient() (client.Client, error) {
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig: %w", err)
-	}
-	return client.New(cfg, client.Options{Scheme: newScheme()})
 }
 
 func (c *cli) usage() {
