@@ -72,6 +72,20 @@ func (s *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code, http.StatusText(code), code)
 }
 
+// serve runs h on a free local port until the test ends and returns its
+// address.
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(l) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	return l.Addr().String()
+}
+
 // reporterTo returns a StatusReporter whose client talks to addr, and a
 // counter of the connections it tried to open (refused ones included).
 func reporterTo(t *testing.T, addr string) (StatusReporter, *atomic.Int32) {
@@ -169,14 +183,7 @@ func TestFinalReportRefusedWhileTheAPIServerWarmsUp(t *testing.T) {
 				return http.StatusOK
 			}
 			srv := &apiServer{answer: warm, getAnswer: warm}
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
-			go func() { _ = hs.Serve(l) }()
-			defer func() { _ = hs.Close() }()
-			rep, _ := reporterTo(t, l.Addr().String())
+			rep, _ := reporterTo(t, serve(t, srv))
 			if err := rep.Report(context.Background(), reportAssignment, Outcome{Sampled: 10}, true); err != nil {
 				t.Fatalf("the final report failed: %v", err)
 			}
@@ -199,15 +206,8 @@ func TestFinalReportPermanentErrorsAreNotRetried(t *testing.T) {
 				read = code
 			}
 			srv := &apiServer{answer: func(int32) int { return code }, getAnswer: func(int32) int { return read }}
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
-			go func() { _ = hs.Serve(l) }()
-			defer func() { _ = hs.Close() }()
-			rep, _ := reporterTo(t, l.Addr().String())
-			err = rep.Report(context.Background(), reportAssignment, Outcome{Sampled: 10}, true)
+			rep, _ := reporterTo(t, serve(t, srv))
+			err := rep.Report(context.Background(), reportAssignment, Outcome{Sampled: 10}, true)
 			wantErr(t, err, "reporting visit 1 of ns-1/cj-1", fmt.Sprintf("answered %d", code))
 			if n := srv.requests.Load(); n != 2 {
 				t.Errorf("%d requests, want 2 (the refused report and one read): a permanent error is not retried", n)
@@ -298,15 +298,8 @@ func TestFinalReportWrittenButItsAnswerLost(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := &lostAnswerServer{stored: tc.stored}
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
-			go func() { _ = hs.Serve(l) }()
-			defer func() { _ = hs.Close() }()
-			rep, _ := reporterTo(t, l.Addr().String())
-			err = rep.Report(context.Background(), reportAssignment, Outcome{Sampled: 7, MissedHouseholds: []string{"2-1203"}}, true)
+			rep, _ := reporterTo(t, serve(t, srv))
+			err := rep.Report(context.Background(), reportAssignment, Outcome{Sampled: 7, MissedHouseholds: []string{"2-1203"}}, true)
 			if tc.wantErr {
 				wantErr(t, err, "reporting visit 1 of ns-1/cj-1", "answered 403")
 			} else if err != nil {
