@@ -24,6 +24,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
@@ -167,6 +168,18 @@ func (cl *cluster) logJobStates(t *testing.T, ns string) {
 		}
 	}
 	t.Logf("jobs of %s by state: %v", ns, states)
+	// Where a visit stopped: its pod not created, not running, or its
+	// collector failed.
+	var pods corev1.PodList
+	if err := cl.c.List(context.Background(), &pods, client.InNamespace(ns)); err != nil {
+		t.Logf("listing the pods of %s: %v", ns, err)
+		return
+	}
+	podStates := map[string]int{}
+	for _, p := range pods.Items {
+		podStates[fmt.Sprintf("phase=%q node=%q", p.Status.Phase, p.Spec.NodeName)]++
+	}
+	t.Logf("visit pods of %s by state: %v; collector errors: %v", ns, podStates, cl.kubelet.Errors())
 }
 
 func (cl *cluster) leaseHolder(t *testing.T) string {
