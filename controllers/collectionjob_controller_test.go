@@ -102,11 +102,21 @@ func pokeJob(t *testing.T, ns, name string) {
 // drillOutcome is what the drill source says of visit v of building "b".
 func drillOutcome(t *testing.T, cj *sweepv1alpha1.CollectionJob, v int32) collector.Outcome {
 	t.Helper()
-	o, err := collector.DrillSource{}.Visit(context.Background(), collector.AssignmentFor(cj, v, 0), nil)
+	o, err := collector.DrillSource{}.Visit(context.Background(), assignmentOf(t, cj, v), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// assignmentOf is the assignment of visit v of cj as an executor gets it:
+// with its round's values as the round says them now (collection.FollowRound),
+// which a stored job does not carry.
+func assignmentOf(t *testing.T, cj *sweepv1alpha1.CollectionJob, v int32) collector.Assignment {
+	t.Helper()
+	followed := cj.DeepCopy()
+	collection.FollowRound(followed, getRound(t, cj.Namespace, cj.Spec.Round))
+	return collector.AssignmentFor(followed, v, 0)
 }
 
 func jobEvents(t *testing.T, ns, name string) map[string]string {
@@ -219,13 +229,13 @@ func TestDeadlineMidVisitExpiresAndKeepsWhatWasReported(t *testing.T) {
 	cj := awaitPhase(t, ns, name, sweepv1alpha1.JobActive, 1)
 
 	// Halfway through the visit the collector reports 37 sampled.
-	a := collector.AssignmentFor(cj, 1, 0)
+	a := assignmentOf(t, cj, 1)
 	if err := (collector.StatusReporter{Client: k8s}).Report(context.Background(), a, collector.Outcome{Sampled: 37, HomeVisited: 4}, false); err != nil {
 		t.Fatal(err)
 	}
 	await(t, "the progress report taken", func() (bool, error) { return getJob(t, ns, name).Status.Sampled == 37, nil })
 
-	clk.SetTime(cj.Spec.Deadline.Time)
+	clk.SetTime(getRound(t, ns, cj.Spec.Round).Spec.Deadline.Time)
 	pokeJob(t, ns, name)
 	cj = awaitPhase(t, ns, name, sweepv1alpha1.JobExpired, 1)
 	if cj.Status.Sampled != 37 || cj.Status.Missed != 63 || cj.Status.ActiveJob != "" || cj.Status.CompletionTime == nil {
@@ -308,7 +318,7 @@ func TestImpossibleAndStaleReportsAreIgnored(t *testing.T) {
 	rep := collector.StatusReporter{Client: k8s}
 	ctx := context.Background()
 
-	a := collector.AssignmentFor(cj, 1, 0)
+	a := assignmentOf(t, cj, 1)
 	if err := rep.Report(ctx, a, collector.Outcome{Sampled: 30}, false); err != nil {
 		t.Fatal(err)
 	}

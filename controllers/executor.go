@@ -30,7 +30,10 @@ import (
 // Executor runs visits. Two implement it: JobExecutor (a batch/v1 Job per
 // visit attempt, the default) and LocalExecutor (in the manager's process,
 // for demos, development and small installs). Both run the same collector
-// code, which reports through the CollectionJob's status.
+// code, which reports through the CollectionJob's status. Every cj handed
+// to an executor carries its round's values as the round says them now
+// (collection.FollowRound): a stored job holds no deadline, visits,
+// collector or pool size of its own unless it is a retest.
 type Executor interface {
 	// Start starts visit attempt `name` (visit number `visit`) unless it is
 	// already running or done: calling it twice is harmless.

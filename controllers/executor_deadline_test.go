@@ -25,6 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/round"
 	"github.com/masstesting/sweep/internal/testobjects"
 )
@@ -45,6 +46,9 @@ func TestVisitJobDeadlineFollowsTheRound(t *testing.T) {
 	if err := k8s.Create(ctx, cj); err != nil {
 		t.Fatal(err)
 	}
+	// The executor gets the job as the collection controller hands it:
+	// with the round's deadline.
+	collection.FollowRound(cj, tr)
 	e := &JobExecutor{Client: k8s, Image: "sweep:test"}
 	name := cj.Name + "-v1"
 	job := e.visitJob(cj, tr, name, 1)

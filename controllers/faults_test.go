@@ -48,6 +48,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
+	"github.com/masstesting/sweep/internal/collection"
 	"github.com/masstesting/sweep/internal/collector"
 	"github.com/masstesting/sweep/internal/testharness"
 	"github.com/masstesting/sweep/internal/testobjects"
@@ -236,7 +237,7 @@ func checkGroundTruth(t *testing.T, ns, roundName string, maxVisits int32) (samp
 	var home int64
 	var expected int64
 	for _, j := range listJobs(t, ns) {
-		want, err := testharness.DrillTruth(collector.AssignmentFor(&j, 1, 0), maxVisits)
+		want, err := testharness.DrillTruth(assignmentOf(t, &j, 1), maxVisits)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -426,7 +427,7 @@ func TestCollectorAndOperatorRaceOnTheSameJob(t *testing.T) {
 		}
 		return len(jobs) == raceBuildings, nil
 	})
-	watch := watchRace(t, ns)
+	watch := watchRace(t, tr)
 
 	began := time.Now()
 	var wg sync.WaitGroup
@@ -434,7 +435,7 @@ func TestCollectorAndOperatorRaceOnTheSameJob(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a := collector.AssignmentFor(&cj, 1, 0)
+			a := assignmentOf(t, &cj, 1)
 			rep := collector.StatusReporter{Client: k8s}
 			for k := int32(1); k <= raceReports; k++ {
 				if err := rep.Report(ctx, a, raceReport(&cj, k), k == raceReports); err != nil {
@@ -467,7 +468,7 @@ func TestCollectorAndOperatorRaceOnTheSameJob(t *testing.T) {
 	})
 
 	for _, cj := range listJobs(t, ns) {
-		want := collector.ReportFor(collector.AssignmentFor(&cj, 1, 0), raceReport(&cj, raceReports), true, time.Now())
+		want := collector.ReportFor(assignmentOf(t, &cj, 1), raceReport(&cj, raceReports), true, time.Now())
 		st := cj.Status
 		if st.Phase != sweepv1alpha1.JobCompleted || st.FailedAttempts != 0 || st.Sampled != want.Sampled || st.Missed != want.Missed ||
 			st.HomeVisited != want.HomeVisited || st.Tubes != want.Tubes || !slices.Equal(st.MissedHouseholds, want.MissedHouseholds) {
@@ -495,8 +496,9 @@ func TestCollectorAndOperatorRaceOnTheSameJob(t *testing.T) {
 
 // raceWatch checks every stored version of the jobs of a namespace.
 type raceWatch struct {
-	t  *testing.T
-	mu sync.Mutex
+	t     *testing.T
+	round *sweepv1alpha1.TestingRound
+	mu    sync.Mutex
 	// last holds, per job, the report k the collector last saw accepted.
 	last map[string]int32
 	// report and sampled hold, per job, the newest report and operator
@@ -517,9 +519,10 @@ func (w *raceWatch) summary() (writes, seen int) {
 	return w.writes, w.seen
 }
 
-func watchRace(t *testing.T, ns string) *raceWatch {
+func watchRace(t *testing.T, tr *sweepv1alpha1.TestingRound) *raceWatch {
 	t.Helper()
-	w := &raceWatch{t: t, last: map[string]int32{}, report: map[string]int32{}, sampled: map[string]int32{}}
+	ns := tr.Namespace
+	w := &raceWatch{t: t, round: tr, last: map[string]int32{}, report: map[string]int32{}, sampled: map[string]int32{}}
 	watchEveryVersion(t, ns, &sweepv1alpha1.CollectionJobList{}, func(_ watchpkg.EventType, obj runtime.Object) {
 		if cj, ok := obj.(*sweepv1alpha1.CollectionJob); ok {
 			w.observe(cj)
@@ -605,7 +608,9 @@ func (w *raceWatch) observe(cj *sweepv1alpha1.CollectionJob) {
 	// The operator's numbers are exactly one report's (the report's missed
 	// are the status's outstanding until the job is final, then its missed).
 	k := st.Sampled - raceBase
-	want := collector.ReportFor(collector.AssignmentFor(cj, 1, 0), raceReport(cj, k), false, time.Now())
+	followed := cj.DeepCopy()
+	collection.FollowRound(followed, w.round)
+	want := collector.ReportFor(collector.AssignmentFor(followed, 1, 0), raceReport(cj, k), false, time.Now())
 	if k < 1 || k > raceReports || st.Outstanding+st.Missed != want.Missed || st.HomeVisited != want.HomeVisited || st.Tubes != want.Tubes ||
 		!slices.Equal(st.MissedHouseholds, want.MissedHouseholds) {
 		w.t.Errorf("%s: status %+v is not report %d's numbers %+v", cj.Spec.Building, st, k, want)

@@ -58,6 +58,7 @@ const MaxMissedHouseholds = 500
 // edits of the roster do not change a running round.
 // +kubebuilder:validation:XValidation:rule="!has(self.homeVisit) || self.homeVisit <= self.expected",message="homeVisit must not exceed expected",fieldPath=".homeVisit"
 // +kubebuilder:validation:XValidation:rule="!has(self.retest) || !has(self.mopUp)",message="a job is a positive pool's retest or a mop-up, not both",fieldPath=".mopUp"
+// +kubebuilder:validation:XValidation:rule="!has(self.retest) || (has(self.deadline) && has(self.poolSize))",message="a retest carries its pool's deadline and poolSize",fieldPath=".retest"
 type CollectionJobSpec struct {
 	// round is the name of the TestingRound this job belongs to.
 	// +required
@@ -116,9 +117,10 @@ type CollectionJobSpec struct {
 	// +kubebuilder:default=Precaution
 	ControlLevel ControlLevel `json:"controlLevel,omitempty"`
 
-	// poolSize is swabs per tube, from the round.
+	// poolSize is swabs per tube of a retest (1: one swab a tube). A job a
+	// round creates for a building leaves it unset and pools at its round's
+	// spec.poolSize, read from the round.
 	// +optional
-	// +kubebuilder:default=10
 	// +kubebuilder:validation:Enum=1;5;10;20
 	PoolSize int32 `json:"poolSize,omitempty"`
 
@@ -128,19 +130,23 @@ type CollectionJobSpec struct {
 	// +optional
 	Supplies *SupplyCounts `json:"supplies,omitempty"`
 
-	// visits is the re-knock policy, from the round.
+	// visits is not read: a job follows its round's spec.visits as the
+	// round says it now. Jobs created by an earlier Sweep carry a copy here;
+	// new ones leave it unset.
 	// +optional
-	// +kubebuilder:default={}
-	Visits VisitPolicy `json:"visits,omitempty"`
+	Visits VisitPolicy `json:"visits,omitzero"`
 
-	// deadline is the round's deadline: an unfinished job expires then.
-	// +required
-	Deadline metav1.Time `json:"deadline"`
+	// deadline is a retest's own deadline (its pool's, which may fall after
+	// the round's). A job a round creates for a building leaves it unset:
+	// it expires at its round's spec.deadline as the round says it now.
+	// +optional
+	Deadline metav1.Time `json:"deadline,omitzero"`
 
-	// collector is the round's collector source. The pod template stays on
-	// the round.
-	// +required
-	Collector CollectorSource `json:"collector"`
+	// collector is not read: a job's visits use its round's
+	// spec.collector as the round says it now. Jobs created by an earlier Sweep
+	// carry a copy here; new ones leave it unset.
+	// +optional
+	Collector CollectorSource `json:"collector,omitzero"`
 
 	// suspend holds the job in the queue. The round admits a job by clearing
 	// it when a team is free.

@@ -207,6 +207,8 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"job with pool size 3", with(t, validJob, "spec.poolSize", int64(3)), "spec.poolSize", "Unsupported value"},
 		{"job both retest and mop-up", with(t, with(t, validJob, "spec.retest", map[string]any{"pool": "p", "tube": "T1", "households": []any{"1-101"}}),
 			"spec.mopUp", map[string]any{"round": "r0", "job": "r0-b1"}), "spec.mopUp", "a job is a positive pool's retest or a mop-up, not both"},
+		{"retest without its pool size", with(t, validJob, "spec.retest", map[string]any{"pool": "p", "tube": "T1", "households": []any{"1-101"}}),
+			"spec.retest", "a retest carries its pool's deadline and poolSize"},
 		{"job mop-up of 501 households", with(t, validJob, "spec.mopUp", map[string]any{"round": "r0", "job": "r0-b1", "households": households(501)}), "spec.mopUp.households", "must have at most 500 items"},
 	}
 	ctx := context.Background()
@@ -403,6 +405,10 @@ func TestSamplesAndEdgeCasesAreAcceptedWithDefaults(t *testing.T) {
 		with(t, validRound, "spec.start", "2026-11-26T17:59:59Z"),
 		with(t, validJob, "spec.homeVisit", int64(100)),
 		with(t, validJob, "spec.homeVisit", int64(0)), // omitted: zero home visits
+		// A building's job as a round creates it: the round's deadline and
+		// collector are read from the round, not copied.
+		"apiVersion: sweep.masstesting.io/v1alpha1\nkind: CollectionJob\nmetadata: {name: of-round}\nspec: {round: r, building: b1, expected: 100}",
+		with(t, with(t, validJob, "spec.retest", map[string]any{"pool": "p", "tube": "T1", "households": []any{"1-101"}}), "spec.poolSize", int64(1)),
 	}
 	for i, m := range edge {
 		u := decode(t, m, ns)
@@ -426,8 +432,12 @@ func TestSamplesAndEdgeCasesAreAcceptedWithDefaults(t *testing.T) {
 	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(j), &cj); err != nil {
 		t.Fatal(err)
 	}
-	if cj.Spec.PoolSize != 10 || cj.Spec.Visits.Max != 3 || cj.Spec.Collector.Source != sweepv1alpha1.SourceDrill || cj.Spec.ControlLevel != sweepv1alpha1.ControlLevelPrecaution {
+	if cj.Spec.ControlLevel != sweepv1alpha1.ControlLevelPrecaution {
 		t.Errorf("job defaults not applied: %+v", cj.Spec)
+	}
+	// What a job reads from its round is not defaulted into it either.
+	if cj.Spec.PoolSize != 0 || cj.Spec.Visits != (sweepv1alpha1.VisitPolicy{}) {
+		t.Errorf("poolSize %d and visits %+v stored in a job, want neither: the round's apply", cj.Spec.PoolSize, cj.Spec.Visits)
 	}
 	if len(cj.Status.MissedHouseholds) != 500 {
 		t.Errorf("stored %d missed households, want 500", len(cj.Status.MissedHouseholds))

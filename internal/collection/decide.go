@@ -30,6 +30,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/event"
+	"github.com/masstesting/sweep/internal/round"
 )
 
 // How a visit attempt ended (Decision.VisitResult, and the result label of
@@ -102,6 +103,7 @@ func FollowRound(cj *sweepv1alpha1.CollectionJob, r *sweepv1alpha1.TestingRound)
 			cj.Spec.Deadline = *ended.DeepCopy()
 		}
 	}
+	cj.Spec.PoolSize = round.PoolSize(r, cj)
 	cj.Spec.Visits = *r.Spec.Visits.DeepCopy()
 	cj.Spec.Collector = *r.Spec.Collector.CollectorSource.DeepCopy()
 }

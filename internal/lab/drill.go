@@ -25,6 +25,7 @@ import (
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/collector"
+	sweepround "github.com/masstesting/sweep/internal/round"
 )
 
 // Drill invents a round's lab results for exercises, from its own jobs, so
@@ -63,7 +64,7 @@ func Drill(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob, n
 			out = append(out, drillSingles(d.Seed, r.Name, j, swab, result)...)
 			continue
 		}
-		out = append(out, drillPooled(d.Seed, r.Name, j, permille, swab, result)...)
+		out = append(out, drillPooled(d.Seed, r, j, permille, swab, result)...)
 	}
 	return out
 }
@@ -80,8 +81,8 @@ func drillTube(seed int64, parts ...string) string {
 	return fmt.Sprintf("D%012x", drillRand(seed, parts...).Uint64()&0xffffffffffff)
 }
 
-func drillPooled(seed int64, round string, j *sweepv1alpha1.CollectionJob, permille int32, swab, result time.Time) []TubeResult {
-	pool := max(j.Spec.PoolSize, 1)
+func drillPooled(seed int64, r *sweepv1alpha1.TestingRound, j *sweepv1alpha1.CollectionJob, permille int32, swab, result time.Time) []TubeResult {
+	round, pool := r.Name, sweepround.PoolSize(r, j)
 	households := collector.HouseholdIDs(j.Spec.Households, j.Spec.Units, j.Spec.Floors)
 	var out []TubeResult
 	for i := range j.Status.Tubes {

@@ -193,9 +193,7 @@ func NewRetest(r *sweepv1alpha1.TestingRound, p *sweepv1alpha1.PositivePool, swe
 			ControlLevel: sweep.Spec.ControlLevel,
 			PoolSize:     1,
 			Supplies:     ptr.To(round.Forecast(p.Spec.Swabs, 1, r.Spec.Supplies)),
-			Visits:       r.Spec.Visits,
 			Deadline:     metav1.Time{Time: deadline},
-			Collector:    r.Spec.Collector.CollectorSource,
 			Suspend:      true,
 			Retest: &sweepv1alpha1.RetestSpec{
 				Pool: p.Name, Tube: p.Spec.Tube, Households: slices.Clone(p.Spec.Households),

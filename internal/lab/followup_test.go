@@ -157,13 +157,11 @@ func TestDecide(t *testing.T) {
 			Round: "night", Building: "b-0",
 			Expected: fSwabs, Households: 3, // one swab per resident of the tube
 			Units: 2, Floors: 10, ControlLevel: sweepv1alpha1.ControlLevelControlled,
-			PoolSize:  1,
-			Supplies:  ptr.To(round.Forecast(fSwabs, 1, sweepv1alpha1.SuppliesPolicy{})),
-			Visits:    sweepv1alpha1.VisitPolicy{Max: 2},
-			Deadline:  metav1.Time{Time: fResult.Add(fRetestD)},
-			Collector: sweepv1alpha1.CollectorSource{Source: sweepv1alpha1.SourceDrill},
-			Suspend:   true,
-			Retest:    &sweepv1alpha1.RetestSpec{Pool: fPoolName, Tube: "P-1", Households: fHouses},
+			PoolSize: 1,
+			Supplies: ptr.To(round.Forecast(fSwabs, 1, sweepv1alpha1.SuppliesPolicy{})),
+			Deadline: metav1.Time{Time: fResult.Add(fRetestD)},
+			Suspend:  true,
+			Retest:   &sweepv1alpha1.RetestSpec{Pool: fPoolName, Tube: "P-1", Households: fHouses},
 		},
 	}
 	// The seven single tubes of a retest done in full: 1-101 and 3-303

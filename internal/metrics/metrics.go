@@ -258,7 +258,7 @@ func (c *RoundCollector) collectRound(ch chan<- prometheus.Metric, tr *sweepv1al
 	}
 	var oldest time.Time
 	for _, j := range jobs {
-		if t, ok := LastProgress(j); ok && (oldest.IsZero() || t.Before(oldest)) {
+		if t, ok := LastProgress(j, tr.Spec.Visits.IntervalOrDefault()); ok && (oldest.IsZero() || t.Before(oldest)) {
 			oldest = t
 		}
 	}
@@ -297,13 +297,14 @@ func supplies(g func(v float64, item, kind string), s sweepv1alpha1.Supplies) {
 // (Active or Waiting): the start of its first visit, its collector's latest
 // report, and, while it waits for a re-knock or a retry, when the next visit
 // is due. A report left from an earlier visit stands for the start of the
-// current one, an interval later. Queued and finished buildings are not
-// under way (ok is false): a queue waits for teams, not for this building.
+// current one, interval later (the round's visit interval, as the round
+// says it now). Queued and finished buildings are not under way (ok is
+// false): a queue waits for teams, not for this building.
 //
 // The SweepBuildingStalled alert fires when the oldest of these in a round
 // is older than the round's visit interval: a collector should report more
 // often than that, and a due re-knock should start well within it.
-func LastProgress(j *sweepv1alpha1.CollectionJob) (t time.Time, ok bool) {
+func LastProgress(j *sweepv1alpha1.CollectionJob, interval time.Duration) (t time.Time, ok bool) {
 	st := &j.Status
 	if st.Phase != sweepv1alpha1.JobActive && st.Phase != sweepv1alpha1.JobWaiting {
 		return time.Time{}, false
@@ -318,7 +319,7 @@ func LastProgress(j *sweepv1alpha1.CollectionJob) (t time.Time, ok bool) {
 	}
 	if r := st.Report; r != nil {
 		if r.Visit < st.Visits {
-			later(r.Time.Add(j.Spec.Visits.IntervalOrDefault()))
+			later(r.Time.Add(interval))
 		} else {
 			later(r.Time.Time)
 		}

@@ -49,10 +49,9 @@ func TestLastProgress(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			j := &sweepv1alpha1.CollectionJob{
-				Spec:   sweepv1alpha1.CollectionJobSpec{Visits: sweepv1alpha1.VisitPolicy{Max: 3, Interval: &sweepv1alpha1.Duration{Duration: 2 * time.Hour}}},
 				Status: c.status,
 			}
-			got, ok := LastProgress(j)
+			got, ok := LastProgress(j, 2*time.Hour)
 			switch {
 			case c.want == nil && ok:
 				t.Errorf("LastProgress = %v, want none (not under way)", got)

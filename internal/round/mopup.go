@@ -153,11 +153,7 @@ func NewMopUpJob(r, earlier *sweepv1alpha1.TestingRound, e *sweepv1alpha1.Collec
 			Units:        e.Spec.Units,
 			Floors:       e.Spec.Floors,
 			ControlLevel: e.Spec.ControlLevel,
-			PoolSize:     r.Spec.PoolSize,
 			Supplies:     ptr.To(Forecast(expected, r.Spec.PoolSize, r.Spec.Supplies)),
-			Visits:       r.Spec.Visits,
-			Deadline:     r.Spec.Deadline,
-			Collector:    r.Spec.Collector.CollectorSource,
 			Suspend:      true,
 			MopUp: &sweepv1alpha1.MopUpJobSpec{
 				Round:      earlier.Name,

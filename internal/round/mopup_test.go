@@ -147,7 +147,7 @@ func TestMopUpJobs(t *testing.T) {
 		t.Fatalf("mopUp %+v, want the earlier job %s and its two missed households", b.Spec.MopUp, jobs[1].Name)
 	}
 	if b.Spec.Expected != 2 || b.Spec.HomeVisit != 0 || b.Spec.Exempt != 0 || b.Spec.Households != 40 || b.Spec.Units != 2 || b.Spec.Floors != 10 ||
-		!b.Spec.Suspend || !b.Spec.Deadline.Equal(&m.Spec.Deadline) || b.Spec.Supplies == nil || *b.Spec.Supplies != Forecast(2, m.Spec.PoolSize, m.Spec.Supplies) {
+		!b.Spec.Suspend || !b.Spec.Deadline.IsZero() || b.Spec.PoolSize != 0 || b.Spec.Collector.Source != "" || b.Spec.Supplies == nil || *b.Spec.Supplies != Forecast(2, m.Spec.PoolSize, m.Spec.Supplies) {
 		t.Fatalf("spec %+v", b.Spec)
 	}
 	if b.Labels[sweepv1alpha1.LabelCommunity] != "xinjiang" || b.Labels[sweepv1alpha1.LabelRound] != m.Name || b.Labels["other"] != "" {

@@ -31,7 +31,9 @@ import (
 
 // NewJob is the CollectionJob of building b in round r, as the round creates
 // it: suspended (queued), owned by the round, with the building's counts
-// copied so that later edits of the roster do not change the round.
+// copied so that later edits of the roster do not change the round. What
+// can be read from the round (deadline, visits, collector, pool size) is
+// not copied: every reader takes it from the round as it is now.
 func NewJob(r *sweepv1alpha1.TestingRound, b *sweepv1alpha1.Building) *sweepv1alpha1.CollectionJob {
 	labels := map[string]string{
 		sweepv1alpha1.LabelRound:    LabelValue(r.Name),
@@ -61,11 +63,7 @@ func NewJob(r *sweepv1alpha1.TestingRound, b *sweepv1alpha1.Building) *sweepv1al
 			Floors:       b.Spec.Floors,
 			HomeVisit:    homeVisit,
 			ControlLevel: b.Spec.ControlLevel,
-			PoolSize:     r.Spec.PoolSize,
 			Supplies:     ptr.To(Forecast(expected, r.Spec.PoolSize, r.Spec.Supplies)),
-			Visits:       r.Spec.Visits,
-			Deadline:     r.Spec.Deadline,
-			Collector:    r.Spec.Collector.CollectorSource,
 			Suspend:      true,
 		},
 	}

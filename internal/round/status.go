@@ -164,7 +164,7 @@ func StatusOf(r *sweepv1alpha1.TestingRound, jobs []*sweepv1alpha1.CollectionJob
 		}
 		jr := JobResidents(j, st.Phase)
 		jr.AddTo(res)
-		pool := int64(max(j.Spec.PoolSize, 1))
+		pool := int64(PoolSize(r, j))
 		st.Tubes.Forecast += (jr.Expected + pool - 1) / pool
 		st.Tubes.Used += int64(max(j.Status.Tubes, 0))
 	}
