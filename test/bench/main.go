@@ -103,7 +103,6 @@ type result struct {
 	Ceilings         []time.Duration
 	FairCeiling      time.Duration
 	Expansion, Round time.Duration
-	AheadExpansion   time.Duration // 0: not measured at this N
 	// JobController is the time until the Job controller created the N pods
 	// of the Indexed Job doing the round's work; IndexedJob until the Job
 	// was Complete.
@@ -125,7 +124,6 @@ type result struct {
 	expansionRate                float64
 	jobControllerRate, roundRate float64
 	indexedJobRate               float64
-	aheadRate                    float64
 }
 
 // ceilingSpread is how far the bare ceiling's runs at this N lie apart,
@@ -229,8 +227,8 @@ func fail(err error) {
 }
 
 func (r result) summary() string {
-	return fmt.Sprintf("N=%d ceiling %.0f/s (spread %.0f%%), fair ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling, %.2f of the fair one; ahead of start %.0f/s), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB; CPU ms per object: API server %.1f at the ceiling, %.1f in the round; manager %.1f; %.0f CollectionJob watches closed by the API server",
-		r.N, r.ceilingRate, 100*r.ceilingSpread(), r.fairRate, r.expansionRate, r.expansionRate/r.ceilingRate, r.expansionRate/r.fairRate, r.aheadRate, r.Round.Round(time.Millisecond), r.jobControllerRate,
+	return fmt.Sprintf("N=%d ceiling %.0f/s (spread %.0f%%), fair ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling, %.2f of the fair one), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB; CPU ms per object: API server %.1f at the ceiling, %.1f in the round; manager %.1f; %.0f CollectionJob watches closed by the API server",
+		r.N, r.ceilingRate, 100*r.ceilingSpread(), r.fairRate, r.expansionRate, r.expansionRate/r.ceilingRate, r.expansionRate/r.fairRate, r.Round.Round(time.Millisecond), r.jobControllerRate,
 		r.WritesPerBuilding, r.StatusWritesPerSecond, r.PeakRSS/(1<<20), r.PeakHeap/(1<<20),
 		r.CeilingAPICPU*1000, r.RoundAPICPU*1000, r.RoundManagerCPU*1000, r.ClosedWatches)
 }
@@ -242,11 +240,11 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	// 1. The ceiling, on a control plane of its own: nothing to clean up
 	// afterwards (deleting 50,000 objects takes minutes), and the measured
 	// manager never caches them.
-	c, err := ceiling(ctx, n, k8sBin, sweepBin, crds, pprofDir)
+	c, err := ceiling(ctx, n, k8sBin, crds, pprofDir)
 	if err != nil {
 		return res, fmt.Errorf("ceiling: %w", err)
 	}
-	res.Ceilings, res.FairCeiling, res.AheadExpansion, res.CeilingAPICPU = c.bare, c.fair, c.ahead, c.apiCPU
+	res.Ceilings, res.FairCeiling, res.CeilingAPICPU = c.bare, c.fair, c.apiCPU
 
 	// 2. Sweep, on a fresh control plane.
 	p, err := startPlane(k8sBin, crds)
@@ -332,7 +330,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	// Once the jobs exist the round only visits: where the time goes then,
 	// on both sides, over 30 seconds, where the round lasts minutes (and
 	// its expansion longer than the first profiles).
-	if n >= aheadMaxN {
+	if n >= profileMinN {
 		for range 2 {
 			if err := <-cpuDone; err != nil {
 				return res, fmt.Errorf("CPU profile: %w", err)
@@ -408,19 +406,16 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	res.ceilingRate = mean(res.ceilingRates)
 	res.fairRate = float64(n) / res.FairCeiling.Seconds()
 	res.expansionRate = float64(n) / res.Expansion.Seconds()
-	if res.AheadExpansion > 0 {
-		res.aheadRate = float64(n) / res.AheadExpansion.Seconds()
-	}
 	res.roundRate = float64(n) / res.Round.Seconds()
 	res.jobControllerRate = float64(n) / res.JobController.Seconds()
 	res.indexedJobRate = float64(n) / res.IndexedJob.Seconds()
 	return res, nil
 }
 
-// aheadMaxN is the largest N whose expansion is also measured for a round
-// created ahead of its start (the roster is created twice, so not at
-// 50,000: it would add minutes to a run that has to fit in half an hour).
-const aheadMaxN = 10000
+// profileMinN is the smallest N whose run is long enough for the second
+// pair of 30-second profiles (the visits') and the ceiling's API server
+// profile.
+const profileMinN = 10000
 
 // ceilings is what the ceiling's control plane measured for one N.
 type ceilings struct {
@@ -436,18 +431,13 @@ type ceilings struct {
 	// could reach if Sweep did nothing but create. Timed as the expansion
 	// is, by a metadata watch counting the jobs.
 	fair time.Duration
-	// ahead is Sweep's expansion of a round created an hour before its
-	// start (0 above aheadMaxN).
-	ahead time.Duration
 	// apiCPU is the API server's CPU seconds per object of the first bare run.
 	apiCPU float64
 }
 
 // ceiling measures, on a fresh control plane started for it: the bare
-// ceiling; for n up to aheadMaxN, Sweep's expansion of a round created an
-// hour before its start (the same expansion with no visit writing to the
-// API server at the same time); the fair ceiling; the bare ceiling again.
-func ceiling(ctx context.Context, n int, k8sBin, sweepBin, crds, pprofDir string) (ceilings, error) {
+// ceiling, the fair ceiling, and the bare ceiling again.
+func ceiling(ctx context.Context, n int, k8sBin, crds, pprofDir string) (ceilings, error) {
 	var c ceilings
 	p, err := startPlane(k8sBin, crds)
 	if err != nil {
@@ -461,7 +451,7 @@ func ceiling(ctx context.Context, n int, k8sBin, sweepBin, crds, pprofDir string
 	// The ceiling's API server profile, to compare with the round's (only
 	// where the creates outlast most of its 30 seconds).
 	profDone := make(chan error, 1)
-	if n >= aheadMaxN {
+	if n >= profileMinN {
 		go func() {
 			profDone <- apiServerProfile(ctx, p.cs, filepath.Join(pprofDir, fmt.Sprintf("apiserver-cpu-ceiling-%d.pprof", n)))
 		}()
@@ -480,11 +470,6 @@ func ceiling(ctx context.Context, n int, k8sBin, sweepBin, crds, pprofDir string
 	c.apiCPU = (cpu1 - cpu0) / float64(n)
 	if err := <-profDone; err != nil {
 		return c, fmt.Errorf("API server profile: %w", err)
-	}
-	if n <= aheadMaxN {
-		if c.ahead, err = aheadExpansion(ctx, p, n, sweepBin); err != nil {
-			return c, err
-		}
 	}
 	if c.fair, err = fairCeiling(ctx, p, n); err != nil {
 		return c, fmt.Errorf("fair ceiling: %w", err)
@@ -514,32 +499,6 @@ func bareCeiling(ctx context.Context, p *plane, ns string, n int) (time.Duration
 		})
 	})
 	return time.Since(start), err
-}
-
-// aheadExpansion times Sweep's expansion of a round of n buildings created
-// an hour before its start; the manager is stopped when it returns.
-func aheadExpansion(ctx context.Context, p *plane, n int, sweepBin string) (time.Duration, error) {
-	if err := p.namespace(ctx, "ahead"); err != nil {
-		return 0, err
-	}
-	if err := p.buildings(ctx, "ahead", n); err != nil {
-		return 0, err
-	}
-	mgr, err := p.startManager(sweepBin)
-	if err != nil {
-		return 0, err
-	}
-	defer mgr.stop()
-	cjs := countObjects(ctx, p.meta, sweepv1alpha1.GroupVersion.WithResource("collectionjobs"), "ahead")
-	defer cjs.stop()
-	start := time.Now()
-	if err := p.c.Create(ctx, cityRound("ahead", n, &metav1.Time{Time: start.Add(time.Hour)})); err != nil {
-		return 0, err
-	}
-	if err := until(30*time.Minute, func() bool { return cjs.count() >= n }); err != nil {
-		return 0, fmt.Errorf("expansion ahead of start: %d of %d jobs: %w", cjs.count(), n, err)
-	}
-	return time.Since(start), nil
 }
 
 // expansionWorkers is `sweep manager --expansion-workers`' default
