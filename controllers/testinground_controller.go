@@ -40,6 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 	"github.com/masstesting/sweep/internal/expectations"
@@ -62,21 +63,26 @@ type TestingRoundReconciler struct {
 	// cached reads jobs and Buildings from the manager's cache without
 	// copies (SetupWithManager sets it).
 	cached *cacheReader
+	// pipeline sends the creates the decisions plan (SetupWithManager
+	// makes it).
+	pipeline *createPipeline
 	// Clock is the round clock: start, deadline and TTL are read from it, so
 	// tests can move time instead of sleeping.
 	Clock clock.PassiveClock
 	// Recorder publishes the round's events.
 	Recorder events.EventRecorder
-	// Workers bounds the parallel job creations of one reconcile.
+	// Workers is the number of job creates the manager has in flight at
+	// most, for all rounds together (the create pipeline's workers).
 	Workers int
 	// StatusInterval is the least wall-clock time between two status writes
 	// of one round that do not change its phase, so a round with thousands
 	// of busy buildings writes about once a second, not once per job event.
 	StatusInterval time.Duration
-	// ExpansionBatch bounds the jobs one reconcile creates (default 1000):
-	// a 50,000-building round expands in 50 reconciles, each holding a
-	// thousand new objects rather than fifty thousand, and its status shows
-	// the expansion as it goes.
+	// ExpansionBatch bounds the jobs of one round queued or in flight in
+	// the create pipeline (default 1000): a 50,000-building round plans its
+	// jobs a few hundred at a time as the creates go out, each reconcile
+	// holding at most a thousand new objects rather than fifty thousand,
+	// and its status shows the expansion as it goes.
 	ExpansionBatch int
 	// JobEventDelay folds the job changes of one round that arrive within
 	// it into one reconcile (default 200ms). A job that finishes is not
@@ -115,6 +121,16 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if tr.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
+	if err := r.Memory.TakeCreateError(req.NamespacedName); err != nil {
+		if namespaceTerminating(err) {
+			// The namespace controller is deleting the jobs (which brings
+			// the round here to recreate them) and the round itself.
+			logger.Info("not creating jobs: the namespace is being deleted")
+			return ctrl.Result{}, nil
+		}
+		// The workqueue backs the round off before its next try.
+		return ctrl.Result{}, err
+	}
 	now := r.Clock.Now()
 	var wake round.Wakeup
 	if done, after := r.expireByTTL(ctx, &tr, now); done {
@@ -133,24 +149,12 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		r.Recorder.Eventf(&tr, nil, w.Type, w.Reason, "Reconcile", "%s", w.Message)
 	}
 	if len(d.Create) > 0 {
-		created, taken, refused, err := r.create(ctx, &tr, d.Create)
-		if namespaceTerminating(err) {
-			// The namespace controller is deleting the jobs (which brings
-			// the round here to recreate them) and the round itself.
-			logger.Info("not creating jobs: the namespace is being deleted")
-			return ctrl.Result{}, nil
-		}
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if len(created) < len(d.Create) {
-			// Some jobs were not created (their names held by other
-			// objects, or refused): decide again from the creates as they
-			// happened, creating nothing more.
-			obs.Jobs = append(obs.Jobs, created...)
-			obs.Batch, obs.NamesTaken, obs.Refused = 0, taken, refused
-			d = round.Decide(obs)
-		}
+		// Expected before they are sent, so that no decision plans them
+		// again while they are in flight; the pipeline records how each
+		// create went, and wakes the round when it has room for more.
+		r.Memory.Created(req.NamespacedName, d.Create)
+		r.pipeline.Add(&tr, d.Create)
+		logger.V(1).Info("jobs queued for creation", "queued", len(d.Create), "inFlight", r.pipeline.InFlight(req.NamespacedName))
 	}
 	// Admitted in memory: the collection controller starts them.
 	r.Memory.Admit(req.NamespacedName, d.Admit)
@@ -183,7 +187,9 @@ func (r *TestingRoundReconciler) Reconcile(ctx context.Context, req ctrl.Request
 // (r.Memory): jobs created, and jobs admitted in memory as admitted copies.
 func (r *TestingRoundReconciler) observe(ctx context.Context, tr *sweepv1alpha1.TestingRound, now time.Time) (round.Observed, error) {
 	key := client.ObjectKeyFromObject(tr)
-	obs := round.Observed{Round: tr, Batch: r.ExpansionBatch, Now: now}
+	obs := round.Observed{Round: tr, Room: r.pipeline.Room(key), Now: now}
+	obs.NamesTaken, obs.Refused = r.Memory.Held(key, time.Now())
+	obs.Creating = r.Memory.InCreation(key)
 	cached, err := r.cached.roundJobs(ctx, tr)
 	if err != nil {
 		return obs, err
@@ -287,67 +293,53 @@ var roundPhaseChanged = predicate.Funcs{
 	GenericFunc: func(event.GenericEvent) bool { return false },
 }
 
-// create creates the jobs round.Decide planned, with bounded parallelism,
-// and returns those created, how many could not be because another object
-// holds their name, and how many the API server refused as invalid. A job that already exists counts as created
-// only if this round controls it (round.Controls): names are
-// deterministic, so after a restart or with a lagging cache the round
-// finds its own jobs, but it never adopts one from an earlier round of its
-// name or one made by hand.
-func (r *TestingRoundReconciler) create(ctx context.Context, tr *sweepv1alpha1.TestingRound, missing []*sweepv1alpha1.CollectionJob) ([]*sweepv1alpha1.CollectionJob, int, int, error) {
-	created := make([]*sweepv1alpha1.CollectionJob, len(missing))
-	ok := make([]bool, len(missing))
-	taken := make([]bool, len(missing))
-	refused := make([]bool, len(missing))
-	err := inParallel(ctx, r.Workers, len(missing), func(ctx context.Context, i int) error {
-		j := missing[i]
-		err := r.Create(ctx, j)
-		switch {
-		case apierrors.IsInvalid(err):
-			// Retrying cannot help; say which building and why, and go on
-			// with the others.
-			r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidCollectionJob", "Reconcile",
-				"Cannot create the job of building %s: %v", j.Spec.Building, err)
-			refused[i] = true
-			return nil
-		case apierrors.IsAlreadyExists(err):
-			mine, err := r.ownsExisting(ctx, tr, j)
-			if err != nil {
-				return err
-			}
-			if !mine {
-				taken[i] = true
-				return nil
-			}
-		case err != nil:
-			return fmt.Errorf("creating CollectionJob %s: %w", j.Name, err)
-		}
-		created[i], ok[i] = j, true
-		if err == nil && r.Memory.WasDeleted(client.ObjectKeyFromObject(tr), j.Name) {
-			r.Recorder.Eventf(tr, j, corev1.EventTypeWarning, "CollectionJobRecreated", "Reconcile",
+// createJob sends one job's create (a createPipeline worker) and records
+// how it went in r.Memory. A job that already exists counts as created only
+// if this round controls it (round.Controls): names are deterministic, so
+// after a restart or with a lagging cache the round finds its own jobs, but
+// it never adopts one from an earlier round of its name or one made by
+// hand. A building whose job's name is held by such an object, or whose job
+// the API server refused as invalid, is held for NameTakenRetry; any other
+// failure is returned by the round's next reconcile, which the workqueue
+// then backs off.
+func (r *TestingRoundReconciler) createJob(ctx context.Context, t createTask) {
+	tr, j := t.owner, t.job
+	key := client.ObjectKeyFromObject(tr)
+	hold := func(taken bool) {
+		r.Memory.CreateDone(key, j.Name, nil)
+		r.Memory.HoldBuilding(key, j.Spec.Building, expectations.Hold{Taken: taken, Until: time.Now().Add(round.NameTakenRetry)})
+	}
+	obj := j.DeepCopy() // j is the expectation decisions read
+	err := r.Create(ctx, obj)
+	switch {
+	case err == nil:
+		r.Memory.CreateDone(key, j.Name, obj)
+		if r.Memory.WasDeleted(key, j.Name) {
+			r.Recorder.Eventf(tr, obj, corev1.EventTypeWarning, "CollectionJobRecreated", "Reconcile",
 				"CollectionJob %s was deleted while the round ran; building %s still matches, so it was created again and is swept from its first visit. Results it reported before the deletion are no longer counted.",
 				j.Name, j.Spec.Building)
 		}
-		return nil
-	})
-	out := created[:0]
-	nTaken, nRefused := 0, 0
-	for i := range created {
-		if ok[i] {
-			out = append(out, created[i])
+	case apierrors.IsInvalid(err):
+		// Retrying at once cannot help; say which building and why, and go
+		// on with the others.
+		r.Recorder.Eventf(tr, nil, corev1.EventTypeWarning, "InvalidCollectionJob", "Reconcile",
+			"Cannot create the job of building %s: %v", j.Spec.Building, err)
+		hold(false)
+	case apierrors.IsAlreadyExists(err):
+		mine, err := r.ownsExisting(ctx, tr, j)
+		switch {
+		case err != nil:
+			r.Memory.CreateDone(key, j.Name, nil)
+			r.Memory.CreateError(key, err)
+		case !mine:
+			hold(true)
+		default:
+			r.Memory.CreateDone(key, j.Name, j)
 		}
-		if taken[i] {
-			nTaken++
-		}
-		if refused[i] {
-			nRefused++
-		}
+	default:
+		r.Memory.CreateDone(key, j.Name, nil)
+		r.Memory.CreateError(key, fmt.Errorf("creating CollectionJob %s: %w", j.Name, err))
 	}
-	r.Memory.Created(client.ObjectKeyFromObject(tr), out)
-	if len(out) > 0 {
-		log.FromContext(ctx).Info("expanded round", "created", len(out), "planned", len(missing))
-	}
-	return out, nTaken, nRefused, err
 }
 
 // ownsExisting reads the object that holds a job's name from the API server
@@ -433,6 +425,10 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		return err
 	}
 	r.cached = cached
+	r.pipeline = newCreatePipeline(r.Workers, r.ExpansionBatch, r.createJob)
+	if err := mgr.Add(r.pipeline); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&sweepv1alpha1.TestingRound{}).
 		// Not Owns: a round with thousands of jobs would be reconciled (and
@@ -446,6 +442,8 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		// A mop-up round waits for the round it mops up to exist and finish.
 		Watches(&sweepv1alpha1.TestingRound{}, handler.EnqueueRequestsFromMapFunc(r.mopUpsOf),
 			builder.WithPredicates(roundPhaseChanged)).
+		// The create pipeline wakes a round that has room for more jobs.
+		WatchesRawSource(source.Channel(r.pipeline.wake, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(roundLogger(mgr)).
 		Named("testinground").

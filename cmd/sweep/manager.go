@@ -97,7 +97,7 @@ func runManager(args []string) error {
 	metricsCertKey := fs.String("metrics-cert-key", "tls.key", "file name of the metrics certificate's private key (PEM) in --metrics-cert-path")
 	enableHTTP2 := fs.Bool("enable-http2", false, "serve HTTP/2 on the metrics endpoint (off: CVE-2023-44487, CVE-2023-39325)")
 	concurrency := fs.Int("max-concurrent-reconciles", 4, "rounds reconciled at once (collection jobs: four times as many)")
-	workers := fs.Int("expansion-workers", 64, "parallel API writes of one round's reconcile (creating and admitting jobs)")
+	workers := fs.Int("expansion-workers", 64, "CollectionJob creates in flight at most, for all rounds together (the create pipeline's workers)")
 	statusInterval := fs.Duration("status-interval", time.Second, "least time between two status writes of one round that do not change its phase")
 	// Sweep creates thousands of objects when a round expands; client-go's
 	// default of 5 requests/s would take minutes. API Priority and Fairness

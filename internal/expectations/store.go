@@ -67,8 +67,11 @@ type admission struct {
 }
 
 type roundMemory struct {
-	// unseen are jobs created that the cache does not show yet.
+	// unseen are jobs created, or being created, that the cache does not
+	// show yet.
 	unseen map[string]*sweepv1alpha1.CollectionJob
+	// creating are the names of the unseen jobs whose create is in flight.
+	creating sets.Set[string]
 	// deleted are jobs the watch saw deleted, so that recreating one is
 	// said in an event.
 	deleted sets.Set[string]
@@ -77,6 +80,20 @@ type roundMemory struct {
 	lastStatusWrite time.Time
 	// cost is how long the round's last reconcile took (Pace).
 	cost time.Duration
+	// held are buildings whose job's create failed in a way a retry at
+	// once cannot fix (Hold), by building.
+	held map[string]Hold
+	// createErr is the last create that failed for a reason that may pass
+	// (TakeCreateError).
+	createErr error
+}
+
+// Hold is why a building's job is not created again before Until: its name
+// is held by an object the round does not control (Taken), or the API
+// server refused it as invalid.
+type Hold struct {
+	Taken bool
+	Until time.Time
 }
 
 func (s *Store) round(key types.NamespacedName) *roundMemory {
@@ -91,7 +108,10 @@ func (s *Store) round(key types.NamespacedName) *roundMemory {
 	return m
 }
 
-// Created remembers jobs a round created until the cache shows them.
+// Created remembers jobs a round creates until the cache shows them. It is
+// called before the creates are sent (an expectation, as the Job controller
+// raises its expectations before creating pods), so that no decision taken
+// while they are in flight plans them again; CreateFailed lowers it.
 func (s *Store) Created(roundKey types.NamespacedName, jobs []*sweepv1alpha1.CollectionJob) {
 	if len(jobs) == 0 {
 		return
@@ -102,9 +122,109 @@ func (s *Store) Created(roundKey types.NamespacedName, jobs []*sweepv1alpha1.Col
 	if m.unseen == nil {
 		m.unseen = map[string]*sweepv1alpha1.CollectionJob{}
 	}
+	if m.creating == nil {
+		m.creating = sets.New[string]()
+	}
 	for _, j := range jobs {
 		m.unseen[j.Name] = j
+		m.creating.Insert(j.Name)
 	}
+}
+
+// CreateDone records that the create of a job expected by Created was
+// answered: created is the job as the API server stored it (with its UID),
+// in place of the one expected until the cache shows it; nil when the
+// create failed, which forgets the job so that the round plans it again
+// unless the building is held (HoldBuilding).
+func (s *Store) CreateDone(roundKey types.NamespacedName, job string, created *sweepv1alpha1.CollectionJob) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.rounds[roundKey]
+	if m == nil {
+		return
+	}
+	m.creating.Delete(job)
+	m.creating = released(m.creating)
+	if _, ok := m.unseen[job]; ok && created != nil {
+		m.unseen[job] = created
+	} else if created == nil {
+		delete(m.unseen, job)
+		m.unseen = released(m.unseen)
+	}
+}
+
+// InCreation returns the names of the round's jobs whose create was sent
+// and not answered yet.
+func (s *Store) InCreation(roundKey types.NamespacedName) sets.Set[string] {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.rounds[roundKey]; m != nil && m.creating.Len() > 0 {
+		return m.creating.Clone()
+	}
+	return nil
+}
+
+// HoldBuilding keeps a round from planning a building's job again until
+// h.Until.
+func (s *Store) HoldBuilding(roundKey types.NamespacedName, building string, h Hold) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.round(roundKey)
+	if m.held == nil {
+		m.held = map[string]Hold{}
+	}
+	m.held[building] = h
+}
+
+// Held returns the round's held buildings, those whose job's name is taken
+// and those refused, and forgets the holds that ended by now.
+func (s *Store) Held(roundKey types.NamespacedName, now time.Time) (taken, refused sets.Set[string]) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.rounds[roundKey]
+	if m == nil {
+		return nil, nil
+	}
+	for b, h := range m.held {
+		switch {
+		case !now.Before(h.Until):
+			delete(m.held, b)
+		case h.Taken:
+			if taken == nil {
+				taken = sets.New[string]()
+			}
+			taken.Insert(b)
+		default:
+			if refused == nil {
+				refused = sets.New[string]()
+			}
+			refused.Insert(b)
+		}
+	}
+	m.held = released(m.held)
+	return taken, refused
+}
+
+// CreateError remembers a create of the round's jobs that failed for a
+// reason that may pass (the API server unreachable, overloaded, the
+// namespace terminating), for the round's next reconcile to return.
+func (s *Store) CreateError(roundKey types.NamespacedName, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.round(roundKey).createErr = err
+}
+
+// TakeCreateError returns the error CreateError remembered, and forgets it.
+func (s *Store) TakeCreateError(roundKey types.NamespacedName) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.rounds[roundKey]
+	if m == nil {
+		return nil
+	}
+	err := m.createErr
+	m.createErr = nil
+	return err
 }
 
 // WithUnseen returns the cached jobs plus the created jobs the cache does

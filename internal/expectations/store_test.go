@@ -273,3 +273,60 @@ func TestForgottenEntriesGiveBackTheirMaps(t *testing.T) {
 		t.Error("a write after the maps were given back is not remembered")
 	}
 }
+
+func TestCreatesInFlightAreExpectedUntilAnsweredAndFailedOnesPlannedAgain(t *testing.T) {
+	var s Store
+	a, b, c := job("a", "").Obj(), job("b", "").Obj(), job("c", "").Obj()
+	keep := func(*sweepv1alpha1.CollectionJob) bool { return true }
+	names := func(jobs []*sweepv1alpha1.CollectionJob) []string {
+		var out []string
+		for _, j := range jobs {
+			out = append(out, j.Name)
+		}
+		return out
+	}
+	s.Created(roundKey, []*sweepv1alpha1.CollectionJob{a, b, c})
+	if diff := cmp.Diff(sets.New("a", "b", "c"), s.InCreation(roundKey)); diff != "" {
+		t.Errorf("in creation before any answer (-want +got):\n%s", diff)
+	}
+	// a created (the stored object has its UID), b failed, c still in flight.
+	s.CreateDone(roundKey, "a", job("a", "uid-a").Obj())
+	s.CreateDone(roundKey, "b", nil)
+	if diff := cmp.Diff(sets.New("c"), s.InCreation(roundKey)); diff != "" {
+		t.Errorf("in creation (-want +got):\n%s", diff)
+	}
+	got := s.WithUnseen(roundKey, nil, keep)
+	if diff := cmp.Diff([]string{"a", "c"}, names(got), cmpopts.SortSlices(func(x, y string) bool { return x < y })); diff != "" {
+		t.Errorf("expected jobs: a failed create must be planned again (-want +got):\n%s", diff)
+	}
+	for _, j := range got {
+		if j.Name == "a" && j.UID != "uid-a" {
+			t.Errorf("job a expected as planned (UID %q), want as the API server stored it", j.UID)
+		}
+	}
+}
+
+func TestHeldBuildingsEndAndCreateErrorsAreReturnedOnce(t *testing.T) {
+	var s Store
+	now := time.Now()
+	s.HoldBuilding(roundKey, "b-1", Hold{Taken: true, Until: now.Add(time.Minute)})
+	s.HoldBuilding(roundKey, "b-2", Hold{Until: now.Add(time.Minute)})
+	s.HoldBuilding(roundKey, "b-3", Hold{Taken: true, Until: now.Add(-time.Second)})
+	taken, refused := s.Held(roundKey, now)
+	if diff := cmp.Diff(sets.New("b-1"), taken); diff != "" {
+		t.Errorf("taken (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(sets.New("b-2"), refused); diff != "" {
+		t.Errorf("refused (-want +got):\n%s", diff)
+	}
+	if taken, refused = s.Held(roundKey, now.Add(2*time.Minute)); taken.Len()+refused.Len() != 0 {
+		t.Errorf("holds past their end: taken %v, refused %v", taken.UnsortedList(), refused.UnsortedList())
+	}
+	s.CreateError(roundKey, fmt.Errorf("connection refused"))
+	if err := s.TakeCreateError(roundKey); err == nil {
+		t.Error("the create error was not returned")
+	}
+	if err := s.TakeCreateError(roundKey); err != nil {
+		t.Errorf("the create error was returned twice: %v", err)
+	}
+}

@@ -32,9 +32,15 @@ type Observed struct {
 	// Round is the round as the cache shows it (read-only).
 	Round *sweepv1alpha1.TestingRound
 	// Jobs are every job the round controls, retests included: the
-	// cache's, the ones created that the cache does not show yet, and
-	// those admitted in memory as admitted copies (spec.suspend false).
+	// cache's, the ones created or being created that the cache does not
+	// show yet, and those admitted in memory as admitted copies
+	// (spec.suspend false).
 	Jobs []*sweepv1alpha1.CollectionJob
+	// Creating are the names of the Jobs whose create is in flight. They
+	// count for the team bound (one created admitted holds a team) and are
+	// not planned again, but the status counts only jobs that exist, and the
+	// round is not complete while any is in flight.
+	Creating sets.Set[string]
 	// Pools are the round's positive pools.
 	Pools []*sweepv1alpha1.PositivePool
 	// Buildings are the Buildings spec.buildingSelector selects, read when
@@ -46,17 +52,19 @@ type Observed struct {
 	// it does not exist or is being deleted; EarlierJobs are its jobs.
 	Earlier     *sweepv1alpha1.TestingRound
 	EarlierJobs []*sweepv1alpha1.CollectionJob
-	// Batch bounds the jobs one decision creates. 0 creates none: the
-	// decision made again once the creates are done (NamesTaken).
-	Batch int
-	// NamesTaken counts buildings whose job could not be created because
-	// another object holds its name: they stay without a job, and the
-	// round looks again after NameTakenRetry.
-	NamesTaken int
-	// Refused counts buildings whose job the API server refused as
-	// invalid: retrying cannot help, so the round does not wait for them
-	// (an InvalidCollectionJob event names each).
-	Refused int
+	// Room bounds the jobs one decision creates: what the manager's create
+	// pipeline takes from this round now. 0 creates none; the pipeline
+	// wakes the round when it has room again.
+	Room int
+	// NamesTaken are the buildings whose job could not be created because
+	// another object holds its name: they stay without a job, are not
+	// planned again while the manager holds them, and the round looks again
+	// after NameTakenRetry.
+	NamesTaken sets.Set[string]
+	// Refused are the buildings whose job the API server refused as
+	// invalid: the round does not wait for them while they are held (an
+	// InvalidCollectionJob event names each).
+	Refused sets.Set[string]
 	Now     time.Time
 }
 
@@ -127,11 +135,14 @@ func Decide(o Observed) Decision {
 			d.Warnings = append(d.Warnings, *warning)
 		}
 		d.Create = missing
-		plan.Unplanned = max(left-len(missing)-o.Refused, 0)
+		plan.Unplanned = max(left-len(missing)-o.Refused.Len(), 0)
 		switch {
-		case plan.Unplanned > o.NamesTaken:
-			wake.At(time.Millisecond) // the next batch, at once
-		case o.NamesTaken > 0:
+		case plan.Unplanned > o.NamesTaken.Len() || o.Creating.Len() > 0:
+			// The create pipeline wakes the round when it has room and
+			// when its creates are answered; this is the latest time to
+			// look again if it does not.
+			wake.At(time.Second)
+		case o.NamesTaken.Len() > 0:
 			wake.At(NameTakenRetry) // until the objects in the way are gone
 		}
 		if len(missing) > 0 {
@@ -148,7 +159,7 @@ func Decide(o Observed) Decision {
 	// take the API server's time from the creates (docs/performance.md).
 	// An admission costs no API write, so the queue is admitted at once
 	// with the last batch.
-	moreToCreate := plan.Unplanned > o.NamesTaken
+	moreToCreate := plan.Unplanned > o.NamesTaken.Len()
 	if phase := PhaseOf(r, jobs, plan, now); phase == sweepv1alpha1.RoundRunning && !moreToCreate ||
 		phase.Finished() && !r.Spec.Suspend && RetestsWaiting(all) {
 		admitted := sets.New[string]()
@@ -171,8 +182,24 @@ func Decide(o Observed) Decision {
 		jobs = SweepJobs(all)
 	}
 
-	// Roll the jobs up into the round's status.
-	st := StatusOf(r, jobs, plan, now)
+	// Roll the jobs up into the round's status: those that exist. The ones
+	// being created, now or before, are buildings still without a job.
+	existing := jobs
+	if o.Creating.Len() > 0 || len(d.Create) > 0 {
+		creating := o.Creating.Clone()
+		for _, j := range d.Create {
+			creating = sets.Insert(creating, j.Name)
+		}
+		existing = make([]*sweepv1alpha1.CollectionJob, 0, len(jobs))
+		for _, j := range jobs {
+			if creating.Has(j.Name) {
+				plan.Unplanned++
+			} else {
+				existing = append(existing, j)
+			}
+		}
+	}
+	st := StatusOf(r, existing, plan, now)
 	st.PositivePools = PoolCounts(o.Pools)
 	st.RetestSupplies = RetestSupplies(r, &st, all, o.Pools)
 	d.Status = st
@@ -194,10 +221,24 @@ func Decide(o Observed) Decision {
 	return d
 }
 
-// plannedJobs are the next jobs to create, at most o.Batch, and how many
-// buildings are without a job in all; or the bad input that stops the
-// round from taking in buildings until its spec changes.
+// plannedJobs are the next jobs to create, at most o.Room, none of a held
+// building, and how many buildings are without a job in all (held ones
+// included); or the bad input that stops the round from taking in
+// buildings until its spec changes.
 func plannedJobs(o Observed, jobs []*sweepv1alpha1.CollectionJob) ([]*sweepv1alpha1.CollectionJob, int, *event.Event) {
+	missing, left, warning := plannedWithHeld(o, jobs, o.Room+o.NamesTaken.Len()+o.Refused.Len())
+	out := missing[:0]
+	for _, j := range missing {
+		if len(out) < o.Room && !o.NamesTaken.Has(j.Spec.Building) && !o.Refused.Has(j.Spec.Building) {
+			out = append(out, j)
+		}
+	}
+	return out, left, warning
+}
+
+// plannedWithHeld are the first limit jobs to create, held buildings'
+// included.
+func plannedWithHeld(o Observed, jobs []*sweepv1alpha1.CollectionJob, limit int) ([]*sweepv1alpha1.CollectionJob, int, *event.Event) {
 	r := o.Round
 	if err := r.Spec.InvalidDurations(); err != nil {
 		// Stored before the schema checked it: the jobs would carry it.
@@ -205,7 +246,7 @@ func plannedJobs(o Observed, jobs []*sweepv1alpha1.CollectionJob) ([]*sweepv1alp
 			Message: fmt.Sprintf("No building is swept until this is fixed: %v", err)}
 	}
 	if r.Spec.MopUpOf != "" {
-		missing, left := MopUpJobs(r, o.Earlier, o.EarlierJobs, jobs, o.Batch)
+		missing, left := MopUpJobs(r, o.Earlier, o.EarlierJobs, jobs, limit)
 		return missing, left, nil
 	}
 	if o.SelectorError != nil {
@@ -214,7 +255,7 @@ func plannedJobs(o Observed, jobs []*sweepv1alpha1.CollectionJob) ([]*sweepv1alp
 		return nil, 0, &event.Event{Type: corev1.EventTypeWarning, Reason: "InvalidSelector",
 			Message: fmt.Sprintf("spec.buildingSelector is invalid: %v", o.SelectorError)}
 	}
-	missing, left := MissingJobs(r, o.Buildings, jobs, o.Batch)
+	missing, left := MissingJobs(r, o.Buildings, jobs, limit)
 	return missing, left, nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
@@ -91,38 +92,38 @@ func TestDecideTable(t *testing.T) {
 	}{{
 		name: "a new round creates every job; those a team is free for are created admitted, sealed first",
 		obs: func() Observed {
-			return Observed{Round: testRound(2, sweepv1alpha1.OrderSealedFirst), Buildings: []*sweepv1alpha1.Building{a, b, c}, Batch: 10, Now: now}
+			return Observed{Round: testRound(2, sweepv1alpha1.OrderSealedFirst), Buildings: []*sweepv1alpha1.Building{a, b, c}, Room: 10, Now: now}
 		},
 		want: decided{Create: []string{"b+admitted", "c+admitted", "a"}, Phase: sweepv1alpha1.RoundRunning,
-			Counts: sweepv1alpha1.BuildingCounts{Total: 3, Active: 2, Queued: 1}, Events: []string{"Started"}, Requeue: toDeadline},
+			Counts: sweepv1alpha1.BuildingCounts{}, Events: []string{"Started"}, Requeue: toDeadline},
 	}, {
 		name: "before its start every job is created queued, and the round wakes at the start",
 		obs: func() Observed {
-			return Observed{Round: testRound(2, sweepv1alpha1.OrderSealedFirst), Buildings: []*sweepv1alpha1.Building{a, b}, Batch: 10, Now: t0.Add(-time.Minute)}
+			return Observed{Round: testRound(2, sweepv1alpha1.OrderSealedFirst), Buildings: []*sweepv1alpha1.Building{a, b}, Room: 10, Now: t0.Add(-time.Minute)}
 		},
 		want: decided{Create: []string{"b", "a"}, Phase: sweepv1alpha1.RoundPending,
-			Counts: sweepv1alpha1.BuildingCounts{Total: 2, Queued: 2}, Requeue: time.Minute},
+			Counts: sweepv1alpha1.BuildingCounts{}, Requeue: time.Minute},
 	}, {
-		name: "a city round creates a batch at a time, admits nobody before its last batch, and comes back at once for the next",
+		name: "a city round creates what the pipeline has room for, admits nobody before its last jobs are planned, and looks again within a second if the pipeline does not wake it",
 		obs: func() Observed {
-			return Observed{Round: testRound(1, sweepv1alpha1.OrderName), Buildings: []*sweepv1alpha1.Building{a, b, c}, Batch: 2, Now: now}
+			return Observed{Round: testRound(1, sweepv1alpha1.OrderName), Buildings: []*sweepv1alpha1.Building{a, b, c}, Room: 2, Now: now}
 		},
 		want: decided{Create: []string{"a", "b"}, Phase: sweepv1alpha1.RoundRunning,
-			Counts: sweepv1alpha1.BuildingCounts{Total: 2, Queued: 2}, Events: []string{"Started"}, Requeue: time.Millisecond},
+			Counts: sweepv1alpha1.BuildingCounts{}, Events: []string{"Started"}, Requeue: time.Second},
 	}, {
 		name: "with its last batch a city round admits the queue in order, the new jobs created admitted",
 		obs: func() Observed {
 			r := running(2)
-			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b, c}, Batch: 2, Now: now,
+			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b, c}, Room: 2, Now: now,
 				Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, true, "")}}
 		},
 		want: decided{Create: []string{"b+admitted", "c+admitted"}, Phase: sweepv1alpha1.RoundRunning,
-			Counts: sweepv1alpha1.BuildingCounts{Total: 3, Active: 2, Queued: 1}, Requeue: toDeadline},
+			Counts: sweepv1alpha1.BuildingCounts{Total: 1, Queued: 1}, Requeue: toDeadline},
 	}, {
 		name: "a finished building frees its team: the next queued one is admitted in memory",
 		obs: func() Observed {
 			r := running(1)
-			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b, c}, Batch: 10, Now: now, Jobs: []*sweepv1alpha1.CollectionJob{
+			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b, c}, Room: 10, Now: now, Jobs: []*sweepv1alpha1.CollectionJob{
 				jobOf(r, b, false, sweepv1alpha1.JobCompleted), jobOf(r, c, true, ""), jobOf(r, a, true, "")}}
 		},
 		want: decided{Admit: []string{"c"}, Phase: sweepv1alpha1.RoundRunning,
@@ -131,48 +132,68 @@ func TestDecideTable(t *testing.T) {
 		name: "a job admitted in memory (an admitted copy) or shown admitted by its status holds its team",
 		obs: func() Observed {
 			r := running(2)
-			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b, c}, Batch: 10, Now: now, Jobs: []*sweepv1alpha1.CollectionJob{
+			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b, c}, Room: 10, Now: now, Jobs: []*sweepv1alpha1.CollectionJob{
 				jobOf(r, b, false, ""), jobOf(r, c, true, sweepv1alpha1.JobWaiting), jobOf(r, a, true, "")}}
 		},
 		want: decided{Phase: sweepv1alpha1.RoundRunning,
 			Counts: sweepv1alpha1.BuildingCounts{Total: 3, Active: 1, Waiting: 1, Queued: 1}, Requeue: toDeadline},
 	}, {
+		name: "a job created admitted whose create is in flight holds its team, and the status counts only jobs that exist",
+		obs: func() Observed {
+			r := running(1)
+			inFlight := jobOf(r, b, false, "")
+			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b}, Room: 10, Now: now,
+				Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, true, ""), inFlight}, Creating: sets.New(inFlight.Name)}
+		},
+		want: decided{Phase: sweepv1alpha1.RoundRunning,
+			Counts: sweepv1alpha1.BuildingCounts{Total: 1, Queued: 1}, Requeue: time.Second},
+	}, {
+		name: "a round whose every existing job finished is not complete while a create is in flight",
+		obs: func() Observed {
+			r := running(2)
+			inFlight := jobOf(r, b, true, "")
+			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b}, Room: 10, Now: now,
+				Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, false, sweepv1alpha1.JobCompleted), inFlight}, Creating: sets.New(inFlight.Name)}
+		},
+		want: decided{Admit: []string{"b"}, Phase: sweepv1alpha1.RoundRunning,
+			Counts: sweepv1alpha1.BuildingCounts{Total: 1, Completed: 1}, Requeue: time.Second},
+	}, {
 		name: "a suspended round admits nothing, new jobs included",
 		obs: func() Observed {
 			r := running(2)
 			r.Spec.Suspend = true
-			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b}, Batch: 10, Now: now, Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, true, "")}}
+			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b}, Room: 10, Now: now, Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, true, "")}}
 		},
 		want: decided{Create: []string{"b"}, Phase: sweepv1alpha1.RoundSuspended,
-			Counts: sweepv1alpha1.BuildingCounts{Total: 2, Queued: 2}, Events: []string{"Suspended"}, Requeue: toDeadline},
+			Counts: sweepv1alpha1.BuildingCounts{Total: 1, Queued: 1}, Events: []string{"Suspended"}, Requeue: toDeadline},
 	}, {
 		name: "past the deadline nothing is created or admitted, and queued buildings count expired",
 		obs: func() Observed {
 			r := running(2)
-			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b}, Batch: 10, Now: t0.Add(13 * time.Hour), Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, true, "")}}
+			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b}, Room: 10, Now: t0.Add(13 * time.Hour), Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, true, "")}}
 		},
 		want: decided{Phase: sweepv1alpha1.RoundDeadlineExceeded,
 			Counts: sweepv1alpha1.BuildingCounts{Total: 1, Expired: 1}, Events: []string{"DeadlineExceeded"}},
 	}, {
-		name: "decided again after a create found its name held: nothing more is created, the round is not complete, and looks again in 30s",
+		name: "a building whose job's name another object holds is not planned again while held: the round is not complete, and looks again in 30s",
 		obs: func() Observed {
 			r := running(2)
-			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b}, Batch: 0, NamesTaken: 1, Now: now, Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, false, sweepv1alpha1.JobCompleted)}}
+			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b}, Room: 10, NamesTaken: sets.New("b"), Now: now, Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, false, sweepv1alpha1.JobCompleted)}}
 		},
 		want: decided{Phase: sweepv1alpha1.RoundRunning,
 			Counts: sweepv1alpha1.BuildingCounts{Total: 1, Completed: 1}, Requeue: NameTakenRetry},
 	}, {
-		name: "decided again after the API server refused a job as invalid: retrying cannot help, so the round does not wait for it",
+		name: "a building whose job the API server refused as invalid is not planned again while held, and the round does not wait for it",
 		obs: func() Observed {
 			r := running(2)
-			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b}, Batch: 0, Refused: 1, Now: now, Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, false, sweepv1alpha1.JobCompleted)}}
+			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b}, Room: 10, Refused: sets.New("b"), Now: now, Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, false, sweepv1alpha1.JobCompleted)}}
 		},
 		want: decided{Phase: sweepv1alpha1.RoundCompleted,
 			Counts: sweepv1alpha1.BuildingCounts{Total: 1, Completed: 1}, Events: []string{"Completed"}},
 	}, {
 		name: "a selector the API server cannot read is said once per reconcile; nothing is created",
 		obs: func() Observed {
-			return Observed{Round: running(2), SelectorError: errors.New("bad operator"), Batch: 10, Now: now}
+			return Observed{Round: running(2), SelectorError: errors.New("bad operator"), Room: 10, Now: now}
 		},
 		want: decided{Phase: sweepv1alpha1.RoundRunning, Warnings: []string{"InvalidSelector"}, Events: []string{"NoBuildingsSelected"}, Requeue: toDeadline},
 	}, {
@@ -181,7 +202,7 @@ func TestDecideTable(t *testing.T) {
 			r := testRound(2, sweepv1alpha1.OrderSealedFirst)
 			r.Spec.MopUpOf = "earlier"
 			earlier := testobjects.Round("ns", "earlier").WithUID("uid-earlier").Phase(sweepv1alpha1.RoundRunning).Obj()
-			return Observed{Round: r, Earlier: earlier, Batch: 10, Now: now}
+			return Observed{Round: r, Earlier: earlier, Room: 10, Now: now}
 		},
 		want: decided{Phase: sweepv1alpha1.RoundPending, Events: []string{"EarlierRoundNotFinished"}, Requeue: toDeadline},
 	}, {
@@ -191,7 +212,7 @@ func TestDecideTable(t *testing.T) {
 			r.Status.Phase = sweepv1alpha1.RoundCompleted
 			retest := jobOf(r, a, true, "")
 			retest.Name, retest.Spec.Retest = "retest", &sweepv1alpha1.RetestSpec{Pool: "p", Tube: "t1", Households: []string{"1-101"}}
-			return Observed{Round: r, Batch: 10, Now: now, Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, false, sweepv1alpha1.JobCompleted), retest}}
+			return Observed{Round: r, Room: 10, Now: now, Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, false, sweepv1alpha1.JobCompleted), retest}}
 		},
 		want: decided{Admit: []string{"a"}, Phase: sweepv1alpha1.RoundCompleted,
 			Counts: sweepv1alpha1.BuildingCounts{Total: 1, Completed: 1}},
@@ -204,6 +225,17 @@ func TestDecideTable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withoutJob counts the buildings, not being deleted, that have no job.
+func withoutJob(buildings []sweepv1alpha1.Building, perBuilding map[string]int) int {
+	n := 0
+	for i := range buildings {
+		if buildings[i].DeletionTimestamp == nil && perBuilding[buildings[i].Name] == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // FuzzDecide checks what every decision must hold, whatever the round's
@@ -231,7 +263,17 @@ func FuzzDecide(f *testing.F) {
 			}
 		}
 		now := t0.Add(time.Duration(minutes%(24*60)) * time.Minute)
-		d := Decide(Observed{Round: r, Jobs: in, Buildings: ptrs(buildings), Batch: int(batch % 20), Now: now})
+		// Some jobs are still being created when batch is odd.
+		var creating sets.Set[string]
+		if batch%2 == 1 {
+			creating = sets.New[string]()
+			for i, j := range in {
+				if i%3 == 0 {
+					creating.Insert(j.Name)
+				}
+			}
+		}
+		d := Decide(Observed{Round: r, Jobs: in, Creating: creating, Buildings: ptrs(buildings), Room: int(batch % 20), Now: now})
 
 		for i, j := range in {
 			if diff := cmp.Diff(before[i], *j); diff != "" {
@@ -266,12 +308,19 @@ func FuzzDecide(f *testing.F) {
 		if (len(d.Admit) > 0 || anyAdmitted(d.Create)) && d.Status.Phase != sweepv1alpha1.RoundRunning && !RetestsWaiting(in) {
 			t.Fatalf("admitted in phase %s", d.Status.Phase)
 		}
-		if anyAdmitted(d.Create) && d.RequeueAfter == time.Millisecond {
-			t.Fatal("jobs created admitted while the next batch is still to be created")
+		if anyAdmitted(d.Create) && withoutJob(buildings, perBuilding) > 0 {
+			t.Fatal("jobs created admitted while buildings are still to be planned")
+		}
+		// The status counts the jobs that exist: not those being created.
+		existing := 0
+		for _, j := range SweepJobs(in) {
+			if !creating.Has(j.Name) {
+				existing++
+			}
 		}
 		b := d.Status.Buildings
-		if b.Total != int32(len(SweepJobs(in))+len(d.Create)) || b.Queued+b.Active+b.Waiting+b.Completed+b.Expired+b.Failed != b.Total {
-			t.Fatalf("building counts %+v do not add up for %d jobs and %d created", b, len(SweepJobs(in)), len(d.Create))
+		if b.Total != int32(existing) || b.Queued+b.Active+b.Waiting+b.Completed+b.Expired+b.Failed != b.Total {
+			t.Fatalf("building counts %+v do not add up for %d existing jobs", b, existing)
 		}
 		if d.RequeueAfter < 0 {
 			t.Fatalf("requeue after %v", d.RequeueAfter)

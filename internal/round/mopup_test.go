@@ -198,7 +198,7 @@ func TestMopUpPhaseAndConditions(t *testing.T) {
 		{name: "nobody to mop up", plan: Plan{Fixed: true}, now: t0.Add(14 * time.Hour),
 			wantPhase: sweepv1alpha1.RoundCompleted, wantReason: sweepv1alpha1.ReasonNothingToMopUp},
 		{name: "a fixed plan still being expanded", plan: Plan{Fixed: true, Unplanned: 3}, now: t0.Add(14 * time.Hour),
-			wantPhase: sweepv1alpha1.RoundRunning, wantReason: sweepv1alpha1.ReasonNoBuildingsSelected},
+			wantPhase: sweepv1alpha1.RoundRunning, wantReason: sweepv1alpha1.ReasonSweeping},
 		{name: "sweeping its buildings", jobs: []*sweepv1alpha1.CollectionJob{mj}, plan: Plan{Fixed: true}, now: t0.Add(14 * time.Hour),
 			wantPhase: sweepv1alpha1.RoundRunning, wantReason: sweepv1alpha1.ReasonSweeping},
 		{name: "every building finished", jobs: []*sweepv1alpha1.CollectionJob{done}, plan: Plan{Fixed: true}, now: t0.Add(15 * time.Hour),

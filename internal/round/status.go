@@ -229,13 +229,16 @@ func setConditions(r *sweepv1alpha1.TestingRound, st *sweepv1alpha1.TestingRound
 			set(sweepv1alpha1.ConditionProgressing, metav1.ConditionFalse, plan.Wait.Reason, plan.Wait.Message)
 		}
 	case sweepv1alpha1.RoundRunning:
-		if b.Total == 0 {
+		if b.Total == 0 && plan.Unplanned == 0 {
 			set(sweepv1alpha1.ConditionProgressing, metav1.ConditionFalse, sweepv1alpha1.ReasonNoBuildingsSelected,
 				fmt.Sprintf("spec.buildingSelector selects no Building in namespace %s: label the buildings to sweep or fix the selector. Buildings that start matching before the deadline join the round.", r.Namespace))
 		} else {
-			set(sweepv1alpha1.ConditionProgressing, metav1.ConditionTrue, sweepv1alpha1.ReasonSweeping,
-				fmt.Sprintf("%d of %d buildings finished, %d being swept by %d teams; %d of %d residents sampled.",
-					b.Total-unfinished, b.Total, b.Active+b.Waiting, r.Spec.Teams, st.Residents.Sampled, st.Residents.Expected))
+			msg := fmt.Sprintf("%d of %d buildings finished, %d being swept by %d teams; %d of %d residents sampled.",
+				b.Total-unfinished, b.Total, b.Active+b.Waiting, r.Spec.Teams, st.Residents.Sampled, st.Residents.Expected)
+			if plan.Unplanned > 0 {
+				msg += fmt.Sprintf(" %d more buildings' jobs are still to be created.", plan.Unplanned)
+			}
+			set(sweepv1alpha1.ConditionProgressing, metav1.ConditionTrue, sweepv1alpha1.ReasonSweeping, msg)
 		}
 	case sweepv1alpha1.RoundSuspended:
 		set(sweepv1alpha1.ConditionProgressing, metav1.ConditionFalse, sweepv1alpha1.ReasonSuspended,
