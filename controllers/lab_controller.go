@@ -365,8 +365,8 @@ func (r *LabReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.cached = r.Rounds.cached
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&sweepv1alpha1.TestingRound{}).
-		Watches(&sweepv1alpha1.CollectionJob{}, enqueueRoundOf(time.Second, func(types.NamespacedName) time.Duration { return 0 }, nil)).
-		Watches(&sweepv1alpha1.PositivePool{}, enqueueRoundOf(time.Second, func(types.NamespacedName) time.Duration { return 0 }, nil)).
+		Watches(&sweepv1alpha1.CollectionJob{}, enqueueRoundOf(time.Second, func(types.NamespacedName) time.Duration { return 0 }, nil, nil)).
+		Watches(&sweepv1alpha1.PositivePool{}, enqueueRoundOf(time.Second, func(types.NamespacedName) time.Duration { return 0 }, nil, nil)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("lab").
 		Complete(requeueOnConflict(r))

@@ -434,9 +434,9 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 		// Not Owns: a round with thousands of jobs would be reconciled (and
 		// its jobs listed) once per job change. Job changes are folded into
 		// one reconcile per JobEventDelay instead, except a job that finished.
-		Watches(&sweepv1alpha1.CollectionJob{}, enqueueRoundOf(r.JobEventDelay, r.Memory.Pace, r.Memory.JobDeleted)).
+		Watches(&sweepv1alpha1.CollectionJob{}, enqueueRoundOf(r.JobEventDelay, r.Memory.Pace, r.Memory.JobDeleted, r.Memory.Expects)).
 		// A pool's phase changes the round's pool counts.
-		Watches(&sweepv1alpha1.PositivePool{}, enqueueRoundOf(r.JobEventDelay, r.Memory.Pace, nil)).
+		Watches(&sweepv1alpha1.PositivePool{}, enqueueRoundOf(r.JobEventDelay, r.Memory.Pace, nil, nil)).
 		Watches(&sweepv1alpha1.Building{}, handler.EnqueueRequestsFromMapFunc(r.roundsForBuilding),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		// A mop-up round waits for the round it mops up to exist and finish.
@@ -456,9 +456,10 @@ func (r *TestingRoundReconciler) SetupWithManager(mgr ctrl.Manager, concurrency 
 // delay. Any other change (a report, a visit starting, a job created by
 // expansion) is enqueued delay later, and the changes that arrive within
 // delay of each other are one reconcile: the workqueue keeps one entry per
-// round. Either way a round waits at least pace(round), its last reconcile's
+// round. The creation of a job the manager is creating itself (expected) is
+// not enqueued. Either way a round waits at least pace(round), its last reconcile's
 // cost, so a very large round does not reconcile back to back.
-func enqueueRoundOf(delay time.Duration, pace func(types.NamespacedName) time.Duration, deleted func(round types.NamespacedName, job string)) handler.EventHandler {
+func enqueueRoundOf(delay time.Duration, pace func(types.NamespacedName) time.Duration, deleted func(round types.NamespacedName, job string), expected func(round types.NamespacedName, job string) bool) handler.EventHandler {
 	roundOf := func(obj client.Object) (types.NamespacedName, bool) {
 		name := controllingRound(obj)
 		return types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, name != ""
@@ -480,6 +481,13 @@ func enqueueRoundOf(delay time.Duration, pace func(types.NamespacedName) time.Du
 	}
 	return handler.Funcs{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			// A job this manager is creating tells its round nothing new:
+			// the create pipeline wakes the round as its creates are
+			// answered, and a reconcile per 200 ms of expansion would take
+			// the manager's CPU from the creates.
+			if key, ok := roundOf(e.Object); ok && expected != nil && expected(key, e.Object.GetName()) {
+				return
+			}
 			add(e.Object, q, false)
 		},
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {

@@ -153,6 +153,19 @@ func (s *Store) CreateDone(roundKey types.NamespacedName, job string, created *s
 	}
 }
 
+// Expects says whether the round created the job, or is creating it, and
+// its cache has not shown it since.
+func (s *Store) Expects(roundKey types.NamespacedName, job string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.rounds[roundKey]
+	if m == nil {
+		return false
+	}
+	_, ok := m.unseen[job]
+	return ok
+}
+
 // InCreation returns the names of the round's jobs whose create was sent
 // and not answered yet.
 func (s *Store) InCreation(roundKey types.NamespacedName) sets.Set[string] {

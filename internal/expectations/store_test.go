@@ -304,6 +304,13 @@ func TestCreatesInFlightAreExpectedUntilAnsweredAndFailedOnesPlannedAgain(t *tes
 			t.Errorf("job a expected as planned (UID %q), want as the API server stored it", j.UID)
 		}
 	}
+	if !s.Expects(roundKey, "a") || !s.Expects(roundKey, "c") || s.Expects(roundKey, "b") {
+		t.Errorf("Expects a, c, b = %v, %v, %v; want true, true, false", s.Expects(roundKey, "a"), s.Expects(roundKey, "c"), s.Expects(roundKey, "b"))
+	}
+	s.WithUnseen(roundKey, []*sweepv1alpha1.CollectionJob{job("a", "uid-a").Obj()}, keep)
+	if s.Expects(roundKey, "a") {
+		t.Error("job a still expected after the cache showed it")
+	}
 }
 
 func TestHeldBuildingsEndAndCreateErrorsAreReturnedOnce(t *testing.T) {

@@ -154,12 +154,13 @@ func Decide(o Observed) Decision {
 	// Admit as many queued jobs as there are free teams, new and existing
 	// alike, so the order and the bound are one rule: the retests of
 	// positive pools first, also once the round's own sweep is over.
-	// Creates come before admissions: while the next batch is still to be
-	// created, nobody is admitted, because the visits' status writes would
-	// take the API server's time from the creates (docs/performance.md).
-	// An admission costs no API write, so the queue is admitted at once
-	// with the last batch.
-	moreToCreate := plan.Unplanned > o.NamesTaken.Len()
+	// Creates come before admissions: while buildings are still to be
+	// planned or creates are in flight, nobody is admitted, because the
+	// visits' status writes would take the API server's time from the
+	// creates (docs/performance.md). An admission costs no API write, so
+	// the queue is admitted at once when the last creates are answered (or
+	// created admitted, when they are planned with none in flight).
+	moreToCreate := plan.Unplanned > o.NamesTaken.Len() || o.Creating.Len() > 0
 	if phase := PhaseOf(r, jobs, plan, now); phase == sweepv1alpha1.RoundRunning && !moreToCreate ||
 		phase.Finished() && !r.Spec.Suspend && RetestsWaiting(all) {
 		admitted := sets.New[string]()

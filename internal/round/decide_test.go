@@ -148,14 +148,14 @@ func TestDecideTable(t *testing.T) {
 		want: decided{Phase: sweepv1alpha1.RoundRunning,
 			Counts: sweepv1alpha1.BuildingCounts{Total: 1, Queued: 1}, Requeue: time.Second},
 	}, {
-		name: "a round whose every existing job finished is not complete while a create is in flight",
+		name: "a round whose every existing job finished is not complete while a create is in flight, and admits nobody until it is answered",
 		obs: func() Observed {
 			r := running(2)
 			inFlight := jobOf(r, b, true, "")
 			return Observed{Round: r, Buildings: []*sweepv1alpha1.Building{a, b}, Room: 10, Now: now,
 				Jobs: []*sweepv1alpha1.CollectionJob{jobOf(r, a, false, sweepv1alpha1.JobCompleted), inFlight}, Creating: sets.New(inFlight.Name)}
 		},
-		want: decided{Admit: []string{"b"}, Phase: sweepv1alpha1.RoundRunning,
+		want: decided{Phase: sweepv1alpha1.RoundRunning,
 			Counts: sweepv1alpha1.BuildingCounts{Total: 1, Completed: 1}, Requeue: time.Second},
 	}, {
 		name: "a suspended round admits nothing, new jobs included",
@@ -310,6 +310,9 @@ func FuzzDecide(f *testing.F) {
 		}
 		if anyAdmitted(d.Create) && withoutJob(buildings, perBuilding) > 0 {
 			t.Fatal("jobs created admitted while buildings are still to be planned")
+		}
+		if d.Status.Phase == sweepv1alpha1.RoundRunning && creating.Len() > 0 && (len(d.Admit) > 0 || anyAdmitted(d.Create)) {
+			t.Fatal("admitted while creates are in flight")
 		}
 		// The status counts the jobs that exist: not those being created.
 		existing := 0

@@ -125,3 +125,21 @@ func TestWritesPerBuildingLeavesOutEventsAndLeases(t *testing.T) {
 		t.Errorf("total %v per building, want 3 (creates and status, not events or leases)", total)
 	}
 }
+
+func TestASingleBareRunBorrowsTheLargestSpreadOfTheOtherN(t *testing.T) {
+	rs := []result{
+		{N: 1000, ceilingRates: []float64{300, 500}, ceilingRate: 400},
+		{N: 10000, ceilingRates: []float64{640, 660}, ceilingRate: 650},
+		{N: 50000, ceilingRates: []float64{490}, ceilingRate: 490},
+	}
+	borrowSpreads(rs)
+	if got := rs[2].ceilingSpread(); got != 0.5 {
+		t.Errorf("N = 50000's spread %.2f, want 0.50 (N = 1000's, the largest)", got)
+	}
+	if got, want := rs[2].spreadText(), "50% (one run; N = 1000's)"; got != want {
+		t.Errorf("spread shown as %q, want %q", got, want)
+	}
+	if got, want := rs[1].spreadText(), "3%"; got != want {
+		t.Errorf("N = 10000's spread shown as %q, want %q", got, want)
+	}
+}
