@@ -271,9 +271,12 @@ func AsAdmitted(jobs []*sweepv1alpha1.CollectionJob, names sets.Set[string]) []*
 	for i, j := range jobs {
 		out[i] = j
 		if j.Spec.Suspend && names.Has(j.Name) {
-			c := j.DeepCopy()
+			// A shallow copy: decisions never change a job they are given,
+			// and a deep copy of every job admitted in memory, at every
+			// reconcile, was a fifth of a city round's manager CPU.
+			c := *j
 			c.Spec.Suspend = false
-			out[i] = c
+			out[i] = &c
 		}
 	}
 	return out
