@@ -23,8 +23,8 @@ import (
 )
 
 // inParallel calls fn for items 0..n-1 with at most workers calls at once,
-// and returns the first error. Items not started when an error happens are
-// skipped; the next reconcile picks them up.
+// and returns the first error: the tests' way of making many objects fast.
+// The manager's own creates go through the create pipeline.
 func inParallel(ctx context.Context, workers, n int, fn func(ctx context.Context, i int) error) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(workers, 1))
