@@ -97,7 +97,11 @@ func runManager(args []string) error {
 	metricsCertKey := fs.String("metrics-cert-key", "tls.key", "file name of the metrics certificate's private key (PEM) in --metrics-cert-path")
 	enableHTTP2 := fs.Bool("enable-http2", false, "serve HTTP/2 on the metrics endpoint (off: CVE-2023-44487, CVE-2023-39325)")
 	concurrency := fs.Int("max-concurrent-reconciles", 4, "rounds reconciled at once (collection jobs: four times as many)")
-	workers := fs.Int("expansion-workers", 64, "CollectionJob creates in flight at most, for all rounds together (the create pipeline's workers)")
+	// 16, as the chart sets: on a two-core control plane 64 creates in
+	// flight cost the API server 40 % more CPU per building and made it close
+	// 37 of the manager's watches in a 10,000-building expansion, for a
+	// slower expansion than 16 (docs/performance.md, NOTES of 2026-12-02).
+	workers := fs.Int("expansion-workers", 16, "CollectionJob creates in flight at most, for all rounds together (the create pipeline's workers)")
 	statusInterval := fs.Duration("status-interval", time.Second, "least time between two status writes of one round that do not change its phase")
 	// Sweep creates thousands of objects when a round expands; client-go's
 	// default of 5 requests/s would take minutes. API Priority and Fairness

@@ -117,7 +117,28 @@ type result struct {
 	// ClosedWatches counts the CollectionJob watches the API server closed
 	// during the round because their buffer stayed full (each resumes, and
 	// the API server replays what it had not delivered).
-	ClosedWatches                float64
+	ClosedWatches float64
+	// The expansion apart (from the round's creation until its N jobs
+	// existed): when the first job appeared, the stalls of creation (gaps of
+	// stallGap or more between two jobs), the CollectionJob status writes
+	// per job the API server made meanwhile (visits of jobs admitted
+	// already), the API server's and the manager's CPU per job, and the
+	// CollectionJob watches closed. The visits' share is the round's total
+	// less these.
+	FirstJob, ExpansionStalls            time.Duration
+	ExpansionJobStatusWrites             float64
+	ExpansionAPICPU, ExpansionManagerCPU float64
+	ExpansionClosedWatches               float64
+	// BenchWatchRestarts is how many times the benchmark's own metadata
+	// watch (which times the expansion) was opened again meanwhile: of the
+	// expansion's closed watches, those that were not the manager's.
+	BenchWatchRestarts int
+	// FairClosedWatches is the CollectionJob watches closed during the fair
+	// ceiling (ceilings.fairClosed).
+	FairClosedWatches float64
+	// IndexedJobAPICPU is the API server's CPU per pod over the Indexed Job
+	// (its creation, the pods', their status writes, and the watches).
+	IndexedJobAPICPU             float64
 	ReconcileP50, ReconcileP99   map[string]time.Duration
 	ceilingRates                 []float64 // one per bare run
 	ceilingRate, fairRate        float64   // the bare runs' mean; the fair one
@@ -181,6 +202,7 @@ func main() {
 	sweepBin := flag.String("sweep", "bin/sweep", "the sweep binary")
 	crds := flag.String("crds", "config/crd/bases", "the CRDs")
 	jobN := flag.Int("job-executor-buildings", 2000, "buildings of the job executor's write count (a kwok cluster); 0 skips it")
+	flag.IntVar(&expansionWorkers, "expansion-workers", 0, "the manager's --expansion-workers, and the fair ceiling's workers; 0 takes the chart's manager.expansionWorkers")
 	pprofDir := flag.String("pprof", "docs/performance", "where to write the manager's CPU and heap profiles (cpu-N.pprof, heap-N.pprof)")
 	cityMode := flag.Bool("city", false, "run a whole city instead (make bench-city): -city-buildings over -city-districts, rounds -city-apart")
 	cityBuildings := flag.Int("city-buildings", 100000, "the city's buildings")
@@ -190,6 +212,13 @@ func main() {
 	cityOut := flag.String("city-out", "docs/performance-city.md", "the city run's report, also carried into -out")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
+	if expansionWorkers <= 0 {
+		limits, err := chartLimits()
+		if err != nil {
+			fail(err)
+		}
+		expansionWorkers = limits.expansionWorkers
+	}
 	began := time.Now()
 	if *cityMode {
 		if *cityBuildings <= 0 || *cityDistricts <= 0 || *cityDistricts > *cityBuildings {
@@ -257,10 +286,11 @@ func fail(err error) {
 }
 
 func (r result) summary() string {
-	return fmt.Sprintf("N=%d ceiling %.0f/s (spread %.0f%%), fair ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling, %.2f of the fair one), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB; CPU ms per object: API server %.1f at the ceiling, %.1f in the round; manager %.1f; %.0f CollectionJob watches closed by the API server",
+	return fmt.Sprintf("N=%d ceiling %.0f/s (spread %.0f%%), fair ceiling %.0f/s, expansion %.0f/s (%.2f of the ceiling, %.2f of the fair one), round %s, Job controller %.0f pods/s, %.2f writes/building, %.2f status writes/s, peak RSS %.0f MiB, heap %.0f MiB; CPU ms per object: API server %.1f at the ceiling, %.1f in the round; manager %.1f; %.0f CollectionJob watches closed by the API server; expansion apart: first job after %s, stalls %s, %.2f job status writes per job, API server CPU %.1f ms per job, %.0f watches closed (%d of them the benchmark's; %.0f during the fair ceiling); Indexed Job: API server CPU %.1f ms per pod",
 		r.N, r.ceilingRate, 100*r.ceilingSpread(), r.fairRate, r.expansionRate, r.expansionRate/r.ceilingRate, r.expansionRate/r.fairRate, r.Round.Round(time.Millisecond), r.jobControllerRate,
 		r.WritesPerBuilding, r.StatusWritesPerSecond, r.PeakRSS/(1<<20), r.PeakHeap/(1<<20),
-		r.CeilingAPICPU*1000, r.RoundAPICPU*1000, r.RoundManagerCPU*1000, r.ClosedWatches)
+		r.CeilingAPICPU*1000, r.RoundAPICPU*1000, r.RoundManagerCPU*1000, r.ClosedWatches,
+		r.FirstJob.Round(time.Millisecond), r.ExpansionStalls.Round(time.Millisecond), r.ExpansionJobStatusWrites, r.ExpansionAPICPU*1000, r.ExpansionClosedWatches, r.BenchWatchRestarts, r.FairClosedWatches, r.IndexedJobAPICPU*1000)
 }
 
 func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
@@ -274,7 +304,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	if err != nil {
 		return res, fmt.Errorf("ceiling: %w", err)
 	}
-	res.Ceilings, res.FairCeiling, res.CeilingAPICPU = c.bare, c.fair, c.apiCPU
+	res.Ceilings, res.FairCeiling, res.CeilingAPICPU, res.FairClosedWatches = c.bare, c.fair, c.apiCPU, c.fairClosed
 
 	// 2. Sweep, on a fresh control plane.
 	p, err := startPlane(k8sBin, crds)
@@ -315,15 +345,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 			}
 		}
 	})
-	before, err := apiWrites(ctx, p.cs)
-	if err != nil {
-		return res, err
-	}
-	apiCPU0, err := apiServerCPU(ctx, p.cs)
-	if err != nil {
-		return res, err
-	}
-	closed0, err := closedJobWatches(ctx, p.cs)
+	api0, err := readAPIServer(ctx, p.cs)
 	if err != nil {
 		return res, err
 	}
@@ -357,6 +379,24 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	// of the round to the benchmark, on the API server the round is
 	// measured on.
 	cjs.stop()
+	// The expansion apart from the visits: what else the API server did
+	// while the jobs were created (the first visits' status writes), what
+	// it cost, which watches it closed, and whether creation stalled.
+	apiE, err := readAPIServer(ctx, p.cs)
+	if err != nil {
+		return res, err
+	}
+	mgrCPUE, err := managerCPU(mgr)
+	if err != nil {
+		return res, err
+	}
+	first, stalls := cjs.firstAndStalls()
+	res.FirstJob, res.ExpansionStalls = first.Sub(start), stalls
+	res.ExpansionJobStatusWrites = (apiE.writes["collectionjobs/status"] - api0.writes["collectionjobs/status"]) / float64(n)
+	res.ExpansionAPICPU = (apiE.cpu - api0.cpu) / float64(n)
+	res.ExpansionManagerCPU = (mgrCPUE - mgrCPU0) / float64(n)
+	res.ExpansionClosedWatches = apiE.closed - api0.closed
+	res.BenchWatchRestarts = cjs.restarts()
 	// Once the jobs exist the round only visits: where the time goes then,
 	// on both sides, over 30 seconds, where the round lasts minutes (and
 	// its expansion longer than the first profiles).
@@ -390,27 +430,19 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 			return res, fmt.Errorf("CPU profile: %w", err)
 		}
 	}
-	apiCPU1, err := apiServerCPU(ctx, p.cs)
+	api1, err := readAPIServer(ctx, p.cs)
 	if err != nil {
 		return res, err
 	}
-	closed1, err := closedJobWatches(ctx, p.cs)
-	if err != nil {
-		return res, err
-	}
-	res.ClosedWatches = closed1 - closed0
+	res.ClosedWatches = api1.closed - api0.closed
 	mgrCPU1, err := managerCPU(mgr)
 	if err != nil {
 		return res, err
 	}
-	res.RoundAPICPU = (apiCPU1 - apiCPU0) / float64(n)
+	res.RoundAPICPU = (api1.cpu - api0.cpu) / float64(n)
 	res.RoundManagerCPU = (mgrCPU1 - mgrCPU0) / float64(n)
-	after, err := apiWrites(ctx, p.cs)
-	if err != nil {
-		return res, err
-	}
-	res.WritesByResource, res.WritesPerBuilding = writesPerBuilding(before, after, n)
-	res.StatusWritesPerSecond = (after["testingrounds/status"] - before["testingrounds/status"]) / res.Round.Seconds()
+	res.WritesByResource, res.WritesPerBuilding = writesPerBuilding(api0.writes, api1.writes, n)
+	res.StatusWritesPerSecond = (api1.writes["testingrounds/status"] - api0.writes["testingrounds/status"]) / res.Round.Seconds()
 	fams, err := scrape(mgr.metricsURL)
 	if err != nil {
 		return res, err
@@ -426,10 +458,20 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	res.PeakRSS, res.PeakHeap = float64(peakRSS.Load()), float64(peakHeap.Load())
 	mgr.stop()
 
-	// 4. The built-in Job controller, on the same API server.
+	// 4. The built-in Job controller, on the same API server, and what
+	// its pods cost the API server: the same work in built-in objects.
+	jobCPU0, err := apiServerCPU(ctx, p.cs)
+	if err != nil {
+		return res, err
+	}
 	if res.JobController, res.IndexedJob, err = jobControllerRound(ctx, n, k8sBin, p.kubeconfig, p.dir, p.c, p.cs, p.meta); err != nil {
 		return res, fmt.Errorf("job controller: %w", err)
 	}
+	jobCPU1, err := apiServerCPU(ctx, p.cs)
+	if err != nil {
+		return res, err
+	}
+	res.IndexedJobAPICPU = (jobCPU1 - jobCPU0) / float64(n)
 	for _, d := range res.Ceilings {
 		res.ceilingRates = append(res.ceilingRates, float64(n)/d.Seconds())
 	}
@@ -469,6 +511,10 @@ type ceilings struct {
 	fair time.Duration
 	// apiCPU is the API server's CPU seconds per object of the first bare run.
 	apiCPU float64
+	// fairClosed is how many CollectionJob watches the API server closed
+	// during the fair ceiling (its client's informer and the counting
+	// watch): what creating at that pace costs any watcher, Sweep or not.
+	fairClosed float64
 }
 
 // ceiling measures, on a fresh control plane started for it: the bare
@@ -507,9 +553,18 @@ func ceiling(ctx context.Context, n int, k8sBin, crds, pprofDir string) (ceiling
 	if err := <-profDone; err != nil {
 		return c, fmt.Errorf("API server profile: %w", err)
 	}
+	closed0, err := closedJobWatches(ctx, p.cs)
+	if err != nil {
+		return c, err
+	}
 	if c.fair, err = fairCeiling(ctx, p, n); err != nil {
 		return c, fmt.Errorf("fair ceiling: %w", err)
 	}
+	closed1, err := closedJobWatches(ctx, p.cs)
+	if err != nil {
+		return c, err
+	}
+	c.fairClosed = closed1 - closed0
 	if n >= bareOnceFromN {
 		return c, nil
 	}
@@ -540,9 +595,10 @@ func bareCeiling(ctx context.Context, p *plane, ns string, n int) (time.Duration
 	return time.Since(start), err
 }
 
-// expansionWorkers is `sweep manager --expansion-workers`' default
-// (cmd/sweep/manager.go): the parallel creates of one round's reconcile.
-const expansionWorkers = 64
+// expansionWorkers is the create pipeline's workers (`sweep manager
+// --expansion-workers`), and the fair ceiling's: -expansion-workers, or the
+// chart's manager.expansionWorkers (main sets it before any run).
+var expansionWorkers int
 
 // fairCeiling times n Sweep-shaped CollectionJobs created in namespace
 // "fair" with the manager's client limits and expansion workers, while a
@@ -783,20 +839,64 @@ func parallel(n, workers int, f func(i int) error) error {
 }
 
 // counter counts the objects of one resource in one namespace through a
-// metadata-only watch, so that watching 50,000 objects stays cheap.
+// metadata-only watch, so that watching 50,000 objects stays cheap. It also
+// keeps when the first object appeared and how long creation stalled.
 type counter struct {
-	n    atomic.Int64
-	stop func()
+	n       atomic.Int64
+	watches atomic.Int64 // watches opened
+	stop    func()
+
+	mu     sync.Mutex
+	first  time.Time     // the first object seen
+	last   time.Time     // the latest object seen
+	stalls time.Duration // the gaps of at least stallGap between two objects seen
 }
 
+// stallGap is the least gap between two new objects that counts as a stall
+// of creation: at the few hundred objects a second of expansion, half a
+// second with none means nothing was being created, not a slow create.
+const stallGap = 500 * time.Millisecond
+
 func (c *counter) count() int { return int(c.n.Load()) }
+
+// restarts is how many times the counter's watch was opened again.
+func (c *counter) restarts() int { return max(int(c.watches.Load())-1, 0) }
+
+// seen records one new object at now.
+func (c *counter) seen(now time.Time) {
+	c.n.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.first.IsZero() {
+		c.first = now
+	}
+	if gap := now.Sub(c.last); !c.last.IsZero() && gap >= stallGap {
+		c.stalls += gap
+	}
+	c.last = now
+}
+
+// firstAndStalls is when the first object was seen and the stalls so far.
+func (c *counter) firstAndStalls() (time.Time, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.first, c.stalls
+}
 
 func countObjects(ctx context.Context, meta metadata.Interface, gvr schema.GroupVersionResource, ns string) *counter {
 	ctx, cancel := context.WithCancel(ctx)
 	c := &counter{stop: cancel}
-	inf := metadatainformer.NewFilteredMetadataInformer(meta, gvr, ns, 0, cache.Indexers{}, nil).Informer()
+	// Every watch the informer opens after its first is a restart: the API
+	// server closed the one before (a watcher that fell behind, or its
+	// timeout of 5 to 10 minutes).
+	countWatches := func(o *metav1.ListOptions) {
+		if o.TimeoutSeconds != nil {
+			c.watches.Add(1)
+		}
+	}
+	inf := metadatainformer.NewFilteredMetadataInformer(meta, gvr, ns, 0, cache.Indexers{}, countWatches).Informer()
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { c.n.Add(1) },
+		AddFunc:    func(any) { c.seen(time.Now()) },
 		DeleteFunc: func(any) { c.n.Add(-1) },
 	})
 	go inf.Run(ctx.Done())
@@ -880,11 +980,15 @@ func apiServerCPU(ctx context.Context, cs kubernetes.Interface) (float64, error)
 // closedJobWatches is the API server's apiserver_terminated_watchers_total
 // for CollectionJobs: watchers it closed because they fell behind.
 func closedJobWatches(ctx context.Context, cs kubernetes.Interface) (float64, error) {
-	const resource = "collectionjobs"
 	fams, err := apiServerMetrics(ctx, cs)
 	if err != nil {
 		return 0, err
 	}
+	return closedJobWatchesOf(fams), nil
+}
+
+func closedJobWatchesOf(fams map[string]*dto.MetricFamily) float64 {
+	const resource = "collectionjobs"
 	var n float64
 	if f := fams["apiserver_terminated_watchers_total"]; f != nil {
 		for _, m := range f.Metric {
@@ -893,7 +997,28 @@ func closedJobWatches(ctx context.Context, cs kubernetes.Interface) (float64, er
 			}
 		}
 	}
-	return n, nil
+	return n
+}
+
+// apiReading is one reading of the API server's counters, from one scrape
+// of its /metrics: its CPU, its writes by resource, the CollectionJob
+// watches it closed.
+type apiReading struct {
+	cpu    float64
+	writes map[string]float64
+	closed float64
+}
+
+func readAPIServer(ctx context.Context, cs kubernetes.Interface) (apiReading, error) {
+	fams, err := apiServerMetrics(ctx, cs)
+	if err != nil {
+		return apiReading{}, err
+	}
+	writes, err := writesOf(fams, false)
+	if err != nil {
+		return apiReading{}, err
+	}
+	return apiReading{cpu: counterValue(fams, "process_cpu_seconds_total"), writes: writes, closed: closedJobWatchesOf(fams)}, nil
 }
 
 // managerCPU is the manager's process_cpu_seconds_total.
@@ -969,6 +1094,10 @@ func readAPIWrites(ctx context.Context, cs kubernetes.Interface, detail bool) (m
 	if err != nil {
 		return nil, err
 	}
+	return writesOf(fams, detail)
+}
+
+func writesOf(fams map[string]*dto.MetricFamily, detail bool) (map[string]float64, error) {
 	out := map[string]float64{}
 	f := fams["apiserver_request_total"]
 	if f == nil {

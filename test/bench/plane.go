@@ -187,7 +187,7 @@ func (p *plane) startManager(sweepBin string) (*sweepManager, error) {
 	m := &sweepManager{metricsURL: "http://" + metricsAddr + "/metrics", pprofAddr: pprofAddr}
 	m.cmd = exec.Command(sweepBin, "manager", "--executor=local", "--drill-time-scale=0",
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
-		"--pprof-bind-address="+pprofAddr,
+		"--pprof-bind-address="+pprofAddr, fmt.Sprintf("--expansion-workers=%d", expansionWorkers),
 		fmt.Sprintf("--kube-api-qps=%d", clientQPS), fmt.Sprintf("--kube-api-burst=%d", clientBurst))
 	limits, err := chartLimits()
 	if err != nil {
@@ -217,10 +217,12 @@ func (p *plane) startManager(sweepBin string) (*sweepManager, error) {
 }
 
 // managerLimits are the manager container's limits in the Helm chart's
-// default values (resources.limits).
+// default values (resources.limits), and the create pipeline's workers it
+// sets (manager.expansionWorkers).
 type managerLimits struct {
-	memory   int64 // bytes
-	cpuMilli int64
+	memory           int64 // bytes
+	cpuMilli         int64
+	expansionWorkers int
 }
 
 // gomaxprocs is what Go gives a container with this CPU limit: the limit
@@ -235,6 +237,9 @@ func chartLimits() (managerLimits, error) {
 	}
 	var v struct {
 		Resources corev1.ResourceRequirements `json:"resources"`
+		Manager   struct {
+			ExpansionWorkers int `json:"expansionWorkers"`
+		} `json:"manager"`
 	}
 	if err := yaml.Unmarshal(raw, &v); err != nil {
 		return managerLimits{}, fmt.Errorf("%s: %w", values, err)
@@ -247,7 +252,10 @@ func chartLimits() (managerLimits, error) {
 	if !ok {
 		return managerLimits{}, fmt.Errorf("%s: no resources.limits.cpu", values)
 	}
-	return managerLimits{memory: mem.Value(), cpuMilli: cpu.MilliValue()}, nil
+	if v.Manager.ExpansionWorkers <= 0 {
+		return managerLimits{}, fmt.Errorf("%s: no manager.expansionWorkers", values)
+	}
+	return managerLimits{memory: mem.Value(), cpuMilli: cpu.MilliValue(), expansionWorkers: v.Manager.ExpansionWorkers}, nil
 }
 
 // stop ends the manager (once; later calls do nothing).

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -141,5 +142,36 @@ func TestASingleBareRunBorrowsTheLargestSpreadOfTheOtherN(t *testing.T) {
 	}
 	if got, want := rs[1].spreadText(), "3%"; got != want {
 		t.Errorf("N = 10000's spread shown as %q, want %q", got, want)
+	}
+}
+
+func TestCounterAddsOnlyGapsOfAStallOrMore(t *testing.T) {
+	var c counter
+	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	for _, d := range []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond, 900 * time.Millisecond, 1000 * time.Millisecond, 3 * time.Second} {
+		c.seen(t0.Add(d))
+	}
+	first, stalls := c.firstAndStalls()
+	if !first.Equal(t0) {
+		t.Errorf("first %v, want %v", first, t0)
+	}
+	// 200 ms to 900 ms is a stall (700 ms), 1 s to 3 s another (2 s); the
+	// 100 ms gaps are creates in progress.
+	if want := 2700 * time.Millisecond; stalls != want {
+		t.Errorf("stalls %v, want %v", stalls, want)
+	}
+	if c.count() != 6 {
+		t.Errorf("count %d, want 6", c.count())
+	}
+}
+
+func TestPhasesTableGivesTheVisitsAsTheRoundLessTheExpansion(t *testing.T) {
+	r := result{N: 1000, RoundAPICPU: 0.010, ExpansionAPICPU: 0.004, RoundManagerCPU: 0.003, ExpansionManagerCPU: 0.001,
+		ClosedWatches: 12, ExpansionClosedWatches: 5, FirstJob: 250 * time.Millisecond, ExpansionStalls: time.Second,
+		ExpansionJobStatusWrites: 0.5, IndexedJobAPICPU: 0.0025, BenchWatchRestarts: 2, FairClosedWatches: 3}
+	got := phasesTable([]result{r})
+	want := "| 1000 | 250ms | 1s | 0.50 | 4.0 / 6.0 ms | 1.0 / 2.0 ms | 5 (2) / 7 | 3 | 2.5 ms |"
+	if !strings.Contains(got, want) {
+		t.Errorf("phasesTable lacks the row %q:\n%s", want, got)
 	}
 }
