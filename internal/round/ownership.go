@@ -23,11 +23,15 @@ import (
 	sweepv1alpha1 "github.com/masstesting/sweep/api/v1alpha1"
 )
 
+// roundAPIVersion is a TestingRound's apiVersion, built once: a round's
+// reconcile asks ControllerUID of each of its jobs, up to 100,000.
+var roundAPIVersion = sweepv1alpha1.GroupVersion.String()
+
 // ControllerUID is the UID of the TestingRound that controls obj (its
 // controller owner reference), or "" when no round controls it.
 func ControllerUID(obj metav1.Object) types.UID {
-	owner := metav1.GetControllerOf(obj)
-	if owner == nil || owner.APIVersion != sweepv1alpha1.GroupVersion.String() || owner.Kind != "TestingRound" {
+	owner := metav1.GetControllerOfNoCopy(obj)
+	if owner == nil || owner.APIVersion != roundAPIVersion || owner.Kind != "TestingRound" {
 		return ""
 	}
 	return owner.UID
