@@ -345,11 +345,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 			}
 		}
 	})
-	api0, err := readAPIServer(ctx, p.cs)
-	if err != nil {
-		return res, err
-	}
-	mgrCPU0, err := managerCPU(mgr)
+	api0, err := readRound(ctx, p.cs, mgr)
 	if err != nil {
 		return res, err
 	}
@@ -382,11 +378,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	// The expansion apart from the visits: what else the API server did
 	// while the jobs were created (the first visits' status writes), what
 	// it cost, which watches it closed, and whether creation stalled.
-	apiE, err := readAPIServer(ctx, p.cs)
-	if err != nil {
-		return res, err
-	}
-	mgrCPUE, err := managerCPU(mgr)
+	apiE, err := readRound(ctx, p.cs, mgr)
 	if err != nil {
 		return res, err
 	}
@@ -394,7 +386,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	res.FirstJob, res.ExpansionStalls = first.Sub(start), stalls
 	res.ExpansionJobStatusWrites = (apiE.writes["collectionjobs/status"] - api0.writes["collectionjobs/status"]) / float64(n)
 	res.ExpansionAPICPU = (apiE.cpu - api0.cpu) / float64(n)
-	res.ExpansionManagerCPU = (mgrCPUE - mgrCPU0) / float64(n)
+	res.ExpansionManagerCPU = (apiE.managerCPU - api0.managerCPU) / float64(n)
 	res.ExpansionClosedWatches = apiE.closed - api0.closed
 	res.BenchWatchRestarts = cjs.restarts()
 	// Once the jobs exist the round only visits: where the time goes then,
@@ -430,17 +422,13 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 			return res, fmt.Errorf("CPU profile: %w", err)
 		}
 	}
-	api1, err := readAPIServer(ctx, p.cs)
+	api1, err := readRound(ctx, p.cs, mgr)
 	if err != nil {
 		return res, err
 	}
 	res.ClosedWatches = api1.closed - api0.closed
-	mgrCPU1, err := managerCPU(mgr)
-	if err != nil {
-		return res, err
-	}
 	res.RoundAPICPU = (api1.cpu - api0.cpu) / float64(n)
-	res.RoundManagerCPU = (mgrCPU1 - mgrCPU0) / float64(n)
+	res.RoundManagerCPU = (api1.managerCPU - api0.managerCPU) / float64(n)
 	res.WritesByResource, res.WritesPerBuilding = writesPerBuilding(api0.writes, api1.writes, n)
 	res.StatusWritesPerSecond = (api1.writes["testingrounds/status"] - api0.writes["testingrounds/status"]) / res.Round.Seconds()
 	fams, err := scrape(mgr.metricsURL)
@@ -1002,11 +990,22 @@ func closedJobWatchesOf(fams map[string]*dto.MetricFamily) float64 {
 
 // apiReading is one reading of the API server's counters, from one scrape
 // of its /metrics: its CPU, its writes by resource, the CollectionJob
-// watches it closed.
+// watches it closed; and the manager's CPU at the same moment (readRound).
 type apiReading struct {
-	cpu    float64
-	writes map[string]float64
-	closed float64
+	cpu        float64
+	writes     map[string]float64
+	closed     float64
+	managerCPU float64
+}
+
+// readRound reads the API server's counters and the manager's CPU.
+func readRound(ctx context.Context, cs kubernetes.Interface, mgr *sweepManager) (apiReading, error) {
+	r, err := readAPIServer(ctx, cs)
+	if err != nil {
+		return r, err
+	}
+	r.managerCPU, err = managerCPU(mgr)
+	return r, err
 }
 
 func readAPIServer(ctx context.Context, cs kubernetes.Interface) (apiReading, error) {
