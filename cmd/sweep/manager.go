@@ -97,10 +97,9 @@ func runManager(args []string) error {
 	metricsCertKey := fs.String("metrics-cert-key", "tls.key", "file name of the metrics certificate's private key (PEM) in --metrics-cert-path")
 	enableHTTP2 := fs.Bool("enable-http2", false, "serve HTTP/2 on the metrics endpoint (off: CVE-2023-44487, CVE-2023-39325)")
 	concurrency := fs.Int("max-concurrent-reconciles", 4, "rounds reconciled at once (collection jobs: four times as many)")
-	// 16, as the chart sets: on a two-core control plane 64 creates in
-	// flight cost the API server 40 % more CPU per building and made it close
-	// 37 of the manager's watches in a 10,000-building expansion, for a
-	// slower expansion than 16 (docs/performance.md, NOTES of 2026-12-02).
+	// 16, as the chart sets: more creates in flight saturate a small
+	// control plane's API server, which then closes the watches that fall
+	// behind, the manager's own included (docs/rounds.md has the figures).
 	workers := fs.Int("expansion-workers", 16, "CollectionJob creates in flight at most, for all rounds together (the create pipeline's workers)")
 	statusInterval := fs.Duration("status-interval", time.Second, "least time between two status writes of one round that do not change its phase")
 	// Sweep creates thousands of objects when a round expands; client-go's
