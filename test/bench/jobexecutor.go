@@ -31,6 +31,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
@@ -124,6 +125,7 @@ func jobExecutorWrites(buildings int, k8sBin, sweepBin string) (res jobWrites, e
 		return res, err
 	}
 	cs := kubernetes.NewForConfigOrDie(cfg)
+	dyn := dynamic.NewForConfigOrDie(cfg)
 
 	// The CRDs, server-side, until established.
 	if out, err := exec.Command(filepath.Join(k8sBin, "kubectl"), "--kubeconfig", kubeconfig,
@@ -145,7 +147,7 @@ func jobExecutorWrites(buildings int, k8sBin, sweepBin string) (res jobWrites, e
 	// kube-controller-manager had its default client limit (20 requests a
 	// second: about six writes per visit Job); hack/cluster.sh gives it
 	// Sweep's, and the round takes 7, with the machine's CPU the bound.
-	kl := &kubelet.Kubelet{Client: cs, Binary: sweepBin, Kubeconfig: kubeconfig, Workers: jobExecutorTeams}
+	kl := &kubelet.Kubelet{Client: cs, Binary: sweepBin, Kubeconfig: kubeconfig, Workers: jobExecutorTeams, InProcess: true}
 	kl.Start(ctx)
 	mgrLogPath := filepath.Join(dir, "manager.log")
 	mgrLog, err := os.Create(mgrLogPath)
@@ -223,15 +225,19 @@ func jobExecutorWrites(buildings int, k8sBin, sweepBin string) (res jobWrites, e
 	if err := c.Create(ctx, tr); err != nil {
 		return res, err
 	}
-	var phase sweepv1alpha1.RoundPhase
-	if err := until(30*time.Minute, func() bool {
-		var got sweepv1alpha1.TestingRound
-		if c.Get(ctx, client.ObjectKeyFromObject(tr), &got) == nil {
-			phase = got.Status.Phase
+	// Awaited on a watch of the round (awaitObject), given up if the
+	// manager exits.
+	waitCtx, stopWaiting := context.WithCancelCause(ctx)
+	defer stopWaiting(nil)
+	go func() {
+		select {
+		case <-exited:
+			stopWaiting(errors.New("the manager exited"))
+		case <-waitCtx.Done():
 		}
-		return phase == sweepv1alpha1.RoundCompleted || processExited(exited)
-	}); err != nil || phase != sweepv1alpha1.RoundCompleted {
-		return res, fmt.Errorf("the round did not complete (phase %q, manager exited: %v): %v", phase, processExited(exited), err)
+	}()
+	if err := awaitRoundPhase(waitCtx, dyn, ns, tr.Name, sweepv1alpha1.RoundCompleted, 30*time.Minute); err != nil {
+		return res, fmt.Errorf("the round did not complete: %w", err)
 	}
 	roundTime := time.Since(start)
 

@@ -76,6 +76,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
@@ -405,10 +406,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 			cpuDone <- apiServerProfile(ctx, p.cs, filepath.Join(pprofDir, fmt.Sprintf("apiserver-cpu-visits-%d.pprof", n)))
 		}()
 	}
-	if err := until(60*time.Minute, func() bool {
-		var got sweepv1alpha1.TestingRound
-		return p.c.Get(ctx, client.ObjectKeyFromObject(tr), &got) == nil && got.Status.Phase == sweepv1alpha1.RoundCompleted
-	}); err != nil {
+	if err := awaitRoundPhase(ctx, p.dyn, tr.Namespace, tr.Name, sweepv1alpha1.RoundCompleted, 60*time.Minute); err != nil {
 		return res, fmt.Errorf("the round did not complete: %w", err)
 	}
 	res.Round = time.Since(start)
@@ -452,7 +450,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	if res.JobController, res.IndexedJob, err = jobControllerRound(ctx, n, k8sBin, p.kubeconfig, p.dir, p.c, p.cs, p.meta); err != nil {
+	if res.JobController, res.IndexedJob, err = jobControllerRound(ctx, n, k8sBin, p.kubeconfig, p.dir, p.c, p.cs, p.meta, p.dyn); err != nil {
 		return res, fmt.Errorf("job controller: %w", err)
 	}
 	jobCPU1, err := apiServerCPU(ctx, p.cs)
@@ -640,7 +638,7 @@ func fairCeiling(ctx context.Context, p *plane, n int) (time.Duration, error) {
 // its pods completed by the benchmark standing in for the kubelet. It
 // returns the time until the n pods were created and until the Job was
 // Complete.
-func jobControllerRound(ctx context.Context, n int, k8sBin, kubeconfig, dir string, c client.Client, cs kubernetes.Interface, meta metadata.Interface) (created, completed time.Duration, err error) {
+func jobControllerRound(ctx context.Context, n int, k8sBin, kubeconfig, dir string, c client.Client, cs kubernetes.Interface, meta metadata.Interface, dyn dynamic.Interface) (created, completed time.Duration, err error) {
 	kcm := exec.Command(filepath.Join(k8sBin, "kube-controller-manager"), "--kubeconfig="+kubeconfig,
 		"--controllers=job", "--leader-elect=false", "--secure-port=0",
 		fmt.Sprintf("--kube-api-qps=%d", clientQPS), fmt.Sprintf("--kube-api-burst=%d", clientBurst))
@@ -677,31 +675,31 @@ func jobControllerRound(ctx context.Context, n int, k8sBin, kubeconfig, dir stri
 	if err := c.Create(ctx, job); err != nil {
 		return 0, 0, err
 	}
-	err = until(60*time.Minute, func() bool {
+	// The pods' creation and the completer's errors are in memory, polled;
+	// the Job's completion is awaited on a watch, as the round's is.
+	waitCtx, stopWaiting := context.WithCancelCause(ctx)
+	defer stopWaiting(nil)
+	stopPolling := sample(100*time.Millisecond, func() {
 		if created == 0 && kubelet.created.Load() >= int64(n) {
 			created = time.Since(start)
 		}
 		if err := kubelet.failed(); err != nil {
-			return true
+			stopWaiting(err)
 		}
-		var got batchv1.Job
-		if c.Get(ctx, client.ObjectKeyFromObject(job), &got) != nil {
-			return false
-		}
-		for _, cond := range got.Status.Conditions {
-			if cond.Type == batchv1.JobComplete && cond.Status == corev1.ConditionTrue {
-				return true
-			}
-		}
-		return false
 	})
+	err = awaitJobComplete(waitCtx, dyn, job.Namespace, job.Name, 60*time.Minute)
+	completed = time.Since(start)
+	stopPolling()
+	if created == 0 && kubelet.created.Load() >= int64(n) {
+		created = completed
+	}
 	if err == nil {
 		err = kubelet.failed()
 	}
 	if err != nil {
 		return created, 0, fmt.Errorf("the Indexed Job: %d of %d pods created, %d completed: %w", kubelet.created.Load(), n, kubelet.completed.Load(), err)
 	}
-	return created, time.Since(start), nil
+	return created, completed, nil
 }
 
 // maxTeams is the most teams a round may have (the schema's maximum).

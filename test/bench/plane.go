@@ -28,6 +28,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
@@ -53,6 +54,7 @@ type plane struct {
 	c          client.Client
 	cs         kubernetes.Interface
 	meta       metadata.Interface
+	dyn        dynamic.Interface
 	apiLog     *os.File
 }
 
@@ -117,6 +119,7 @@ func (p *plane) setUp(cfg *rest.Config) error {
 	}
 	p.cs = kubernetes.NewForConfigOrDie(fast)
 	p.meta = metadata.NewForConfigOrDie(fast)
+	p.dyn = dynamic.NewForConfigOrDie(fast)
 	return nil
 }
 

@@ -24,7 +24,8 @@ limitations under the License.
 // ServiceAccount bound to the pod, as the kubelet's projected token is (so
 // the collector reports through the API server exactly as in a pod, under
 // config/admission's policies), then writes the exit code into the pod's
-// annotation e2e.sweep.masstesting.io/exit-code; a kwok Stage
+// annotation e2e.sweep.masstesting.io/exit-code (test/bench runs the
+// collector's code in its own process instead: Kubelet.InProcess); a kwok Stage
 // (hack/kwok/pod-finish-when-marked.yaml) then finishes the pod, and the
 // real Job controller finishes the Job.
 //
@@ -62,6 +63,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
+
+	"github.com/masstesting/sweep/internal/collector"
 )
 
 // ExitCodeAnnotation is read by the kwok stages that finish a pod.
@@ -100,6 +103,12 @@ type Kubelet struct {
 	Decide func(*corev1.Pod) Action
 	// Workers is how many collectors run at once (default 8).
 	Workers int
+	// InProcess runs the collector's code in this process instead of the
+	// binary, with the same pod-bound token and so the same identity,
+	// admission checks and writes. test/bench sets it: a process per visit
+	// cost it more CPU than the visits it measures. The end-to-end tests
+	// leave it unset, so the binary itself stays tested.
+	InProcess bool
 
 	mu     sync.Mutex
 	runs   map[string]int       // pod name -> times the collector ran for it
@@ -219,7 +228,18 @@ func (k *Kubelet) collect(ctx context.Context, p *corev1.Pod) error {
 		return err
 	}
 	env["KUBECONFIG"] = kubeconfig
-	return Binary(k.Binary)(ctx, env)
+	if !k.InProcess {
+		return Binary(k.Binary)(ctx, env)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	c, err := collector.NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	return InProcess(collector.StatusReporter{Client: c})(ctx, env)
 }
 
 // PodToken is a token of the pod's ServiceAccount bound to the pod, what
