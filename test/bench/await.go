@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
@@ -42,9 +43,10 @@ import (
 // read from etcd, and over the 50,000 round's visits they were 7 % of the
 // API server's CPU, taken from the round being measured. A watch costs one
 // event per status write, and sees the change the moment it is stored.
-func awaitObject[T any](ctx context.Context, ri dynamic.ResourceInterface, name string, timeout time.Duration, done func(*T) (bool, error)) error {
+func awaitObject[T any](ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, ns, name string, timeout time.Duration, done func(*T) (bool, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	ri := dyn.Resource(gvr).Namespace(ns)
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -56,7 +58,8 @@ func awaitObject[T any](ctx context.Context, ri dynamic.ResourceInterface, name 
 			return ri.Watch(ctx, o)
 		},
 	}
-	_, err := watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, nil, func(e watch.Event) (bool, error) {
+	// A client that cannot stream the initial list (a fake) is listed.
+	_, err := watchtools.UntilWithSync(ctx, cache.ToListWatcherWithWatchListSemantics(lw, dyn), &unstructured.Unstructured{}, nil, func(e watch.Event) (bool, error) {
 		u, ok := e.Object.(*unstructured.Unstructured)
 		if !ok || e.Type == watch.Deleted {
 			return false, nil
@@ -73,18 +76,16 @@ func awaitObject[T any](ctx context.Context, ri dynamic.ResourceInterface, name 
 	return err
 }
 
-// awaitRoundPhase waits until the round ns/name is in phase.
-func awaitRoundPhase(ctx context.Context, dyn dynamic.Interface, ns, name string, phase sweepv1alpha1.RoundPhase, timeout time.Duration) error {
-	rounds := dyn.Resource(sweepv1alpha1.GroupVersion.WithResource("testingrounds")).Namespace(ns)
-	return awaitObject(ctx, rounds, name, timeout, func(tr *sweepv1alpha1.TestingRound) (bool, error) {
-		return tr.Status.Phase == phase, nil
+// awaitRoundCompleted waits until the round ns/name is Completed.
+func awaitRoundCompleted(ctx context.Context, dyn dynamic.Interface, ns, name string, timeout time.Duration) error {
+	return awaitObject(ctx, dyn, sweepv1alpha1.GroupVersion.WithResource("testingrounds"), ns, name, timeout, func(tr *sweepv1alpha1.TestingRound) (bool, error) {
+		return tr.Status.Phase == sweepv1alpha1.RoundCompleted, nil
 	})
 }
 
 // awaitJobComplete waits until the Job ns/name is Complete.
 func awaitJobComplete(ctx context.Context, dyn dynamic.Interface, ns, name string, timeout time.Duration) error {
-	jobs := dyn.Resource(batchv1.SchemeGroupVersion.WithResource("jobs")).Namespace(ns)
-	return awaitObject(ctx, jobs, name, timeout, func(j *batchv1.Job) (bool, error) {
+	return awaitObject(ctx, dyn, batchv1.SchemeGroupVersion.WithResource("jobs"), ns, name, timeout, func(j *batchv1.Job) (bool, error) {
 		for _, c := range j.Status.Conditions {
 			if c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue {
 				return true, nil

@@ -236,7 +236,7 @@ func jobExecutorWrites(buildings int, k8sBin, sweepBin string) (res jobWrites, e
 		case <-waitCtx.Done():
 		}
 	}()
-	if err := awaitRoundPhase(waitCtx, dyn, ns, tr.Name, sweepv1alpha1.RoundCompleted, 30*time.Minute); err != nil {
+	if err := awaitRoundCompleted(waitCtx, dyn, ns, tr.Name, 30*time.Minute); err != nil {
 		return res, fmt.Errorf("the round did not complete: %w", err)
 	}
 	roundTime := time.Since(start)

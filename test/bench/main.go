@@ -38,8 +38,12 @@ limitations under the License.
 //     apiserver_request_total, the manager's RSS from /proc and its heap and
 //     reconcile latencies from its metrics endpoint;
 //  4. starts kube-controller-manager with only the Job controller, client
-//     limits equal to Sweep's, and times an Indexed Job with
-//     completions = parallelism = N until its N pods exist.
+//     limits equal to Sweep's, and times an Indexed Job with completions N
+//     and parallelism the round's teams, its pods completed by the
+//     benchmark, until its N pods exist and until it is Complete.
+//
+// The round and the Indexed Job are awaited on a watch of the one object
+// (await.go), not polled with GETs, which loaded the API server measured.
 //
 // Then, once, the job executor's writes per one-visit building on a local
 // kwok cluster (jobexecutor.go). With -city (`make bench-city`) it runs a
@@ -406,7 +410,7 @@ func runN(n int, k8sBin, sweepBin, crds, pprofDir string) (result, error) {
 			cpuDone <- apiServerProfile(ctx, p.cs, filepath.Join(pprofDir, fmt.Sprintf("apiserver-cpu-visits-%d.pprof", n)))
 		}()
 	}
-	if err := awaitRoundPhase(ctx, p.dyn, tr.Namespace, tr.Name, sweepv1alpha1.RoundCompleted, 60*time.Minute); err != nil {
+	if err := awaitRoundCompleted(ctx, p.dyn, tr.Namespace, tr.Name, 60*time.Minute); err != nil {
 		return res, fmt.Errorf("the round did not complete: %w", err)
 	}
 	res.Round = time.Since(start)
