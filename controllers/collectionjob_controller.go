@@ -141,6 +141,13 @@ func (r *CollectionJobReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 	} else if changed {
 		if err := r.writeStatus(ctx, &cj, d.Status); err != nil {
+			if apierrors.IsNotFound(err) {
+				// Deleted since the cache showed it (its round or namespace
+				// going away): nothing to start, and no error to retry,
+				// which would write again from the same cache until it
+				// catches up. The deletion's event forgets the job.
+				return ctrl.Result{}, nil
+			}
 			// A conflict (the collector or another write got there first)
 			// is requeued quietly by requeueOnConflict, to decide again
 			// from the newer object.

@@ -26,6 +26,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -423,6 +424,16 @@ func TestCollectionJobReconcileTable(t *testing.T) {
 				StartTime: at(tableNow),
 			},
 			wantRes: ctrl.Result{},
+		},
+		// Each retry would read the same cache, write again and log
+		// another "Reconciler error" until the cache saw the deletion.
+		"job deleted after the cache showed it: no visit, and no error to retry": {
+			round: tableRound(nil),
+			job:   tableCollectionJob(nil),
+			funcs: interceptor.Funcs{SubResourceApply: func(context.Context, client.Client, string, runtime.ApplyConfiguration, ...client.SubResourceApplyOption) error {
+				return apierrors.NewNotFound(sweepv1alpha1.GroupVersion.WithResource("collectionjobs").GroupResource(), tableJob)
+			}},
+			wantStatus: &sweepv1alpha1.CollectionJobStatus{},
 		},
 		"round deleted: the job runs nothing": {
 			job:        tableCollectionJob(nil),
