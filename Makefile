@@ -188,7 +188,7 @@ SOAK_DIR ?= $(CURDIR)/docs
 soak-plot: ## Draw the soak test's chart, $(SOAK_DIR)/soak.png, from its samples in $(SOAK_DIR)/soak.csv.
 	cd test/bench && go run ./soakplot -in $(abspath $(SOAK_DIR))/soak.csv -out $(abspath $(SOAK_DIR))/soak.png
 
-# Not part of `make test`: it takes about 27 minutes and its figures are
+# Not part of `make test`: it takes 25 to 27 minutes and its figures are
 # only meaningful on a quiet machine. See docs/performance.md.
 .PHONY: bench
 # test/bench is a module of its own (SUBMODULES): it is built into
